@@ -1,0 +1,14 @@
+//! The only items generated code names. Everything a generated crate needs is
+//! re-exported here, so its `Cargo.toml` lists `cast-runtime` alone and the
+//! generator and the runtime agree on one small, versioned surface.
+
+pub use ::serde;
+pub use ::serde_json;
+pub use ::serde_json::Value;
+pub use rmcp::model::CallToolResult;
+
+pub use crate::{
+    api::{Annotations, Api, Auth, Method, ToolDef, ToolFuture},
+    call::{Call, ParamText, ParamValue, Request, tool_error},
+    cli::main,
+};
