@@ -1,0 +1,313 @@
+//! The reference upstream API for Cast: a small in-memory inventory (items and
+//! users) behind an API key, serving its own OpenAPI document at `/openapi.json`.
+//!
+//! Tests run it in-process with [`start`] on port 0; people run the
+//! `cast-test-server` binary.
+
+// Handlers return ready `Response`s as their error type; their size does not matter here.
+#![allow(clippy::result_large_err)]
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, Request, State},
+    http::{HeaderMap, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The OpenAPI document this server implements (its `servers` URL is rewritten when served).
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+/// How clients must authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// The key in a header (`X-Api-Key` unless renamed).
+    ApiKey {
+        /// The header name.
+        header: String,
+    },
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// No authentication.
+    None,
+}
+
+/// What one request looked like, for tests to assert on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query as received.
+    pub uri: String,
+    /// The credential presented, if any (only kept in memory for tests).
+    pub credential: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Item {
+    id: u64,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price: Option<f64>,
+    status: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct NewItem {
+    name: Option<String>,
+    tag: Option<String>,
+    price: Option<f64>,
+    status: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Store {
+    next_id: u64,
+    items: BTreeMap<u64, Item>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    mode: Mode,
+    keys: Mutex<Vec<String>>,
+    store: Mutex<Store>,
+    seen: Mutex<Vec<Seen>>,
+    base_url: String,
+}
+
+/// A running test server.
+#[derive(Debug, Clone)]
+pub struct TestServer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+}
+
+impl TestServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The key clients must present (the first accepted one).
+    pub fn key(&self) -> String {
+        lock(&self.shared.keys).first().cloned().unwrap_or_default()
+    }
+
+    /// Accepts another key from now on, as an API does during a rotation.
+    pub fn accept_key(&self, key: impl Into<String>) {
+        lock(&self.shared.keys).push(key.into());
+    }
+
+    /// Stops accepting `key`.
+    pub fn revoke_key(&self, key: &str) {
+        lock(&self.shared.keys).retain(|k| k != key);
+    }
+
+    /// Every request received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        lock(&self.shared.seen).clone()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A fresh key: `cast_` and 32 hex digits from the OS generator.
+pub fn generate_key() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random generator is available");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("cast_{hex}")
+}
+
+/// Binds `addr` and serves in a background task.
+pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result<TestServer> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let shared = Arc::new(Shared {
+        mode,
+        keys: Mutex::new(vec![key]),
+        store: Mutex::new(Store { next_id: 1, items: BTreeMap::new() }),
+        seen: Mutex::new(Vec::new()),
+        base_url: format!("http://{addr}"),
+    });
+    let api = Router::new()
+        .route("/api/items", get(list_items).post(create_item))
+        .route("/api/items/{id}", get(get_item).put(update_item).delete(delete_item))
+        .route("/api/users", get(list_users))
+        .layer(middleware::from_fn_with_state(shared.clone(), authenticate));
+    let app = Router::new().route("/openapi.json", get(openapi)).merge(api).with_state(shared.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(TestServer { shared, addr })
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
+}
+
+fn presented(mode: &Mode, headers: &HeaderMap) -> Option<String> {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    match mode {
+        Mode::ApiKey { header } => value(header),
+        Mode::Bearer => value(header::AUTHORIZATION.as_str())
+            .and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned)),
+        Mode::None => None,
+    }
+}
+
+async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let credential = presented(&shared.mode, request.headers());
+    lock(&shared.seen).push(Seen {
+        method: request.method().to_string(),
+        uri: request.uri().to_string(),
+        credential: credential.clone(),
+    });
+    if shared.mode == Mode::None {
+        return next.run(request).await;
+    }
+    match credential {
+        None => {
+            let how = match &shared.mode {
+                Mode::ApiKey { header } => format!("send the key in the `{header}` header"),
+                _ => "send `Authorization: Bearer <key>`".to_owned(),
+            };
+            error(StatusCode::UNAUTHORIZED, "MISSING_API_KEY", &format!("an API key is required: {how}"))
+        }
+        Some(key) if lock(&shared.keys).contains(&key) => next.run(request).await,
+        Some(_) => error(StatusCode::UNAUTHORIZED, "INVALID_API_KEY", "the API key is not valid"),
+    }
+}
+
+async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
+    let mut doc: Value = serde_json::from_str(OPENAPI_JSON).expect("the embedded spec is valid JSON");
+    doc["servers"] = json!([{ "url": shared.base_url }]);
+    if let Mode::ApiKey { header } = &shared.mode {
+        doc["components"]["securitySchemes"]["apiKey"]["name"] = json!(header);
+    } else if shared.mode == Mode::Bearer {
+        doc["components"]["securitySchemes"] = json!({ "bearer": { "type": "http", "scheme": "bearer" } });
+        doc["security"] = json!([{ "bearer": [] }]);
+    } else {
+        doc.as_object_mut().map(|d| d.remove("security"));
+        doc["components"].as_object_mut().map(|c| c.remove("securitySchemes"));
+    }
+    Json(doc).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+    offset: Option<usize>,
+    tag: Option<String>,
+}
+
+async fn list_items(State(shared): State<Arc<Shared>>, Query(query): Query<ListQuery>) -> Response {
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return error(StatusCode::BAD_REQUEST, "INVALID_LIMIT", "limit must be between 1 and 100");
+    }
+    let store = lock(&shared.store);
+    let matching: Vec<&Item> =
+        store.items.values().filter(|item| query.tag.is_none() || item.tag == query.tag).collect();
+    let page: Vec<&Item> = matching.iter().skip(query.offset.unwrap_or(0)).take(limit).copied().collect();
+    Json(json!({ "items": page, "total": matching.len() })).into_response()
+}
+
+fn validate(new: NewItem, id: u64) -> Result<Item, Response> {
+    let name = new.name.unwrap_or_default();
+    if name.trim().is_empty() {
+        return Err(error(StatusCode::BAD_REQUEST, "INVALID_ITEM", "name is required"));
+    }
+    if new.price.is_some_and(|p| p < 0.0) {
+        return Err(error(StatusCode::BAD_REQUEST, "INVALID_ITEM", "price may not be negative"));
+    }
+    let status = new.status.unwrap_or_else(|| "available".to_owned());
+    if !["available", "sold", "archived"].contains(&status.as_str()) {
+        return Err(error(StatusCode::BAD_REQUEST, "INVALID_ITEM", "unknown status"));
+    }
+    Ok(Item { id, name, tag: new.tag, price: new.price, status })
+}
+
+fn parse_body(body: &[u8]) -> Result<NewItem, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, "INVALID_JSON", &format!("the body is not a valid item: {e}")))
+}
+
+async fn create_item(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let new = match parse_body(&body) {
+        Ok(new) => new,
+        Err(response) => return response,
+    };
+    let mut store = lock(&shared.store);
+    let item = match validate(new, store.next_id) {
+        Ok(item) => item,
+        Err(response) => return response,
+    };
+    store.next_id += 1;
+    store.items.insert(item.id, item.clone());
+    (StatusCode::CREATED, Json(item)).into_response()
+}
+
+fn not_found(id: &str) -> Response {
+    error(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("no item with id {id}"))
+}
+
+async fn get_item(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let store = lock(&shared.store);
+    match id.parse().ok().and_then(|id: u64| store.items.get(&id)) {
+        Some(item) => Json(item).into_response(),
+        None => not_found(&id),
+    }
+}
+
+async fn update_item(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+    let new = match parse_body(&body) {
+        Ok(new) => new,
+        Err(response) => return response,
+    };
+    let mut store = lock(&shared.store);
+    let Some(key) = id.parse().ok().filter(|id: &u64| store.items.contains_key(id)) else {
+        return not_found(&id);
+    };
+    match validate(new, key) {
+        Ok(item) => {
+            store.items.insert(key, item.clone());
+            Json(item).into_response()
+        }
+        Err(response) => response,
+    }
+}
+
+async fn delete_item(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let mut store = lock(&shared.store);
+    match id.parse().ok().and_then(|id: u64| store.items.remove(&id)) {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => not_found(&id),
+    }
+}
+
+async fn list_users() -> Response {
+    Json(json!([
+        { "id": 1, "name": "Ada Lovelace", "email": "ada@example.com" },
+        { "id": 2, "name": "Grace Hopper", "email": "grace@example.com" }
+    ]))
+    .into_response()
+}

@@ -1,0 +1,69 @@
+//! `cast-test-server --mode apikey --port 3456`
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use cast_test_server::{Mode, generate_key, start};
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModeArg {
+    /// The key in a header (`--header-name`, default X-Api-Key).
+    Apikey,
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// No authentication.
+    None,
+}
+
+/// The reference upstream API for Cast: items and users behind an API key.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// How clients authenticate.
+    #[arg(long, value_enum, default_value = "apikey")]
+    mode: ModeArg,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 3456)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind: IpAddr,
+    /// Use this key instead of a fresh random one.
+    #[arg(long, env = "CAST_TEST_KEY")]
+    key: Option<String>,
+    /// Header carrying the key in apikey mode.
+    #[arg(long, default_value = "X-Api-Key")]
+    header_name: String,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let mode = match args.mode {
+        ModeArg::Apikey => Mode::ApiKey { header: args.header_name.clone() },
+        ModeArg::Bearer => Mode::Bearer,
+        ModeArg::None => Mode::None,
+    };
+    let key = args.key.unwrap_or_else(generate_key);
+    let server = match start(SocketAddr::new(args.bind, args.port), mode.clone(), key.clone()).await {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("error: cannot listen on {}:{}: {err}", args.bind, args.port);
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    // The banner is the contract scripts read: one `key:` and one `listening:` line.
+    println!("cast-test-server {}", env!("CARGO_PKG_VERSION"));
+    println!("listening: {}", server.base_url());
+    println!("spec: {}/openapi.json", server.base_url());
+    match mode {
+        Mode::ApiKey { header } => println!("auth: header {header}"),
+        Mode::Bearer => println!("auth: Authorization: Bearer"),
+        Mode::None => println!("auth: none"),
+    }
+    if !matches!(args.mode, ModeArg::None) {
+        println!("key: {key}");
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    std::process::ExitCode::SUCCESS
+}
