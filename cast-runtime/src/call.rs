@@ -157,7 +157,11 @@ impl Request<'_> {
                 }
                 encode(&text).to_string()
             }
-            ParamText::Many(items) => items.iter().map(|item| encode(item).to_string()).collect::<Vec<_>>().join(","),
+            ParamText::Many(items) => items
+                .iter()
+                .map(|item| encode(item).to_string())
+                .collect::<Vec<_>>()
+                .join(","),
         };
         self.path_values.push(encoded);
         self
@@ -205,6 +209,14 @@ impl Request<'_> {
         self
     }
 
+    /// A JSON request body that may be absent.
+    pub fn optional_json_body<T: Serialize>(self, body: &Option<T>) -> Self {
+        match body {
+            Some(body) => self.json_body(body),
+            None => self,
+        }
+    }
+
     /// Sends the request and turns the response into a tool result.
     pub async fn send(self) -> CallToolResult {
         if let Some(message) = self.error {
@@ -217,12 +229,20 @@ impl Request<'_> {
             if index > 0 {
                 match values.next() {
                     Some(value) => path.push_str(value),
-                    None => return tool_error(format!("`{}` is missing a path parameter", tool.name)),
+                    None => {
+                        return tool_error(format!("`{}` is missing a path parameter", tool.name));
+                    }
                 }
             }
             path.push_str(piece);
         }
-        let prepared = crate::upstream::Prepared { tool, path, query: self.query, headers: self.headers, body: self.body };
+        let prepared = crate::upstream::Prepared {
+            tool,
+            path,
+            query: self.query,
+            headers: self.headers,
+            body: self.body,
+        };
         self.call.upstream.send(prepared).await
     }
 }
@@ -242,7 +262,13 @@ mod tests {
     fn param_text_of_common_types() {
         assert_eq!(Some(5i64).param_text(), ParamText::One("5".into()));
         assert_eq!(None::<i64>.param_text(), ParamText::Absent);
-        assert_eq!(vec!["a".to_owned(), "b".to_owned()].param_text(), ParamText::Many(vec!["a".into(), "b".into()]));
-        assert_eq!(serde_json::json!([1, "x"]).param_text(), ParamText::Many(vec!["1".into(), "x".into()]));
+        assert_eq!(
+            vec!["a".to_owned(), "b".to_owned()].param_text(),
+            ParamText::Many(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            serde_json::json!([1, "x"]).param_text(),
+            ParamText::Many(vec!["1".into(), "x".into()])
+        );
     }
 }

@@ -60,7 +60,11 @@ enum Command {
 
 /// Runs a generated server: parses the command line, loads the credential, serves.
 pub fn main(api: &'static Api) -> ExitCode {
-    let matches = Cli::command().name(api.name).version(api.version).about(api.title).get_matches();
+    let matches = Cli::command()
+        .name(api.name)
+        .version(api.version)
+        .about(api.title)
+        .get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => err.exit(),
@@ -96,7 +100,9 @@ fn init_logging() {
 fn load_credential(api: &Api, key_file: Option<PathBuf>) -> Result<Option<SealedCredential>, String> {
     let Some(path) = key_file else {
         if api.auth.header_name().is_some() {
-            tracing::warn!("no credential configured (--key-file / CAST_KEY_FILE): upstream requests are sent without one");
+            tracing::warn!(
+                "no credential configured (--key-file / CAST_KEY_FILE): upstream requests are sent without one"
+            );
         }
         return Ok(None);
     };
@@ -107,7 +113,10 @@ fn load_credential(api: &Api, key_file: Option<PathBuf>) -> Result<Option<Sealed
         ));
     };
     let master = MasterKey::from_env().map_err(|e| e.to_string())?;
-    let expected = SealedHeader { purpose: PURPOSE_UPSTREAM.to_owned(), label: label.to_owned() };
+    let expected = SealedHeader {
+        purpose: PURPOSE_UPSTREAM.to_owned(),
+        label: label.to_owned(),
+    };
     let credential = SealedCredential::open(path, master, expected).map_err(|e| e.to_string())?;
     tracing::info!(file = %credential.path().display(), header = label, "upstream credential loaded");
     Ok(Some(credential))
@@ -135,19 +144,31 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
         Duration::from_secs(cli.timeout_secs),
     )?;
     let server = Server::new(api, upstream)?;
-    tracing::info!(server = api.name, version = api.version, tools = api.tools.len(), upstream = base_url, "starting");
+    tracing::info!(
+        server = api.name,
+        version = api.version,
+        tools = api.tools.len(),
+        upstream = base_url,
+        "starting"
+    );
     match cli.command {
         Command::Stdio => {
             let running = server
                 .serve(rmcp::transport::stdio())
                 .await
                 .map_err(|e| format!("stdio transport failed: {e}"))?;
-            running.waiting().await.map_err(|e| format!("stdio transport failed: {e}"))?;
+            running
+                .waiting()
+                .await
+                .map_err(|e| format!("stdio transport failed: {e}"))?;
             Ok(())
         }
-        Command::Http { listen, allowed_hosts, allowed_origins, sessions } => {
-            serve_http(server, listen, allowed_hosts, allowed_origins, sessions).await
-        }
+        Command::Http {
+            listen,
+            allowed_hosts,
+            allowed_origins,
+            sessions,
+        } => serve_http(server, listen, allowed_hosts, allowed_origins, sessions).await,
         Command::Tools => Ok(()),
     }
 }
@@ -176,11 +197,17 @@ async fn serve_http(
         config.with_allowed_origins(allowed_origins)
     };
     let shutdown = config.cancellation_token.clone();
-    let service = StreamableHttpService::new(move || Ok(server.clone()), LocalSessionManager::default().into(), config);
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        LocalSessionManager::default().into(),
+        config,
+    );
     let router = axum::Router::new()
         .nest_service("/mcp", service)
         .route("/healthz", axum::routing::get(|| async { "ok" }));
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, "listening on http://{local}/mcp");
     axum::serve(listener, router)

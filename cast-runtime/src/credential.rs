@@ -63,9 +63,17 @@ pub struct SealedCredential {
 impl SealedCredential {
     /// Opens `path` now, so that a wrong master key or a bad file stops the server at start.
     pub fn open(path: PathBuf, master: MasterKey, expected: SealedHeader) -> Result<Self, SealError> {
-        let stamp = FileStamp::of(&path).map_err(|source| SealError::Io { path: path.clone(), source })?;
+        let stamp = FileStamp::of(&path).map_err(|source| SealError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let secret = Arc::new(sealed::open_file(&master, &path, &expected)?);
-        Ok(Self { path, master, expected, loaded: RwLock::new(Loaded { stamp, secret }) })
+        Ok(Self {
+            path,
+            master,
+            expected,
+            loaded: RwLock::new(Loaded { stamp, secret }),
+        })
     }
 
     /// The file this credential comes from.
@@ -82,7 +90,9 @@ impl SealedCredential {
                 return loaded.secret.clone();
             }
         }
-        let Some(stamp) = stamp else { unreachable!("handled above") };
+        let Some(stamp) = stamp else {
+            unreachable!("handled above")
+        };
         let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
         if loaded.stamp != stamp {
             match sealed::open_file(&self.master, &self.path, &self.expected) {
@@ -92,7 +102,10 @@ impl SealedCredential {
                         fingerprint = %sealed::fingerprint(&secret),
                         "credential rotated"
                     );
-                    *loaded = Loaded { stamp, secret: Arc::new(secret) };
+                    *loaded = Loaded {
+                        stamp,
+                        secret: Arc::new(secret),
+                    };
                 }
                 Err(err) => {
                     tracing::warn!("keeping the previous credential: {err}");
@@ -113,7 +126,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("key.sealed");
         let master = MasterKey::generate();
-        let header = SealedHeader { purpose: PURPOSE_UPSTREAM.into(), label: "X-Api-Key".into() };
+        let header = SealedHeader {
+            purpose: PURPOSE_UPSTREAM.into(),
+            label: "X-Api-Key".into(),
+        };
         let write = |value: &str| {
             let bytes = seal(&master, &header, &Secret::new(value)).expect("seal");
             write_atomic(&path, &bytes).expect("write");
@@ -125,7 +141,11 @@ mod tests {
         write("new");
         assert_eq!(credential.current().expose(), "new");
         std::fs::write(&path, b"CASTSEAL garbage").expect("write garbage");
-        assert_eq!(credential.current().expose(), "new", "a bad replacement keeps the last good key");
+        assert_eq!(
+            credential.current().expose(),
+            "new",
+            "a bad replacement keeps the last good key"
+        );
         write("newer");
         assert_eq!(credential.current().expose(), "newer");
     }

@@ -131,13 +131,19 @@ impl MasterKey {
     /// Parses a base64 key (standard alphabet, padding optional, surrounding whitespace ignored).
     /// `origin` names where it came from, for the error message.
     pub fn from_base64(text: &str, origin: &str) -> Result<Self, SealError> {
-        let bad = |reason| SealError::BadMasterKey { origin: origin.to_owned(), reason };
+        let bad = |reason| SealError::BadMasterKey {
+            origin: origin.to_owned(),
+            reason,
+        };
         let decoded = Zeroizing::new(
             base64::engine::general_purpose::STANDARD_NO_PAD
                 .decode(text.trim().trim_end_matches('='))
                 .map_err(|_| bad("it is not base64"))?,
         );
-        let bytes: [u8; 32] = decoded.as_slice().try_into().map_err(|_| bad("it must decode to exactly 32 bytes"))?;
+        let bytes: [u8; 32] = decoded
+            .as_slice()
+            .try_into()
+            .map_err(|_| bad("it must decode to exactly 32 bytes"))?;
         Ok(Self(Zeroizing::new(bytes)))
     }
 
@@ -148,9 +154,10 @@ impl MasterKey {
         }
         if let Some(path) = std::env::var_os(MASTER_KEY_FILE_ENV) {
             let path = PathBuf::from(path);
-            let text = Zeroizing::new(
-                std::fs::read_to_string(&path).map_err(|source| SealError::Io { path: path.clone(), source })?,
-            );
+            let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(|source| SealError::Io {
+                path: path.clone(),
+                source,
+            })?);
             return Self::from_base64(&text, &path.display().to_string());
         }
         Err(SealError::NoMasterKey)
@@ -198,7 +205,13 @@ pub fn seal(master: &MasterKey, header: &SealedHeader, secret: &Secret) -> Resul
     let nonce = Nonce::generate();
     let ciphertext = master
         .cipher()
-        .encrypt(&nonce, Payload { msg: secret.expose().as_bytes(), aad: &aad })
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: secret.expose().as_bytes(),
+                aad: &aad,
+            },
+        )
         .map_err(|_| "encryption failed")?;
     let mut out = aad;
     out.extend_from_slice(&nonce);
@@ -219,11 +232,19 @@ pub fn check_label(field: &str) -> Result<(), &'static str> {
 
 /// Reads the cleartext header of sealed bytes. `path` is only used in errors.
 pub fn read_header(bytes: &[u8], path: &Path) -> Result<(SealedHeader, usize), SealError> {
-    let malformed = |reason| SealError::Malformed { path: path.to_owned(), reason };
-    let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(|| malformed("missing CASTSEAL magic"))?;
+    let malformed = |reason| SealError::Malformed {
+        path: path.to_owned(),
+        reason,
+    };
+    let rest = bytes
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or_else(|| malformed("missing CASTSEAL magic"))?;
     let (&version, mut rest) = rest.split_first().ok_or_else(|| malformed("truncated header"))?;
     if version != VERSION {
-        return Err(SealError::UnsupportedVersion { path: path.to_owned(), version });
+        return Err(SealError::UnsupportedVersion {
+            path: path.to_owned(),
+            version,
+        });
     }
     let mut fields = [String::new(), String::new()];
     for field in &mut fields {
@@ -232,7 +253,9 @@ pub fn read_header(bytes: &[u8], path: &Path) -> Result<(SealedHeader, usize), S
         if tail.len() < len {
             return Err(malformed("truncated header"));
         }
-        *field = std::str::from_utf8(&tail[..len]).map_err(|_| malformed("header is not UTF-8"))?.to_owned();
+        *field = std::str::from_utf8(&tail[..len])
+            .map_err(|_| malformed("header is not UTF-8"))?
+            .to_owned();
         rest = &tail[len..];
     }
     let [purpose, label] = fields;
@@ -245,10 +268,16 @@ pub fn open(master: &MasterKey, bytes: &[u8], path: &Path) -> Result<(SealedHead
     let (header, header_len) = read_header(bytes, path)?;
     let (aad, rest) = bytes.split_at(header_len);
     if rest.len() < NONCE_LEN + TAG_LEN {
-        return Err(SealError::Malformed { path: path.to_owned(), reason: "truncated ciphertext" });
+        return Err(SealError::Malformed {
+            path: path.to_owned(),
+            reason: "truncated ciphertext",
+        });
     }
     let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-    let nonce = Nonce::try_from(nonce).map_err(|_| SealError::Malformed { path: path.to_owned(), reason: "bad nonce" })?;
+    let nonce = Nonce::try_from(nonce).map_err(|_| SealError::Malformed {
+        path: path.to_owned(),
+        reason: "bad nonce",
+    })?;
     let plaintext = Zeroizing::new(
         master
             .cipher()
@@ -264,7 +293,10 @@ pub fn open(master: &MasterKey, bytes: &[u8], path: &Path) -> Result<(SealedHead
 
 /// Reads and decrypts a sealed file, checking that it was sealed for `expected`.
 pub fn open_file(master: &MasterKey, path: &Path, expected: &SealedHeader) -> Result<Secret, SealError> {
-    let bytes = std::fs::read(path).map_err(|source| SealError::Io { path: path.to_owned(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| SealError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let (header, secret) = open(master, &bytes, path)?;
     if header.purpose != expected.purpose || !header.label.eq_ignore_ascii_case(&expected.label) {
         return Err(SealError::WrongLabel {
@@ -281,9 +313,17 @@ pub fn open_file(master: &MasterKey, path: &Path, expected: &SealedHeader) -> Re
 /// Writes sealed bytes atomically (a temporary file in the same folder, then a rename)
 /// with mode 0600, so a running server never reads half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SealError> {
-    let io = |source| SealError::Io { path: path.to_owned(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().ok_or_else(|| io(std::io::Error::other("not a file path")))?;
+    let io = |source| SealError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io(std::io::Error::other("not a file path")))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(file_name);
     tmp_name.push(format!(".tmp{}", std::process::id()));
@@ -307,7 +347,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SealError> {
 /// A short, stable, non-reversible identifier of a secret, for `secret inspect` and logs:
 /// the first 8 bytes of SHA-256 over a domain-separated input, in hex.
 pub fn fingerprint(secret: &Secret) -> String {
-    let digest = Sha256::new().chain_update(b"cast-fingerprint-v1\0").chain_update(secret.expose()).finalize();
+    let digest = Sha256::new()
+        .chain_update(b"cast-fingerprint-v1\0")
+        .chain_update(secret.expose())
+        .finalize();
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -316,7 +359,10 @@ mod tests {
     use super::*;
 
     fn header() -> SealedHeader {
-        SealedHeader { purpose: PURPOSE_UPSTREAM.into(), label: "X-Api-Key".into() }
+        SealedHeader {
+            purpose: PURPOSE_UPSTREAM.into(),
+            label: "X-Api-Key".into(),
+        }
     }
 
     #[test]
@@ -330,7 +376,10 @@ mod tests {
         assert_eq!(h, header());
         assert_eq!(opened, secret);
         let needle = secret.expose().as_bytes();
-        assert!(!a.windows(needle.len()).any(|w| w == needle), "cleartext is not in the file");
+        assert!(
+            !a.windows(needle.len()).any(|w| w == needle),
+            "cleartext is not in the file"
+        );
     }
 
     #[test]
@@ -353,7 +402,10 @@ mod tests {
         let mut relabelled = sealed.clone();
         let at = relabelled.windows(9).position(|w| w == b"X-Api-Key").expect("label");
         relabelled[at..at + 9].copy_from_slice(b"X-Api-Kez");
-        assert!(matches!(open(&master, &relabelled, path), Err(SealError::Decrypt { .. })));
+        assert!(matches!(
+            open(&master, &relabelled, path),
+            Err(SealError::Decrypt { .. })
+        ));
 
         let (_, header_len) = read_header(&sealed, path).expect("header");
         for cut in [0, 5, 12, header_len + 20] {
@@ -374,7 +426,10 @@ mod tests {
         assert!(MasterKey::from_base64(&text, "env").is_ok());
         assert!(MasterKey::from_base64(text.trim_end_matches('='), "env").is_ok());
         let err = MasterKey::from_base64("c2hvcnQ=", "CAST_MASTER_KEY").expect_err("short");
-        assert_eq!(err.to_string(), "the master key from CAST_MASTER_KEY is not valid: it must decode to exactly 32 bytes");
+        assert_eq!(
+            err.to_string(),
+            "the master key from CAST_MASTER_KEY is not valid: it must decode to exactly 32 bytes"
+        );
         assert_eq!(format!("{key:?}"), "MasterKey([redacted])");
     }
 
@@ -391,6 +446,10 @@ mod tests {
             let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("dir").count(),
+            1,
+            "no temp file left"
+        );
     }
 }

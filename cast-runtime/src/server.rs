@@ -5,8 +5,8 @@ use std::{collections::HashMap, sync::Arc};
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
-        CacheScope, CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-        PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+        CacheScope, CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult, PaginatedRequestParams,
+        ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
     },
     service::RequestContext,
 };
@@ -41,7 +41,12 @@ impl Server {
             tools.push(describe(def)?);
             by_name.insert(def.name, (*def, index));
         }
-        Ok(Self(Arc::new(Inner { api, tools, by_name, upstream: Arc::new(upstream) })))
+        Ok(Self(Arc::new(Inner {
+            api,
+            tools,
+            by_name,
+            upstream: Arc::new(upstream),
+        })))
     }
 
     /// The tools as advertised.
@@ -60,7 +65,8 @@ fn describe(def: &ToolDef) -> Result<Tool, String> {
         .destructive(def.annotations.destructive)
         .idempotent(def.annotations.idempotent)
         .open_world(true);
-    let mut tool = Tool::new_with_raw(def.name, Some(def.description.into()), Arc::new(schema)).with_annotations(annotations);
+    let mut tool =
+        Tool::new_with_raw(def.name, Some(def.description.into()), Arc::new(schema)).with_annotations(annotations);
     if let Some(title) = def.title {
         tool = tool.with_title(title);
     }
@@ -99,9 +105,16 @@ impl ServerHandler for Server {
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let Some((def, _)) = self.0.by_name.get(request.name.as_ref()) else {
-            return Err(McpError::invalid_params(format!("unknown tool `{}`", request.name), None));
+            return Err(McpError::invalid_params(
+                format!("unknown tool `{}`", request.name),
+                None,
+            ));
         };
-        let call = Call { upstream: self.0.upstream.clone(), tool: def, args: request.arguments.unwrap_or_default() };
+        let call = Call {
+            upstream: self.0.upstream.clone(),
+            tool: def,
+            args: request.arguments.unwrap_or_default(),
+        };
         Ok((def.call)(call).await.into())
     }
 }

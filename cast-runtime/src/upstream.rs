@@ -91,7 +91,9 @@ impl Upstream {
                     value.set_sensitive(true);
                     builder = builder.header(name, value);
                 }
-                Err(_) => return tool_error("the configured credential is not a valid header value"),
+                Err(_) => {
+                    return tool_error("the configured credential is not a valid header value");
+                }
             }
         }
         if let Some(body) = request.body {
@@ -196,7 +198,11 @@ fn describe_transport_error(err: &reqwest::Error) -> String {
         detail = cause.to_string();
         source = cause.source();
     }
-    if detail.is_empty() { kind.to_owned() } else { format!("{kind} ({detail})") }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind} ({detail})")
+    }
 }
 
 fn respond(status: reqwest::StatusCode, content_type: Option<&str>, body: &[u8], truncated: bool) -> CallToolResult {
@@ -245,21 +251,37 @@ mod tests {
     #[test]
     fn redacts_every_occurrence() {
         let secret = Secret::new("k3y");
-        assert_eq!(redact(b"a k3y b k3yk3y".to_vec(), Some(&secret)), b"a [redacted] b [redacted][redacted]");
+        assert_eq!(
+            redact(b"a k3y b k3yk3y".to_vec(), Some(&secret)),
+            b"a [redacted] b [redacted][redacted]"
+        );
         assert_eq!(redact(b"none".to_vec(), Some(&secret)), b"none");
     }
 
     #[test]
     fn error_status_is_a_tool_error_with_body() {
-        let result = respond(reqwest::StatusCode::UNAUTHORIZED, Some("application/json"), br#"{"error":"MISSING_API_KEY"}"#, false);
+        let result = respond(
+            reqwest::StatusCode::UNAUTHORIZED,
+            Some("application/json"),
+            br#"{"error":"MISSING_API_KEY"}"#,
+            false,
+        );
         assert_eq!(result.is_error, Some(true));
         let text = result.content[0].as_text().expect("text").text.clone();
-        assert_eq!(text, r#"upstream returned HTTP 401 Unauthorized: {"error":"MISSING_API_KEY"}"#);
+        assert_eq!(
+            text,
+            r#"upstream returned HTTP 401 Unauthorized: {"error":"MISSING_API_KEY"}"#
+        );
     }
 
     #[test]
     fn json_object_becomes_structured_content() {
-        let result = respond(reqwest::StatusCode::OK, Some("application/json; charset=utf-8"), br#"{"id":1}"#, false);
+        let result = respond(
+            reqwest::StatusCode::OK,
+            Some("application/json; charset=utf-8"),
+            br#"{"id":1}"#,
+            false,
+        );
         assert_eq!(result.structured_content, Some(serde_json::json!({"id": 1})));
         let empty = respond(reqwest::StatusCode::NO_CONTENT, None, b"", false);
         assert_eq!(empty.is_error, Some(false));

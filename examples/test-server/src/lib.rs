@@ -144,7 +144,10 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
     let shared = Arc::new(Shared {
         mode,
         keys: Mutex::new(vec![key]),
-        store: Mutex::new(Store { next_id: 1, items: BTreeMap::new() }),
+        store: Mutex::new(Store {
+            next_id: 1,
+            items: BTreeMap::new(),
+        }),
         seen: Mutex::new(Vec::new()),
         base_url: format!("http://{addr}"),
     });
@@ -153,7 +156,10 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         .route("/api/items/{id}", get(get_item).put(update_item).delete(delete_item))
         .route("/api/users", get(list_users))
         .layer(middleware::from_fn_with_state(shared.clone(), authenticate));
-    let app = Router::new().route("/openapi.json", get(openapi)).merge(api).with_state(shared.clone());
+    let app = Router::new()
+        .route("/openapi.json", get(openapi))
+        .merge(api)
+        .with_state(shared.clone());
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -168,8 +174,9 @@ fn presented(mode: &Mode, headers: &HeaderMap) -> Option<String> {
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     match mode {
         Mode::ApiKey { header } => value(header),
-        Mode::Bearer => value(header::AUTHORIZATION.as_str())
-            .and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned)),
+        Mode::Bearer => {
+            value(header::AUTHORIZATION.as_str()).and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned))
+        }
         Mode::None => None,
     }
 }
@@ -190,7 +197,11 @@ async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next:
                 Mode::ApiKey { header } => format!("send the key in the `{header}` header"),
                 _ => "send `Authorization: Bearer <key>`".to_owned(),
             };
-            error(StatusCode::UNAUTHORIZED, "MISSING_API_KEY", &format!("an API key is required: {how}"))
+            error(
+                StatusCode::UNAUTHORIZED,
+                "MISSING_API_KEY",
+                &format!("an API key is required: {how}"),
+            )
         }
         Some(key) if lock(&shared.keys).contains(&key) => next.run(request).await,
         Some(_) => error(StatusCode::UNAUTHORIZED, "INVALID_API_KEY", "the API key is not valid"),
@@ -222,12 +233,24 @@ struct ListQuery {
 async fn list_items(State(shared): State<Arc<Shared>>, Query(query): Query<ListQuery>) -> Response {
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return error(StatusCode::BAD_REQUEST, "INVALID_LIMIT", "limit must be between 1 and 100");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_LIMIT",
+            "limit must be between 1 and 100",
+        );
     }
     let store = lock(&shared.store);
-    let matching: Vec<&Item> =
-        store.items.values().filter(|item| query.tag.is_none() || item.tag == query.tag).collect();
-    let page: Vec<&Item> = matching.iter().skip(query.offset.unwrap_or(0)).take(limit).copied().collect();
+    let matching: Vec<&Item> = store
+        .items
+        .values()
+        .filter(|item| query.tag.is_none() || item.tag == query.tag)
+        .collect();
+    let page: Vec<&Item> = matching
+        .iter()
+        .skip(query.offset.unwrap_or(0))
+        .take(limit)
+        .copied()
+        .collect();
     Json(json!({ "items": page, "total": matching.len() })).into_response()
 }
 
@@ -237,18 +260,33 @@ fn validate(new: NewItem, id: u64) -> Result<Item, Response> {
         return Err(error(StatusCode::BAD_REQUEST, "INVALID_ITEM", "name is required"));
     }
     if new.price.is_some_and(|p| p < 0.0) {
-        return Err(error(StatusCode::BAD_REQUEST, "INVALID_ITEM", "price may not be negative"));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ITEM",
+            "price may not be negative",
+        ));
     }
     let status = new.status.unwrap_or_else(|| "available".to_owned());
     if !["available", "sold", "archived"].contains(&status.as_str()) {
         return Err(error(StatusCode::BAD_REQUEST, "INVALID_ITEM", "unknown status"));
     }
-    Ok(Item { id, name, tag: new.tag, price: new.price, status })
+    Ok(Item {
+        id,
+        name,
+        tag: new.tag,
+        price: new.price,
+        status,
+    })
 }
 
 fn parse_body(body: &[u8]) -> Result<NewItem, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, "INVALID_JSON", &format!("the body is not a valid item: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_JSON",
+            &format!("the body is not a valid item: {e}"),
+        )
+    })
 }
 
 async fn create_item(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {

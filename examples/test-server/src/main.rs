@@ -40,7 +40,9 @@ struct Args {
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let mode = match args.mode {
-        ModeArg::Apikey => Mode::ApiKey { header: args.header_name.clone() },
+        ModeArg::Apikey => Mode::ApiKey {
+            header: args.header_name.clone(),
+        },
         ModeArg::Bearer => Mode::Bearer,
         ModeArg::None => Mode::None,
     };

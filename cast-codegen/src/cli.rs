@@ -1,0 +1,385 @@
+//! The `cast-codegen` command line. `main.rs` only calls [`main`].
+
+use std::{
+    io::{IsTerminal, Read, Write},
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use cast_runtime::{
+    Secret,
+    sealed::{self, MasterKey, PURPOSE_UPSTREAM, SealedHeader},
+};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use zeroize::Zeroizing;
+
+use crate::{AuthScheme, Diagnostics, Generator, Settings, Source, write};
+
+/// Turn an OpenAPI description into a typed Rust MCP server crate.
+#[derive(Debug, Parser)]
+#[command(name = "cast-codegen", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a server crate from SPEC (a file or an http(s) URL; JSON or YAML).
+    Generate {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Folder to write the crate to [default: ./NAME].
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Depend on cast-runtime at this folder instead of the released version
+        /// (the default when cast-codegen runs from a Cast checkout).
+        #[arg(long, value_name = "DIR")]
+        runtime_path: Option<PathBuf>,
+        /// Overwrite files in the output folder that cast-codegen did not write.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print every operation as a tool: name, method, path, on or off, and why.
+    Tools {
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Report problems in SPEC without writing anything.
+    Check {
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Seal and manage upstream credentials.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Debug, Args)]
+struct SpecArgs {
+    /// The OpenAPI document: a path or an http(s) URL.
+    spec: String,
+    /// Settings file (default: cast.toml in the output folder, when it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Crate and binary name [default: from the spec title].
+    #[arg(long)]
+    name: Option<String>,
+    /// Upstream base URL baked in as the default [default: the spec's first server].
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Upstream auth scheme [default: from the spec's securitySchemes].
+    #[arg(long, value_enum)]
+    auth: Option<AuthArg>,
+    /// Header that carries the key with `--auth api-key`.
+    #[arg(long, value_name = "NAME")]
+    auth_header: Option<String>,
+    /// Turn on a tool (by tool name or operationId), destructive ones included. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    enable: Vec<String>,
+    /// Turn off a tool. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    disable: Vec<String>,
+    /// Turn on only these tools.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    only: Vec<String>,
+    /// Turn on every operation, destructive ones included.
+    #[arg(long)]
+    enable_all: bool,
+    /// Fail on warnings too (for CI).
+    #[arg(long)]
+    deny_warnings: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AuthArg {
+    ApiKey,
+    Bearer,
+    None,
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretCommand {
+    /// Print a fresh master key (base64, 32 bytes), or write it to a file with mode 0600.
+    NewMasterKey {
+        /// Write the key to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Read a credential from standard input and seal it under the master key
+    /// (CAST_MASTER_KEY or CAST_MASTER_KEY_FILE). Never pass secrets as arguments.
+    Seal {
+        /// Where to write the sealed file (atomically: replacing it rotates the key of a running server).
+        #[arg(long)]
+        out: PathBuf,
+        /// The header the credential is sent in (`Authorization` for bearer tokens).
+        #[arg(long, default_value = "X-Api-Key")]
+        header: String,
+    },
+    /// Show what a sealed file is for, and a fingerprint of its value (never the value).
+    Inspect {
+        /// The sealed file.
+        file: PathBuf,
+    },
+}
+
+/// Parses the process arguments and runs.
+pub fn main() -> ExitCode {
+    run(Cli::parse())
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Generate {
+            spec,
+            out,
+            runtime_path,
+            force,
+        } => generate(spec, out, runtime_path, force),
+        Command::Tools { spec } => tools(spec),
+        Command::Check { spec } => check(spec),
+        Command::Secret(command) => secret(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("error: {message}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl SpecArgs {
+    /// Settings from the config file (or `default_config` when it exists), then flags on top.
+    fn settings(&self, default_config: Option<&Path>) -> Result<Settings, String> {
+        let config = self.config.as_deref().or(default_config.filter(|p| p.exists()));
+        let mut settings = match config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                if self.config.is_none() {
+                    eprintln!("note: using the settings in {}", path.display());
+                }
+                Settings::from_toml(&text, &path.display().to_string())?
+            }
+            None => Settings::default(),
+        };
+        if let Some(name) = &self.name {
+            settings.name = Some(name.clone());
+        }
+        if let Some(url) = &self.base_url {
+            settings.base_url = Some(url.clone());
+        }
+        if let Some(auth) = self.auth {
+            settings.auth.scheme = Some(match auth {
+                AuthArg::ApiKey => AuthScheme::ApiKey,
+                AuthArg::Bearer => AuthScheme::Bearer,
+                AuthArg::None => AuthScheme::None,
+            });
+        }
+        if let Some(header) = &self.auth_header {
+            settings.auth.header = Some(header.clone());
+        }
+        let tools = &mut settings.tools;
+        for (list, flags) in [
+            (&mut tools.enable, &self.enable),
+            (&mut tools.disable, &self.disable),
+            (&mut tools.only, &self.only),
+        ] {
+            for name in flags {
+                if !list.contains(name) {
+                    list.push(name.clone());
+                }
+            }
+        }
+        tools.enable_all |= self.enable_all;
+        Ok(settings)
+    }
+
+    fn read(&self) -> Result<(Source, Vec<u8>), String> {
+        let source = Source::new(&self.spec);
+        let bytes = crate::load::read(&source).map_err(|d| report(&Diagnostics(vec![d])))?;
+        Ok((source, bytes))
+    }
+}
+
+/// Prints diagnostics to stderr; returns the message for the final `error:` line ("" when already said).
+fn report(diagnostics: &Diagnostics) -> String {
+    eprintln!("{diagnostics}");
+    String::new()
+}
+
+fn deny(diagnostics: &Diagnostics, deny_warnings: bool) -> Result<(), String> {
+    if deny_warnings && !diagnostics.is_empty() {
+        return Err("warnings are denied (--deny-warnings)".to_owned());
+    }
+    Ok(())
+}
+
+/// The runtime of the Cast checkout this binary was built from, if it is still there.
+fn checkout_runtime() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.join("cast-runtime");
+    dir.join("Cargo.toml").is_file().then_some(dir)
+}
+
+fn generate(spec: SpecArgs, out: Option<PathBuf>, runtime_path: Option<PathBuf>, force: bool) -> Result<(), String> {
+    let (source, bytes) = spec.read()?;
+    let default_config = out.as_ref().map(|o| o.join("cast.toml"));
+    let mut settings = spec.settings(default_config.as_deref())?;
+    // The name decides the default folder, so lower once without the runtime path first.
+    let probe = Generator::new(settings.clone())
+        .analyze(&bytes, &source)
+        .map_err(|d| report(&d))?
+        .0;
+    let out = out.unwrap_or_else(|| PathBuf::from(&probe.crate_name));
+    if let Some(runtime) = runtime_path.or_else(checkout_runtime) {
+        std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+        settings.runtime_path = Some(write::relative_path(&out, &runtime));
+    }
+    let generated = Generator::new(settings)
+        .generate(&bytes, &source)
+        .map_err(|d| report(&d))?;
+    if !generated.diagnostics.is_empty() {
+        eprintln!("{}", generated.diagnostics);
+    }
+    deny(&generated.diagnostics, spec.deny_warnings)?;
+    let report = generated.write_to(&out, force)?;
+    let enabled = generated.api.enabled_tools().count();
+    let total = generated.api.tools.len();
+    eprintln!(
+        "generated {} in {} ({enabled} of {total} operations as tools; {} files written, {} unchanged{})",
+        generated.api.crate_name,
+        out.display(),
+        report.written.len(),
+        report.unchanged,
+        if report.removed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} removed", report.removed.len())
+        }
+    );
+    Ok(())
+}
+
+fn tools(spec: SpecArgs) -> Result<(), String> {
+    let (source, bytes) = spec.read()?;
+    let settings = spec.settings(None)?;
+    let (api, diagnostics) = Generator::new(settings)
+        .analyze(&bytes, &source)
+        .map_err(|d| report(&d))?;
+    if !diagnostics.is_empty() {
+        eprintln!("{diagnostics}");
+    }
+    let width = api.tools.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
+    let path_width = api.tools.iter().map(|t| t.path.len()).max().unwrap_or(4).max(4);
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(
+        stdout,
+        "{:<width$}  {:<7}  {:<path_width$}  {:<3}  WHY",
+        "TOOL", "METHOD", "PATH", "ON"
+    );
+    for tool in &api.tools {
+        let on = if tool.enabled { "yes" } else { "no" };
+        let _ = writeln!(
+            stdout,
+            "{:<width$}  {:<7}  {:<path_width$}  {on:<3}  {}",
+            tool.name,
+            tool.method.as_str(),
+            tool.path,
+            tool.why
+        );
+    }
+    if diagnostics.has_errors() {
+        return Err(String::new());
+    }
+    deny(&diagnostics, spec.deny_warnings)
+}
+
+fn check(spec: SpecArgs) -> Result<(), String> {
+    let (source, bytes) = spec.read()?;
+    let settings = spec.settings(None)?;
+    let (api, diagnostics) = Generator::new(settings)
+        .analyze(&bytes, &source)
+        .map_err(|d| report(&d))?;
+    if !diagnostics.is_empty() {
+        eprintln!("{diagnostics}");
+    }
+    if diagnostics.has_errors() {
+        return Err(String::new());
+    }
+    eprintln!(
+        "{}: {} operations, {} enabled as tools",
+        source.display,
+        api.tools.len(),
+        api.enabled_tools().count()
+    );
+    deny(&diagnostics, spec.deny_warnings)
+}
+
+fn secret(command: SecretCommand) -> Result<(), String> {
+    match command {
+        SecretCommand::NewMasterKey { out } => {
+            let key = MasterKey::generate().to_base64();
+            match out {
+                Some(path) => {
+                    let mut text = Zeroizing::new(key.to_string());
+                    text.push('\n');
+                    sealed::write_atomic(&path, text.as_bytes()).map_err(|e| e.to_string())?;
+                    eprintln!(
+                        "wrote a new master key to {} (mode 0600); point CAST_MASTER_KEY_FILE at it",
+                        path.display()
+                    );
+                }
+                None => println!("{}", *key),
+            }
+            Ok(())
+        }
+        SecretCommand::Seal { out, header } => {
+            sealed::check_label(&header).map_err(|why| format!("--header `{header}` {why}"))?;
+            let master = MasterKey::from_env().map_err(|e| e.to_string())?;
+            let mut input = Zeroizing::new(String::new());
+            if std::io::stdin().is_terminal() {
+                eprintln!("paste the credential, then press Enter and Ctrl-D:");
+            }
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .map_err(|e| format!("cannot read standard input: {e}"))?;
+            // A trailing newline from `echo` or a terminal is never part of a key.
+            let value = input.trim_end_matches(['\n', '\r']);
+            if value.is_empty() {
+                return Err("standard input was empty: pipe the credential in, e.g. `printf '%s' \"$KEY\" | cast-codegen secret seal --out key.sealed`".to_owned());
+            }
+            let secret = Secret::new(value);
+            let header_info = SealedHeader {
+                purpose: PURPOSE_UPSTREAM.to_owned(),
+                label: header,
+            };
+            let bytes = sealed::seal(&master, &header_info, &secret).map_err(str::to_owned)?;
+            sealed::write_atomic(&out, &bytes).map_err(|e| e.to_string())?;
+            eprintln!(
+                "sealed a credential for the `{}` header into {} (fingerprint {})",
+                header_info.label,
+                out.display(),
+                sealed::fingerprint(&secret)
+            );
+            Ok(())
+        }
+        SecretCommand::Inspect { file } => {
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let (header, _) = sealed::read_header(&bytes, &file).map_err(|e| e.to_string())?;
+            println!("file:        {}", file.display());
+            println!("purpose:     {}", header.purpose);
+            println!("header:      {}", header.label);
+            match MasterKey::from_env() {
+                Ok(master) => match sealed::open(&master, &bytes, &file) {
+                    Ok((_, secret)) => println!("fingerprint: {}", sealed::fingerprint(&secret)),
+                    Err(err) => println!("fingerprint: unavailable ({err})"),
+                },
+                Err(_) => println!("fingerprint: unavailable (no master key in the environment)"),
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,729 @@
+//! Spec (as JSON) to [`ApiIr`]: names, parameters, bodies, schemas, selection.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    Annotations, ApiIr, ArgName, AuthIr, BodyIr, FieldIr, HttpMethod, Location, ParamIr, RustType, ToolIr, naming,
+    schema::{Direction, SchemaCx, deref},
+};
+use crate::{
+    diag::{Diagnostic, Diagnostics, pointer_token},
+    load::Source,
+    settings::{AuthScheme, Settings},
+};
+
+/// Words in an operation's name that mean it destroys data, whatever its method
+/// (Slack's `chat.delete` is a POST).
+const DESTRUCTIVE_WORDS: &[&str] = &["delete", "remove", "destroy", "purge", "erase", "wipe", "drop"];
+
+/// Lowers a parsed spec. Errors and warnings go to `diagnostics`; the IR is
+/// returned even with errors so that `check` can report everything at once.
+pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mut Diagnostics) -> ApiIr {
+    check_version(doc, diagnostics);
+    let info = doc.get("info").cloned().unwrap_or_default();
+    let title = info
+        .get("title")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or("API");
+    let crate_name = settings.name.clone().unwrap_or_else(|| naming::crate_name(title));
+    if !naming::valid_crate_name(&crate_name) {
+        diagnostics.push(
+            Diagnostic::error("C0303", "", format!("`{crate_name}` is not a valid crate name"))
+                .hint("use ASCII letters, digits, `-` and `_`, starting with a letter (`--name my-api-mcp`)"),
+        );
+    }
+    let version = info
+        .get("version")
+        .and_then(Value::as_str)
+        .filter(|v| is_semver(v))
+        .unwrap_or("0.1.0")
+        .to_owned();
+    let description = info
+        .get("description")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+
+    let mut cx = SchemaCx::new(doc);
+    let mut tools = Vec::new();
+    let mut taken_names = HashSet::new();
+    let mut taken_modules = HashSet::new();
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for (path, item) in paths {
+            let item_pointer = format!("/paths/{}", pointer_token(path));
+            let Some(item) = deref(doc, item).and_then(Value::as_object) else {
+                continue;
+            };
+            for (key, operation) in item {
+                let Some(method) = HttpMethod::from_key(key) else {
+                    continue;
+                };
+                let pointer = format!("{item_pointer}/{key}");
+                let lowered = lower_operation(
+                    &mut cx,
+                    OperationRef {
+                        path,
+                        method,
+                        item,
+                        operation,
+                        pointer: &pointer,
+                    },
+                    &mut taken_names,
+                    &mut taken_modules,
+                );
+                match lowered {
+                    Ok(tool) => tools.push(tool),
+                    Err(diagnostic) => diagnostics.push(diagnostic),
+                }
+            }
+        }
+    }
+    diagnostics.0.append(&mut cx.diagnostics.0);
+    select(&mut tools, settings, diagnostics);
+
+    ApiIr {
+        crate_name,
+        version,
+        title: title.to_owned(),
+        description: description.map(str::to_owned),
+        base_url: base_url(doc, source, settings, diagnostics),
+        auth: auth(doc, settings, diagnostics),
+        static_headers: settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        tools,
+    }
+}
+
+fn is_semver(version: &str) -> bool {
+    let core = version.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn check_version(doc: &Value, diagnostics: &mut Diagnostics) {
+    if let Some(swagger) = doc.get("swagger") {
+        diagnostics.push(
+            Diagnostic::error(
+                "C0010",
+                "/swagger",
+                format!("Swagger {} documents are not supported yet", swagger),
+            )
+            .hint("convert it to OpenAPI 3 first (for example with swagger2openapi)"),
+        );
+        return;
+    }
+    match doc.get("openapi").and_then(Value::as_str) {
+        Some(v) if v.starts_with("3.") => {}
+        Some(v) => diagnostics.push(
+            Diagnostic::error("C0011", "/openapi", format!("unsupported OpenAPI version `{v}`"))
+                .hint("Cast reads OpenAPI 3.0 and 3.1"),
+        ),
+        None => diagnostics.push(
+            Diagnostic::error("C0012", "", "the document has no `openapi` version field")
+                .hint("is this an OpenAPI document? it needs `openapi: 3.x.y`"),
+        ),
+    }
+}
+
+struct OperationRef<'a> {
+    path: &'a str,
+    method: HttpMethod,
+    item: &'a Map<String, Value>,
+    operation: &'a Value,
+    pointer: &'a str,
+}
+
+fn text(value: Option<&Value>) -> Option<String> {
+    value
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Splits `/items/{id}/tags` into `["/items/", "/tags"]` and `["id"]`.
+fn split_template(path: &str) -> (Vec<String>, Vec<String>) {
+    let mut pieces = Vec::new();
+    let mut names = Vec::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        pieces.push(rest[..open].to_owned());
+        names.push(rest[open + 1..open + close].to_owned());
+        rest = &rest[open + close + 1..];
+    }
+    pieces.push(rest.to_owned());
+    (pieces, names)
+}
+
+fn lower_operation(
+    cx: &mut SchemaCx<'_>,
+    op: OperationRef<'_>,
+    taken_names: &mut HashSet<String>,
+    taken_modules: &mut HashSet<String>,
+) -> Result<ToolIr, Diagnostic> {
+    let doc_operation = op.operation;
+    let operation_id = text(doc_operation.get("operationId"));
+    let label = operation_id
+        .clone()
+        .unwrap_or_else(|| format!("{} {}", op.method.as_str(), op.path));
+    let name = naming::unique(
+        naming::tool_name(operation_id.as_deref(), op.method.as_str(), op.path),
+        taken_names,
+        naming::MAX_TOOL_NAME,
+    );
+    let module = naming::unique(naming::module_ident(&name), taken_modules, usize::MAX);
+
+    // Parameters: path-item level first, overridden by operation level on (name, in).
+    let mut raw_params: Vec<(String, Value)> = Vec::new();
+    let sources = [
+        (op.item.get("parameters"), format!("{}/../parameters", op.pointer)),
+        (doc_operation.get("parameters"), format!("{}/parameters", op.pointer)),
+    ];
+    for (list, list_pointer) in sources {
+        let Some(list) = list.and_then(Value::as_array) else {
+            continue;
+        };
+        for (index, param) in list.iter().enumerate() {
+            let pointer = format!("{list_pointer}/{index}");
+            let Some(param) = deref(cx.doc(), param) else {
+                return Err(
+                    Diagnostic::error("C0102", pointer, "cannot resolve the parameter's `$ref`")
+                        .operation(&label)
+                        .hint("the operation is skipped"),
+                );
+            };
+            let key = (param.get("name").cloned(), param.get("in").cloned());
+            raw_params.retain(|(_, p)| (p.get("name").cloned(), p.get("in").cloned()) != key);
+            raw_params.push((pointer, param.clone()));
+        }
+    }
+
+    let (path_pieces, template_names) = split_template(op.path);
+    let mut params = Vec::new();
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    let mut taken_args = HashSet::new();
+    let mut taken_idents = HashSet::new();
+    for (pointer, param) in &raw_params {
+        let wire = text(param.get("name")).unwrap_or_default();
+        let location = match param.get("in").and_then(Value::as_str) {
+            Some("path") => Location::Path,
+            Some("query") => Location::Query,
+            Some("header") => Location::Header,
+            Some("cookie") => {
+                let is_required = param.get("required").and_then(Value::as_bool).unwrap_or(false);
+                let warning = Diagnostic::warning(
+                    "C0103",
+                    pointer.as_str(),
+                    format!("cookie parameter `{wire}` is not supported yet"),
+                )
+                .operation(&label);
+                if is_required {
+                    return Err(warning.hint("it is required, so the operation is skipped"));
+                }
+                cx.diagnostics.push(warning.hint("the optional parameter is left out"));
+                continue;
+            }
+            other => {
+                return Err(Diagnostic::error(
+                    "C0104",
+                    pointer.as_str(),
+                    format!("parameter `{wire}` has an unknown location {other:?}"),
+                )
+                .operation(&label)
+                .hint("`in` must be path, query, header or cookie; the operation is skipped"));
+            }
+        };
+        if location == Location::Header
+            && ["accept", "content-type", "authorization"].contains(&wire.to_ascii_lowercase().as_str())
+        {
+            // OpenAPI says these are ignored as parameters; the runtime sets them.
+            continue;
+        }
+        let schema = param
+            .get("schema")
+            .cloned()
+            .unwrap_or_else(|| json!({ "type": "string" }));
+        let schema_pointer = format!("{pointer}/schema");
+        let mut converted = cx.convert(&schema, &schema_pointer, Direction::Request);
+        let description = text(param.get("description"));
+        if let (Some(d), Some(map)) = (&description, converted.as_object_mut()) {
+            map.entry("description").or_insert_with(|| json!(d));
+        }
+        let is_required = location == Location::Path || param.get("required").and_then(Value::as_bool).unwrap_or(false);
+        let arg = naming::unique(wire.clone(), &mut taken_args, usize::MAX);
+        let ident = naming::unique(naming::field_ident(&arg), &mut taken_idents, usize::MAX);
+        if is_required {
+            required.push(json!(arg));
+        }
+        properties.insert(arg.clone(), converted);
+        let ty = cx.rust_type(&schema);
+        params.push(ParamIr {
+            name: ArgName { ident, arg },
+            wire,
+            location,
+            required: is_required,
+            ty,
+            description,
+        });
+    }
+
+    let mut path_params = Vec::new();
+    for name in &template_names {
+        match params
+            .iter()
+            .position(|p| p.location == Location::Path && &p.wire == name)
+        {
+            Some(index) => path_params.push(index),
+            None => {
+                // Common in real specs: the template names a parameter nobody declared.
+                cx.diagnostics.push(
+                    Diagnostic::warning("C0105", op.pointer, format!("path parameter `{name}` is not declared"))
+                        .operation(&label)
+                        .hint("it is accepted as a required string"),
+                );
+                let arg = naming::unique(name.clone(), &mut taken_args, usize::MAX);
+                let ident = naming::unique(naming::field_ident(&arg), &mut taken_idents, usize::MAX);
+                properties.insert(arg.clone(), json!({ "type": "string" }));
+                required.push(json!(arg));
+                path_params.push(params.len());
+                params.push(ParamIr {
+                    name: ArgName { ident, arg },
+                    wire: name.clone(),
+                    location: Location::Path,
+                    required: true,
+                    ty: RustType::String,
+                    description: None,
+                });
+            }
+        }
+    }
+    // Parameters declared for the path but absent from the template cannot be sent.
+    let template_set: HashSet<&String> = template_names.iter().collect();
+    params.retain(|p| p.location != Location::Path || template_set.contains(&p.wire));
+    // `retain` may shift indices: recompute them.
+    path_params = template_names
+        .iter()
+        .filter_map(|name| {
+            params
+                .iter()
+                .position(|p| p.location == Location::Path && &p.wire == name)
+        })
+        .collect();
+
+    let body = match doc_operation.get("requestBody") {
+        Some(body) => lower_body(
+            cx,
+            body,
+            &format!("{}/requestBody", op.pointer),
+            &label,
+            &mut properties,
+            &mut required,
+            &mut taken_args,
+            &mut taken_idents,
+        )?,
+        None => None,
+    };
+
+    let mut input_schema = json!({ "type": "object", "properties": properties });
+    if !required.is_empty() {
+        input_schema["required"] = Value::Array(required);
+    }
+    input_schema["additionalProperties"] = json!(false);
+    let defs = cx.take_defs();
+    if !defs.is_empty() {
+        input_schema["$defs"] = Value::Object(defs.into_iter().collect());
+    }
+
+    let title = text(doc_operation.get("summary"));
+    let long = text(doc_operation.get("description"));
+    let description = match (&title, long) {
+        (Some(t), Some(d)) if !d.starts_with(t.as_str()) => format!("{t}\n\n{d}"),
+        (_, Some(d)) => d,
+        (Some(t), None) => t.clone(),
+        (None, None) => format!("{} {}", op.method.as_str(), op.path),
+    };
+    let destructive = op.method == HttpMethod::Delete || names_destruction(operation_id.as_deref(), op.path);
+    let annotations = Annotations {
+        read_only: op.method.is_safe(),
+        destructive,
+        idempotent: op.method.is_safe() || matches!(op.method, HttpMethod::Put | HttpMethod::Delete),
+    };
+    Ok(ToolIr {
+        name,
+        operation_id,
+        module,
+        method: op.method,
+        path: op.path.to_owned(),
+        path_pieces,
+        path_params,
+        title,
+        description,
+        params,
+        body,
+        input_schema,
+        annotations,
+        enabled: true,
+        why: String::new(),
+    })
+}
+
+fn names_destruction(operation_id: Option<&str>, path: &str) -> bool {
+    let last_segment = path
+        .rsplit('/')
+        .find(|s| !s.is_empty() && !s.starts_with('{'))
+        .unwrap_or("");
+    [operation_id.unwrap_or(""), last_segment].iter().any(|name| {
+        heck::ToSnakeCase::to_snake_case(*name)
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|word| DESTRUCTIVE_WORDS.contains(&word))
+    })
+}
+
+fn is_json_media(media: &str) -> bool {
+    let essence = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json") || essence == "*/*"
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lower_body(
+    cx: &mut SchemaCx<'_>,
+    body: &Value,
+    pointer: &str,
+    label: &str,
+    properties: &mut Map<String, Value>,
+    required: &mut Vec<Value>,
+    taken_args: &mut HashSet<String>,
+    taken_idents: &mut HashSet<String>,
+) -> Result<Option<BodyIr>, Diagnostic> {
+    let doc = cx.doc();
+    let Some(body) = deref(doc, body) else {
+        return Err(
+            Diagnostic::error("C0102", pointer, "cannot resolve the request body's `$ref`")
+                .operation(label)
+                .hint("the operation is skipped"),
+        );
+    };
+    let body_required = body.get("required").and_then(Value::as_bool).unwrap_or(false);
+    let content = body.get("content").and_then(Value::as_object);
+    let Some((media, media_object)) = content.and_then(|c| c.iter().find(|(m, _)| is_json_media(m))) else {
+        let offered: Vec<&str> = content
+            .map(|c| c.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        if offered.is_empty() {
+            return Ok(None);
+        }
+        return Err(Diagnostic::warning(
+            "C0301",
+            pointer,
+            format!(
+                "request body type{} {} not supported yet",
+                if offered.len() > 1 { "s" } else { "" },
+                offered.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .operation(label)
+        .hint("the operation is skipped; Cast sends JSON bodies today"));
+    };
+    let schema_pointer = format!("{pointer}/content/{}/schema", pointer_token(media));
+    let schema = media_object.get("schema").cloned().unwrap_or_else(|| json!({}));
+    let resolved = deref(doc, &schema).cloned().unwrap_or_default();
+    let flat = resolved
+        .get("properties")
+        .and_then(Value::as_object)
+        .filter(|p| !p.is_empty())
+        .is_some()
+        && ["allOf", "oneOf", "anyOf", "additionalProperties", "patternProperties"]
+            .iter()
+            .all(|k| resolved.get(k).is_none_or(|v| v == &json!(false)))
+        && !cx.is_nullable(&schema);
+    if !flat {
+        let arg = naming::unique("body".to_owned(), taken_args, usize::MAX);
+        let ident = naming::unique(naming::field_ident(&arg), taken_idents, usize::MAX);
+        let mut converted = cx.convert(&schema, &schema_pointer, Direction::Request);
+        if let Some(map) = converted.as_object_mut() {
+            map.entry("description").or_insert_with(|| json!("The request body."));
+        }
+        properties.insert(arg.clone(), converted);
+        if body_required {
+            required.push(json!(arg));
+        }
+        let ty = cx.rust_type(&schema);
+        return Ok(Some(BodyIr::Whole {
+            name: ArgName { ident, arg },
+            required: body_required,
+            ty,
+        }));
+    }
+    let converted = cx.convert(&resolved, &schema_pointer, Direction::Request);
+    let body_required_names: Vec<&str> = resolved
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut fields = Vec::new();
+    let converted_props = converted
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (wire, prop_schema) in &converted_props {
+        let original = resolved["properties"].get(wire).cloned().unwrap_or_default();
+        let arg = if taken_args.contains(wire) {
+            naming::unique(format!("body_{wire}"), taken_args, usize::MAX)
+        } else {
+            naming::unique(wire.clone(), taken_args, usize::MAX)
+        };
+        let ident = naming::unique(naming::field_ident(&arg), taken_idents, usize::MAX);
+        let is_required = body_required && body_required_names.contains(&wire.as_str());
+        if is_required {
+            required.push(json!(arg));
+        }
+        properties.insert(arg.clone(), prop_schema.clone());
+        let description = text(
+            deref(doc, &original)
+                .and_then(|o| o.get("description"))
+                .or(original.get("description")),
+        );
+        fields.push(FieldIr {
+            name: ArgName { ident, arg },
+            wire: wire.clone(),
+            required: is_required,
+            ty: cx.rust_type(&original),
+            description,
+        });
+    }
+    Ok(Some(BodyIr::Fields(fields)))
+}
+
+/// Applies `[tools]` settings and the destructive-by-default rule.
+fn select(tools: &mut [ToolIr], settings: &Settings, diagnostics: &mut Diagnostics) {
+    let selection = &settings.tools;
+    let matches = |tool: &ToolIr, name: &str| tool.name == name || tool.operation_id.as_deref() == Some(name);
+    for (list, flag) in [
+        (&selection.enable, "--enable"),
+        (&selection.disable, "--disable"),
+        (&selection.only, "--only"),
+    ] {
+        for name in list {
+            if !tools.iter().any(|t| matches(t, name)) {
+                let mut close: Vec<&str> = tools
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .filter(|t| {
+                        t.to_ascii_lowercase().contains(&name.to_ascii_lowercase())
+                            || name.to_ascii_lowercase().contains(&t.to_ascii_lowercase())
+                    })
+                    .collect();
+                close.truncate(3);
+                let hint = if close.is_empty() {
+                    "`cast-codegen tools SPEC` lists every tool name".to_owned()
+                } else {
+                    format!(
+                        "did you mean {}?",
+                        close.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" or ")
+                    )
+                };
+                diagnostics.push(
+                    Diagnostic::error(
+                        "C0201",
+                        "",
+                        format!("{flag} names `{name}`, but the spec has no such operation"),
+                    )
+                    .hint(hint),
+                );
+            }
+        }
+    }
+    for tool in tools.iter_mut() {
+        let named = |list: &Vec<String>| list.iter().any(|n| matches(tool, n));
+        let (enabled, why) = if named(&selection.disable) {
+            (false, "disabled by --disable / [tools] disable".to_owned())
+        } else if !selection.only.is_empty() && !named(&selection.only) {
+            (false, "not listed in --only / [tools] only".to_owned())
+        } else if named(&selection.enable) || named(&selection.only) {
+            (true, "enabled by name".to_owned())
+        } else if tool.annotations.destructive && !selection.enable_all {
+            (
+                false,
+                format!("destructive: off by default (turn on with --enable {})", tool.name),
+            )
+        } else if selection.enable_all {
+            (true, "enabled by --enable-all".to_owned())
+        } else if tool.annotations.read_only {
+            (true, "read-only".to_owned())
+        } else {
+            (true, "writes, not destructive".to_owned())
+        };
+        tool.enabled = enabled;
+        tool.why = why;
+    }
+}
+
+fn base_url(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mut Diagnostics) -> String {
+    if let Some(url) = &settings.base_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let Some(server) = doc.get("servers").and_then(Value::as_array).and_then(|s| s.first()) else {
+        diagnostics.push(
+            Diagnostic::warning("C0302", "/servers", "the spec names no server")
+                .hint("set base_url in cast.toml, or pass --base-url / CAST_BASE_URL when running the server"),
+        );
+        return String::new();
+    };
+    let mut url = server.get("url").and_then(Value::as_str).unwrap_or("").to_owned();
+    if let Some(variables) = server.get("variables").and_then(Value::as_object) {
+        for (name, variable) in variables {
+            let default = variable
+                .get("default")
+                .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned));
+            url = url.replace(&format!("{{{name}}}"), &default.unwrap_or_default());
+        }
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        match &source.url {
+            Some(spec_url) => url = join_url(spec_url, &url),
+            None => diagnostics.push(
+                Diagnostic::warning("C0302", "/servers/0/url", format!("the server URL `{url}` is relative"))
+                    .hint("set base_url in cast.toml, or pass --base-url / CAST_BASE_URL when running the server"),
+            ),
+        }
+    }
+    url.trim_end_matches('/').to_owned()
+}
+
+/// Resolves a server URL relative to the spec's own URL, as OpenAPI says.
+fn join_url(base: &str, relative: &str) -> String {
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let origin_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    if relative.starts_with('/') {
+        format!("{}{relative}", &base[..origin_end])
+    } else {
+        let dir_end = base
+            .rfind('/')
+            .filter(|&i| i >= origin_end)
+            .map_or(base.len(), |i| i + 1);
+        format!("{}{}", &base[..dir_end.max(origin_end)], relative)
+    }
+}
+
+fn auth(doc: &Value, settings: &Settings, diagnostics: &mut Diagnostics) -> AuthIr {
+    let schemes = doc.pointer("/components/securitySchemes").and_then(Value::as_object);
+    let spec_header = schemes.and_then(|s| {
+        s.values().find_map(|scheme| {
+            let scheme = deref(doc, scheme)?;
+            (scheme.get("type")? == "apiKey" && scheme.get("in")? == "header")
+                .then(|| scheme.get("name").and_then(Value::as_str).map(str::to_owned))
+                .flatten()
+        })
+    });
+    match settings.auth.scheme {
+        Some(AuthScheme::None) => return AuthIr::None,
+        Some(AuthScheme::Bearer) => return AuthIr::Bearer,
+        Some(AuthScheme::ApiKey) => {
+            return AuthIr::Header(
+                settings
+                    .auth
+                    .header
+                    .clone()
+                    .or(spec_header)
+                    .unwrap_or_else(|| "X-Api-Key".to_owned()),
+            );
+        }
+        None => {}
+    }
+    // The first requirement that applies to the whole API, else to any operation.
+    let global = doc.get("security").and_then(Value::as_array);
+    let requirement = global
+        .and_then(|r| r.iter().find_map(|req| req.as_object()?.keys().next().cloned()))
+        .or_else(|| {
+            doc.get("paths")?.as_object()?.values().find_map(|item| {
+                item.as_object()?.values().find_map(|op| {
+                    op.get("security")?
+                        .as_array()?
+                        .iter()
+                        .find_map(|req| req.as_object()?.keys().next().cloned())
+                })
+            })
+        });
+    let Some(name) = requirement else {
+        return AuthIr::None;
+    };
+    let pointer = format!("/components/securitySchemes/{}", pointer_token(&name));
+    let Some(scheme) = doc.pointer(&pointer).and_then(|s| deref(doc, s)) else {
+        diagnostics.push(Diagnostic::warning(
+            "C0102",
+            pointer,
+            format!("security scheme `{name}` is not defined"),
+        ));
+        return AuthIr::None;
+    };
+    let kind = scheme.get("type").and_then(Value::as_str).unwrap_or("");
+    let location = scheme.get("in").and_then(Value::as_str).unwrap_or("");
+    let http_scheme = scheme
+        .get("scheme")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match (kind, location, http_scheme.as_str()) {
+        ("apiKey", "header", _) => match scheme.get("name").and_then(Value::as_str) {
+            Some(header) => AuthIr::Header(header.to_owned()),
+            None => AuthIr::None,
+        },
+        ("http", _, "bearer") => AuthIr::Bearer,
+        _ => {
+            let what = if kind == "http" {
+                format!("http {http_scheme}")
+            } else if location.is_empty() {
+                kind.to_owned()
+            } else {
+                format!("{kind} in {location}")
+            };
+            diagnostics.push(
+                Diagnostic::warning("C0401", pointer, format!("security scheme `{name}` ({what}) is not supported yet"))
+                    .hint("tools are generated without upstream auth; set [auth] scheme = \"bearer\" or \"api_key\" in cast.toml if a token works"),
+            );
+            AuthIr::None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_split_around_parameters() {
+        assert_eq!(
+            split_template("/a/{x}/b/{y}"),
+            (
+                vec!["/a/".into(), "/b/".into(), String::new()],
+                vec!["x".into(), "y".into()]
+            )
+        );
+        assert_eq!(split_template("/a"), (vec!["/a".into()], vec![]));
+    }
+
+    #[test]
+    fn destructive_words() {
+        assert!(names_destruction(Some("chat.delete"), "/chat.delete"));
+        assert!(names_destruction(Some("removeMember"), "/x"));
+        assert!(!names_destruction(Some("listDeletedItems"), "/items"));
+        assert!(!names_destruction(Some("getItem"), "/items/{id}"));
+    }
+
+    #[test]
+    fn relative_servers_join_the_spec_url() {
+        assert_eq!(join_url("http://h:1/specs/openapi.json", "/v1"), "http://h:1/v1");
+        assert_eq!(join_url("http://h:1/specs/openapi.json", "v1"), "http://h:1/specs/v1");
+    }
+}

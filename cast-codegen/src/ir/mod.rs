@@ -1,0 +1,226 @@
+//! The intermediate representation: what the emitter needs, free of OpenAPI types.
+//! It can be built by hand, so emitter tests need no spec.
+
+pub mod lower;
+pub mod naming;
+pub mod schema;
+
+use serde_json::Value;
+
+/// A whole generated server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiIr {
+    /// Cargo package and binary name.
+    pub crate_name: String,
+    /// Cargo package version.
+    pub version: String,
+    /// `info.title`.
+    pub title: String,
+    /// `info.description`, passed to clients as instructions.
+    pub description: Option<String>,
+    /// Upstream base URL (may be empty or relative: then it must be given at run time).
+    pub base_url: String,
+    /// Upstream authentication.
+    pub auth: AuthIr,
+    /// Non-secret headers for every request.
+    pub static_headers: Vec<(String, String)>,
+    /// Every operation, enabled or not, in spec order.
+    pub tools: Vec<ToolIr>,
+}
+
+impl ApiIr {
+    /// The tools that will be generated.
+    pub fn enabled_tools(&self) -> impl Iterator<Item = &ToolIr> {
+        self.tools.iter().filter(|t| t.enabled)
+    }
+}
+
+/// How the credential is sent upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthIr {
+    /// No credential.
+    None,
+    /// As the value of this header.
+    Header(String),
+    /// As `Authorization: Bearer`.
+    Bearer,
+}
+
+/// HTTP methods OpenAPI knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum HttpMethod {
+    Get,
+    Put,
+    Post,
+    Delete,
+    Options,
+    Head,
+    Patch,
+    Trace,
+}
+
+impl HttpMethod {
+    /// From a path-item key.
+    pub fn from_key(key: &str) -> Option<Self> {
+        Some(match key {
+            "get" => Self::Get,
+            "put" => Self::Put,
+            "post" => Self::Post,
+            "delete" => Self::Delete,
+            "options" => Self::Options,
+            "head" => Self::Head,
+            "patch" => Self::Patch,
+            "trace" => Self::Trace,
+            _ => return None,
+        })
+    }
+
+    /// Upper case, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Put => "PUT",
+            Self::Post => "POST",
+            Self::Delete => "DELETE",
+            Self::Options => "OPTIONS",
+            Self::Head => "HEAD",
+            Self::Patch => "PATCH",
+            Self::Trace => "TRACE",
+        }
+    }
+
+    /// Safe methods change nothing on the server.
+    pub fn is_safe(self) -> bool {
+        matches!(self, Self::Get | Self::Head | Self::Options | Self::Trace)
+    }
+}
+
+/// MCP annotations of a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Annotations {
+    /// `readOnlyHint`.
+    pub read_only: bool,
+    /// `destructiveHint`.
+    pub destructive: bool,
+    /// `idempotentHint`.
+    pub idempotent: bool,
+}
+
+/// One operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolIr {
+    /// MCP tool name.
+    pub name: String,
+    /// The spec's operationId, if any.
+    pub operation_id: Option<String>,
+    /// Rust module (and file) name.
+    pub module: String,
+    /// HTTP method.
+    pub method: HttpMethod,
+    /// Path template as in the spec.
+    pub path: String,
+    /// Literal pieces around the path parameters (`n + 1` for `n` parameters).
+    pub path_pieces: Vec<String>,
+    /// Index into `params` of each path parameter, in template order.
+    pub path_params: Vec<usize>,
+    /// `summary`.
+    pub title: Option<String>,
+    /// What the model reads.
+    pub description: String,
+    /// Path, query and header parameters.
+    pub params: Vec<ParamIr>,
+    /// The request body, if any.
+    pub body: Option<BodyIr>,
+    /// The advertised input schema.
+    pub input_schema: Value,
+    /// MCP annotations.
+    pub annotations: Annotations,
+    /// Whether it becomes a tool.
+    pub enabled: bool,
+    /// Why it is on or off, for `cast-codegen tools`.
+    pub why: String,
+}
+
+/// Where a parameter goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Location {
+    Path,
+    Query,
+    Header,
+}
+
+/// A Rust type for an argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RustType {
+    /// `String`.
+    String,
+    /// `i64`.
+    I64,
+    /// `f64`.
+    F64,
+    /// `bool`.
+    Bool,
+    /// `Vec<T>`.
+    Vec(Box<RustType>),
+    /// `serde_json::Value`: any JSON, for shapes without a precise type.
+    Json,
+}
+
+/// An argument: its Rust field and its name in the input schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgName {
+    /// Rust field identifier (may be raw: `r#type`).
+    pub ident: String,
+    /// Property name in the tool's input schema.
+    pub arg: String,
+}
+
+/// A path, query or header parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamIr {
+    /// The argument.
+    pub name: ArgName,
+    /// Name on the wire.
+    pub wire: String,
+    /// Where it goes.
+    pub location: Location,
+    /// Whether it must be given.
+    pub required: bool,
+    /// Its Rust type.
+    pub ty: RustType,
+    /// Its description.
+    pub description: Option<String>,
+}
+
+/// A JSON request body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyIr {
+    /// An object body whose properties are top-level arguments.
+    Fields(Vec<FieldIr>),
+    /// Any other body, as one argument.
+    Whole {
+        /// The argument.
+        name: ArgName,
+        /// Whether it must be given.
+        required: bool,
+        /// Its Rust type.
+        ty: RustType,
+    },
+}
+
+/// One property of an object body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldIr {
+    /// The argument.
+    pub name: ArgName,
+    /// Property name in the upstream body.
+    pub wire: String,
+    /// Whether it must be given.
+    pub required: bool,
+    /// Its Rust type.
+    pub ty: RustType,
+    /// Its description.
+    pub description: Option<String>,
+}

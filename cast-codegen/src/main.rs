@@ -1,0 +1,5 @@
+//! `cast-codegen`: see [`cast_codegen::cli`].
+
+fn main() -> std::process::ExitCode {
+    cast_codegen::cli::main()
+}

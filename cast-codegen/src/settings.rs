@@ -1,0 +1,157 @@
+//! Settings: one schema shared by `cast.toml`, the command line and build.rs.
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// How the generated server authenticates to the upstream API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthScheme {
+    /// The credential as the value of a header (`[auth] header`, default `X-Api-Key`).
+    ApiKey,
+    /// `Authorization: Bearer <credential>`.
+    Bearer,
+    /// No credential.
+    None,
+}
+
+/// `[auth]`: overrides what the spec's `securitySchemes` say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AuthSettings {
+    /// The scheme; taken from the spec when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<AuthScheme>,
+    /// The header name for `api_key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+}
+
+/// `[tools]`: which operations become tools.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ToolSettings {
+    /// Enable these (by tool name or operationId), destructive ones included.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub enable: Vec<String>,
+    /// Disable these.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disable: Vec<String>,
+    /// When not empty, only these are enabled.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
+    /// Enable every operation, destructive ones included.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enable_all: bool,
+}
+
+/// Everything that shapes a generated crate besides the spec.
+///
+/// ```
+/// let settings = cast_codegen::Settings::default().with_name("items-mcp").with_enabled("deleteItem");
+/// assert_eq!(settings.tools.enable, ["deleteItem"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Crate and binary name; derived from the spec title when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Upstream base URL; the spec's first server when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Upstream authentication.
+    #[serde(skip_serializing_if = "is_default")]
+    pub auth: AuthSettings,
+    /// Non-secret headers sent with every upstream request.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Tool selection.
+    #[serde(skip_serializing_if = "is_default")]
+    pub tools: ToolSettings,
+    /// Depend on `cast-runtime` at this path (relative to the generated crate) instead of
+    /// the released version. Not part of `cast.toml`: it depends on where the crate is written.
+    #[serde(skip)]
+    pub runtime_path: Option<PathBuf>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+impl Settings {
+    /// Reads `cast.toml` text. `origin` names the file in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| format!("{origin}: {e}"))
+    }
+
+    /// The settings as `cast.toml` text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Sets the crate name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the upstream base URL.
+    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Enables a tool by name or operationId.
+    pub fn with_enabled(mut self, name: impl Into<String>) -> Self {
+        self.tools.enable.push(name.into());
+        self
+    }
+
+    /// Disables a tool by name or operationId.
+    pub fn with_disabled(mut self, name: impl Into<String>) -> Self {
+        self.tools.disable.push(name.into());
+        self
+    }
+
+    /// Enables every operation, destructive ones included.
+    pub fn with_all_enabled(mut self) -> Self {
+        self.tools.enable_all = true;
+        self
+    }
+
+    /// Sets the authentication scheme (and header name for `api_key`).
+    pub fn with_auth(mut self, scheme: AuthScheme, header: Option<String>) -> Self {
+        self.auth = AuthSettings {
+            scheme: Some(scheme),
+            header,
+        };
+        self
+    }
+
+    /// Depends on `cast-runtime` by path.
+    pub fn with_runtime_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.runtime_path = Some(path.into());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_round_trip_and_unknown_keys() {
+        let text = "name = \"x-mcp\"\n\n[auth]\nscheme = \"api_key\"\nheader = \"X-Key\"\n\n[tools]\nenable = [\"deleteItem\"]\n";
+        let settings = Settings::from_toml(text, "cast.toml").expect("parse");
+        assert_eq!(settings.auth.scheme, Some(AuthScheme::ApiKey));
+        assert_eq!(settings.to_toml(), text);
+        let err = Settings::from_toml("[tools]\nenabel = []\n", "cast.toml").expect_err("typo");
+        assert!(err.starts_with("cast.toml: TOML parse error"), "{err}");
+        assert!(err.contains("unknown field `enabel`"), "{err}");
+    }
+}
