@@ -1,0 +1,246 @@
+//! The end-to-end harness: the test server in-process, a generated server built
+//! with cargo and run as a child process, and rmcp as a real MCP client.
+//!
+//! Generated crates share one target folder (`target/generated`) so their
+//! dependencies compile once for all tests.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use anyhow::{Context, Result, bail};
+use cast_codegen::{Generator, Settings, Source};
+use cast_runtime::{
+    Secret,
+    sealed::{self, MasterKey, PURPOSE_UPSTREAM, SealedHeader},
+};
+use rmcp::{
+    ClientLifecycleMode, ClientServiceExt, RoleClient,
+    model::{CallToolRequestParams, CallToolResult, ClientConfig, ProtocolVersion},
+    service::RunningService,
+    transport::{
+        ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess,
+        streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// The target folder every generated crate builds in.
+pub fn generated_target_dir() -> PathBuf {
+    std::env::var_os("CAST_GENERATED_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/generated"))
+}
+
+/// Generates a crate from `spec_url` into `out`, depending on this workspace's runtime.
+pub fn generate(spec: &str, settings: Settings, out: &Path) -> Result<cast_codegen::Generated> {
+    std::fs::create_dir_all(out)?;
+    let runtime = cast_codegen::write::relative_path(out, &workspace_root().join("cast-runtime"));
+    let generated = Generator::new(settings.with_runtime_path(runtime))
+        .generate_source(&Source::new(spec))
+        .map_err(|d| anyhow::anyhow!("generation failed:\n{d}"))?;
+    generated.write_to(out, false).map_err(anyhow::Error::msg)?;
+    Ok(generated)
+}
+
+/// Builds the crate in `dir` and returns the path of its binary.
+pub fn build(dir: &Path, crate_name: &str) -> Result<PathBuf> {
+    // The workspace lock pins the same dependency versions, so nothing is built twice.
+    std::fs::copy(workspace_root().join("Cargo.lock"), dir.join("Cargo.lock"))?;
+    let target = generated_target_dir();
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build of {} failed", dir.display());
+    }
+    Ok(target.join("debug").join(crate_name))
+}
+
+/// A master key and a place to keep sealed files.
+#[derive(Debug)]
+pub struct Vault {
+    /// Holds the files.
+    pub dir: tempfile::TempDir,
+    /// The master key, base64.
+    pub master_b64: String,
+}
+
+impl Vault {
+    /// A fresh master key in a fresh folder.
+    pub fn new() -> Result<Self> {
+        Ok(Self {
+            dir: tempfile::tempdir()?,
+            master_b64: MasterKey::generate().to_base64().to_string(),
+        })
+    }
+
+    /// Seals `value` for `header` into `name` (atomically, so it doubles as rotation).
+    pub fn seal(&self, name: &str, header: &str, value: &str) -> Result<PathBuf> {
+        let master = MasterKey::from_base64(&self.master_b64, "test")?;
+        let header = SealedHeader {
+            purpose: PURPOSE_UPSTREAM.to_owned(),
+            label: header.to_owned(),
+        };
+        let bytes = sealed::seal(&master, &header, &Secret::new(value)).map_err(anyhow::Error::msg)?;
+        let path = self.dir.path().join(name);
+        sealed::write_atomic(&path, &bytes)?;
+        Ok(path)
+    }
+}
+
+/// Collected stderr of a child process, for leak checks.
+pub type Log = Arc<Mutex<String>>;
+
+fn collect_stderr(stderr: impl tokio::io::AsyncRead + Unpin + Send + 'static, log: Log) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+}
+
+/// How a generated server process is started.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// The binary.
+    pub binary: PathBuf,
+    /// Environment for it.
+    pub env: Vec<(String, String)>,
+}
+
+impl Launch {
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(&self.binary);
+        command
+            .args(args)
+            .env_remove("CAST_KEY_FILE")
+            .env_remove("CAST_MASTER_KEY")
+            .env_remove("CAST_MASTER_KEY_FILE");
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        command.kill_on_drop(true);
+        command
+    }
+
+    /// Starts `BIN stdio` and connects an rmcp client with the `initialize` handshake.
+    pub async fn stdio(&self, log: &Log) -> Result<RunningService<RoleClient, ClientConfig>> {
+        let command = self.command(&["stdio"]);
+        let (transport, stderr) = TokioChildProcess::builder(command.configure(|_| {}))
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("spawning the server")?;
+        if let Some(stderr) = stderr {
+            collect_stderr(stderr, log.clone());
+        }
+        ClientConfig::default()
+            .serve_with_lifecycle(transport, ClientLifecycleMode::Initialize)
+            .await
+            .context("MCP initialize over stdio")
+    }
+
+    /// Starts `BIN http --listen 127.0.0.1:0`; returns the child and the MCP endpoint URL.
+    pub async fn http(&self, log: &Log) -> Result<(tokio::process::Child, String)> {
+        let mut child = self
+            .command(&["http", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("spawning the server")?;
+        let stderr = child.stderr.take().context("stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let url = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                log.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&format!("{line}\n"));
+                if let Some(at) = line.find("listening on ") {
+                    let rest = &line[at + "listening on ".len()..];
+                    return Ok::<_, anyhow::Error>(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                }
+            }
+            bail!(
+                "the server exited before listening:\n{}",
+                log.lock().unwrap_or_else(|e| e.into_inner())
+            )
+        })
+        .await
+        .context("waiting for the server to listen")??;
+        collect_stderr(lines.into_inner(), log.clone());
+        Ok((child, url))
+    }
+
+    /// Runs `BIN ARGS` to completion; returns (success, stderr).
+    pub async fn run(&self, args: &[&str]) -> Result<(bool, String)> {
+        let output = self.command(args).stdin(Stdio::null()).output().await?;
+        Ok((
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
+    }
+}
+
+/// Connects to an HTTP endpoint speaking the 2026-07-28 protocol (`server/discover`, stateless).
+pub async fn connect_discover(url: &str) -> Result<RunningService<RoleClient, ClientConfig>> {
+    let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(url));
+    ClientConfig::default()
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .context("MCP discover over HTTP")
+}
+
+/// Connects to an HTTP endpoint with the older `initialize` handshake.
+pub async fn connect_initialize(url: &str) -> Result<RunningService<RoleClient, ClientConfig>> {
+    let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(url));
+    ClientConfig::default()
+        .serve_with_lifecycle(transport, ClientLifecycleMode::Initialize)
+        .await
+        .context("MCP initialize over HTTP")
+}
+
+/// Calls a tool with JSON arguments.
+pub async fn call(
+    client: &RunningService<RoleClient, ClientConfig>,
+    tool: &str,
+    args: serde_json::Value,
+) -> Result<CallToolResult> {
+    let serde_json::Value::Object(args) = args else {
+        bail!("arguments must be an object")
+    };
+    Ok(client
+        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
+        .await?)
+}
+
+/// All text content of a result, joined.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,459 @@
+//! The whole path: test server → generate from its /openapi.json → cargo build →
+//! a real MCP client over stdio and over HTTP (both protocol eras), with the key
+//! sealed, injected, rotated, and never leaked.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, Mutex, OnceLock},
+};
+
+use cast_codegen::Settings;
+use cast_e2e::{Launch, Log, Vault, build, call, connect_discover, connect_initialize, generate, text};
+use cast_test_server::{Mode, TestServer, generate_key, start};
+use serde_json::json;
+
+struct Built {
+    /// Generated with the defaults: `deleteItem` is off.
+    default: PathBuf,
+    /// Generated with `--enable deleteItem`.
+    with_delete: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Generates and builds the two crates once per test binary. Runs on its own
+/// thread: the loader's blocking HTTP client may not run inside a tokio runtime.
+fn built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Runtime::new().expect("runtime");
+            let server = runtime
+                .block_on(start(
+                    SocketAddr::from(([127, 0, 0, 1], 0)),
+                    Mode::ApiKey {
+                        header: "X-Api-Key".into(),
+                    },
+                    generate_key(),
+                ))
+                .expect("test server");
+            let spec = format!("{}/openapi.json", server.base_url());
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut binaries = Vec::new();
+            for (name, settings) in [
+                ("items-mcp", Settings::default().with_name("items-mcp")),
+                (
+                    "items-all-mcp",
+                    Settings::default()
+                        .with_name("items-all-mcp")
+                        .with_enabled("deleteItem"),
+                ),
+            ] {
+                let out = dir.path().join(name);
+                let generated = generate(&spec, settings, &out).expect("generate");
+                assert!(generated.diagnostics.is_empty(), "{}", generated.diagnostics);
+                binaries.push(build(&out, name).expect("build"));
+            }
+            let with_delete = binaries.pop().expect("two");
+            let default = binaries.pop().expect("two");
+            Built {
+                default,
+                with_delete,
+                _dir: dir,
+            }
+        })
+        .join()
+        .expect("build thread")
+    })
+}
+
+async fn upstream() -> TestServer {
+    start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        Mode::ApiKey {
+            header: "X-Api-Key".into(),
+        },
+        generate_key(),
+    )
+    .await
+    .expect("test server")
+}
+
+fn launch(binary: &PathBuf, server: &TestServer, vault: &Vault, key_file: Option<&PathBuf>) -> Launch {
+    let mut env = vec![
+        ("CAST_BASE_URL".to_owned(), server.base_url().to_owned()),
+        ("CAST_MASTER_KEY".to_owned(), vault.master_b64.clone()),
+        // The most verbose level: the leak checks must hold even there.
+        ("CAST_LOG".to_owned(), "trace".to_owned()),
+    ];
+    if let Some(file) = key_file {
+        env.push(("CAST_KEY_FILE".to_owned(), file.display().to_string()));
+    }
+    Launch {
+        binary: binary.clone(),
+        env,
+    }
+}
+
+fn new_log() -> Log {
+    Arc::new(Mutex::new(String::new()))
+}
+
+fn assert_no_secret(haystack: &str, secrets: &[&str], what: &str) {
+    for secret in secrets {
+        assert!(!haystack.contains(secret), "a secret leaked into {what}:\n{haystack}");
+    }
+}
+
+#[tokio::test]
+async fn stdio_lists_tools_and_round_trips_items_with_the_key() {
+    let built = built();
+    let server = upstream().await;
+    let vault = Vault::new().expect("vault");
+    let key = server.key();
+    let key_file = vault.seal("key.sealed", "X-Api-Key", &key).expect("seal");
+    let log = new_log();
+    let client = launch(&built.default, &server, &vault, Some(&key_file))
+        .stdio(&log)
+        .await
+        .expect("connect");
+
+    let info = client.peer_info().expect("server info");
+    let implementation = info.server_info.as_ref().expect("implementation");
+    assert_eq!(
+        (implementation.name.as_str(), implementation.version.as_str()),
+        ("items-mcp", "1.0.0")
+    );
+
+    let tools = client.list_all_tools().await.expect("list tools");
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, ["listItems", "createItem", "getItem", "updateItem", "listUsers"]);
+    let get_item = tools.iter().find(|t| t.name == "getItem").expect("getItem");
+    let annotations = get_item.annotations.as_ref().expect("annotations");
+    assert_eq!(
+        (annotations.read_only_hint, annotations.destructive_hint),
+        (Some(true), Some(false))
+    );
+    assert_eq!(get_item.input_schema["required"], json!(["id"]));
+    let create = tools.iter().find(|t| t.name == "createItem").expect("createItem");
+    assert_eq!(
+        create.input_schema["properties"]["status"]["enum"],
+        json!(["available", "sold", "archived"])
+    );
+    assert!(
+        create.input_schema["properties"].get("id").is_none(),
+        "readOnly id is not an argument"
+    );
+
+    let created = call(
+        &client,
+        "createItem",
+        json!({ "name": "Lamp", "tag": "home", "price": 12.5 }),
+    )
+    .await
+    .expect("call");
+    assert_eq!(created.is_error, Some(false), "{}", text(&created));
+    let item = created.structured_content.clone().expect("structured");
+    assert_eq!(item["name"], "Lamp");
+    assert_eq!(item["status"], "available");
+    let id = item["id"].as_i64().expect("id");
+    call(&client, "createItem", json!({ "name": "Desk", "tag": "office" }))
+        .await
+        .expect("call");
+
+    let fetched = call(&client, "getItem", json!({ "id": id })).await.expect("call");
+    assert_eq!(fetched.structured_content.as_ref().expect("structured")["price"], 12.5);
+
+    let listed = call(&client, "listItems", json!({ "tag": "home", "limit": 10 }))
+        .await
+        .expect("call");
+    let page = listed.structured_content.expect("structured");
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["name"], "Lamp");
+
+    let missing = call(&client, "getItem", json!({ "id": 999 })).await.expect("call");
+    assert_eq!(missing.is_error, Some(true));
+    assert!(
+        text(&missing).starts_with("upstream returned HTTP 404 Not Found: "),
+        "{}",
+        text(&missing)
+    );
+    assert!(text(&missing).contains("NOT_FOUND"));
+
+    let seen = server.seen();
+    assert!(seen.len() >= 5);
+    assert!(
+        seen.iter().all(|s| s.credential.as_deref() == Some(key.as_str())),
+        "every request carried the key"
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.uri == "/api/items?limit=10&tag=home" || s.uri == "/api/items?tag=home&limit=10")
+    );
+
+    client.cancel().await.expect("close");
+    let log = log.lock().expect("log").clone();
+    assert!(
+        log.contains("tool=\"createItem\"") || log.contains("tool=createItem"),
+        "one line per call:\n{log}"
+    );
+    assert!(
+        log.contains("path=\"/api/items/{id}\"") || log.contains("path=/api/items/{id}"),
+        "{log}"
+    );
+    assert_no_secret(&log, &[&key, &vault.master_b64], "stderr");
+}
+
+#[tokio::test]
+async fn http_serves_both_protocol_eras() {
+    let built = built();
+    let server = upstream().await;
+    let vault = Vault::new().expect("vault");
+    let key = server.key();
+    let key_file = vault.seal("key.sealed", "X-Api-Key", &key).expect("seal");
+    let log = new_log();
+    let (_child, url) = launch(&built.default, &server, &vault, Some(&key_file))
+        .http(&log)
+        .await
+        .expect("http");
+
+    let current = connect_discover(&url).await.expect("2026-07-28 client");
+    let info = current.peer_info().expect("info");
+    assert_eq!(info.protocol_version.to_string(), "2026-07-28");
+    assert_eq!(info.server_info.as_ref().expect("impl").name, "items-mcp");
+    let created = call(&current, "createItem", json!({ "name": "Chair" }))
+        .await
+        .expect("call");
+    assert_eq!(created.is_error, Some(false), "{}", text(&created));
+
+    let legacy = connect_initialize(&url).await.expect("initialize client");
+    assert_ne!(
+        legacy.peer_info().expect("info").protocol_version.to_string(),
+        "2026-07-28"
+    );
+    assert_eq!(legacy.list_all_tools().await.expect("tools").len(), 5);
+    let listed = call(&legacy, "listItems", json!({})).await.expect("call");
+    assert_eq!(
+        listed.structured_content.expect("structured")["items"][0]["name"],
+        "Chair"
+    );
+
+    current.cancel().await.expect("close");
+    legacy.cancel().await.expect("close");
+    assert!(
+        server
+            .seen()
+            .iter()
+            .all(|s| s.credential.as_deref() == Some(key.as_str()))
+    );
+    assert_no_secret(&log.lock().expect("log"), &[&key, &vault.master_b64], "stderr");
+}
+
+#[tokio::test]
+async fn destructive_tools_only_when_enabled() {
+    let built = built();
+    let server = upstream().await;
+    let vault = Vault::new().expect("vault");
+    let key_file = vault.seal("key.sealed", "X-Api-Key", &server.key()).expect("seal");
+    let log = new_log();
+    let client = launch(&built.with_delete, &server, &vault, Some(&key_file))
+        .stdio(&log)
+        .await
+        .expect("connect");
+    let tools = client.list_all_tools().await.expect("tools");
+    let delete = tools
+        .iter()
+        .find(|t| t.name == "deleteItem")
+        .expect("deleteItem is enabled");
+    let annotations = delete.annotations.as_ref().expect("annotations");
+    assert_eq!(
+        (annotations.destructive_hint, annotations.idempotent_hint),
+        (Some(true), Some(true))
+    );
+
+    let created = call(&client, "createItem", json!({ "name": "Old" }))
+        .await
+        .expect("call");
+    let id = created.structured_content.expect("item")["id"].clone();
+    let deleted = call(&client, "deleteItem", json!({ "id": id })).await.expect("call");
+    assert_eq!(deleted.is_error, Some(false));
+    assert_eq!(text(&deleted), "HTTP 204 No Content (no content)");
+    let again = call(&client, "getItem", json!({ "id": id })).await.expect("call");
+    assert_eq!(again.is_error, Some(true));
+    client.cancel().await.expect("close");
+}
+
+#[tokio::test]
+async fn without_the_sealed_key_the_upstream_refusal_is_a_tool_error() {
+    let built = built();
+    let server = upstream().await;
+    let vault = Vault::new().expect("vault");
+    let log = new_log();
+    let client = launch(&built.default, &server, &vault, None)
+        .stdio(&log)
+        .await
+        .expect("connect");
+    let result = call(&client, "listItems", json!({})).await.expect("call");
+    assert_eq!(result.is_error, Some(true));
+    assert!(text(&result).contains("MISSING_API_KEY"), "{}", text(&result));
+    assert!(text(&result).contains("HTTP 401"), "{}", text(&result));
+    client.cancel().await.expect("close");
+    assert!(log.lock().expect("log").contains("no credential configured"));
+}
+
+#[tokio::test]
+async fn replacing_the_sealed_file_rotates_the_key_without_restart() {
+    let built = built();
+    let server = upstream().await;
+    let vault = Vault::new().expect("vault");
+    let old_key = server.key();
+    let key_file = vault.seal("key.sealed", "X-Api-Key", &old_key).expect("seal");
+    let log = new_log();
+    let client = launch(&built.default, &server, &vault, Some(&key_file))
+        .stdio(&log)
+        .await
+        .expect("connect");
+    assert_eq!(
+        call(&client, "listUsers", json!({})).await.expect("call").is_error,
+        Some(false)
+    );
+
+    // The API issues a new key and revokes the old one; the operator reseals.
+    let new_key = generate_key();
+    server.accept_key(new_key.clone());
+    server.revoke_key(&old_key);
+    vault.seal("key.sealed", "X-Api-Key", &new_key).expect("rotate");
+
+    let after = call(&client, "listUsers", json!({})).await.expect("call");
+    assert_eq!(after.is_error, Some(false), "{}", text(&after));
+    assert_eq!(
+        server.seen().last().expect("seen").credential.as_deref(),
+        Some(new_key.as_str())
+    );
+    client.cancel().await.expect("close");
+    let log = log.lock().expect("log").clone();
+    assert!(log.contains("credential rotated"), "{log}");
+    assert_no_secret(&log, &[&old_key, &new_key, &vault.master_b64], "stderr");
+}
+
+#[tokio::test]
+async fn bad_arguments_are_tool_errors_naming_the_argument() {
+    let built = built();
+    let server = upstream().await;
+    let vault = Vault::new().expect("vault");
+    let key_file = vault.seal("key.sealed", "X-Api-Key", &server.key()).expect("seal");
+    let log = new_log();
+    let client = launch(&built.default, &server, &vault, Some(&key_file))
+        .stdio(&log)
+        .await
+        .expect("connect");
+    let before = server.seen().len();
+    for (tool, args, expected) in [
+        (
+            "getItem",
+            json!({ "id": "abc" }),
+            "invalid argument `id` for `getItem`: invalid type: string \"abc\", expected i64",
+        ),
+        (
+            "getItem",
+            json!({}),
+            "invalid arguments for `getItem`: missing field `id`",
+        ),
+        (
+            "createItem",
+            json!({ "name": "x", "colour": "red" }),
+            "unknown field `colour`",
+        ),
+        (
+            "listItems",
+            json!({ "limit": [1] }),
+            "invalid argument `limit` for `listItems`",
+        ),
+    ] {
+        let result = call(&client, tool, args)
+            .await
+            .expect("a tool error, not a protocol error");
+        assert_eq!(result.is_error, Some(true));
+        assert!(text(&result).contains(expected), "{tool}: {}", text(&result));
+    }
+    assert_eq!(server.seen().len(), before, "no request went upstream");
+    let unknown = call(&client, "noSuchTool", json!({})).await;
+    assert!(unknown.is_err(), "an unknown tool is a protocol error");
+    client.cancel().await.expect("close");
+}
+
+#[tokio::test]
+async fn wrong_keys_are_clear_errors_that_never_show_a_secret() {
+    let built = built();
+    let server = upstream().await;
+    let vault = Vault::new().expect("vault");
+    let key = server.key();
+    let key_file = vault.seal("key.sealed", "X-Api-Key", &key).expect("seal");
+
+    // A master key that did not seal the file: the server refuses to start.
+    let other = Vault::new().expect("vault");
+    let mut launch_wrong = launch(&built.default, &server, &vault, Some(&key_file));
+    launch_wrong.env.retain(|(k, _)| k != "CAST_MASTER_KEY");
+    launch_wrong
+        .env
+        .push(("CAST_MASTER_KEY".into(), other.master_b64.clone()));
+    let (ok, stderr) = launch_wrong.run(&["stdio"]).await.expect("run");
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!("error: {}: cannot decrypt", key_file.display())),
+        "{stderr}"
+    );
+    assert_no_secret(
+        &stderr,
+        &[&key, &vault.master_b64, &other.master_b64],
+        "a startup error",
+    );
+
+    // A tampered file.
+    let mut bytes = std::fs::read(&key_file).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    let tampered = vault.dir.path().join("tampered.sealed");
+    std::fs::write(&tampered, bytes).expect("write");
+    let (ok, stderr) = launch(&built.default, &server, &vault, Some(&tampered))
+        .run(&["stdio"])
+        .await
+        .expect("run");
+    assert!(!ok && stderr.contains("tampered.sealed: cannot decrypt"), "{stderr}");
+
+    // Sealed for another header: named in the error, with the fix.
+    let bearer = vault.seal("bearer.sealed", "Authorization", &key).expect("seal");
+    let (ok, stderr) = launch(&built.default, &server, &vault, Some(&bearer))
+        .run(&["stdio"])
+        .await
+        .expect("run");
+    assert!(
+        !ok && stderr.contains("sealed for upstream-credential `Authorization`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--header X-Api-Key"), "{stderr}");
+
+    // A key the upstream rejects: the tool error carries the upstream's words, never the key.
+    let wrong = vault
+        .seal("wrong.sealed", "X-Api-Key", "cast_ffffffffffffffffffffffffffffffff")
+        .expect("seal");
+    let log = new_log();
+    let client = launch(&built.default, &server, &vault, Some(&wrong))
+        .stdio(&log)
+        .await
+        .expect("connect");
+    let result = call(&client, "listItems", json!({})).await.expect("call");
+    assert_eq!(result.is_error, Some(true));
+    assert!(text(&result).contains("INVALID_API_KEY"));
+    assert_no_secret(
+        &format!("{result:?}"),
+        &["cast_ffffffffffffffffffffffffffffffff", &key],
+        "a tool result",
+    );
+    client.cancel().await.expect("close");
+    assert_no_secret(
+        &log.lock().expect("log"),
+        &["cast_ffffffffffffffffffffffffffffffff", &vault.master_b64],
+        "stderr",
+    );
+}
