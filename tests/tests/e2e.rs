@@ -4,7 +4,7 @@
 
 use std::{
     net::SocketAddr,
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::{Arc, Mutex, OnceLock},
 };
 
@@ -79,7 +79,7 @@ async fn upstream() -> TestServer {
     .expect("test server")
 }
 
-fn launch(binary: &PathBuf, server: &TestServer, vault: &Vault, key_file: Option<&PathBuf>) -> Launch {
+fn launch(binary: &Path, server: &TestServer, vault: &Vault, key_file: Option<&PathBuf>) -> Launch {
     let mut env = vec![
         ("CAST_BASE_URL".to_owned(), server.base_url().to_owned()),
         ("CAST_MASTER_KEY".to_owned(), vault.master_b64.clone()),
