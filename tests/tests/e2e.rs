@@ -90,7 +90,7 @@ fn launch(binary: &Path, server: &TestServer, vault: &Vault, key_file: Option<&P
         env.push(("CAST_KEY_FILE".to_owned(), file.display().to_string()));
     }
     Launch {
-        binary: binary.clone(),
+        binary: binary.to_path_buf(),
         env,
     }
 }
