@@ -13,7 +13,11 @@ use cast_e2e::{generated_target_dir, workspace_root};
 /// (golden folder name, spec path relative to the workspace root, settings)
 fn cases() -> Vec<(&'static str, PathBuf, Settings)> {
     let root = workspace_root();
-    vec![("cast-test-api-mcp", root.join("examples/test-server/openapi.json"), Settings::default())]
+    vec![(
+        "cast-test-api-mcp",
+        root.join("examples/test-server/openapi.json"),
+        Settings::default(),
+    )]
 }
 
 fn golden_dir(name: &str) -> PathBuf {
@@ -24,17 +28,26 @@ fn generate(name: &str, spec: &Path, settings: Settings) -> BTreeMap<String, Str
     // Goldens live three levels below the root: the runtime path is fixed, so output is too.
     let settings = settings.with_name(name).with_runtime_path("../../../cast-runtime");
     let source = Source::new(spec.to_str().expect("UTF-8 path"));
-    Generator::new(settings).generate_source(&source).unwrap_or_else(|d| panic!("{name}: {d}")).files
+    Generator::new(settings)
+        .generate_source(&source)
+        .unwrap_or_else(|d| panic!("{name}: {d}"))
+        .files
 }
 
 fn committed(dir: &Path) -> BTreeMap<String, String> {
     let mut files = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(folder) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
-            let rel = path.strip_prefix(dir).expect("inside").to_string_lossy().replace('\\', "/");
+            let rel = path
+                .strip_prefix(dir)
+                .expect("inside")
+                .to_string_lossy()
+                .replace('\\', "/");
             if rel == "Cargo.lock" || rel == "target" {
                 continue;
             }
@@ -54,7 +67,11 @@ fn generated_crates_match_the_goldens() {
     let mut stale = Vec::new();
     for (name, spec, settings) in cases() {
         let fresh = generate(name, &spec, settings.clone());
-        assert_eq!(fresh, generate(name, &spec, settings), "{name}: generation is not deterministic");
+        assert_eq!(
+            fresh,
+            generate(name, &spec, settings),
+            "{name}: generation is not deterministic"
+        );
         let dir = golden_dir(name);
         if bless {
             let _ = std::fs::remove_dir_all(dir.join("src"));
@@ -69,9 +86,17 @@ fn generated_crates_match_the_goldens() {
                 Some(_) => {}
             }
         }
-        stale.extend(old.keys().filter(|p| !fresh.contains_key(*p)).map(|p| format!("{name}/{p}: no longer generated")));
+        stale.extend(
+            old.keys()
+                .filter(|p| !fresh.contains_key(*p))
+                .map(|p| format!("{name}/{p}: no longer generated")),
+        );
     }
-    assert!(stale.is_empty(), "goldens are stale (rerun with CAST_BLESS=1 and review the diff):\n{}", stale.join("\n"));
+    assert!(
+        stale.is_empty(),
+        "goldens are stale (rerun with CAST_BLESS=1 and review the diff):\n{}",
+        stale.join("\n")
+    );
 }
 
 #[test]
@@ -86,6 +111,10 @@ fn golden_crates_pass_clippy_without_warnings() {
             .env("CARGO_TARGET_DIR", generated_target_dir())
             .output()
             .expect("cargo clippy");
-        assert!(output.status.success(), "{name}:\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{name}:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }

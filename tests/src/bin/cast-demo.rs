@@ -23,7 +23,9 @@ fn main() -> Result<()> {
     step(1, "starting the test API (cast-test-server, API-key mode)");
     let server = runtime.block_on(start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
-        Mode::ApiKey { header: "X-Api-Key".into() },
+        Mode::ApiKey {
+            header: "X-Api-Key".into(),
+        },
         generate_key(),
     ))?;
     println!("      listening: {}", server.base_url());
@@ -34,18 +36,30 @@ fn main() -> Result<()> {
     let generated = generate(&spec, Settings::default(), &out)?;
     for tool in &generated.api.tools {
         let state = if tool.enabled { "on " } else { "off" };
-        println!("      {state} {:<11} {:<6} {:<16} {}", tool.name, tool.method.as_str(), tool.path, tool.why);
+        println!(
+            "      {state} {:<11} {:<6} {:<16} {}",
+            tool.name,
+            tool.method.as_str(),
+            tool.path,
+            tool.why
+        );
     }
     println!("      written to {}", out.display());
 
-    step(3, "building it (the first build compiles dependencies; later ones take seconds)");
+    step(
+        3,
+        "building it (the first build compiles dependencies; later ones take seconds)",
+    );
     let binary = build(&out, &generated.api.crate_name)?;
     println!("      {}", binary.display());
 
     step(4, "sealing the API key with AES-256-GCM");
     let vault = Vault::new()?;
     let key_file = vault.seal("key.sealed", "X-Api-Key", &server.key())?;
-    println!("      {} (the server reads it; clients never see it)", key_file.display());
+    println!(
+        "      {} (the server reads it; clients never see it)",
+        key_file.display()
+    );
     let launch = Launch {
         binary,
         env: vec![
@@ -56,31 +70,47 @@ fn main() -> Result<()> {
 
     step(5, "calling tools from an MCP client");
     let log = Arc::new(Mutex::new(String::new()));
-    runtime.block_on(async {
-        let client = launch.stdio(&log).await?;
-        let tools = client.list_all_tools().await?;
-        println!("      stdio, initialize handshake: {} tools", tools.len());
-        for (tool, args) in [
-            ("createItem", json!({ "name": "Desk lamp", "tag": "home", "price": 24.9 })),
-            ("getItem", json!({ "id": 1 })),
-            ("listItems", json!({ "tag": "home" })),
-        ] {
-            let result = call(&client, tool, args.clone()).await?;
-            println!("      {tool}({args}) -> {}", text(&result));
-        }
-        client.cancel().await?;
+    runtime
+        .block_on(async {
+            let client = launch.stdio(&log).await?;
+            let tools = client.list_all_tools().await?;
+            println!("      stdio, initialize handshake: {} tools", tools.len());
+            for (tool, args) in [
+                (
+                    "createItem",
+                    json!({ "name": "Desk lamp", "tag": "home", "price": 24.9 }),
+                ),
+                ("getItem", json!({ "id": 1 })),
+                ("listItems", json!({ "tag": "home" })),
+            ] {
+                let result = call(&client, tool, args.clone()).await?;
+                println!("      {tool}({args}) -> {}", text(&result));
+            }
+            client.cancel().await?;
 
-        let (_child, url) = launch.http(&log).await?;
-        let client = connect_discover(&url).await?;
-        let result = call(&client, "listUsers", json!({})).await?;
-        println!("      http {url}, 2026-07-28 (server/discover): listUsers -> {}", text(&result));
-        client.cancel().await?;
-        anyhow::Ok(())
-    })
-    .context("talking to the generated server")?;
+            let (_child, url) = launch.http(&log).await?;
+            let client = connect_discover(&url).await?;
+            let result = call(&client, "listUsers", json!({})).await?;
+            println!(
+                "      http {url}, 2026-07-28 (server/discover): listUsers -> {}",
+                text(&result)
+            );
+            client.cancel().await?;
+            anyhow::Ok(())
+        })
+        .context("talking to the generated server")?;
 
-    let upstream_calls = log.lock().map(|l| l.lines().filter(|l| l.contains("upstream call")).count()).unwrap_or(0);
-    let keyed = server.seen().iter().filter(|s| s.credential.as_deref() == Some(server.key().as_str())).count();
-    println!("\ndone: {upstream_calls} upstream calls logged; the API saw its key on {keyed} requests; the client never did.");
+    let upstream_calls = log
+        .lock()
+        .map(|l| l.lines().filter(|l| l.contains("upstream call")).count())
+        .unwrap_or(0);
+    let keyed = server
+        .seen()
+        .iter()
+        .filter(|s| s.credential.as_deref() == Some(server.key().as_str()))
+        .count();
+    println!(
+        "\ndone: {upstream_calls} upstream calls logged; the API saw its key on {keyed} requests; the client never did."
+    );
     Ok(())
 }

@@ -1,0 +1,202 @@
+//! The command-line contract: what scripts and users rely on.
+
+use std::{path::Path, process::Command};
+
+fn cast_codegen() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cast-codegen"));
+    command.env_remove("CAST_MASTER_KEY").env_remove("CAST_MASTER_KEY_FILE");
+    command
+}
+
+fn spec() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/test-server/openapi.json")
+        .display()
+        .to_string()
+}
+
+fn run(command: &mut Command) -> (bool, String, String) {
+    let output = command.output().expect("run cast-codegen");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let (ok, stdout, _) = run(cast_codegen().arg("--help"));
+    assert!(ok);
+    for command in ["generate", "tools", "check", "secret"] {
+        assert!(
+            stdout.contains(&format!("  {command} ")),
+            "{command} missing from:\n{stdout}"
+        );
+    }
+    let (ok, stdout, _) = run(cast_codegen().args(["generate", "--help"]));
+    assert!(ok);
+    for flag in [
+        "--out",
+        "--name",
+        "--config",
+        "--enable",
+        "--disable",
+        "--only",
+        "--enable-all",
+        "--runtime-path",
+    ] {
+        assert!(stdout.contains(flag), "{flag} missing from generate --help");
+    }
+}
+
+#[test]
+fn tools_prints_the_table_with_reasons() {
+    let (ok, stdout, _) = run(cast_codegen().args(["tools", &spec()]));
+    assert!(ok);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("TOOL") && lines[0].ends_with("WHY"));
+    let delete = lines
+        .iter()
+        .find(|l| l.starts_with("deleteItem"))
+        .expect("deleteItem row");
+    assert!(
+        delete.contains(" no ") && delete.contains("--enable deleteItem"),
+        "{delete}"
+    );
+    let (_, stdout, _) =
+        run(cast_codegen().args(["tools", &spec(), "--enable", "deleteItem", "--disable", "listUsers"]));
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("deleteItem") && l.contains(" yes "))
+    );
+    assert!(stdout.lines().any(|l| l.starts_with("listUsers") && l.contains(" no ")));
+}
+
+#[test]
+fn unknown_tool_names_are_errors_with_a_suggestion() {
+    let (ok, _, stderr) = run(cast_codegen().args(["check", &spec(), "--enable", "deleteitem"]));
+    assert!(!ok);
+    assert!(
+        stderr.contains("error[C0201]: --enable names `deleteitem`, but the spec has no such operation"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: did you mean `deleteItem`?"), "{stderr}");
+}
+
+#[test]
+fn bad_specs_say_where_and_what() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"openapi\": \"3.0.0\", \"paths\": {").expect("write");
+    let (ok, _, stderr) = run(cast_codegen().args(["check"]).arg(&bad));
+    assert!(!ok);
+    assert!(
+        stderr.starts_with("error[C0004]: invalid JSON at line 1, column 33"),
+        "{stderr}"
+    );
+
+    let swagger = dir.path().join("swagger.yaml");
+    std::fs::write(&swagger, "swagger: '2.0'\ninfo: {title: x, version: '1'}\npaths: {}\n").expect("write");
+    let (ok, _, stderr) = run(cast_codegen().args(["check"]).arg(&swagger));
+    assert!(!ok);
+    assert!(
+        stderr.contains("error[C0010]") && stderr.contains("--> #/swagger"),
+        "{stderr}"
+    );
+
+    let (ok, _, stderr) = run(cast_codegen().args(["check", "/no/such/spec.json"]));
+    assert!(!ok && stderr.contains("cannot read `/no/such/spec.json`"), "{stderr}");
+}
+
+#[test]
+fn generate_never_overwrites_files_it_did_not_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("crate");
+    let (ok, _, stderr) = run(cast_codegen().args(["generate", &spec(), "--out"]).arg(&out));
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("generated cast-test-api-mcp"), "{stderr}");
+    assert!(out.join("src/tools/get_item.rs").is_file());
+    assert!(
+        !out.join("src/tools/delete_item.rs").exists(),
+        "destructive tools are off by default"
+    );
+
+    // Regenerating with deleteItem on adds its file and keeps the settings in cast.toml.
+    let (ok, _, stderr) = run(cast_codegen()
+        .args(["generate", &spec(), "--enable", "deleteItem", "--out"])
+        .arg(&out));
+    assert!(ok, "{stderr}");
+    assert!(out.join("src/tools/delete_item.rs").is_file());
+    let (ok, _, stderr) = run(cast_codegen().args(["generate", &spec(), "--out"]).arg(&out));
+    assert!(ok && stderr.contains("using the settings in"), "{stderr}");
+    assert!(
+        out.join("src/tools/delete_item.rs").is_file(),
+        "cast.toml kept deleteItem enabled"
+    );
+
+    std::fs::write(out.join("README.md"), "# my notes\n").expect("user file");
+    let (ok, _, stderr) = run(cast_codegen().args(["generate", &spec(), "--out"]).arg(&out));
+    assert!(
+        !ok && stderr.contains("refusing to overwrite a file") && stderr.contains("README.md"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("README.md")).expect("read"),
+        "# my notes\n"
+    );
+}
+
+#[test]
+fn secrets_come_from_stdin_and_never_show() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, master, _) = run(cast_codegen().args(["secret", "new-master-key"]));
+    assert!(ok);
+    let master = master.trim().to_owned();
+    assert_eq!(master.len(), 44, "32 bytes of base64");
+
+    let sealed = dir.path().join("key.sealed");
+    let mut child = cast_codegen()
+        .args(["secret", "seal", "--out"])
+        .arg(&sealed)
+        .env("CAST_MASTER_KEY", &master)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"cast_0123456789abcdef0123456789abcdef\n")
+        .expect("write");
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("sealed a credential for the `X-Api-Key` header"),
+        "{stderr}"
+    );
+
+    let (ok, stdout, stderr) = run(cast_codegen()
+        .args(["secret", "inspect"])
+        .arg(&sealed)
+        .env("CAST_MASTER_KEY", &master));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("purpose:     upstream-credential") && stdout.contains("header:      X-Api-Key"));
+    assert!(stdout.contains("fingerprint: "));
+    for text in [&stdout, &stderr, &String::from_utf8_lossy(&output.stdout).into_owned()] {
+        assert!(!text.contains("cast_0123456789abcdef"), "the credential leaked: {text}");
+        assert!(!text.contains(&master), "the master key leaked: {text}");
+    }
+    let bytes = std::fs::read(&sealed).expect("read");
+    assert!(!String::from_utf8_lossy(&bytes).contains("cast_0123456789abcdef"));
+
+    let (ok, _, stderr) = run(cast_codegen()
+        .args(["secret", "seal", "--out"])
+        .arg(dir.path().join("x")));
+    assert!(!ok && stderr.contains("no master key: set CAST_MASTER_KEY"), "{stderr}");
+}
