@@ -22,6 +22,7 @@ fn banner_prints_address_and_key_and_the_server_answers() {
     }
     let (url, key) = (url.expect("url"), key.expect("key"));
     child.kill().expect("kill");
+    child.wait().expect("reap");
     assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
     assert!(
         key.starts_with("cast_") && key.len() == 37 && key[5..].bytes().all(|b| b.is_ascii_hexdigit()),
