@@ -23,6 +23,7 @@ pub mod emit;
 pub mod ir;
 pub mod load;
 mod settings;
+pub mod swagger2;
 pub mod write;
 
 use std::{collections::BTreeMap, path::Path};
@@ -74,8 +75,13 @@ impl Generator {
 
     /// Lowers the spec without emitting: the API with every diagnostic, errors included.
     pub fn analyze(&self, bytes: &[u8], source: &Source) -> Result<(ir::ApiIr, Diagnostics), Diagnostics> {
-        let doc = load::parse(bytes).map_err(|d| Diagnostics(vec![d]))?;
+        let mut doc = load::parse(bytes).map_err(|d| Diagnostics(vec![d]))?;
         let mut diagnostics = Diagnostics::default();
+        if swagger2::is_swagger2(&doc) {
+            let (converted, warnings) = swagger2::convert(&doc);
+            doc = converted;
+            diagnostics.0.extend(warnings);
+        }
         let api = ir::lower::lower(&doc, source, &self.settings, &mut diagnostics);
         Ok((api, diagnostics))
     }

@@ -88,16 +88,19 @@ pub fn parse(bytes: &[u8]) -> Result<Value, Diagnostic> {
         .map_err(|e| Diagnostic::error("C0003", "", format!("the spec is not UTF-8: {e}")))?;
     let value: Value = if text.trim_start().starts_with('{') {
         serde_json::from_str(text).map_err(|e| {
+            let position = format!(" at line {} column {}", e.line(), e.column());
+            let message = e.to_string();
+            let message = message.strip_suffix(&position).unwrap_or(&message);
             Diagnostic::error(
                 "C0004",
                 "",
-                format!("invalid JSON at line {}, column {}: {e}", e.line(), e.column()),
+                format!("invalid JSON at line {}, column {}: {message}", e.line(), e.column()),
             )
         })?
     } else {
-        let yaml: yaml_serde::Value =
+        let Loose(value) =
             yaml_serde::from_str(text).map_err(|e| Diagnostic::error("C0005", "", format!("invalid YAML: {e}")))?;
-        yaml_to_json(yaml)
+        value
     };
     if !value.is_object() {
         return Err(Diagnostic::error("C0006", "", "the spec is not a JSON/YAML object")
@@ -106,41 +109,88 @@ pub fn parse(bytes: &[u8]) -> Result<Value, Diagnostic> {
     Ok(value)
 }
 
-/// YAML allows non-string keys (`200:`) and numbers JSON cannot hold exactly; OpenAPI
-/// keys are strings, so keys become their text and out-of-range numbers become floats.
-fn yaml_to_json(value: yaml_serde::Value) -> Value {
-    use yaml_serde::Value as Y;
-    match value {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                n.as_f64()
-                    .and_then(serde_json::Number::from_f64)
-                    .map_or(Value::Null, Value::Number)
-            }
+/// A JSON value read leniently from YAML, the way real OpenAPI documents need:
+/// integers beyond 64 bits (`minimum: -9223372036854776000`) become floats, and
+/// non-string mapping keys (`200:`) become their text, as OpenAPI keys are strings.
+struct Loose(Value);
+
+impl<'de> serde::Deserialize<'de> for Loose {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LooseVisitor).map(Loose)
+    }
+}
+
+struct LooseVisitor;
+
+fn float(value: f64) -> Value {
+    serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
+}
+
+impl<'de> serde::de::Visitor<'de> for LooseVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or_else(|_| float(v as f64), Value::from))
+    }
+    fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
+        Ok(u64::try_from(v).map_or_else(|_| float(v as f64), Value::from))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(Loose(item)) = seq.next_element()? {
+            items.push(item);
         }
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
-        Y::Mapping(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Y::String(s) => s,
-                        Y::Number(n) => n.to_string(),
-                        Y::Bool(b) => b.to_string(),
-                        Y::Null => "null".to_owned(),
-                        other => yaml_serde::to_string(&other).unwrap_or_default().trim().to_owned(),
-                    };
-                    (key, yaml_to_json(v))
-                })
-                .collect(),
-        ),
-        Y::Tagged(tagged) => yaml_to_json(tagged.value),
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some((LooseKey(key), Loose(value))) = map.next_entry()? {
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+struct LooseKey(String);
+
+impl<'de> serde::Deserialize<'de> for LooseKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = deserializer.deserialize_any(LooseVisitor)?;
+        Ok(LooseKey(match value {
+            Value::String(s) => s,
+            Value::Null => "null".to_owned(),
+            other => other.to_string(),
+        }))
     }
 }
 
@@ -155,6 +205,14 @@ mod tests {
         )
         .expect("parse");
         assert!(value["paths"]["/a"]["get"]["responses"]["200"].is_object());
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_survive_as_floats() {
+        let value = parse(b"minimum: -9223372036854776000\nmaximum: 18446744073709551616\nsmall: -3\n").expect("parse");
+        assert_eq!(value["minimum"].as_f64(), Some(-9223372036854776000.0));
+        assert_eq!(value["maximum"].as_f64(), Some(18446744073709551616.0));
+        assert_eq!(value["small"], serde_json::json!(-3));
     }
 
     #[test]
