@@ -93,18 +93,19 @@ fn bad_specs_say_where_and_what() {
     let (ok, _, stderr) = run(cast_codegen().args(["check"]).arg(&bad));
     assert!(!ok);
     assert!(
-        stderr.starts_with("error[C0004]: invalid JSON at line 1, column 33"),
+        stderr.starts_with("error[C0004]: invalid JSON at line 1, column 31: EOF while parsing an object\n  --> #/\n"),
         "{stderr}"
     );
 
-    let swagger = dir.path().join("swagger.yaml");
-    std::fs::write(&swagger, "swagger: '2.0'\ninfo: {title: x, version: '1'}\npaths: {}\n").expect("write");
-    let (ok, _, stderr) = run(cast_codegen().args(["check"]).arg(&swagger));
+    let version = dir.path().join("v4.yaml");
+    std::fs::write(&version, "openapi: 4.0.0\ninfo: {title: x, version: '1'}\npaths: {}\n").expect("write");
+    let (ok, _, stderr) = run(cast_codegen().args(["check"]).arg(&version));
     assert!(!ok);
     assert!(
-        stderr.contains("error[C0010]") && stderr.contains("--> #/swagger"),
+        stderr.contains("error[C0011]: unsupported OpenAPI version `4.0.0`"),
         "{stderr}"
     );
+    assert!(stderr.contains("--> #/openapi"), "{stderr}");
 
     let (ok, _, stderr) = run(cast_codegen().args(["check", "/no/such/spec.json"]));
     assert!(!ok && stderr.contains("cannot read `/no/such/spec.json`"), "{stderr}");
