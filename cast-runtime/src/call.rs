@@ -6,7 +6,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::{api::ToolDef, upstream::Upstream};
+use crate::{api::ToolDef, body::Encoding, upstream::Upstream};
 
 /// One tool invocation: the client's arguments and the way upstream.
 #[derive(Debug)]
@@ -197,22 +197,32 @@ impl Request<'_> {
         self
     }
 
-    /// A JSON request body.
-    pub fn json_body(mut self, body: &impl Serialize) -> Self {
-        match serde_json::to_vec(body) {
-            Ok(bytes) => {
+    /// The request body, encoded as the operation's media type says.
+    pub fn body<T: Serialize>(mut self, encoding: Encoding, media: &'static str, value: &T) -> Self {
+        let encoded = match encoding {
+            // JSON straight from the typed value: no intermediate tree.
+            Encoding::Json => serde_json::to_vec(value)
+                .map(|bytes| (bytes, None))
+                .map_err(|e| format!("cannot encode the request body: {e}")),
+            _ => serde_json::to_value(value)
+                .map_err(|e| format!("cannot encode the request body: {e}"))
+                .and_then(|value| crate::body::encode(encoding, &value)),
+        };
+        match encoded {
+            Ok((bytes, content_type)) => {
                 self.body = Some(bytes);
-                self.headers.push(("content-type", "application/json".to_owned()));
+                self.headers
+                    .push(("content-type", content_type.unwrap_or_else(|| media.to_owned())));
             }
-            Err(err) => self.fail(format!("cannot encode the request body: {err}")),
+            Err(message) => self.fail(message),
         }
         self
     }
 
-    /// A JSON request body that may be absent.
-    pub fn optional_json_body<T: Serialize>(self, body: &Option<T>) -> Self {
-        match body {
-            Some(body) => self.json_body(body),
+    /// A request body that may be absent.
+    pub fn optional_body<T: Serialize>(self, encoding: Encoding, media: &'static str, value: &Option<T>) -> Self {
+        match value {
+            Some(value) => self.body(encoding, media, value),
             None => self,
         }
     }

@@ -9,6 +9,7 @@ pub use rmcp::model::CallToolResult;
 
 pub use crate::{
     api::{Annotations, Api, Auth, Method, ToolDef, ToolFuture},
+    body::Encoding,
     call::{Call, ParamText, ParamValue, Request, tool_error},
     cli::main,
 };

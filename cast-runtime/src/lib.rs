@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod body;
 mod call;
 mod cli;
 pub mod codegen;

@@ -3,7 +3,7 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::ir::{ApiIr, AuthIr, BodyIr, HttpMethod, Location, RustType, ToolIr};
+use crate::ir::{ApiIr, AuthIr, BodyKind, BodyShape, HttpMethod, Location, RustType, ToolIr};
 
 /// `#[doc = "..."]` lines for text from the spec. Code fences are marked `text`
 /// so that nothing a spec author wrote is ever compiled as a doctest.
@@ -187,55 +187,68 @@ pub fn tool_rs(tool: &ToolIr) -> TokenStream {
         ));
     }
     let mut body_struct = quote!();
-    match &tool.body {
-        None => {}
-        Some(BodyIr::Whole { name, required, ty }) => {
-            fields.push(param_field(
-                &name.ident,
-                &name.arg,
-                ty,
-                *required,
-                Some("The request body."),
-            ));
-            let field = ident(&name.ident);
-            chain.push(if *required {
-                quote!(.json_body(&params.#field))
-            } else {
-                quote!(.optional_json_body(&params.#field))
-            });
-        }
-        Some(BodyIr::Fields(body_fields)) => {
-            let mut members = Vec::new();
-            let mut moves = Vec::new();
-            for field in body_fields {
+    if let Some(body) = &tool.body {
+        let media = &body.media;
+        let files: Vec<&str> = match &body.shape {
+            BodyShape::Fields(fields) => fields.iter().filter(|f| f.binary).map(|f| f.wire.as_str()).collect(),
+            BodyShape::Whole { .. } => Vec::new(),
+        };
+        let encoding = match body.kind {
+            BodyKind::Json => quote!(::cast_runtime::codegen::Encoding::Json),
+            BodyKind::Form => quote!(::cast_runtime::codegen::Encoding::Form),
+            BodyKind::Multipart => quote!(::cast_runtime::codegen::Encoding::Multipart { files: &[#(#files),*] }),
+            BodyKind::Text => quote!(::cast_runtime::codegen::Encoding::Text),
+            BodyKind::Binary => quote!(::cast_runtime::codegen::Encoding::Binary),
+        };
+        match &body.shape {
+            BodyShape::Whole { name, required, ty } => {
                 fields.push(param_field(
-                    &field.name.ident,
-                    &field.name.arg,
-                    &field.ty,
-                    field.required,
-                    field.description.as_deref(),
+                    &name.ident,
+                    &name.arg,
+                    ty,
+                    *required,
+                    Some("The request body."),
                 ));
-                let member = ident(&field.name.ident);
-                let ty = field_type(&field.ty, field.required);
-                let rename = (plain(&field.name.ident) != field.wire).then(|| {
-                    let wire = &field.wire;
-                    quote!(#[serde(rename = #wire)])
+                let field = ident(&name.ident);
+                chain.push(if *required {
+                    quote!(.body(#encoding, #media, &params.#field))
+                } else {
+                    quote!(.optional_body(#encoding, #media, &params.#field))
                 });
-                let skip =
-                    (!field.required).then(|| quote!(#[serde(skip_serializing_if = "::std::option::Option::is_none")]));
-                members.push(quote!(#rename #skip #member: #ty));
-                moves.push(quote!(#member: params.#member));
             }
-            let doc = format!(" The JSON body `{name}` sends.");
-            body_struct = quote! {
-                #[doc = #doc]
-                #[derive(::cast_runtime::codegen::serde::Serialize)]
-                #[serde(crate = "::cast_runtime::codegen::serde")]
-                struct Body {
-                    #(#members,)*
+            BodyShape::Fields(body_fields) => {
+                let mut members = Vec::new();
+                let mut moves = Vec::new();
+                for field in body_fields {
+                    fields.push(param_field(
+                        &field.name.ident,
+                        &field.name.arg,
+                        &field.ty,
+                        field.required,
+                        field.description.as_deref(),
+                    ));
+                    let member = ident(&field.name.ident);
+                    let ty = field_type(&field.ty, field.required);
+                    let rename = (plain(&field.name.ident) != field.wire).then(|| {
+                        let wire = &field.wire;
+                        quote!(#[serde(rename = #wire)])
+                    });
+                    let skip = (!field.required)
+                        .then(|| quote!(#[serde(skip_serializing_if = "::std::option::Option::is_none")]));
+                    members.push(quote!(#rename #skip #member: #ty));
+                    moves.push(quote!(#member: params.#member));
                 }
-            };
-            chain.push(quote!(.json_body(&Body { #(#moves,)* })));
+                let doc = format!(" The `{media}` body `{name}` sends.");
+                body_struct = quote! {
+                    #[doc = #doc]
+                    #[derive(::cast_runtime::codegen::serde::Serialize)]
+                    #[serde(crate = "::cast_runtime::codegen::serde")]
+                    struct Body {
+                        #(#members,)*
+                    }
+                };
+                chain.push(quote!(.body(#encoding, #media, &Body { #(#moves,)* })));
+            }
         }
     }
     let params_doc = format!(" The arguments of `{name}`.");

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Annotations, ApiIr, ArgName, AuthIr, BodyIr, FieldIr, HttpMethod, Location, ParamIr, RustType, ToolIr, naming,
+    Annotations, ApiIr, ArgName, AuthIr, BodyIr, BodyKind, BodyShape, FieldIr, HttpMethod, Location, ParamIr, RustType,
+    ToolIr, naming,
     schema::{Direction, SchemaCx, deref},
 };
 use crate::{
@@ -352,6 +353,12 @@ fn lower_operation(
         (Some(t), None) => t.clone(),
         (None, None) => format!("{} {}", op.method.as_str(), op.path),
     };
+    let description = match &body {
+        Some(body) if body.kind != BodyKind::Json => {
+            format!("{description}\n\nSends the request body as `{}`.", body.media)
+        }
+        _ => description,
+    };
     let destructive = op.method == HttpMethod::Delete || names_destruction(operation_id.as_deref(), op.path);
     let annotations = Annotations {
         read_only: op.method.is_safe(),
@@ -389,9 +396,32 @@ fn names_destruction(operation_id: Option<&str>, path: &str) -> bool {
     })
 }
 
-fn is_json_media(media: &str) -> bool {
-    let essence = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || essence.ends_with("+json") || essence == "*/*"
+fn media_essence(media: &str) -> String {
+    media.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// How a media type is sent, and its rank when an operation offers several:
+/// JSON first, then form, then multipart, then text, then raw bytes.
+fn body_kind(media: &str) -> (BodyKind, u8) {
+    let essence = media_essence(media);
+    if essence == "application/json" || essence.ends_with("+json") || essence == "*/*" || essence == "text/json" {
+        (BodyKind::Json, 0)
+    } else if essence == "application/x-www-form-urlencoded" {
+        (BodyKind::Form, 1)
+    } else if essence == "multipart/form-data" || essence == "multipart/mixed" {
+        (BodyKind::Multipart, 2)
+    } else if essence.starts_with("text/") {
+        (BodyKind::Text, 3)
+    } else {
+        (BodyKind::Binary, 4)
+    }
+}
+
+fn is_binary_schema(doc: &Value, schema: &Value) -> bool {
+    let schema = deref(doc, schema).unwrap_or(schema);
+    let binary =
+        |s: &Value| s.get("format").and_then(Value::as_str) == Some("binary") || s.get("contentMediaType").is_some();
+    binary(schema) || schema.get("items").and_then(|i| deref(doc, i)).is_some_and(binary)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -414,54 +444,69 @@ fn lower_body(
         );
     };
     let body_required = body.get("required").and_then(Value::as_bool).unwrap_or(false);
-    let content = body.get("content").and_then(Value::as_object);
-    let Some((media, media_object)) = content.and_then(|c| c.iter().find(|(m, _)| is_json_media(m))) else {
-        let offered: Vec<&str> = content
-            .map(|c| c.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        if offered.is_empty() {
-            return Ok(None);
-        }
-        return Err(Diagnostic::warning(
-            "C0301",
-            pointer,
-            format!(
-                "request body type{} {} not supported yet",
-                if offered.len() > 1 { "s" } else { "" },
-                offered.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
-            ),
-        )
-        .operation(label)
-        .hint("the operation is skipped; Cast sends JSON bodies today"));
+    let Some((media, media_object)) = body
+        .get("content")
+        .and_then(Value::as_object)
+        .and_then(|content| content.iter().min_by_key(|(media, _)| body_kind(media).1))
+    else {
+        return Ok(None);
     };
-    let schema_pointer = format!("{pointer}/content/{}/schema", pointer_token(media));
+    let (kind, _) = body_kind(media);
+    let media = if media_essence(media) == "*/*" {
+        "application/json".to_owned()
+    } else {
+        media.clone()
+    };
+    let schema_pointer = format!("{pointer}/content/{}/schema", pointer_token(&media));
     let schema = media_object.get("schema").cloned().unwrap_or_else(|| json!({}));
     let resolved = deref(doc, &schema).cloned().unwrap_or_default();
-    let flat = resolved
+    let has_properties = resolved
         .get("properties")
         .and_then(Value::as_object)
-        .filter(|p| !p.is_empty())
-        .is_some()
+        .is_some_and(|p| !p.is_empty());
+    let plain_object = has_properties
         && ["allOf", "oneOf", "anyOf", "additionalProperties", "patternProperties"]
             .iter()
             .all(|k| resolved.get(k).is_none_or(|v| v == &json!(false)))
         && !cx.is_nullable(&schema);
+    let flat = match kind {
+        BodyKind::Json => plain_object,
+        BodyKind::Form | BodyKind::Multipart => has_properties,
+        BodyKind::Text | BodyKind::Binary => false,
+    };
     if !flat {
         let arg = naming::unique("body".to_owned(), taken_args, usize::MAX);
         let ident = naming::unique(naming::field_ident(&arg), taken_idents, usize::MAX);
-        let mut converted = cx.convert(&schema, &schema_pointer, Direction::Request);
+        let (mut converted, ty) = match kind {
+            BodyKind::Text => (json!({ "type": "string" }), RustType::String),
+            BodyKind::Binary => (
+                json!({ "type": "string", "contentEncoding": "base64", "description": format!("The `{media}` body: base64, or a data: URI.") }),
+                RustType::String,
+            ),
+            _ => (
+                cx.convert(&schema, &schema_pointer, Direction::Request),
+                cx.rust_type(&schema),
+            ),
+        };
         if let Some(map) = converted.as_object_mut() {
-            map.entry("description").or_insert_with(|| json!("The request body."));
+            let description = match kind {
+                BodyKind::Json => "The request body.".to_owned(),
+                _ => format!("The request body, sent as `{media}`."),
+            };
+            map.entry("description").or_insert_with(|| json!(description));
         }
         properties.insert(arg.clone(), converted);
         if body_required {
             required.push(json!(arg));
         }
-        let ty = cx.rust_type(&schema);
-        return Ok(Some(BodyIr::Whole {
-            name: ArgName { ident, arg },
-            required: body_required,
-            ty,
+        return Ok(Some(BodyIr {
+            media,
+            kind,
+            shape: BodyShape::Whole {
+                name: ArgName { ident, arg },
+                required: body_required,
+                ty,
+            },
         }));
     }
     let converted = cx.convert(&resolved, &schema_pointer, Direction::Request);
@@ -488,7 +533,17 @@ fn lower_body(
         if is_required {
             required.push(json!(arg));
         }
-        properties.insert(arg.clone(), prop_schema.clone());
+        let binary = kind == BodyKind::Multipart && is_binary_schema(doc, &original);
+        let mut prop_schema = prop_schema.clone();
+        if binary && let Some(map) = prop_schema.as_object_mut() {
+            let hint = "File contents: base64, or a data: URI (data:TYPE;name=FILE;base64,DATA).";
+            let description = match map.get("description").and_then(Value::as_str) {
+                Some(d) => format!("{d} {hint}"),
+                None => hint.to_owned(),
+            };
+            map.insert("description".into(), json!(description));
+        }
+        properties.insert(arg.clone(), prop_schema);
         let description = text(
             deref(doc, &original)
                 .and_then(|o| o.get("description"))
@@ -500,9 +555,14 @@ fn lower_body(
             required: is_required,
             ty: cx.rust_type(&original),
             description,
+            binary,
         });
     }
-    Ok(Some(BodyIr::Fields(fields)))
+    Ok(Some(BodyIr {
+        media,
+        kind,
+        shape: BodyShape::Fields(fields),
+    }))
 }
 
 /// Applies `[tools]` settings and the destructive-by-default rule.

@@ -194,9 +194,35 @@ pub struct ParamIr {
     pub description: Option<String>,
 }
 
-/// A JSON request body.
+/// How a body is encoded on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// JSON.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// `multipart/form-data`.
+    Multipart,
+    /// `text/*`.
+    Text,
+    /// Raw bytes, given as base64.
+    Binary,
+}
+
+/// A request body.
 #[derive(Debug, Clone, PartialEq)]
-pub enum BodyIr {
+pub struct BodyIr {
+    /// The media type sent (`application/json`, `multipart/form-data`, …).
+    pub media: String,
+    /// How it is encoded.
+    pub kind: BodyKind,
+    /// Its arguments.
+    pub shape: BodyShape,
+}
+
+/// How a body maps to arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyShape {
     /// An object body whose properties are top-level arguments.
     Fields(Vec<FieldIr>),
     /// Any other body, as one argument.
@@ -223,4 +249,6 @@ pub struct FieldIr {
     pub ty: RustType,
     /// Its description.
     pub description: Option<String>,
+    /// File contents (`format: binary`), sent as a file part in multipart bodies.
+    pub binary: bool,
 }

@@ -35,7 +35,7 @@ struct Params {
     status: ::std::option::Option<::std::string::String>,
 }
 
-/// The JSON body `createItem` sends.
+/// The `application/json` body `createItem` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
@@ -56,7 +56,9 @@ async fn handle(
         ::std::result::Result::Err(error) => return error,
     };
     call.request()
-        .json_body(
+        .body(
+            ::cast_runtime::codegen::Encoding::Json,
+            "application/json",
             &Body {
                 name: params.name,
                 tag: params.tag,

@@ -37,7 +37,7 @@ struct Params {
     status: ::std::option::Option<::std::string::String>,
 }
 
-/// The JSON body `updateItem` sends.
+/// The `application/json` body `updateItem` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
@@ -59,7 +59,9 @@ async fn handle(
     };
     call.request()
         .path("id", &params.id)
-        .json_body(
+        .body(
+            ::cast_runtime::codegen::Encoding::Json,
+            "application/json",
             &Body {
                 name: params.name,
                 tag: params.tag,
