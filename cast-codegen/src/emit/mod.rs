@@ -47,7 +47,8 @@ fn space_items(text: &str) -> String {
         let starts_item = !line.is_empty() && !line.starts_with([' ', '}', ')', ']']);
         let previous_ended = previous.starts_with('}')
             || previous.starts_with(')')
-            || (!previous.starts_with(' ') && previous.ends_with(';'))
+            || previous.starts_with("#![")
+            || (!previous.starts_with([' ', '/']) && previous.ends_with(';'))
             || (previous.starts_with("//!") && !line.starts_with("//!"));
         if starts_item && previous_ended {
             out.push('\n');

@@ -101,10 +101,11 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
 fn is_semver(version: &str) -> bool {
     let core = version.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
+    // Cargo rejects leading zeros (`2026.06.3`).
     parts.len() == 3
         && parts
             .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0')))
 }
 
 fn check_version(doc: &Value, diagnostics: &mut Diagnostics) {
@@ -771,6 +772,18 @@ mod tests {
             )
         );
         assert_eq!(split_template("/a"), (vec!["/a".into()], vec![]));
+    }
+
+    #[test]
+    fn crate_versions_must_be_cargo_semver() {
+        assert!(is_semver("1.0.0") && is_semver("2.1.10-beta.1"));
+        assert!(!is_semver("2026.06.3") && !is_semver("1.0") && !is_semver("v1"));
+    }
+
+    #[test]
+    fn crate_versions_must_be_cargo_semver() {
+        assert!(is_semver("1.0.0") && is_semver("2.1.10-beta.1"));
+        assert!(!is_semver("2026.06.3") && !is_semver("1.0") && !is_semver("v1"));
     }
 
     #[test]

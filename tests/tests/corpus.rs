@@ -1,0 +1,125 @@
+//! Every real-world spec in `../shared/specs` generates (all tools on), builds,
+//! and serves its tools to a real MCP client. The per-spec report is written to
+//! `target/corpus/REPORT.md` and printed with `--nocapture`.
+
+use std::{path::PathBuf, time::Instant};
+
+use cast_codegen::{Settings, Severity};
+use cast_e2e::{Launch, build, generate, workspace_root};
+
+fn specs() -> Vec<PathBuf> {
+    let dir = workspace_root().join("../shared/specs");
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "yaml" || x == "yml"))
+        .collect();
+    specs.sort();
+    specs
+}
+
+fn crate_name(spec: &std::path::Path) -> String {
+    let stem = spec.file_stem().expect("file name").to_string_lossy();
+    format!("{}-mcp", stem.replace(['.', '_'], "-"))
+}
+
+#[tokio::test]
+async fn every_shared_spec_generates_builds_and_lists_its_tools() {
+    let specs = specs();
+    assert!(specs.len() >= 19, "the corpus has {} specs", specs.len());
+    let root = workspace_root().join("target/corpus");
+    let mut report = String::from(
+        "| spec | operations | tools | skipped | warnings | generate ms | listed over MCP |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let mut failures = Vec::new();
+    for spec in &specs {
+        let name = crate_name(spec);
+        let out = root.join(&name);
+        let started = Instant::now();
+        let spec_text = spec.to_str().expect("UTF-8 path").to_owned();
+        let settings = Settings::default().with_name(&name).with_all_enabled();
+        let generated = match tokio::task::spawn_blocking({
+            let out = out.clone();
+            move || generate(&spec_text, settings, &out)
+        })
+        .await
+        .expect("join")
+        {
+            Ok(generated) => generated,
+            Err(err) => {
+                failures.push(format!("{name}: {err}"));
+                continue;
+            }
+        };
+        let millis = started.elapsed().as_millis();
+        let operations = generated.api.tools.len();
+        let tools = generated.api.enabled_tools().count();
+        let warnings = generated
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count();
+        // Skips are operations the generator could not express; with everything enabled there should be none.
+        let skipped: Vec<String> = generated
+            .diagnostics
+            .iter()
+            .filter(|d| d.hint.as_deref().is_some_and(|h| h.contains("operation is skipped")))
+            .map(|d| format!("{}: {}", d.operation_id.as_deref().unwrap_or("?"), d.message))
+            .collect();
+
+        let binary = match tokio::task::spawn_blocking({
+            let (out, name) = (out.clone(), name.clone());
+            move || build(&out, &name)
+        })
+        .await
+        .expect("join")
+        {
+            Ok(binary) => binary,
+            Err(err) => {
+                failures.push(format!("{name}: {err}"));
+                continue;
+            }
+        };
+        let launch = Launch {
+            binary,
+            // Listing needs no upstream; some specs name no absolute server.
+            env: vec![
+                ("CAST_BASE_URL".into(), "http://127.0.0.1:9".into()),
+                ("CAST_LOG".into(), "warn".into()),
+            ],
+        };
+        let log = Default::default();
+        let listed = match launch.stdio(&log).await {
+            Ok(client) => {
+                let listed = client.list_all_tools().await.map(|t| t.len());
+                let _ = client.cancel().await;
+                listed.map_err(|e| e.to_string())
+            }
+            Err(err) => Err(format!("{err:#}")),
+        };
+        match &listed {
+            Ok(count) if *count == tools => {}
+            Ok(count) => failures.push(format!("{name}: generated {tools} tools, the server listed {count}")),
+            Err(err) => failures.push(format!("{name}: {err}")),
+        }
+        if operations > 0 && skipped.len() * 50 > operations {
+            failures.push(format!(
+                "{name}: {} of {operations} operations skipped: {skipped:?}",
+                skipped.len()
+            ));
+        }
+        let spec_name = spec.file_name().expect("name").to_string_lossy();
+        report.push_str(&format!(
+            "| {spec_name} | {operations} | {tools} | {} | {warnings} | {millis} | {} |\n",
+            skipped.len(),
+            listed
+                .as_ref()
+                .map_or_else(|e| format!("error: {e}"), |c| c.to_string())
+        ));
+    }
+    std::fs::create_dir_all(&root).expect("report folder");
+    std::fs::write(root.join("REPORT.md"), &report).expect("report");
+    println!("{report}");
+    assert!(failures.is_empty(), "corpus failures:\n{}", failures.join("\n"));
+}
