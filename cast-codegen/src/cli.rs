@@ -86,6 +86,24 @@ struct SpecArgs {
     /// Turn on every operation, destructive ones included.
     #[arg(long)]
     enable_all: bool,
+    /// Only operations with this tag. Repeatable.
+    #[arg(long, value_name = "TAG")]
+    tag: Vec<String>,
+    /// Leave out operations with this tag. Repeatable.
+    #[arg(long, value_name = "TAG")]
+    exclude_tag: Vec<String>,
+    /// Only operations whose path matches this glob (`/repos/**`). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    path: Vec<String>,
+    /// Leave out operations whose path matches this glob. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    exclude_path: Vec<String>,
+    /// Only these HTTP methods (`--method get,post`).
+    #[arg(long, value_name = "METHOD,...", value_delimiter = ',')]
+    method: Vec<String>,
+    /// The longest tool name to generate [default: 64].
+    #[arg(long, value_name = "N")]
+    max_name_length: Option<usize>,
     /// Fail on warnings too (for CI).
     #[arg(long)]
     deny_warnings: bool,
@@ -187,6 +205,11 @@ impl SpecArgs {
             (&mut tools.enable, &self.enable),
             (&mut tools.disable, &self.disable),
             (&mut tools.only, &self.only),
+            (&mut tools.include_tags, &self.tag),
+            (&mut tools.exclude_tags, &self.exclude_tag),
+            (&mut tools.include_paths, &self.path),
+            (&mut tools.exclude_paths, &self.exclude_path),
+            (&mut tools.methods, &self.method),
         ] {
             for name in flags {
                 if !list.contains(name) {
@@ -195,6 +218,9 @@ impl SpecArgs {
             }
         }
         tools.enable_all |= self.enable_all;
+        if self.max_name_length.is_some() {
+            tools.max_name_length = self.max_name_length;
+        }
         Ok(settings)
     }
 

@@ -46,6 +46,27 @@ pub struct ToolSettings {
     /// Enable every operation, destructive ones included.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub enable_all: bool,
+    /// Only operations with one of these tags (empty: any).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub include_tags: Vec<String>,
+    /// Leave out operations with any of these tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude_tags: Vec<String>,
+    /// Only operations whose path matches one of these globs (`/repos/**`; empty: any).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub include_paths: Vec<String>,
+    /// Leave out operations whose path matches any of these globs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude_paths: Vec<String>,
+    /// Only these HTTP methods (empty: any).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    /// The longest tool name to generate (default 64; Cursor needs 60).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_name_length: Option<usize>,
+    /// Tool names to use instead of the generated ones, keyed by operationId or generated name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub rename: BTreeMap<String, String>,
 }
 
 /// Everything that shapes a generated crate besides the spec.

@@ -2,11 +2,15 @@
 
 use std::sync::Arc;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::{api::ToolDef, body::Encoding, upstream::Upstream};
+use crate::{
+    api::ToolDef,
+    body::Encoding,
+    style::{self, In, Style, Styled},
+    upstream::Upstream,
+};
 
 /// One tool invocation: the client's arguments and the way upstream.
 #[derive(Debug)]
@@ -45,6 +49,7 @@ impl Call {
             path_values: Vec::with_capacity(self.tool.path_pieces.len().saturating_sub(1)),
             query: String::new(),
             headers: Vec::new(),
+            cookies: Vec::new(),
             body: None,
             error: None,
         }
@@ -60,6 +65,8 @@ pub enum ParamText {
     One(String),
     /// An array's items.
     Many(Vec<String>),
+    /// An object's properties, in order (nested values as JSON text).
+    Pairs(Vec<(String, String)>),
 }
 
 /// Types that can be sent as path, query or header parameters.
@@ -99,6 +106,7 @@ impl<T: ParamValue> ParamValue for Vec<T> {
                     ParamText::Absent => Vec::new(),
                     ParamText::One(text) => vec![text],
                     ParamText::Many(texts) => texts,
+                    ParamText::Pairs(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
                 })
                 .collect(),
         )
@@ -112,17 +120,15 @@ impl ParamValue for serde_json::Value {
             Value::Null => ParamText::Absent,
             Value::String(s) => ParamText::One(s.clone()),
             Value::Array(items) => items.param_text(),
+            Value::Object(map) => ParamText::Pairs(
+                map.iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                    .collect(),
+            ),
             other => ParamText::One(other.to_string()),
         }
     }
-}
-
-/// RFC 3986 unreserved characters stay; everything else is percent-encoded, so a
-/// value can never add a path segment, a query parameter or a fragment.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
-fn encode(text: &str) -> impl std::fmt::Display + '_ {
-    utf8_percent_encode(text, COMPONENT)
 }
 
 /// An upstream request under construction. Errors are kept until [`Request::send`],
@@ -133,6 +139,7 @@ pub struct Request<'a> {
     path_values: Vec<String>,
     query: String,
     headers: Vec<(&'static str, String)>,
+    cookies: Vec<String>,
     body: Option<Vec<u8>>,
     error: Option<String>,
 }
@@ -142,58 +149,62 @@ impl Request<'_> {
         self.error.get_or_insert(message);
     }
 
-    /// The next path parameter in template order (`simple` style).
-    pub fn path(mut self, name: &str, value: &impl ParamValue) -> Self {
-        let encoded = match value.param_text() {
-            ParamText::Absent => {
-                self.fail(format!("missing required path parameter `{name}`"));
-                String::new()
+    /// The next path parameter in template order, `simple` style.
+    pub fn path<T: ParamValue + Serialize>(self, name: &'static str, value: &T) -> Self {
+        self.styled(In::Path, name, Styled::default_for(In::Path), value)
+    }
+
+    /// A query parameter, exploded `form` style.
+    pub fn query<T: ParamValue + Serialize>(self, name: &'static str, value: &T) -> Self {
+        self.styled(In::Query, name, Styled::default_for(In::Query), value)
+    }
+
+    /// A header parameter, `simple` style.
+    pub fn header<T: ParamValue + Serialize>(self, name: &'static str, value: &T) -> Self {
+        self.styled(In::Header, name, Styled::default_for(In::Header), value)
+    }
+
+    /// A cookie parameter, exploded `form` style; all cookies share one `Cookie` header.
+    pub fn cookie<T: ParamValue + Serialize>(self, name: &'static str, value: &T) -> Self {
+        self.styled(In::Cookie, name, Styled::default_for(In::Cookie), value)
+    }
+
+    /// A parameter with an explicit style (path parameters in template order).
+    pub fn styled<T: ParamValue + Serialize>(
+        mut self,
+        location: In,
+        name: &'static str,
+        styled: Styled,
+        value: &T,
+    ) -> Self {
+        let mut text = value.param_text();
+        if styled.style == Style::Json && text != ParamText::Absent {
+            match serde_json::to_string(value) {
+                Ok(json) => text = ParamText::One(json),
+                Err(err) => self.fail(format!("cannot encode parameter `{name}`: {err}")),
             }
-            ParamText::One(text) => {
-                // `.` and `..` survive percent-encoding as dot segments that URL
-                // normalisation would resolve, so they could climb out of the path.
-                if text.is_empty() || text == "." || text == ".." {
-                    self.fail(format!("path parameter `{name}` may not be empty, `.` or `..`"));
+        }
+        match location {
+            In::Path => {
+                match &text {
+                    ParamText::Absent => self.fail(format!("missing required path parameter `{name}`")),
+                    ParamText::One(t) if t.is_empty() => self.fail(format!("path parameter `{name}` may not be empty")),
+                    _ => {}
                 }
-                encode(&text).to_string()
+                self.path_values.push(style::path(name, styled, &text));
             }
-            ParamText::Many(items) => items
-                .iter()
-                .map(|item| encode(item).to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        };
-        self.path_values.push(encoded);
-        self
-    }
-
-    /// A query parameter (`form` style, exploded: arrays repeat the name).
-    pub fn query(mut self, name: &str, value: &impl ParamValue) -> Self {
-        let mut push = |text: &str| {
-            use std::fmt::Write as _;
-            let sep = if self.query.is_empty() { "" } else { "&" };
-            let _ = write!(self.query, "{sep}{}={}", encode(name), encode(text));
-        };
-        match value.param_text() {
-            ParamText::Absent => {}
-            ParamText::One(text) => push(&text),
-            ParamText::Many(items) => items.iter().for_each(|item| push(item)),
+            In::Query => style::query(&mut self.query, name, styled, &text),
+            In::Header => {
+                if let Some(value) = style::header(styled, &text) {
+                    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                        self.fail(format!("header parameter `{name}` may not contain CR, LF or NUL"));
+                    } else {
+                        self.headers.push((name, value));
+                    }
+                }
+            }
+            In::Cookie => self.cookies.extend(style::cookie(name, styled, &text)),
         }
-        self
-    }
-
-    /// A header parameter (`simple` style: arrays comma-joined).
-    pub fn header(mut self, name: &'static str, value: &impl ParamValue) -> Self {
-        let text = match value.param_text() {
-            ParamText::Absent => return self,
-            ParamText::One(text) => text,
-            ParamText::Many(items) => items.join(","),
-        };
-        if text.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            self.fail(format!("header parameter `{name}` may not contain CR, LF or NUL"));
-            return self;
-        }
-        self.headers.push((name, text));
         self
     }
 
@@ -246,11 +257,20 @@ impl Request<'_> {
             }
             path.push_str(piece);
         }
+        // `.` and `..` survive percent-encoding as dot segments that URL normalisation
+        // would resolve, so a value could climb out of its path.
+        if path.split('/').any(|segment| segment == "." || segment == "..") && !tool.path_template.contains("/.") {
+            return tool_error(format!("a path parameter of `{}` may not be `.` or `..`", tool.name));
+        }
+        let mut headers = self.headers;
+        if !self.cookies.is_empty() {
+            headers.push(("cookie", self.cookies.join("; ")));
+        }
         let prepared = crate::upstream::Prepared {
             tool,
             path,
             query: self.query,
-            headers: self.headers,
+            headers,
             body: self.body,
         };
         self.call.upstream.send(prepared).await
@@ -260,13 +280,6 @@ impl Request<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn encoding_keeps_values_inside_their_component() {
-        assert_eq!(encode("a/b?c#d&e=f g").to_string(), "a%2Fb%3Fc%23d%26e%3Df%20g");
-        assert_eq!(encode("../admin").to_string(), "..%2Fadmin");
-        assert_eq!(encode("naïve").to_string(), "na%C3%AFve");
-    }
 
     #[test]
     fn param_text_of_common_types() {

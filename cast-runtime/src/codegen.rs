@@ -12,4 +12,5 @@ pub use crate::{
     body::Encoding,
     call::{Call, ParamText, ParamValue, Request, tool_error},
     cli::main,
+    style::{In, Style, Styled},
 };

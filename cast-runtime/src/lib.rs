@@ -20,6 +20,7 @@ pub mod credential;
 pub mod sealed;
 pub mod secret;
 mod server;
+mod style;
 mod upstream;
 
 pub use api::{Annotations, Api, Auth, Method, ToolDef};

@@ -10,14 +10,26 @@ use std::{
 use cast_codegen::{Generator, Settings, Source};
 use cast_e2e::{generated_target_dir, workspace_root};
 
-/// (golden folder name, spec path relative to the workspace root, settings)
-fn cases() -> Vec<(&'static str, PathBuf, Settings)> {
+/// (golden folder name, spec path, settings)
+fn cases() -> Vec<(String, PathBuf, Settings)> {
     let root = workspace_root();
-    vec![(
-        "cast-test-api-mcp",
+    let mut cases = vec![(
+        "cast-test-api-mcp".to_owned(),
         root.join("examples/test-server/openapi.json"),
         Settings::default(),
-    )]
+    )];
+    // Hand-written edge cases: one spec each, generated with the defaults.
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(root.join("tests/specs"))
+        .expect("tests/specs")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    specs.sort();
+    for spec in specs {
+        let stem = spec.file_stem().expect("name").to_string_lossy().replace('.', "-");
+        cases.push((format!("{stem}-mcp"), spec, Settings::default()));
+    }
+    cases
 }
 
 fn golden_dir(name: &str) -> PathBuf {
@@ -66,6 +78,7 @@ fn generated_crates_match_the_goldens() {
     let bless = std::env::var_os("CAST_BLESS").is_some();
     let mut stale = Vec::new();
     for (name, spec, settings) in cases() {
+        let name = name.as_str();
         let fresh = generate(name, &spec, settings.clone());
         assert_eq!(
             fresh,
@@ -102,7 +115,7 @@ fn generated_crates_match_the_goldens() {
 #[test]
 fn golden_crates_pass_clippy_without_warnings() {
     for (name, _, _) in cases() {
-        let dir = golden_dir(name);
+        let dir = golden_dir(&name);
         std::fs::copy(workspace_root().join("Cargo.lock"), dir.join("Cargo.lock")).expect("lock");
         let output = std::process::Command::new(env!("CARGO"))
             .args(["clippy", "--quiet", "--manifest-path"])

@@ -3,7 +3,7 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::ir::{ApiIr, AuthIr, BodyKind, BodyShape, HttpMethod, Location, RustType, ToolIr};
+use crate::ir::{ApiIr, AuthIr, BodyKind, BodyShape, HttpMethod, Location, ParamIr, RustType, Style, Styled, ToolIr};
 
 /// `#[doc = "..."]` lines for text from the spec. Code fences are marked `text`
 /// so that nothing a spec author wrote is ever compiled as a doctest.
@@ -169,17 +169,11 @@ pub fn tool_rs(tool: &ToolIr) -> TokenStream {
     let mut fields = Vec::new();
     let mut chain = Vec::new();
     for index in &tool.path_params {
-        let param = &tool.params[*index];
-        let (wire, field) = (&param.wire, ident(&param.name.ident));
-        chain.push(quote!(.path(#wire, &params.#field)));
+        chain.push(param_call(&tool.params[*index]));
     }
     for param in &tool.params {
-        let field = ident(&param.name.ident);
-        let wire = &param.wire;
-        match param.location {
-            Location::Path => {}
-            Location::Query => chain.push(quote!(.query(#wire, &params.#field))),
-            Location::Header => chain.push(quote!(.header(#wire, &params.#field))),
+        if param.location != Location::Path {
+            chain.push(param_call(param));
         }
         fields.push(param_field(
             &param.name.ident,
@@ -306,6 +300,52 @@ pub fn tool_rs(tool: &ToolIr) -> TokenStream {
                 .await
         }
     }
+}
+
+/// `.query("limit", &params.limit)` for default styles, `.styled(...)` otherwise.
+fn param_call(param: &ParamIr) -> TokenStream {
+    let field = ident(&param.name.ident);
+    let wire = &param.wire;
+    if param.styled == Styled::default_for(param.location) {
+        let method = match param.location {
+            Location::Path => quote!(path),
+            Location::Query => quote!(query),
+            Location::Header => quote!(header),
+            Location::Cookie => quote!(cookie),
+        };
+        return quote!(.#method(#wire, &params.#field));
+    }
+    let location = match param.location {
+        Location::Path => quote!(Path),
+        Location::Query => quote!(Query),
+        Location::Header => quote!(Header),
+        Location::Cookie => quote!(Cookie),
+    };
+    let style = match param.styled.style {
+        Style::Simple => quote!(Simple),
+        Style::Label => quote!(Label),
+        Style::Matrix => quote!(Matrix),
+        Style::Form => quote!(Form),
+        Style::SpaceDelimited => quote!(SpaceDelimited),
+        Style::PipeDelimited => quote!(PipeDelimited),
+        Style::DeepObject => quote!(DeepObject),
+        Style::Json => quote!(Json),
+    };
+    let Styled {
+        explode,
+        allow_reserved,
+        ..
+    } = param.styled;
+    quote!(.styled(
+        ::cast_runtime::codegen::In::#location,
+        #wire,
+        ::cast_runtime::codegen::Styled {
+            style: ::cast_runtime::codegen::Style::#style,
+            explode: #explode,
+            allow_reserved: #allow_reserved,
+        },
+        &params.#field,
+    ))
 }
 
 fn param_field(rust: &str, arg: &str, ty: &RustType, required: bool, description: Option<&str>) -> TokenStream {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Annotations, ApiIr, ArgName, AuthIr, BodyIr, BodyKind, BodyShape, FieldIr, HttpMethod, Location, ParamIr, RustType,
-    ToolIr, naming,
+    Style, Styled, ToolIr, naming,
     schema::{Direction, SchemaCx, deref},
 };
 use crate::{
@@ -73,6 +73,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
                         operation,
                         pointer: &pointer,
                     },
+                    settings,
                     &mut taken_names,
                     &mut taken_modules,
                 );
@@ -166,9 +167,136 @@ fn split_template(path: &str) -> (Vec<String>, Vec<String>) {
     (pieces, names)
 }
 
+/// A parameter's style, with the OpenAPI defaults and the combinations it allows;
+/// for `content`-described parameters, also the schema found there.
+fn param_style(
+    param: &Value,
+    location: Location,
+    pointer: &str,
+    label: &str,
+    diagnostics: &mut Diagnostics,
+) -> (Styled, Option<Value>) {
+    let default = Styled::default_for(location);
+    if let Some((media, media_object)) = param
+        .get("content")
+        .and_then(Value::as_object)
+        .and_then(|c| c.iter().next())
+    {
+        let essence = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let is_json = essence == "application/json" || essence.ends_with("+json");
+        let style = if is_json {
+            Styled {
+                style: Style::Json,
+                ..default
+            }
+        } else {
+            default
+        };
+        return (style, media_object.get("schema").cloned());
+    }
+    let style = match param.get("style").and_then(Value::as_str) {
+        None => default.style,
+        Some("simple") => Style::Simple,
+        Some("label") => Style::Label,
+        Some("matrix") => Style::Matrix,
+        Some("form") => Style::Form,
+        Some("spaceDelimited") => Style::SpaceDelimited,
+        Some("pipeDelimited") => Style::PipeDelimited,
+        Some("deepObject") => Style::DeepObject,
+        Some(other) => {
+            diagnostics.push(
+                Diagnostic::warning("C0106", format!("{pointer}/style"), format!("unknown style `{other}`"))
+                    .operation(label)
+                    .hint("the default style for the location is used"),
+            );
+            default.style
+        }
+    };
+    let allowed = match location {
+        Location::Path => matches!(style, Style::Simple | Style::Label | Style::Matrix),
+        Location::Query => matches!(
+            style,
+            Style::Form | Style::SpaceDelimited | Style::PipeDelimited | Style::DeepObject
+        ),
+        Location::Header => style == Style::Simple,
+        Location::Cookie => style == Style::Form,
+    };
+    let style = if allowed {
+        style
+    } else {
+        diagnostics.push(
+            Diagnostic::warning(
+                "C0106",
+                format!("{pointer}/style"),
+                format!("style `{style:?}` is not allowed here"),
+            )
+            .operation(label)
+            .hint("the default style for the location is used"),
+        );
+        default.style
+    };
+    let explode = param
+        .get("explode")
+        .and_then(Value::as_bool)
+        .unwrap_or(style == Style::Form || style == Style::DeepObject);
+    let allow_reserved =
+        location == Location::Query && param.get("allowReserved").and_then(Value::as_bool) == Some(true);
+    (
+        Styled {
+            style,
+            explode,
+            allow_reserved,
+        },
+        None,
+    )
+}
+
+fn max_name_length(settings: &Settings) -> usize {
+    settings.tools.max_name_length.unwrap_or(naming::MAX_TOOL_NAME)
+}
+
+/// The generated name, or the one `[tools.rename]` gives (by operationId or generated name).
+fn choose_name(
+    operation_id: Option<&str>,
+    op: &OperationRef<'_>,
+    settings: &Settings,
+    diagnostics: &mut Diagnostics,
+) -> (String, String) {
+    let max = max_name_length(settings);
+    let generated = naming::tool_name(operation_id, op.method.as_str(), op.path, max);
+    let renames = &settings.tools.rename;
+    let renamed = operation_id
+        .and_then(|id| renames.get(id))
+        .or_else(|| renames.get(&generated));
+    let name = match renamed {
+        Some(name)
+            if !name.is_empty()
+                && name.len() <= max
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+        {
+            name.clone()
+        }
+        Some(name) => {
+            diagnostics.push(
+                Diagnostic::error(
+                    "C0202",
+                    op.pointer,
+                    format!("[tools.rename] gives `{name}`, which is not a valid tool name"),
+                )
+                .operation(operation_id.unwrap_or(&generated))
+                .hint(format!("use 1 to {max} characters of A-Z, a-z, 0-9, `_` and `-`")),
+            );
+            generated.clone()
+        }
+        None => generated.clone(),
+    };
+    (name, generated)
+}
+
 fn lower_operation(
     cx: &mut SchemaCx<'_>,
     op: OperationRef<'_>,
+    settings: &Settings,
     taken_names: &mut HashSet<String>,
     taken_modules: &mut HashSet<String>,
 ) -> Result<ToolIr, Diagnostic> {
@@ -177,11 +305,8 @@ fn lower_operation(
     let label = operation_id
         .clone()
         .unwrap_or_else(|| format!("{} {}", op.method.as_str(), op.path));
-    let name = naming::unique(
-        naming::tool_name(operation_id.as_deref(), op.method.as_str(), op.path),
-        taken_names,
-        naming::MAX_TOOL_NAME,
-    );
+    let (name, generated_name) = choose_name(operation_id.as_deref(), &op, settings, &mut cx.diagnostics);
+    let name = naming::unique(name, taken_names, max_name_length(settings));
     let module = naming::unique(naming::module_ident(&name), taken_modules, usize::MAX);
 
     // Parameters: path-item level first, overridden by operation level on (name, in).
@@ -221,20 +346,7 @@ fn lower_operation(
             Some("path") => Location::Path,
             Some("query") => Location::Query,
             Some("header") => Location::Header,
-            Some("cookie") => {
-                let is_required = param.get("required").and_then(Value::as_bool).unwrap_or(false);
-                let warning = Diagnostic::warning(
-                    "C0103",
-                    pointer.as_str(),
-                    format!("cookie parameter `{wire}` is not supported yet"),
-                )
-                .operation(&label);
-                if is_required {
-                    return Err(warning.hint("it is required, so the operation is skipped"));
-                }
-                cx.diagnostics.push(warning.hint("the optional parameter is left out"));
-                continue;
-            }
+            Some("cookie") => Location::Cookie,
             other => {
                 return Err(Diagnostic::error(
                     "C0104",
@@ -251,9 +363,9 @@ fn lower_operation(
             // OpenAPI says these are ignored as parameters; the runtime sets them.
             continue;
         }
-        let schema = param
-            .get("schema")
-            .cloned()
+        let (styled, content_schema) = param_style(param, location, pointer, &label, &mut cx.diagnostics);
+        let schema = content_schema
+            .or_else(|| param.get("schema").cloned())
             .unwrap_or_else(|| json!({ "type": "string" }));
         let schema_pointer = format!("{pointer}/schema");
         let mut converted = cx.convert(&schema, &schema_pointer, Direction::Request);
@@ -273,6 +385,7 @@ fn lower_operation(
             name: ArgName { ident, arg },
             wire,
             location,
+            styled,
             required: is_required,
             ty,
             description,
@@ -302,6 +415,7 @@ fn lower_operation(
                     name: ArgName { ident, arg },
                     wire: name.clone(),
                     location: Location::Path,
+                    styled: Styled::default_for(Location::Path),
                     required: true,
                     ty: RustType::String,
                     description: None,
@@ -366,9 +480,16 @@ fn lower_operation(
         destructive,
         idempotent: op.method.is_safe() || matches!(op.method, HttpMethod::Put | HttpMethod::Delete),
     };
+    let tags = doc_operation
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
     Ok(ToolIr {
         name,
+        generated_name,
         operation_id,
+        tags,
         module,
         method: op.method,
         path: op.path.to_owned(),
@@ -567,44 +688,105 @@ fn lower_body(
 }
 
 /// Applies `[tools]` settings and the destructive-by-default rule.
+fn globs(patterns: &[String], key: &str, diagnostics: &mut Diagnostics) -> Option<globset::GlobSet> {
+    if patterns.is_empty() {
+        return None;
+    }
+    let mut builder = globset::GlobSetBuilder::new();
+    for pattern in patterns {
+        match globset::GlobBuilder::new(pattern).literal_separator(true).build() {
+            Ok(glob) => {
+                builder.add(glob);
+            }
+            Err(err) => diagnostics.push(
+                Diagnostic::error(
+                    "C0203",
+                    "",
+                    format!("[tools] {key}: `{pattern}` is not a valid glob: {}", err.kind()),
+                )
+                .hint("`*` matches within one path segment, `**` across segments: `/repos/**`"),
+            ),
+        }
+    }
+    builder.build().ok()
+}
+
+/// Why an operation is out of scope of the tag, path and method filters, if it is.
+fn filtered_out(
+    tool: &ToolIr,
+    settings: &Settings,
+    include: &Option<globset::GlobSet>,
+    exclude: &Option<globset::GlobSet>,
+) -> Option<String> {
+    let selection = &settings.tools;
+    if !selection.include_tags.is_empty() && !tool.tags.iter().any(|t| selection.include_tags.contains(t)) {
+        return Some("no tag in [tools] include_tags / --tag".to_owned());
+    }
+    if let Some(tag) = tool.tags.iter().find(|t| selection.exclude_tags.contains(t)) {
+        return Some(format!("tag `{tag}` is excluded"));
+    }
+    if include.as_ref().is_some_and(|set| !set.is_match(&tool.path)) {
+        return Some("path not in [tools] include_paths / --path".to_owned());
+    }
+    if exclude.as_ref().is_some_and(|set| set.is_match(&tool.path)) {
+        return Some("path excluded by [tools] exclude_paths".to_owned());
+    }
+    if !selection.methods.is_empty()
+        && !selection
+            .methods
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(tool.method.as_str()))
+    {
+        return Some("method not in [tools] methods / --method".to_owned());
+    }
+    None
+}
+
+/// Applies `[tools]` settings and the destructive-by-default rule. Precedence:
+/// disable, then only, then enable by name, then the filters, then the defaults.
 fn select(tools: &mut [ToolIr], settings: &Settings, diagnostics: &mut Diagnostics) {
     let selection = &settings.tools;
-    let matches = |tool: &ToolIr, name: &str| tool.name == name || tool.operation_id.as_deref() == Some(name);
+    let matches = |tool: &ToolIr, name: &str| {
+        tool.name == name || tool.generated_name == name || tool.operation_id.as_deref() == Some(name)
+    };
+    let renamed: Vec<String> = selection.rename.keys().cloned().collect();
     for (list, flag) in [
         (&selection.enable, "--enable"),
         (&selection.disable, "--disable"),
         (&selection.only, "--only"),
+        (&renamed, "[tools.rename]"),
     ] {
         for name in list {
-            if !tools.iter().any(|t| matches(t, name)) {
-                let mut close: Vec<&str> = tools
-                    .iter()
-                    .map(|t| t.name.as_str())
-                    .filter(|t| {
-                        t.to_ascii_lowercase().contains(&name.to_ascii_lowercase())
-                            || name.to_ascii_lowercase().contains(&t.to_ascii_lowercase())
-                    })
-                    .collect();
-                close.truncate(3);
-                let hint = if close.is_empty() {
-                    "`cast-codegen tools SPEC` lists every tool name".to_owned()
-                } else {
-                    format!(
-                        "did you mean {}?",
-                        close.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" or ")
-                    )
-                };
-                diagnostics.push(
-                    Diagnostic::error(
-                        "C0201",
-                        "",
-                        format!("{flag} names `{name}`, but the spec has no such operation"),
-                    )
-                    .hint(hint),
-                );
+            if tools.iter().any(|t| matches(t, name)) {
+                continue;
             }
+            let lower = name.to_ascii_lowercase();
+            let mut close: Vec<&str> = tools
+                .iter()
+                .map(|t| t.name.as_str())
+                .filter(|t| t.to_ascii_lowercase().contains(&lower) || lower.contains(&t.to_ascii_lowercase()))
+                .collect();
+            close.truncate(3);
+            let hint = if close.is_empty() {
+                "`cast-codegen tools SPEC` lists every tool name".to_owned()
+            } else {
+                format!(
+                    "did you mean {}?",
+                    close.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" or ")
+                )
+            };
+            diagnostics.push(
+                Diagnostic::error(
+                    "C0201",
+                    "",
+                    format!("{flag} names `{name}`, but the spec has no such operation"),
+                )
+                .hint(hint),
+            );
         }
     }
+    let include = globs(&selection.include_paths, "include_paths", diagnostics);
+    let exclude = globs(&selection.exclude_paths, "exclude_paths", diagnostics);
     for tool in tools.iter_mut() {
         let named = |list: &Vec<String>| list.iter().any(|n| matches(tool, n));
         let (enabled, why) = if named(&selection.disable) {
@@ -613,6 +795,8 @@ fn select(tools: &mut [ToolIr], settings: &Settings, diagnostics: &mut Diagnosti
             (false, "not listed in --only / [tools] only".to_owned())
         } else if named(&selection.enable) || named(&selection.only) {
             (true, "enabled by name".to_owned())
+        } else if let Some(why) = filtered_out(tool, settings, &include, &exclude) {
+            (false, why)
         } else if tool.annotations.destructive && !selection.enable_all {
             (
                 false,

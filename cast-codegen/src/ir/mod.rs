@@ -112,8 +112,12 @@ pub struct Annotations {
 pub struct ToolIr {
     /// MCP tool name.
     pub name: String,
+    /// The name Cast made before any `[tools.rename]`.
+    pub generated_name: String,
     /// The spec's operationId, if any.
     pub operation_id: Option<String>,
+    /// The operation's tags.
+    pub tags: Vec<String>,
     /// Rust module (and file) name.
     pub module: String,
     /// HTTP method.
@@ -149,6 +153,50 @@ pub enum Location {
     Path,
     Query,
     Header,
+    Cookie,
+}
+
+/// An OpenAPI parameter style (`Json` for `content: application/json` parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Style {
+    Simple,
+    Label,
+    Matrix,
+    Form,
+    SpaceDelimited,
+    PipeDelimited,
+    DeepObject,
+    Json,
+}
+
+/// How a parameter is serialized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Styled {
+    /// `style`.
+    pub style: Style,
+    /// `explode`.
+    pub explode: bool,
+    /// `allowReserved`.
+    pub allow_reserved: bool,
+}
+
+impl Styled {
+    /// The OpenAPI default for a location.
+    pub fn default_for(location: Location) -> Self {
+        match location {
+            Location::Path | Location::Header => Self {
+                style: Style::Simple,
+                explode: false,
+                allow_reserved: false,
+            },
+            Location::Query | Location::Cookie => Self {
+                style: Style::Form,
+                explode: true,
+                allow_reserved: false,
+            },
+        }
+    }
 }
 
 /// A Rust type for an argument.
@@ -186,6 +234,8 @@ pub struct ParamIr {
     pub wire: String,
     /// Where it goes.
     pub location: Location,
+    /// How it is serialized.
+    pub styled: Styled,
     /// Whether it must be given.
     pub required: bool,
     /// Its Rust type.

@@ -59,12 +59,12 @@ pub fn name_from_route(method: &str, path: &str) -> String {
     parts.join("_")
 }
 
-/// A tool name for an operation, at most [`MAX_TOOL_NAME`] characters of `[A-Za-z0-9_-]`.
+/// A tool name for an operation, at most `max_len` (at least 16) characters of `[A-Za-z0-9_-]`.
 ///
 /// Names that had to change beyond punctuation (non-ASCII, too long) carry a short
 /// hash of the original, so two different operationIds never end up the same
 /// and the name does not depend on any other operation in the spec.
-pub fn tool_name(operation_id: Option<&str>, method: &str, path: &str) -> String {
+pub fn tool_name(operation_id: Option<&str>, method: &str, path: &str, max_len: usize) -> String {
     let (base, original) = match operation_id.map(str::trim).filter(|id| !id.is_empty()) {
         Some(id) => (sanitize(id), id.to_owned()),
         None => (name_from_route(method, path), format!("{method} {path}")),
@@ -75,11 +75,12 @@ pub fn tool_name(operation_id: Option<&str>, method: &str, path: &str) -> String
     } else {
         name_from_route(method, path)
     };
-    if base.len() <= MAX_TOOL_NAME && !lossy {
+    let max_len = max_len.max(16);
+    if base.len() <= max_len && !lossy {
         return base;
     }
     let hash = short_hash(&original);
-    let keep = MAX_TOOL_NAME - hash.len() - 1;
+    let keep = max_len - hash.len() - 1;
     let mut cut: String = base.chars().take(keep).collect();
     while cut.ends_with(['_', '-']) {
         cut.pop();
@@ -169,25 +170,41 @@ mod tests {
 
     #[test]
     fn tool_names_from_hostile_operation_ids() {
-        assert_eq!(tool_name(Some("listItems"), "get", "/items"), "listItems");
-        assert_eq!(tool_name(Some("repos/get-content"), "get", "/x"), "repos_get-content");
-        assert_eq!(tool_name(Some("  spaces and.dots "), "get", "/x"), "spaces_and_dots");
         assert_eq!(
-            tool_name(None, "get", "/api/v1/items/{item-id}/tags"),
+            tool_name(Some("listItems"), "get", "/items", MAX_TOOL_NAME),
+            "listItems"
+        );
+        assert_eq!(
+            tool_name(Some("repos/get-content"), "get", "/x", MAX_TOOL_NAME),
+            "repos_get-content"
+        );
+        assert_eq!(
+            tool_name(Some("  spaces and.dots "), "get", "/x", MAX_TOOL_NAME),
+            "spaces_and_dots"
+        );
+        assert_eq!(
+            tool_name(None, "get", "/api/v1/items/{item-id}/tags", MAX_TOOL_NAME),
             "get_api_v1_items_by_item-id_tags"
         );
-        assert_eq!(tool_name(Some("///"), "delete", "/items/{id}"), "delete_items_by_id");
-        let chinese = tool_name(Some("黄历运势_新版_黄历"), "post", "/almanac");
+        assert_eq!(
+            tool_name(Some("///"), "delete", "/items/{id}", MAX_TOOL_NAME),
+            "delete_items_by_id"
+        );
+        let chinese = tool_name(Some("黄历运势_新版_黄历"), "post", "/almanac", MAX_TOOL_NAME);
         assert!(
             chinese.starts_with("post_almanac_") && chinese.len() == "post_almanac_".len() + 8,
             "{chinese}"
         );
-        assert_ne!(chinese, tool_name(Some("黄历运势_旧版"), "post", "/almanac"));
+        assert_ne!(
+            chinese,
+            tool_name(Some("黄历运势_旧版"), "post", "/almanac", MAX_TOOL_NAME)
+        );
         let long = "a".repeat(200);
-        let name = tool_name(Some(&long), "get", "/x");
+        let name = tool_name(Some(&long), "get", "/x", MAX_TOOL_NAME);
         assert_eq!(name.len(), MAX_TOOL_NAME);
-        assert_eq!(name, tool_name(Some(&long), "get", "/x"), "stable");
-        assert_ne!(name, tool_name(Some(&format!("{long}b")), "get", "/x"));
+        assert_eq!(name, tool_name(Some(&long), "get", "/x", MAX_TOOL_NAME), "stable");
+        assert_ne!(name, tool_name(Some(&format!("{long}b")), "get", "/x", MAX_TOOL_NAME));
+        assert_eq!(tool_name(Some(&long), "get", "/x", 60).len(), 60, "Cursor's limit");
         for n in [&name, &chinese] {
             assert!(n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
         }

@@ -19,7 +19,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{any, get},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -158,6 +158,8 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         .layer(middleware::from_fn_with_state(shared.clone(), authenticate));
     let app = Router::new()
         .route("/openapi.json", get(openapi))
+        .route("/echo", any(echo))
+        .route("/echo/{*rest}", any(echo))
         .merge(api)
         .with_state(shared.clone());
     tokio::spawn(async move {
@@ -340,6 +342,33 @@ async fn delete_item(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
         Some(_) => StatusCode::NO_CONTENT.into_response(),
         None => not_found(&id),
     }
+}
+
+/// Returns exactly what it received: method, raw path and query, headers, raw body.
+/// Needs no key, so wire tests can check the bytes of any request shape.
+async fn echo(request: Request) -> Response {
+    use base64::Engine as _;
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
+    let mut headers = serde_json::Map::new();
+    for name in parts.headers.keys() {
+        let values: Vec<&str> = parts
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        headers.insert(name.as_str().to_owned(), json!(values.join(", ")));
+    }
+    Json(json!({
+        "method": parts.method.as_str(),
+        "path": parts.uri.path(),
+        "query": parts.uri.query(),
+        "headers": headers,
+        "body": std::str::from_utf8(&body).ok(),
+        "body_base64": base64::engine::general_purpose::STANDARD.encode(&body),
+    }))
+    .into_response()
 }
 
 async fn list_users() -> Response {

@@ -1,0 +1,81 @@
+//! Tool selection and naming settings, through the library API.
+
+use cast_codegen::{Diagnostics, Generator, Settings, Source, ir::ApiIr};
+
+fn analyze(settings: Settings) -> (ApiIr, Diagnostics) {
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/test-server/openapi.json");
+    let bytes = std::fs::read(spec).expect("spec");
+    Generator::new(settings)
+        .analyze(&bytes, &Source::new(spec))
+        .expect("parses")
+}
+
+fn enabled(api: &ApiIr) -> Vec<&str> {
+    api.enabled_tools().map(|t| t.name.as_str()).collect()
+}
+
+fn settings(toml: &str) -> Settings {
+    Settings::from_toml(toml, "cast.toml").expect("valid cast.toml")
+}
+
+#[test]
+fn filters_by_tag_path_and_method() {
+    let (api, diagnostics) = analyze(settings("[tools]\ninclude_tags = [\"users\"]\n"));
+    assert!(diagnostics.is_empty(), "{diagnostics}");
+    assert_eq!(enabled(&api), ["listUsers"]);
+    let why = &api.tools.iter().find(|t| t.name == "listItems").expect("listItems").why;
+    assert_eq!(why, "no tag in [tools] include_tags / --tag");
+
+    let (api, _) = analyze(settings(
+        "[tools]\ninclude_paths = [\"/api/items/*\"]\nmethods = [\"get\", \"PUT\"]\n",
+    ));
+    assert_eq!(enabled(&api), ["getItem", "updateItem"]);
+
+    let (api, _) = analyze(settings("[tools]\nexclude_paths = [\"/api/items**\"]\n"));
+    assert_eq!(enabled(&api), ["listUsers"]);
+
+    // Naming a tool beats the filters; destructive tools still need it.
+    let (api, _) = analyze(settings(
+        "[tools]\ninclude_tags = [\"users\"]\nenable = [\"deleteItem\"]\n",
+    ));
+    assert_eq!(enabled(&api), ["deleteItem", "listUsers"]);
+}
+
+#[test]
+fn renames_and_name_length() {
+    let (api, diagnostics) = analyze(settings(
+        "[tools.rename]\nlistItems = \"items_list\"\ngetItem = \"items_get\"\n",
+    ));
+    assert!(diagnostics.is_empty(), "{diagnostics}");
+    assert_eq!(
+        enabled(&api),
+        ["items_list", "createItem", "items_get", "updateItem", "listUsers"]
+    );
+    // The operationId still selects a renamed tool.
+    let (api, _) = analyze(settings(
+        "[tools]\nonly = [\"getItem\"]\n[tools.rename]\ngetItem = \"items_get\"\n",
+    ));
+    assert_eq!(enabled(&api), ["items_get"]);
+
+    let (_, diagnostics) = analyze(settings("[tools.rename]\ngetItem = \"items get!\"\nnoSuchOp = \"x\"\n"));
+    let text = diagnostics.to_string();
+    assert!(
+        text.contains("error[C0202]: [tools.rename] gives `items get!`, which is not a valid tool name"),
+        "{text}"
+    );
+    assert!(text.contains("error[C0201]: [tools.rename] names `noSuchOp`"), "{text}");
+
+    let (api, _) = analyze(settings("[tools]\nmax_name_length = 16\n"));
+    assert!(api.tools.iter().all(|t| t.name.len() <= 16));
+}
+
+#[test]
+fn bad_globs_are_errors() {
+    let (_, diagnostics) = analyze(settings("[tools]\ninclude_paths = [\"/api/[\"]\n"));
+    assert!(
+        diagnostics
+            .to_string()
+            .contains("error[C0203]: [tools] include_paths: `/api/[` is not a valid glob"),
+        "{diagnostics}"
+    );
+}

@@ -1,0 +1,588 @@
+//! Wire conformance: every case is a tool generated from `tests/wire/wire-3.0.json`,
+//! called through a real MCP client; the test server's `/echo` returns the request
+//! exactly as received, and each case asserts the bytes.
+
+use std::{net::SocketAddr, sync::OnceLock};
+
+use cast_codegen::Settings;
+use cast_e2e::{Launch, build, call, generate, text, workspace_root};
+use cast_test_server::{Mode, generate_key, start};
+use serde_json::{Value, json};
+
+fn binary() -> &'static std::path::PathBuf {
+    static BINARY: OnceLock<std::path::PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let spec = workspace_root().join("tests/wire/wire-3.0.json");
+        let out = workspace_root().join("target/wire/wire-mcp");
+        let settings = Settings::default().with_name("wire-mcp").with_all_enabled();
+        let generated = generate(spec.to_str().expect("UTF-8"), settings, &out).expect("generate");
+        assert!(generated.diagnostics.is_empty(), "{}", generated.diagnostics);
+        build(&out, "wire-mcp").expect("build")
+    })
+}
+
+/// What the upstream must have received.
+#[derive(Default)]
+struct Sent {
+    method: &'static str,
+    path: &'static str,
+    query: Option<&'static str>,
+    headers: &'static [(&'static str, &'static str)],
+    body: Option<&'static str>,
+}
+
+enum Expect {
+    Wire(Sent),
+    /// A tool error containing this text, and no request upstream.
+    ToolError(&'static str),
+}
+
+fn get(path: &'static str) -> Sent {
+    Sent {
+        method: "GET",
+        path,
+        ..Sent::default()
+    }
+}
+
+fn cases() -> Vec<(&'static str, Value, Expect)> {
+    use Expect::*;
+    let rgb = json!({ "R": 100, "G": 200, "B": 150 });
+    let colors = json!(["blue", "black", "brown"]);
+    let q = |query: &'static str, path: &'static str| Sent {
+        query: Some(query),
+        ..get(path)
+    };
+    let h = |headers: &'static [(&'static str, &'static str)], path: &'static str| Sent { headers, ..get(path) };
+    vec![
+        // Path styles: the OpenAPI Style Examples for `color`.
+        (
+            "path_simple_str",
+            json!({ "color": "blue" }),
+            Wire(get("/echo/p/simple/str/blue")),
+        ),
+        (
+            "path_simple_arr",
+            json!({ "color": colors }),
+            Wire(get("/echo/p/simple/arr/blue,black,brown")),
+        ),
+        (
+            "path_simple_obj",
+            json!({ "color": rgb }),
+            Wire(get("/echo/p/simple/obj/R,100,G,200,B,150")),
+        ),
+        (
+            "path_simple_x_str",
+            json!({ "color": "blue" }),
+            Wire(get("/echo/p/simplex/str/blue")),
+        ),
+        (
+            "path_simple_x_arr",
+            json!({ "color": colors }),
+            Wire(get("/echo/p/simplex/arr/blue,black,brown")),
+        ),
+        (
+            "path_simple_x_obj",
+            json!({ "color": rgb }),
+            Wire(get("/echo/p/simplex/obj/R=100,G=200,B=150")),
+        ),
+        (
+            "path_label_str",
+            json!({ "color": "blue" }),
+            Wire(get("/echo/p/label/str/.blue")),
+        ),
+        (
+            "path_label_arr",
+            json!({ "color": colors }),
+            Wire(get("/echo/p/label/arr/.blue,black,brown")),
+        ),
+        (
+            "path_label_obj",
+            json!({ "color": rgb }),
+            Wire(get("/echo/p/label/obj/.R,100,G,200,B,150")),
+        ),
+        (
+            "path_label_x_str",
+            json!({ "color": "blue" }),
+            Wire(get("/echo/p/labelx/str/.blue")),
+        ),
+        (
+            "path_label_x_arr",
+            json!({ "color": colors }),
+            Wire(get("/echo/p/labelx/arr/.blue.black.brown")),
+        ),
+        (
+            "path_label_x_obj",
+            json!({ "color": rgb }),
+            Wire(get("/echo/p/labelx/obj/.R=100.G=200.B=150")),
+        ),
+        (
+            "path_matrix_str",
+            json!({ "color": "blue" }),
+            Wire(get("/echo/p/matrix/str/;color=blue")),
+        ),
+        (
+            "path_matrix_arr",
+            json!({ "color": colors }),
+            Wire(get("/echo/p/matrix/arr/;color=blue,black,brown")),
+        ),
+        (
+            "path_matrix_obj",
+            json!({ "color": rgb }),
+            Wire(get("/echo/p/matrix/obj/;color=R,100,G,200,B,150")),
+        ),
+        (
+            "path_matrix_x_str",
+            json!({ "color": "blue" }),
+            Wire(get("/echo/p/matrixx/str/;color=blue")),
+        ),
+        (
+            "path_matrix_x_arr",
+            json!({ "color": colors }),
+            Wire(get("/echo/p/matrixx/arr/;color=blue;color=black;color=brown")),
+        ),
+        (
+            "path_matrix_x_obj",
+            json!({ "color": rgb }),
+            Wire(get("/echo/p/matrixx/obj/;R=100;G=200;B=150")),
+        ),
+        ("path_int", json!({ "n": 42 }), Wire(get("/echo/p/int/42"))),
+        (
+            "path_two",
+            json!({ "a": "x y", "b": "z" }),
+            Wire(get("/echo/p/two/x%20y/and/z.json")),
+        ),
+        // Hostile path values stay inside their segment.
+        (
+            "path_simple_str",
+            json!({ "color": "../admin" }),
+            Wire(get("/echo/p/simple/str/..%2Fadmin")),
+        ),
+        (
+            "path_simple_str",
+            json!({ "color": "a/b?c#d" }),
+            Wire(get("/echo/p/simple/str/a%2Fb%3Fc%23d")),
+        ),
+        (
+            "path_simple_str",
+            json!({ "color": "naïve café" }),
+            Wire(get("/echo/p/simple/str/na%C3%AFve%20caf%C3%A9")),
+        ),
+        (
+            "path_simple_str",
+            json!({ "color": ".." }),
+            ToolError("may not be `.` or `..`"),
+        ),
+        (
+            "path_simple_str",
+            json!({ "color": "" }),
+            ToolError("path parameter `color` may not be empty"),
+        ),
+        (
+            "path_label_str",
+            json!({ "color": "." }),
+            ToolError("may not be `.` or `..`"),
+        ),
+        // Query styles.
+        (
+            "query_form_x_str",
+            json!({ "color": "blue" }),
+            Wire(q("color=blue", "/echo/q/formx/str")),
+        ),
+        (
+            "query_form_x_arr",
+            json!({ "color": colors }),
+            Wire(q("color=blue&color=black&color=brown", "/echo/q/formx/arr")),
+        ),
+        (
+            "query_form_x_obj",
+            json!({ "color": rgb }),
+            Wire(q("R=100&G=200&B=150", "/echo/q/formx/obj")),
+        ),
+        (
+            "query_form_str",
+            json!({ "color": "blue" }),
+            Wire(q("color=blue", "/echo/q/form/str")),
+        ),
+        (
+            "query_form_arr",
+            json!({ "color": colors }),
+            Wire(q("color=blue,black,brown", "/echo/q/form/arr")),
+        ),
+        (
+            "query_form_obj",
+            json!({ "color": rgb }),
+            Wire(q("color=R,100,G,200,B,150", "/echo/q/form/obj")),
+        ),
+        (
+            "query_form_x_str",
+            json!({ "color": "" }),
+            Wire(q("color=", "/echo/q/formx/str")),
+        ),
+        (
+            "query_spaceDelimited_arr",
+            json!({ "color": colors }),
+            Wire(q("color=blue%20black%20brown", "/echo/q/spaceDelimited/arr")),
+        ),
+        (
+            "query_spaceDelimited_obj",
+            json!({ "color": rgb }),
+            Wire(q("color=R%20100%20G%20200%20B%20150", "/echo/q/spaceDelimited/obj")),
+        ),
+        (
+            "query_pipeDelimited_arr",
+            json!({ "color": colors }),
+            Wire(q("color=blue|black|brown", "/echo/q/pipeDelimited/arr")),
+        ),
+        (
+            "query_pipeDelimited_obj",
+            json!({ "color": rgb }),
+            Wire(q("color=R|100|G|200|B|150", "/echo/q/pipeDelimited/obj")),
+        ),
+        (
+            "query_deep_object",
+            json!({ "color": rgb }),
+            Wire(q("color[R]=100&color[G]=200&color[B]=150", "/echo/q/deep")),
+        ),
+        (
+            "query_reserved",
+            json!({ "u": "a/b?c:d@e" }),
+            Wire(q("u=a/b?c:d@e", "/echo/q/reserved")),
+        ),
+        (
+            "query_plain",
+            json!({ "u": "a/b?c&d=e f", "flag": true, "n": 5 }),
+            Wire(q("u=a%2Fb%3Fc%26d%3De%20f&flag=true&n=5", "/echo/q/plain")),
+        ),
+        ("query_plain", json!({}), Wire(get("/echo/q/plain"))),
+        (
+            "query_json_content",
+            json!({ "filter": { "a": 1, "b": [true] } }),
+            Wire(q("filter=%7B%22a%22%3A1%2C%22b%22%3A%5Btrue%5D%7D", "/echo/q/json")),
+        ),
+        (
+            "override_param",
+            json!({ "id": "7", "mode": 3 }),
+            Wire(q("mode=3", "/echo/override/7")),
+        ),
+        (
+            "override_param",
+            json!({ "id": "7", "mode": "path-level" }),
+            ToolError("invalid argument `mode`"),
+        ),
+        // Headers.
+        (
+            "header_str",
+            json!({ "X-Color": "blue" }),
+            Wire(h(&[("x-color", "blue")], "/echo/h/str")),
+        ),
+        (
+            "header_arr",
+            json!({ "X-Color": colors }),
+            Wire(h(&[("x-color", "blue,black,brown")], "/echo/h/arr")),
+        ),
+        (
+            "header_obj",
+            json!({ "X-Color": rgb }),
+            Wire(h(&[("x-color", "R,100,G,200,B,150")], "/echo/h/obj")),
+        ),
+        (
+            "header_obj_x",
+            json!({ "X-Color": rgb }),
+            Wire(h(&[("x-color", "R=100,G=200,B=150")], "/echo/h/objx")),
+        ),
+        (
+            "header_int",
+            json!({ "X-Count": 3 }),
+            Wire(h(&[("x-count", "3")], "/echo/h/int")),
+        ),
+        (
+            "header_str",
+            json!({ "X-Color": "a\r\nX-Injected: yes" }),
+            ToolError("may not contain CR, LF or NUL"),
+        ),
+        // Cookies: one header for all of them.
+        (
+            "cookie_one",
+            json!({ "session": "abc" }),
+            Wire(h(&[("cookie", "session=abc")], "/echo/c/one")),
+        ),
+        (
+            "cookie_two",
+            json!({ "a": "x", "b": 2 }),
+            Wire(h(&[("cookie", "a=x; b=2")], "/echo/c/two")),
+        ),
+        (
+            "cookie_arr",
+            json!({ "color": colors }),
+            Wire(h(&[("cookie", "color=blue,black,brown")], "/echo/c/arr")),
+        ),
+        (
+            "cookie_arr_x",
+            json!({ "color": colors }),
+            Wire(h(&[("cookie", "color=blue; color=black; color=brown")], "/echo/c/arrx")),
+        ),
+        (
+            "cookie_one",
+            json!({ "session": "x; admin=1" }),
+            Wire(h(&[("cookie", "session=x%3B%20admin%3D1")], "/echo/c/one")),
+        ),
+        // Bodies.
+        (
+            "body_json_object",
+            json!({ "name": "lamp", "count": 2, "tags": ["a"], "meta": { "k": [1] } }),
+            Wire(Sent {
+                method: "POST",
+                path: "/echo/b/json",
+                headers: &[("content-type", "application/json")],
+                body: Some(r#"{"name":"lamp","count":2,"tags":["a"],"meta":{"k":[1]}}"#),
+                ..Sent::default()
+            }),
+        ),
+        (
+            "body_json_object",
+            json!({ "name": "lamp", "id": 5 }),
+            ToolError("unknown field `id`"),
+        ),
+        (
+            "body_json_object",
+            json!({ "count": 2 }),
+            ToolError("missing field `name`"),
+        ),
+        (
+            "body_json_object",
+            json!({ "name": 7 }),
+            ToolError("invalid argument `name`"),
+        ),
+        (
+            "body_json_array",
+            json!({ "body": [1, 2, 3] }),
+            Wire(Sent {
+                method: "POST",
+                path: "/echo/b/json-array",
+                body: Some("[1,2,3]"),
+                ..Sent::default()
+            }),
+        ),
+        (
+            "body_json_scalar",
+            json!({ "body": "hi" }),
+            Wire(Sent {
+                method: "POST",
+                path: "/echo/b/json-scalar",
+                body: Some("\"hi\""),
+                ..Sent::default()
+            }),
+        ),
+        (
+            "body_json_optional",
+            json!({}),
+            Wire(Sent {
+                method: "POST",
+                path: "/echo/b/json-optional",
+                body: Some(""),
+                ..Sent::default()
+            }),
+        ),
+        (
+            "body_merge_patch",
+            json!({ "name": "x" }),
+            Wire(Sent {
+                method: "PATCH",
+                path: "/echo/b/merge-patch",
+                headers: &[("content-type", "application/merge-patch+json")],
+                body: Some(r#"{"name":"x"}"#),
+                ..Sent::default()
+            }),
+        ),
+        (
+            "body_form",
+            json!({ "To": "+1 555", "Body": "hi & bye", "Tags": ["a", "b"] }),
+            Wire(Sent {
+                method: "POST",
+                path: "/echo/b/form",
+                headers: &[("content-type", "application/x-www-form-urlencoded")],
+                body: Some("To=%2B1+555&Body=hi+%26+bye&Tags=a&Tags=b"),
+                ..Sent::default()
+            }),
+        ),
+        (
+            "body_text",
+            json!({ "body": "plain text\nline 2" }),
+            Wire(Sent {
+                method: "POST",
+                path: "/echo/b/text",
+                headers: &[("content-type", "text/plain")],
+                body: Some("plain text\nline 2"),
+                ..Sent::default()
+            }),
+        ),
+        (
+            "body_binary",
+            json!({ "body": "%%%" }),
+            ToolError("must be base64 or a data: URI"),
+        ),
+        (
+            "body_prefers_json",
+            json!({ "v": "x" }),
+            Wire(Sent {
+                method: "POST",
+                path: "/echo/b/prefer",
+                headers: &[("content-type", "application/json")],
+                body: Some(r#"{"v":"x"}"#),
+                ..Sent::default()
+            }),
+        ),
+        (
+            "body_collides_with_path",
+            json!({ "id": 7, "body_id": "inner", "name": "n" }),
+            Wire(Sent {
+                method: "PUT",
+                path: "/echo/b/collide/7",
+                body: Some(r#"{"id":"inner","name":"n"}"#),
+                ..Sent::default()
+            }),
+        ),
+        (
+            "delete_with_body",
+            json!({ "id": "x" }),
+            Wire(Sent {
+                method: "DELETE",
+                path: "/echo/b/delete/x",
+                ..Sent::default()
+            }),
+        ),
+        (
+            "path_int",
+            json!({ "n": "forty-two" }),
+            ToolError("invalid argument `n` for `path_int`"),
+        ),
+        ("path_int", json!({}), ToolError("missing field `n`")),
+    ]
+}
+
+#[tokio::test]
+async fn every_case_sends_exactly_the_expected_bytes() {
+    let binary = binary();
+    let server = start(SocketAddr::from(([127, 0, 0, 1], 0)), Mode::None, generate_key())
+        .await
+        .expect("echo server");
+    let launch = Launch {
+        binary: binary.clone(),
+        env: vec![("CAST_BASE_URL".into(), server.base_url().into())],
+    };
+    let log = Default::default();
+    let client = launch.stdio(&log).await.expect("connect");
+    let cases = cases();
+    assert!(cases.len() >= 60, "{} cases", cases.len());
+    let mut failures = Vec::new();
+    for (index, (tool, args, expect)) in cases.into_iter().enumerate() {
+        let before = server.seen().len();
+        let result = call(&client, tool, args.clone())
+            .await
+            .expect("a tool result, never a protocol error");
+        let label = format!("#{index} {tool}({args})");
+        match expect {
+            Expect::ToolError(needle) => {
+                if result.is_error != Some(true) || !text(&result).contains(needle) {
+                    failures.push(format!(
+                        "{label}: expected a tool error with {needle:?}, got {}",
+                        text(&result)
+                    ));
+                }
+                if server.seen().len() != before {
+                    failures.push(format!("{label}: a request went upstream"));
+                }
+            }
+            Expect::Wire(wire) => {
+                let Some(echo) = result
+                    .structured_content
+                    .clone()
+                    .filter(|_| result.is_error == Some(false))
+                else {
+                    failures.push(format!("{label}: {}", text(&result)));
+                    continue;
+                };
+                let mut check = |what: &str, got: &Value, want: Value| {
+                    if *got != want {
+                        failures.push(format!("{label}: {what} was {got}, expected {want}"));
+                    }
+                };
+                check("method", &echo["method"], json!(wire.method));
+                check("path", &echo["path"], json!(wire.path));
+                check("query", &echo["query"], json!(wire.query));
+                for (name, value) in wire.headers {
+                    check(name, &echo["headers"][name], json!(value));
+                }
+                if let Some(body) = wire.body {
+                    check("body", &echo["body"], json!(body));
+                }
+            }
+        }
+    }
+    client.cancel().await.expect("close");
+    assert!(
+        failures.is_empty(),
+        "{} wire failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn multipart_and_binary_bodies_carry_the_file_bytes() {
+    use base64::Engine as _;
+    let binary = binary();
+    let server = start(SocketAddr::from(([127, 0, 0, 1], 0)), Mode::None, generate_key())
+        .await
+        .expect("echo server");
+    let launch = Launch {
+        binary: binary.clone(),
+        env: vec![("CAST_BASE_URL".into(), server.base_url().into())],
+    };
+    let client = launch.stdio(&Default::default()).await.expect("connect");
+
+    let result = call(&client, "body_binary", json!({ "body": "AAEC/w==" }))
+        .await
+        .expect("call");
+    let echo = result.structured_content.expect("echo");
+    assert_eq!(echo["body_base64"], "AAEC/w==");
+    assert_eq!(echo["headers"]["content-type"], "application/octet-stream");
+
+    let file = base64::engine::general_purpose::STANDARD.encode(b"hello\r\n--not-a-boundary");
+    let args = json!({ "file": format!("data:text/plain;name=notes.txt;base64,{file}"), "note": "n\"1" });
+    let result = call(&client, "body_multipart", args).await.expect("call");
+    let echo = result.structured_content.expect("echo");
+    let content_type = echo["headers"]["content-type"].as_str().expect("content type");
+    let boundary = content_type
+        .strip_prefix("multipart/form-data; boundary=")
+        .expect("multipart");
+    let body = echo["body"].as_str().expect("text body");
+    assert_eq!(
+        body,
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"notes.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--not-a-boundary\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nn\"1\r\n--{boundary}--\r\n"
+        )
+    );
+    client.cancel().await.expect("close");
+}
+
+#[tokio::test]
+async fn huge_arrays_are_sent_whole_without_crashing() {
+    let binary = binary();
+    let server = start(SocketAddr::from(([127, 0, 0, 1], 0)), Mode::None, generate_key())
+        .await
+        .expect("echo server");
+    let launch = Launch {
+        binary: binary.clone(),
+        env: vec![("CAST_BASE_URL".into(), server.base_url().into())],
+    };
+    let client = launch.stdio(&Default::default()).await.expect("connect");
+    let many: Vec<String> = (0..5_000).map(|i| format!("v{i}")).collect();
+    let result = call(&client, "query_form_x_arr", json!({ "color": many }))
+        .await
+        .expect("call");
+    let echo = result.structured_content.expect("echo");
+    assert_eq!(echo["query"].as_str().expect("query").matches("color=").count(), 5_000);
+    client.cancel().await.expect("close");
+}
