@@ -457,3 +457,33 @@ async fn wrong_keys_are_clear_errors_that_never_show_a_secret() {
         "stderr",
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_tool_error_not_a_crash() {
+    let built = built();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    let vault = Vault::new().expect("vault");
+    let launch = Launch {
+        binary: built.default.clone(),
+        env: vec![
+            ("CAST_BASE_URL".into(), format!("http://{closed}")),
+            ("CAST_MASTER_KEY".into(), vault.master_b64.clone()),
+        ],
+    };
+    let log = new_log();
+    let client = launch.stdio(&log).await.expect("connect");
+    let result = call(&client, "listUsers", json!({})).await.expect("a tool result");
+    assert_eq!(result.is_error, Some(true));
+    assert!(
+        text(&result).starts_with("upstream request failed: could not connect"),
+        "{}",
+        text(&result)
+    );
+    // The server is still there for the next call.
+    assert_eq!(client.list_all_tools().await.expect("tools").len(), 5);
+    client.cancel().await.expect("close");
+    assert!(log.lock().expect("log").contains("upstream call failed"));
+}

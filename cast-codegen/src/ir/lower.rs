@@ -306,7 +306,8 @@ fn lower_operation(
         .clone()
         .unwrap_or_else(|| format!("{} {}", op.method.as_str(), op.path));
     let (name, generated_name) = choose_name(operation_id.as_deref(), &op, settings, &mut cx.diagnostics);
-    let name = naming::unique(name, taken_names, max_name_length(settings));
+    let route = format!("{} {}", op.method.as_str(), op.path);
+    let name = naming::unique_tool_name(name, &route, taken_names, max_name_length(settings));
     let module = naming::unique(naming::module_ident(&name), taken_modules, usize::MAX);
 
     // Parameters: path-item level first, overridden by operation level on (name, in).

@@ -88,6 +88,23 @@ pub fn tool_name(operation_id: Option<&str>, method: &str, path: &str, max_len: 
     format!("{cut}_{hash}")
 }
 
+/// Makes a tool name unique: a name already taken gets a short hash of `key`
+/// (the operation's method and path), so the suffix depends on that operation
+/// alone, not on how many came before it, and removing or reordering
+/// operations never renames another tool.
+pub fn unique_tool_name(name: String, key: &str, taken: &mut HashSet<String>, max_len: usize) -> String {
+    if !taken.contains(&name) {
+        taken.insert(name.clone());
+        return name;
+    }
+    let hash = short_hash(key);
+    let mut stem: String = name.chars().take(max_len.saturating_sub(hash.len() + 1)).collect();
+    while stem.ends_with(['_', '-']) {
+        stem.pop();
+    }
+    unique(format!("{stem}_{hash}"), taken, max_len)
+}
+
 /// Makes `name` unique within `taken` by appending `_2`, `_3`, … and records it.
 pub fn unique(name: String, taken: &mut HashSet<String>, max_len: usize) -> String {
     if taken.insert(name.clone()) {
@@ -208,6 +225,17 @@ mod tests {
         for n in [&name, &chinese] {
             assert!(n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
         }
+    }
+
+    #[test]
+    fn duplicate_tool_names_get_a_hash_of_their_route() {
+        let mut taken = HashSet::new();
+        assert_eq!(unique_tool_name("dup".into(), "GET /a", &mut taken, 64), "dup");
+        let second = unique_tool_name("dup".into(), "GET /b", &mut taken, 64);
+        assert_eq!(second, format!("dup_{}", short_hash("GET /b")));
+        // The same operation gets the same name whatever else is in the spec.
+        let mut other = HashSet::from(["dup".to_owned(), "x".to_owned()]);
+        assert_eq!(unique_tool_name("dup".into(), "GET /b", &mut other, 64), second);
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod a_very_long_operation_id_that_goes_on_and_on_beyond_the_sixty_four_ch_8270e9
 
 mod dup;
 
-mod dup_2;
+mod dup_4b288f16;
 
 mod put_no_operation_id_by_id;
 
@@ -29,6 +29,6 @@ pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[
     &op_2fa::TOOL,
     &a_very_long_operation_id_that_goes_on_and_on_beyond_the_sixty_four_ch_8270e9a3::TOOL,
     &dup::TOOL,
-    &dup_2::TOOL,
+    &dup_4b288f16::TOOL,
     &put_no_operation_id_by_id::TOOL,
 ];
