@@ -94,6 +94,10 @@ pub struct Settings {
     /// Tool selection.
     #[serde(skip_serializing_if = "is_default")]
     pub tools: ToolSettings,
+    /// Advertise each tool's success-response schema as its `outputSchema` (default on).
+    /// Turn off for APIs whose responses stray from their spec: clients validate against it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_schemas: Option<bool>,
     /// Depend on `cast-runtime` at this path (relative to the generated crate) instead of
     /// the released version. Not part of `cast.toml`: it depends on where the crate is written.
     #[serde(skip)]

@@ -113,6 +113,10 @@ pub struct ToolDef {
     pub path_pieces: &'static [&'static str],
     /// The advertised input JSON Schema, as JSON text (parsed once at start).
     pub input_schema: &'static str,
+    /// The advertised output schema (the success response's object schema), if any.
+    pub output_schema: Option<&'static str>,
+    /// This operation's own server (OpenAPI per-path or per-operation `servers`), if any.
+    pub base_url: Option<&'static str>,
     /// MCP annotations.
     pub annotations: Annotations,
     /// The typed handler.

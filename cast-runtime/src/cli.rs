@@ -15,7 +15,7 @@ use crate::{
     credential::SealedCredential,
     sealed::{MasterKey, PURPOSE_UPSTREAM, SealedHeader},
     server::Server,
-    upstream::Upstream,
+    upstream::{DEFAULT_MAX_RESPONSE_BYTES, Upstream, UpstreamConfig},
 };
 
 #[derive(Debug, Parser)]
@@ -29,6 +29,9 @@ struct Cli {
     /// Upstream request timeout in seconds.
     #[arg(long, env = "CAST_TIMEOUT_SECS", default_value_t = 30, global = true)]
     timeout_secs: u64,
+    /// Upstream responses are cut at this many bytes (the result says so).
+    #[arg(long, env = "CAST_MAX_RESPONSE_BYTES", default_value_t = DEFAULT_MAX_RESPONSE_BYTES, global = true)]
+    max_response_bytes: usize,
     #[command(subcommand)]
     command: Command,
 }
@@ -136,13 +139,15 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
             "the upstream base URL `{base_url}` is not an absolute http(s) URL; pass --base-url or set CAST_BASE_URL"
         ));
     }
-    let upstream = Upstream::new(
+    let upstream = Upstream::new(UpstreamConfig {
         base_url,
-        api.auth,
+        base_url_overridden: cli.base_url.is_some(),
+        auth: api.auth,
         credential,
-        api.static_headers,
-        Duration::from_secs(cli.timeout_secs),
-    )?;
+        static_headers: api.static_headers,
+        timeout: Duration::from_secs(cli.timeout_secs),
+        max_response_bytes: cli.max_response_bytes,
+    })?;
     let server = Server::new(api, upstream)?;
     tracing::info!(
         server = api.name,

@@ -26,7 +26,7 @@ mod upstream;
 pub use api::{Annotations, Api, Auth, Method, ToolDef};
 pub use secret::Secret;
 pub use server::Server;
-pub use upstream::Upstream;
+pub use upstream::{Upstream, UpstreamConfig};
 
 /// reqwest is built without a default TLS provider (ring builds faster than aws-lc);
 /// install ring once before the first client is made.

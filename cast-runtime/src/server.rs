@@ -67,6 +67,12 @@ fn describe(def: &ToolDef) -> Result<Tool, String> {
         .open_world(true);
     let mut tool =
         Tool::new_with_raw(def.name, Some(def.description.into()), Arc::new(schema)).with_annotations(annotations);
+    if let Some(output) = def.output_schema {
+        match serde_json::from_str(output) {
+            Ok(serde_json::Value::Object(map)) => tool = tool.with_raw_output_schema(Arc::new(map)),
+            _ => return Err(format!("tool `{}` has an invalid output schema", def.name)),
+        }
+    }
     if let Some(title) = def.title {
         tool = tool.with_title(title);
     }

@@ -22,10 +22,31 @@ const ERROR_BODY_LIMIT: usize = 2048;
 pub struct Upstream {
     client: reqwest::Client,
     base_url: String,
+    /// A base URL given at run time applies to every tool, per-operation servers included.
+    base_url_overridden: bool,
     auth: Auth,
     credential: Option<SealedCredential>,
     static_headers: &'static [(&'static str, &'static str)],
     max_response_bytes: usize,
+}
+
+/// What [`Upstream::new`] needs.
+#[derive(Debug)]
+pub struct UpstreamConfig<'a> {
+    /// Base URL for tools without a server of their own.
+    pub base_url: &'a str,
+    /// Whether `base_url` was given at run time (then it applies to every tool).
+    pub base_url_overridden: bool,
+    /// How the credential is sent.
+    pub auth: Auth,
+    /// The credential.
+    pub credential: Option<SealedCredential>,
+    /// Non-secret headers for every request.
+    pub static_headers: &'static [(&'static str, &'static str)],
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Responses are cut at this size.
+    pub max_response_bytes: usize,
 }
 
 /// A request whose path, query, headers and body are final.
@@ -40,33 +61,32 @@ pub(crate) struct Prepared {
 
 impl Upstream {
     /// Builds the upstream client.
-    pub fn new(
-        base_url: &str,
-        auth: Auth,
-        credential: Option<SealedCredential>,
-        static_headers: &'static [(&'static str, &'static str)],
-        timeout: Duration,
-    ) -> Result<Self, String> {
+    pub fn new(config: UpstreamConfig<'_>) -> Result<Self, String> {
         crate::install_crypto_provider();
         let client = reqwest::Client::builder()
-            .timeout(timeout)
+            .timeout(config.timeout)
             .user_agent(concat!("cast-runtime/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
         Ok(Self {
             client,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            auth,
-            credential,
-            static_headers,
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            base_url: config.base_url.trim_end_matches('/').to_owned(),
+            base_url_overridden: config.base_url_overridden,
+            auth: config.auth,
+            credential: config.credential,
+            static_headers: config.static_headers,
+            max_response_bytes: config.max_response_bytes,
         })
     }
 
     pub(crate) async fn send(&self, request: Prepared) -> CallToolResult {
         let tool = request.tool;
-        let mut url = String::with_capacity(self.base_url.len() + request.path.len() + request.query.len() + 1);
-        url.push_str(&self.base_url);
+        let base = match tool.base_url {
+            Some(own) if !self.base_url_overridden => own.trim_end_matches('/'),
+            _ => self.base_url.as_str(),
+        };
+        let mut url = String::with_capacity(base.len() + request.path.len() + request.query.len() + 1);
+        url.push_str(base);
         url.push_str(&request.path);
         if !request.query.is_empty() {
             url.push('?');
@@ -115,7 +135,13 @@ impl Upstream {
                     latency_ms,
                     "upstream call"
                 );
-                respond(status, content_type.as_deref(), &redact(body, secret), truncated)
+                respond(
+                    tool,
+                    status,
+                    content_type.as_deref(),
+                    &redact(body, secret),
+                    truncated.then_some(self.max_response_bytes),
+                )
             }
             Err(err) => {
                 let message = describe_transport_error(&err);
@@ -205,12 +231,33 @@ fn describe_transport_error(err: &reqwest::Error) -> String {
     }
 }
 
-fn respond(status: reqwest::StatusCode, content_type: Option<&str>, body: &[u8], truncated: bool) -> CallToolResult {
-    let text = String::from_utf8_lossy(body);
+fn media_essence(content_type: Option<&str>) -> String {
+    content_type
+        .and_then(|ct| ct.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Maps a response to MCP content: JSON to text plus `structuredContent`, text to
+/// text, images and audio to their content types, other bytes to an embedded blob.
+fn respond(
+    tool: &ToolDef,
+    status: reqwest::StatusCode,
+    content_type: Option<&str>,
+    body: &[u8],
+    truncated_at: Option<usize>,
+) -> CallToolResult {
+    use base64::Engine as _;
+    let reason = status.canonical_reason().unwrap_or("");
     if !status.is_success() {
-        let reason = status.canonical_reason().unwrap_or("");
+        let text = String::from_utf8_lossy(body);
         let shown: String = text.chars().take(ERROR_BODY_LIMIT).collect();
-        let cut = if shown.len() < text.len() { " […]" } else { "" };
+        let cut = if shown.len() < text.len() || truncated_at.is_some() {
+            " […]"
+        } else {
+            ""
+        };
         let message = if shown.trim().is_empty() {
             format!("upstream returned HTTP {} {reason}", status.as_u16())
         } else {
@@ -220,26 +267,51 @@ fn respond(status: reqwest::StatusCode, content_type: Option<&str>, body: &[u8],
     }
     if body.is_empty() {
         return CallToolResult::success(vec![ContentBlock::text(format!(
-            "HTTP {} {} (no content)",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
+            "HTTP {} {reason} (no content)",
+            status.as_u16()
         ))]);
     }
-    let is_json = content_type.is_some_and(|ct| {
-        let essence = ct.split(';').next().unwrap_or("").trim();
-        essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
-    });
-    let mut result = CallToolResult::success(vec![ContentBlock::text(text.into_owned())]);
-    if truncated {
-        result.content.push(ContentBlock::text(format!(
-            "[response truncated at {} bytes]",
-            body.len()
-        )));
-    } else if is_json {
-        // MCP structured content must be an object; arrays and scalars stay text only.
-        if let Ok(value @ serde_json::Value::Object(_)) = serde_json::from_slice(body) {
+    let essence = media_essence(content_type);
+    let is_json = essence == "application/json" || essence.ends_with("+json");
+    let is_text = essence.starts_with("text/")
+        || essence.ends_with("+xml")
+        || [
+            "application/xml",
+            "application/javascript",
+            "application/x-www-form-urlencoded",
+            "",
+        ]
+        .contains(&essence.as_str());
+    let base64 = || base64::engine::general_purpose::STANDARD.encode(body);
+    let mut result = if is_json || is_text {
+        let mut result = CallToolResult::success(vec![ContentBlock::text(String::from_utf8_lossy(body).into_owned())]);
+        // MCP structured content is an object; a truncated body is not valid JSON anyway.
+        if is_json
+            && truncated_at.is_none()
+            && let Ok(value @ serde_json::Value::Object(_)) = serde_json::from_slice(body)
+        {
             result.structured_content = Some(value);
         }
+        result
+    } else if essence.starts_with("image/") {
+        CallToolResult::success(vec![ContentBlock::image(base64(), essence)])
+    } else if essence.starts_with("audio/") {
+        CallToolResult::success(vec![ContentBlock::audio(base64(), essence)])
+    } else {
+        let uri = format!("cast://{}/response", tool.name);
+        let blob = rmcp::model::ResourceContents::blob(base64(), uri).with_mime_type(essence);
+        CallToolResult::success(vec![ContentBlock::resource(blob)])
+    };
+    if let Some(limit) = truncated_at {
+        result.content.push(ContentBlock::text(format!(
+            "[the response was cut at {limit} bytes; narrow the request (filters, paging) to see the rest]"
+        )));
+        let mut meta = serde_json::Map::new();
+        meta.insert(
+            "io.cast/truncated".to_owned(),
+            serde_json::json!({ "limitBytes": limit }),
+        );
+        result.meta = Some(rmcp::model::MetaObject(meta));
     }
     result
 }
@@ -247,6 +319,61 @@ fn respond(status: reqwest::StatusCode, content_type: Option<&str>, body: &[u8],
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    static TEST_TOOL: ToolDef = ToolDef {
+        name: "t",
+        title: None,
+        description: "",
+        method: crate::api::Method::Get,
+        path_template: "/",
+        path_pieces: &["/"],
+        input_schema: "{}",
+        output_schema: None,
+        base_url: None,
+        annotations: crate::api::Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+        },
+        call: |_| Box::pin(async { tool_error("unused") }),
+    };
+
+    #[test]
+    fn media_types_map_to_content_kinds() {
+        let image = respond(
+            &TEST_TOOL,
+            reqwest::StatusCode::OK,
+            Some("image/png"),
+            &[0x89, b'P'],
+            None,
+        );
+        let json = serde_json::to_value(&image.content[0]).expect("json");
+        assert_eq!(
+            (json["type"].as_str(), json["mimeType"].as_str(), json["data"].as_str()),
+            (Some("image"), Some("image/png"), Some("iVA="))
+        );
+        let blob = respond(
+            &TEST_TOOL,
+            reqwest::StatusCode::OK,
+            Some("application/pdf"),
+            b"%PDF",
+            None,
+        );
+        let json = serde_json::to_value(&blob.content[0]).expect("json");
+        assert_eq!(json["resource"]["blob"], "JVBERg==");
+        assert_eq!(json["resource"]["mimeType"], "application/pdf");
+        let text = respond(&TEST_TOOL, reqwest::StatusCode::OK, Some("text/csv"), b"a,b", None);
+        assert_eq!(text.content[0].as_text().expect("text").text, "a,b");
+        let cut = respond(
+            &TEST_TOOL,
+            reqwest::StatusCode::OK,
+            Some("application/json"),
+            b"{\"a\":",
+            Some(6),
+        );
+        assert_eq!(cut.structured_content, None);
+        assert_eq!(cut.meta.expect("meta").0["io.cast/truncated"]["limitBytes"], 6);
+    }
 
     #[test]
     fn redacts_every_occurrence() {
@@ -261,10 +388,11 @@ mod tests {
     #[test]
     fn error_status_is_a_tool_error_with_body() {
         let result = respond(
+            &TEST_TOOL,
             reqwest::StatusCode::UNAUTHORIZED,
             Some("application/json"),
             br#"{"error":"MISSING_API_KEY"}"#,
-            false,
+            None,
         );
         assert_eq!(result.is_error, Some(true));
         let text = result.content[0].as_text().expect("text").text.clone();
@@ -277,13 +405,14 @@ mod tests {
     #[test]
     fn json_object_becomes_structured_content() {
         let result = respond(
+            &TEST_TOOL,
             reqwest::StatusCode::OK,
             Some("application/json; charset=utf-8"),
             br#"{"id":1}"#,
-            false,
+            None,
         );
         assert_eq!(result.structured_content, Some(serde_json::json!({"id": 1})));
-        let empty = respond(reqwest::StatusCode::NO_CONTENT, None, b"", false);
+        let empty = respond(&TEST_TOOL, reqwest::StatusCode::NO_CONTENT, None, b"", None);
         assert_eq!(empty.is_error, Some(false));
     }
 }

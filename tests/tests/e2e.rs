@@ -144,6 +144,16 @@ async fn stdio_lists_tools_and_round_trips_items_with_the_key() {
         create.input_schema["properties"].get("id").is_none(),
         "readOnly id is not an argument"
     );
+    let output = get_item
+        .output_schema
+        .as_ref()
+        .expect("getItem advertises its response schema");
+    assert_eq!(output["required"], json!(["id", "name"]));
+    let list_users = tools.iter().find(|t| t.name == "listUsers").expect("listUsers");
+    assert!(
+        list_users.output_schema.is_none(),
+        "an array response cannot be an MCP output schema"
+    );
 
     let created = call(
         &client,

@@ -18,6 +18,20 @@ fn cases() -> Vec<(String, PathBuf, Settings)> {
         root.join("examples/test-server/openapi.json"),
         Settings::default(),
     )];
+    // Real specs from the shared corpus that exercise bodies, styles and servers.
+    for spec in [
+        "petstore-expanded-3.0.yaml",
+        "uspto-3.0.yaml",
+        "twilio-api-v2010-3.0.json",
+        "asana-3.0.yaml",
+    ] {
+        let stem = spec.rsplit_once('.').map_or(spec, |(stem, _)| stem).replace('.', "-");
+        cases.push((
+            format!("{stem}-mcp"),
+            root.join("../shared/specs").join(spec),
+            Settings::default(),
+        ));
+    }
     // Hand-written edge cases: one spec each, generated with the defaults.
     let mut specs: Vec<PathBuf> = std::fs::read_dir(root.join("tests/specs"))
         .expect("tests/specs")

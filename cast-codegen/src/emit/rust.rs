@@ -160,6 +160,17 @@ pub fn tool_rs(tool: &ToolIr) -> TokenStream {
     let path_template = &tool.path;
     let pieces = &tool.path_pieces;
     let schema = raw_string(&serde_json::to_string(&tool.input_schema).expect("JSON values serialize"));
+    let output_schema = match &tool.output_schema {
+        Some(schema) => {
+            let text = raw_string(&serde_json::to_string(schema).expect("JSON values serialize"));
+            quote!(::std::option::Option::Some(#text))
+        }
+        None => quote!(::std::option::Option::None),
+    };
+    let base_url = match &tool.base_url {
+        Some(url) => quote!(::std::option::Option::Some(#url)),
+        None => quote!(::std::option::Option::None),
+    };
     let crate::ir::Annotations {
         read_only,
         destructive,
@@ -275,6 +286,8 @@ pub fn tool_rs(tool: &ToolIr) -> TokenStream {
             path_template: #path_template,
             path_pieces: &[#(#pieces),*],
             input_schema: #schema,
+            output_schema: #output_schema,
+            base_url: #base_url,
             annotations: ::cast_runtime::codegen::Annotations {
                 read_only: #read_only,
                 destructive: #destructive,

@@ -49,6 +49,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         .map(str::trim)
         .filter(|d| !d.is_empty());
 
+    let base_url = base_url(doc, source, settings, diagnostics);
     let mut cx = SchemaCx::new(doc);
     let mut tools = Vec::new();
     let mut taken_names = HashSet::new();
@@ -72,6 +73,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
                         item,
                         operation,
                         pointer: &pointer,
+                        global_base: &base_url,
                     },
                     settings,
                     &mut taken_names,
@@ -92,7 +94,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         version,
         title: title.to_owned(),
         description: description.map(str::to_owned),
-        base_url: base_url(doc, source, settings, diagnostics),
+        base_url,
         auth: auth(doc, settings, diagnostics),
         static_headers: settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         tools,
@@ -140,6 +142,8 @@ struct OperationRef<'a> {
     item: &'a Map<String, Value>,
     operation: &'a Value,
     pointer: &'a str,
+    /// The API's base URL, for per-operation servers given relative to it.
+    global_base: &'a str,
 }
 
 fn text(value: Option<&Value>) -> Option<String> {
@@ -460,6 +464,12 @@ fn lower_operation(
     if !defs.is_empty() {
         input_schema["$defs"] = Value::Object(defs.into_iter().collect());
     }
+    let output_schema = if settings.output_schemas == Some(false) {
+        None
+    } else {
+        output_schema(cx, doc_operation, op.pointer)
+    };
+    let base_url = operation_base(&op);
 
     let title = text(doc_operation.get("summary"));
     let long = text(doc_operation.get("description"));
@@ -501,6 +511,8 @@ fn lower_operation(
         params,
         body,
         input_schema,
+        output_schema,
+        base_url,
         annotations,
         enabled: true,
         why: String::new(),
@@ -815,6 +827,64 @@ fn select(tools: &mut [ToolIr], settings: &Settings, diagnostics: &mut Diagnosti
     }
 }
 
+/// The first success response's JSON schema, when it describes an object (MCP output
+/// schemas must); `writeOnly` properties are left out.
+fn output_schema(cx: &mut SchemaCx<'_>, operation: &Value, pointer: &str) -> Option<Value> {
+    let doc = cx.doc();
+    let responses = operation.get("responses")?.as_object()?;
+    let (code, response) = responses.iter().find(|(code, _)| code.starts_with('2'))?;
+    let content = deref(doc, response)?.get("content")?.as_object()?;
+    let (media, media_object) = content.iter().find(|(media, _)| body_kind(media).0 == BodyKind::Json)?;
+    let schema = media_object.get("schema")?;
+    let resolved = deref(doc, schema)?;
+    let is_object = match resolved.get("type") {
+        Some(Value::String(t)) => t == "object",
+        None => resolved.get("properties").is_some(),
+        _ => false,
+    };
+    if !is_object {
+        return None;
+    }
+    let at = format!("{pointer}/responses/{code}/content/{}/schema", pointer_token(media));
+    let mut converted = cx.convert(schema, &at, Direction::Response);
+    let defs = cx.take_defs();
+    if !defs.is_empty() {
+        converted["$defs"] = Value::Object(defs.into_iter().collect());
+    }
+    Some(converted)
+}
+
+/// A server URL with its variables replaced by their defaults.
+fn server_url(server: &Value) -> String {
+    let mut url = server.get("url").and_then(Value::as_str).unwrap_or("").to_owned();
+    for (name, variable) in server.get("variables").and_then(Value::as_object).into_iter().flatten() {
+        let default = variable
+            .get("default")
+            .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned));
+        url = url.replace(&format!("{{{name}}}"), &default.unwrap_or_default());
+    }
+    url
+}
+
+/// The operation's own server (operation `servers`, else path-item `servers`), when it differs from the API's.
+fn operation_base(op: &OperationRef<'_>) -> Option<String> {
+    let servers = op
+        .operation
+        .get("servers")
+        .or_else(|| op.item.get("servers"))?
+        .as_array()?;
+    let url = server_url(servers.first()?);
+    let url = if url.starts_with("http://") || url.starts_with("https://") {
+        url
+    } else if op.global_base.starts_with("http") {
+        join_url(&format!("{}/", op.global_base), &url)
+    } else {
+        return None;
+    };
+    let url = url.trim_end_matches('/');
+    (url != op.global_base).then(|| url.to_owned())
+}
+
 fn base_url(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mut Diagnostics) -> String {
     if let Some(url) = &settings.base_url {
         return url.trim_end_matches('/').to_owned();
@@ -826,15 +896,7 @@ fn base_url(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mut
         );
         return String::new();
     };
-    let mut url = server.get("url").and_then(Value::as_str).unwrap_or("").to_owned();
-    if let Some(variables) = server.get("variables").and_then(Value::as_object) {
-        for (name, variable) in variables {
-            let default = variable
-                .get("default")
-                .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned));
-            url = url.replace(&format!("{{{name}}}"), &default.unwrap_or_default());
-        }
-    }
+    let mut url = server_url(server);
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         match &source.url {
             Some(spec_url) => url = join_url(spec_url, &url),
@@ -971,6 +1033,34 @@ mod tests {
         assert!(names_destruction(Some("removeMember"), "/x"));
         assert!(!names_destruction(Some("listDeletedItems"), "/items"));
         assert!(!names_destruction(Some("getItem"), "/items/{id}"));
+    }
+
+    #[test]
+    fn operations_can_have_their_own_server() {
+        let op = |operation: &'static Value, item: &'static Value, global_base: &'static str| OperationRef {
+            path: "/files",
+            method: HttpMethod::Post,
+            item: item.as_object().expect("object"),
+            operation,
+            pointer: "/paths/~1files/post",
+            global_base,
+        };
+        let leak = |value: Value| -> &'static Value { Box::leak(Box::new(value)) };
+        let none = leak(json!({}));
+        let upload = leak(
+            json!({ "servers": [{ "url": "https://upload.example.com/{v}", "variables": { "v": { "default": "2.0" } } }] }),
+        );
+        assert_eq!(
+            operation_base(&op(none, upload, "https://api.example.com")).as_deref(),
+            Some("https://upload.example.com/2.0")
+        );
+        let same = leak(json!({ "servers": [{ "url": "https://api.example.com/" }] }));
+        assert_eq!(operation_base(&op(none, same, "https://api.example.com")), None);
+        let relative = leak(json!({ "servers": [{ "url": "/upload" }] }));
+        assert_eq!(
+            operation_base(&op(relative, same, "https://api.example.com/v1")).as_deref(),
+            Some("https://api.example.com/upload")
+        );
     }
 
     #[test]

@@ -138,6 +138,10 @@ pub struct ToolIr {
     pub body: Option<BodyIr>,
     /// The advertised input schema.
     pub input_schema: Value,
+    /// The advertised output schema (success response, objects only).
+    pub output_schema: Option<Value>,
+    /// The operation's own server, when it has one.
+    pub base_url: Option<String>,
     /// MCP annotations.
     pub annotations: Annotations,
     /// Whether it becomes a tool.

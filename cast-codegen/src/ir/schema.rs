@@ -24,6 +24,8 @@ const OPENAPI_ONLY: &[&str] = &[
 pub enum Direction {
     /// Arguments sent upstream: `readOnly` properties are left out.
     Request,
+    /// Results coming back: `writeOnly` properties are left out.
+    Response,
 }
 
 /// Resolves local `$ref`s and converts schemas; recursive schemas become `$defs` entries.
@@ -135,7 +137,7 @@ impl<'a> SchemaCx<'a> {
                     };
                     let mut out_props = Map::new();
                     for (name, prop) in props {
-                        if direction == Direction::Request && self.is_read_only(prop) {
+                        if self.is_hidden(prop, direction) {
                             continue;
                         }
                         let at = format!("{here}/{}", crate::diag::pointer_token(name));
@@ -175,12 +177,10 @@ impl<'a> SchemaCx<'a> {
             };
             out.insert(key.clone(), converted);
         }
-        if direction == Direction::Request
-            && let Some(Value::Array(required)) = out.get("required").cloned()
-        {
+        if let Some(Value::Array(required)) = out.get("required").cloned() {
             let kept: Vec<Value> = required
                 .into_iter()
-                .filter(|name| !self.prop_is_read_only(object, name.as_str().unwrap_or_default()))
+                .filter(|name| !self.prop_is_hidden(object, name.as_str().unwrap_or_default(), direction))
                 .collect();
             out.insert("required".to_owned(), Value::Array(kept));
         }
@@ -188,19 +188,21 @@ impl<'a> SchemaCx<'a> {
         Value::Object(out)
     }
 
-    fn prop_is_read_only(&self, object: &Map<String, Value>, name: &str) -> bool {
+    fn prop_is_hidden(&self, object: &Map<String, Value>, name: &str, direction: Direction) -> bool {
         object
             .get("properties")
             .and_then(|p| p.get(name))
-            .is_some_and(|p| self.is_read_only(p))
+            .is_some_and(|p| self.is_hidden(p, direction))
     }
 
-    fn is_read_only(&self, schema: &Value) -> bool {
-        deref(self.doc, schema)
-            .and_then(|s| s.get("readOnly"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-            || schema.get("readOnly").and_then(Value::as_bool).unwrap_or(false)
+    /// `readOnly` properties are not sent; `writeOnly` ones are not returned.
+    fn is_hidden(&self, schema: &Value, direction: Direction) -> bool {
+        let keyword = match direction {
+            Direction::Request => "readOnly",
+            Direction::Response => "writeOnly",
+        };
+        let flag = |s: &Value| s.get(keyword).and_then(Value::as_bool).unwrap_or(false);
+        flag(schema) || deref(self.doc, schema).is_some_and(flag)
     }
 
     fn convert_ref(

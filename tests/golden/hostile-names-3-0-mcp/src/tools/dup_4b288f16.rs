@@ -11,6 +11,8 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     path_template: "/dup/b",
     path_pieces: &["/dup/b"],
     input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
+    output_schema: ::std::option::Option::None,
+    base_url: ::std::option::Option::None,
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

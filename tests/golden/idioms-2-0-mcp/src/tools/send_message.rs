@@ -13,6 +13,8 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     path_template: "/messages",
     path_pieces: &["/messages"],
     input_schema: r#"{"type":"object","properties":{"To":{"type":"string"},"Body":{"type":"string"}},"required":["To"],"additionalProperties":false}"#,
+    output_schema: ::std::option::Option::None,
+    base_url: ::std::option::Option::None,
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

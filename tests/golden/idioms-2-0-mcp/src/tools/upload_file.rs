@@ -13,6 +13,10 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     path_template: "/files",
     path_pieces: &["/files"],
     input_schema: r#"{"type":"object","properties":{"file":{"type":"string","format":"binary","description":"The file. File contents: base64, or a data: URI (data:TYPE;name=FILE;base64,DATA)."},"note":{"type":"string"}},"required":["file"],"additionalProperties":false}"#,
+    output_schema: ::std::option::Option::Some(
+        r#"{"type":"object","properties":{"id":{"type":"string"},"note":{"type":["string","null"]}}}"#,
+    ),
+    base_url: ::std::option::Option::None,
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

@@ -11,6 +11,8 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     path_template: "/items/{id}",
     path_pieces: &["/items/", ""],
     input_schema: r#"{"type":"object","properties":{"id":{"type":"string","format":"uuid"},"name":{"type":["string","null"]},"kind":{"const":"widget"},"price":{"type":"number","exclusiveMinimum":0,"examples":[9.5]},"tags":{"type":"array","items":{"type":"string"},"maxItems":10}},"required":["id"],"additionalProperties":false}"#,
+    output_schema: ::std::option::Option::None,
+    base_url: ::std::option::Option::None,
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,
