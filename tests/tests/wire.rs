@@ -173,6 +173,22 @@ fn cases() -> Vec<(&'static str, Value, Expect)> {
             json!({ "color": ".." }),
             ToolError("may not be `.` or `..`"),
         ),
+        // Already-encoded-looking and invalid-UTF-8-looking text is data: its `%` is encoded, never decoded.
+        (
+            "path_simple_str",
+            json!({ "color": "%2e%2e%2fadmin" }),
+            Wire(get("/echo/p/simple/str/%252e%252e%252fadmin")),
+        ),
+        (
+            "path_simple_str",
+            json!({ "color": "%C0%AE\u{FFFD}" }),
+            Wire(get("/echo/p/simple/str/%25C0%25AE%EF%BF%BD")),
+        ),
+        (
+            "query_plain",
+            json!({ "u": "%00%ff" }),
+            Wire(q("u=%2500%25ff", "/echo/q/plain")),
+        ),
         (
             "path_simple_str",
             json!({ "color": "" }),
@@ -563,6 +579,94 @@ async fn multipart_and_binary_bodies_carry_the_file_bytes() {
         format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"notes.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--not-a-boundary\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nn\"1\r\n--{boundary}--\r\n"
         )
+    );
+    client.cancel().await.expect("close");
+}
+
+#[tokio::test]
+async fn every_response_kind_maps_to_its_mcp_content() {
+    use base64::Engine as _;
+    let binary = binary();
+    let server = start(SocketAddr::from(([127, 0, 0, 1], 0)), Mode::None, generate_key())
+        .await
+        .expect("upstream");
+    let launch = Launch {
+        binary: binary.clone(),
+        env: vec![
+            ("CAST_BASE_URL".into(), server.base_url().into()),
+            ("CAST_MAX_RESPONSE_BYTES".into(), "1048576".into()),
+        ],
+    };
+    let client = launch.stdio(&Default::default()).await.expect("connect");
+    let tools = client.list_all_tools().await.expect("tools");
+    let schema_of = |name: &str| {
+        tools
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|t| t.output_schema.clone())
+    };
+    assert!(
+        schema_of("respond_json").is_some(),
+        "an object response advertises an output schema"
+    );
+    assert!(schema_of("respond_json_array").is_none(), "an array response cannot");
+
+    let content = |result: &rmcp::model::CallToolResult| serde_json::to_value(&result.content).expect("json");
+
+    let json_result = call(&client, "respond_json", json!({})).await.expect("call");
+    assert_eq!(json_result.structured_content, Some(json!({ "ok": true, "n": 1 })));
+    assert_eq!(text(&json_result), r#"{"ok":true,"n":1}"#);
+
+    let array = call(&client, "respond_json_array", json!({})).await.expect("call");
+    assert_eq!(
+        (array.structured_content.clone(), text(&array)),
+        (None, "[1,2]".to_owned())
+    );
+
+    let plain = call(&client, "respond_text", json!({})).await.expect("call");
+    assert_eq!(content(&plain), json!([{ "type": "text", "text": "plain text" }]));
+
+    let image = call(&client, "respond_image", json!({})).await.expect("call");
+    let png = base64::engine::general_purpose::STANDARD.encode(cast_test_server::TINY_PNG);
+    assert_eq!(
+        content(&image),
+        json!([{ "type": "image", "data": png, "mimeType": "image/png" }])
+    );
+
+    let audio = call(&client, "respond_audio", json!({})).await.expect("call");
+    assert_eq!(content(&audio)[0]["type"], "audio");
+    assert_eq!(content(&audio)[0]["mimeType"], "audio/wav");
+
+    let pdf = call(&client, "respond_binary", json!({})).await.expect("call");
+    let blob = &content(&pdf)[0];
+    assert_eq!(blob["type"], "resource");
+    assert_eq!(blob["resource"]["mimeType"], "application/pdf");
+    assert_eq!(
+        blob["resource"]["blob"],
+        base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.7")
+    );
+
+    let empty = call(&client, "respond_empty", json!({})).await.expect("call");
+    assert_eq!(
+        (empty.is_error, text(&empty)),
+        (Some(false), "HTTP 204 No Content (no content)".to_owned())
+    );
+
+    let failed = call(&client, "respond_error", json!({})).await.expect("call");
+    assert_eq!(failed.is_error, Some(true));
+    assert!(
+        text(&failed).starts_with("upstream returned HTTP 500 Internal Server Error: {\"error\":\"BOOM\""),
+        "{}",
+        text(&failed)
+    );
+
+    let large = call(&client, "respond_large", json!({})).await.expect("call");
+    assert_eq!(large.is_error, Some(false));
+    assert_eq!(large.content[0].as_text().expect("text").text.len(), 1024 * 1024);
+    assert!(text(&large).contains("[the response was cut at 1048576 bytes"));
+    assert_eq!(
+        large.meta.expect("meta").0["io.cast/truncated"],
+        json!({ "limitBytes": 1048576 })
     );
     client.cancel().await.expect("close");
 }

@@ -160,6 +160,7 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         .route("/openapi.json", get(openapi))
         .route("/echo", any(echo))
         .route("/echo/{*rest}", any(echo))
+        .route("/respond/{kind}", get(respond))
         .merge(api)
         .with_state(shared.clone());
     tokio::spawn(async move {
@@ -369,6 +370,32 @@ async fn echo(request: Request) -> Response {
         "body_base64": base64::engine::general_purpose::STANDARD.encode(&body),
     }))
     .into_response()
+}
+
+/// A smallest valid PNG (1×1, transparent), for image responses.
+pub const TINY_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00,
+    0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+/// One response of each kind, for response-mapping tests.
+async fn respond(Path(kind): Path<String>) -> Response {
+    let typed =
+        |content_type: &'static str, body: Vec<u8>| ([(header::CONTENT_TYPE, content_type)], body).into_response();
+    match kind.as_str() {
+        "json" => Json(json!({ "ok": true, "n": 1 })).into_response(),
+        "json-array" => Json(json!([1, 2])).into_response(),
+        "text" => typed("text/plain; charset=utf-8", b"plain text".to_vec()),
+        "image" => typed("image/png", TINY_PNG.to_vec()),
+        "audio" => typed("audio/wav", b"RIFF....WAVE".to_vec()),
+        "binary" => typed("application/pdf", b"%PDF-1.7".to_vec()),
+        "empty" => StatusCode::NO_CONTENT.into_response(),
+        "error" => error(StatusCode::INTERNAL_SERVER_ERROR, "BOOM", "something broke upstream"),
+        "large" => typed("text/plain", vec![b'a'; 2 * 1024 * 1024]),
+        _ => not_found(&kind),
+    }
 }
 
 async fn list_users() -> Response {
