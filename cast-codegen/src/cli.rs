@@ -113,6 +113,7 @@ struct SpecArgs {
 enum AuthArg {
     ApiKey,
     Bearer,
+    Basic,
     None,
 }
 
@@ -194,6 +195,7 @@ impl SpecArgs {
             settings.auth.scheme = Some(match auth {
                 AuthArg::ApiKey => AuthScheme::ApiKey,
                 AuthArg::Bearer => AuthScheme::Bearer,
+                AuthArg::Basic => AuthScheme::Basic,
                 AuthArg::None => AuthScheme::None,
             });
         }

@@ -30,7 +30,7 @@ use std::{collections::BTreeMap, path::Path};
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use load::Source;
-pub use settings::{AuthScheme, AuthSettings, Settings, ToolSettings};
+pub use settings::{AuthScheme, AuthSettings, KeyLocation, Settings, ToolSettings};
 
 /// A generated crate, in memory: path (relative to the crate root) → contents.
 #[derive(Debug, Clone, PartialEq)]

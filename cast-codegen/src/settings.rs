@@ -12,8 +12,22 @@ pub enum AuthScheme {
     ApiKey,
     /// `Authorization: Bearer <credential>`.
     Bearer,
+    /// HTTP basic: the credential is `user:password`.
+    Basic,
     /// No credential.
     None,
+}
+
+/// Where an API key goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyLocation {
+    /// A header (the default).
+    Header,
+    /// A query parameter.
+    Query,
+    /// A cookie.
+    Cookie,
 }
 
 /// `[auth]`: overrides what the spec's `securitySchemes` say.
@@ -24,9 +38,15 @@ pub struct AuthSettings {
     /// The scheme; taken from the spec when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheme: Option<AuthScheme>,
-    /// The header name for `api_key`.
+    /// The header name for `api_key` (same as `name` with `location = "header"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
+    /// Where an `api_key` goes (default: header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<KeyLocation>,
+    /// The header, query parameter or cookie name for `api_key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// `[tools]`: which operations become tools.
@@ -154,6 +174,7 @@ impl Settings {
         self.auth = AuthSettings {
             scheme: Some(scheme),
             header,
+            ..AuthSettings::default()
         };
         self
     }

@@ -31,8 +31,10 @@ fn filters_by_tag_path_and_method() {
     ));
     assert_eq!(enabled(&api), ["getItem", "updateItem"]);
 
-    let (api, _) = analyze(settings("[tools]\nexclude_paths = [\"/api/items**\"]\n"));
-    assert_eq!(enabled(&api), ["listUsers"]);
+    let (api, _) = analyze(settings(
+        "[tools]\nexclude_paths = [\"/api/items\", \"/api/items/**\"]\n",
+    ));
+    assert_eq!(enabled(&api), ["getStatus", "listUsers"]);
 
     // Naming a tool beats the filters; destructive tools still need it.
     let (api, _) = analyze(settings(
@@ -49,7 +51,14 @@ fn renames_and_name_length() {
     assert!(diagnostics.is_empty(), "{diagnostics}");
     assert_eq!(
         enabled(&api),
-        ["items_list", "createItem", "items_get", "updateItem", "listUsers"]
+        [
+            "items_list",
+            "createItem",
+            "items_get",
+            "updateItem",
+            "getStatus",
+            "listUsers"
+        ]
     );
     // The operationId still selects a renamed tool.
     let (api, _) = analyze(settings(

@@ -19,35 +19,53 @@ pub struct Api {
     pub instructions: Option<&'static str>,
     /// Upstream base URL from the spec's `servers` (overridable at run time).
     pub base_url: &'static str,
-    /// How the upstream credential is sent.
-    pub auth: Auth,
+    /// The security schemes tools use; credentials are configured per scheme.
+    pub schemes: &'static [Scheme],
     /// Non-secret headers sent with every upstream request.
     pub static_headers: &'static [(&'static str, &'static str)],
     /// The enabled tools, in spec order.
     pub tools: &'static [&'static ToolDef],
 }
 
-/// How the upstream credential is attached to each request.
+/// One way the upstream accepts a credential (an OpenAPI security scheme).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Auth {
-    /// No credential.
-    None,
-    /// The credential as the value of a header, e.g. `X-Api-Key`.
+pub struct Scheme {
+    /// The scheme's name in the spec (`securitySchemes` key); credentials are configured by it.
+    pub name: &'static str,
+    /// Where the credential goes.
+    pub kind: SchemeKind,
+}
+
+/// Where a credential goes on the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemeKind {
+    /// As the value of a header, e.g. `X-Api-Key`.
     Header {
         /// The header name.
         name: &'static str,
     },
+    /// As a query parameter, e.g. `?api_key=`.
+    Query {
+        /// The parameter name.
+        name: &'static str,
+    },
+    /// As a cookie.
+    Cookie {
+        /// The cookie name.
+        name: &'static str,
+    },
     /// `Authorization: Bearer <credential>`.
     Bearer,
+    /// `Authorization: Basic <base64(credential)>`; the credential is `user:password`.
+    Basic,
 }
 
-impl Auth {
-    /// The header the credential travels in; also the label it is sealed under.
-    pub fn header_name(&self) -> Option<&'static str> {
+impl SchemeKind {
+    /// The label a credential for this scheme is sealed under: where it is sent.
+    pub fn label(&self) -> &'static str {
         match self {
-            Auth::None => None,
-            Auth::Header { name } => Some(name),
-            Auth::Bearer => Some("Authorization"),
+            SchemeKind::Header { name } | SchemeKind::Query { name } | SchemeKind::Cookie { name } => name,
+            SchemeKind::Bearer | SchemeKind::Basic => "Authorization",
         }
     }
 }
@@ -117,6 +135,9 @@ pub struct ToolDef {
     pub output_schema: Option<&'static str>,
     /// This operation's own server (OpenAPI per-path or per-operation `servers`), if any.
     pub base_url: Option<&'static str>,
+    /// Security requirements: alternatives (any one will do), each a set of indices into
+    /// [`Api::schemes`] that apply together. Empty: the operation needs no credential.
+    pub security: &'static [&'static [usize]],
     /// MCP annotations.
     pub annotations: Annotations,
     /// The typed handler.

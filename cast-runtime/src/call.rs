@@ -262,15 +262,12 @@ impl Request<'_> {
         if path.split('/').any(|segment| segment == "." || segment == "..") && !tool.path_template.contains("/.") {
             return tool_error(format!("a path parameter of `{}` may not be `.` or `..`", tool.name));
         }
-        let mut headers = self.headers;
-        if !self.cookies.is_empty() {
-            headers.push(("cookie", self.cookies.join("; ")));
-        }
         let prepared = crate::upstream::Prepared {
             tool,
             path,
             query: self.query,
-            headers,
+            headers: self.headers,
+            cookies: self.cookies,
             body: self.body,
         };
         self.call.upstream.send(prepared).await

@@ -23,6 +23,15 @@ struct Cli {
     /// Sealed upstream credential (made with `cast-codegen secret seal`). Replacing the file rotates the key live.
     #[arg(long, env = "CAST_KEY_FILE", global = true)]
     key_file: Option<PathBuf>,
+    /// A sealed credential for a named security scheme: `SCHEME=FILE`. Repeatable.
+    #[arg(
+        long = "credential",
+        env = "CAST_CREDENTIALS",
+        value_delimiter = ',',
+        global = true,
+        value_name = "SCHEME=FILE"
+    )]
+    credentials: Vec<String>,
     /// Upstream base URL; overrides the spec's `servers`.
     #[arg(long, env = "CAST_BASE_URL", global = true)]
     base_url: Option<String>,
@@ -100,29 +109,70 @@ fn init_logging() {
         .try_init();
 }
 
-fn load_credential(api: &Api, key_file: Option<PathBuf>) -> Result<Option<SealedCredential>, String> {
-    let Some(path) = key_file else {
-        if api.auth.header_name().is_some() {
+/// Opens one sealed credential per configured scheme (slots follow `api.schemes`).
+/// `--key-file` is the credential of the first scheme; `--credential NAME=FILE` names any.
+fn load_credentials(
+    api: &Api,
+    key_file: Option<PathBuf>,
+    named: &[String],
+) -> Result<Vec<Option<SealedCredential>>, String> {
+    let mut slots: Vec<Option<SealedCredential>> = api.schemes.iter().map(|_| None).collect();
+    let mut wanted: Vec<(usize, PathBuf)> = Vec::new();
+    let names = || {
+        api.schemes
+            .iter()
+            .map(|s| format!("`{}`", s.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(path) = key_file {
+        if api.schemes.is_empty() {
+            return Err(format!(
+                "--key-file {} was given, but this server was generated without upstream auth; set [auth] in cast.toml and regenerate",
+                path.display()
+            ));
+        }
+        wanted.push((0, path));
+    }
+    for entry in named {
+        let Some((name, path)) = entry.split_once('=') else {
+            return Err(format!("--credential takes SCHEME=FILE, got `{entry}`"));
+        };
+        let Some(index) = api.schemes.iter().position(|s| s.name == name) else {
+            return Err(format!(
+                "--credential names the scheme `{name}`, but this server has {}",
+                if api.schemes.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names()
+                }
+            ));
+        };
+        wanted.push((index, PathBuf::from(path)));
+    }
+    if !wanted.is_empty() {
+        let master = MasterKey::from_env().map_err(|e| e.to_string())?;
+        for (index, path) in wanted {
+            let scheme = api.schemes[index];
+            let expected = SealedHeader {
+                purpose: PURPOSE_UPSTREAM.to_owned(),
+                label: scheme.kind.label().to_owned(),
+            };
+            let credential = SealedCredential::open(path, master.clone(), expected).map_err(|e| e.to_string())?;
+            tracing::info!(scheme = scheme.name, file = %credential.path().display(), "upstream credential loaded");
+            slots[index] = Some(credential);
+        }
+    }
+    for (scheme, slot) in api.schemes.iter().zip(&slots) {
+        if slot.is_none() {
             tracing::warn!(
-                "no credential configured (--key-file / CAST_KEY_FILE): upstream requests are sent without one"
+                scheme = scheme.name,
+                "no credential configured for this scheme (--key-file / --credential {}=FILE): requests that need it are sent without one",
+                scheme.name
             );
         }
-        return Ok(None);
-    };
-    let Some(label) = api.auth.header_name() else {
-        return Err(format!(
-            "--key-file {} was given, but this server was generated without upstream auth; set [auth] in cast.toml and regenerate",
-            path.display()
-        ));
-    };
-    let master = MasterKey::from_env().map_err(|e| e.to_string())?;
-    let expected = SealedHeader {
-        purpose: PURPOSE_UPSTREAM.to_owned(),
-        label: label.to_owned(),
-    };
-    let credential = SealedCredential::open(path, master, expected).map_err(|e| e.to_string())?;
-    tracing::info!(file = %credential.path().display(), header = label, "upstream credential loaded");
-    Ok(Some(credential))
+    }
+    Ok(slots)
 }
 
 async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
@@ -132,7 +182,7 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
         }
         return Ok(());
     }
-    let credential = load_credential(api, cli.key_file)?;
+    let credentials = load_credentials(api, cli.key_file, &cli.credentials)?;
     let base_url = cli.base_url.as_deref().unwrap_or(api.base_url);
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
         return Err(format!(
@@ -142,8 +192,8 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
     let upstream = Upstream::new(UpstreamConfig {
         base_url,
         base_url_overridden: cli.base_url.is_some(),
-        auth: api.auth,
-        credential,
+        schemes: api.schemes,
+        credentials,
         static_headers: api.static_headers,
         timeout: Duration::from_secs(cli.timeout_secs),
         max_response_bytes: cli.max_response_bytes,

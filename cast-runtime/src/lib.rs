@@ -23,7 +23,7 @@ mod server;
 mod style;
 mod upstream;
 
-pub use api::{Annotations, Api, Auth, Method, ToolDef};
+pub use api::{Annotations, Api, Method, Scheme, SchemeKind, ToolDef};
 pub use secret::Secret;
 pub use server::Server;
 pub use upstream::{Upstream, UpstreamConfig};

@@ -111,6 +111,10 @@ pub enum SealError {
 }
 
 /// The 256-bit key that seals and opens credential files.
+///
+/// `Clone` copies the key within this process only (each loaded credential keeps
+/// one to reopen its file on rotation); copies are zeroized on drop too.
+#[derive(Clone)]
 pub struct MasterKey(Zeroizing<[u8; 32]>);
 
 impl fmt::Debug for MasterKey {

@@ -1,15 +1,19 @@
 //! The one place requests leave for the upstream API: credential injection,
 //! logging, and mapping responses to tool results.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use rmcp::model::{CallToolResult, ContentBlock};
 
 use crate::{
-    api::{Auth, ToolDef},
+    api::{Scheme, SchemeKind, ToolDef},
     call::tool_error,
     credential::SealedCredential,
     secret::Secret,
+    style,
 };
 
 /// Bodies larger than this are cut before they reach the model.
@@ -24,8 +28,9 @@ pub struct Upstream {
     base_url: String,
     /// A base URL given at run time applies to every tool, per-operation servers included.
     base_url_overridden: bool,
-    auth: Auth,
-    credential: Option<SealedCredential>,
+    schemes: &'static [Scheme],
+    /// One slot per scheme, in the same order.
+    credentials: Vec<Option<SealedCredential>>,
     static_headers: &'static [(&'static str, &'static str)],
     max_response_bytes: usize,
 }
@@ -37,10 +42,10 @@ pub struct UpstreamConfig<'a> {
     pub base_url: &'a str,
     /// Whether `base_url` was given at run time (then it applies to every tool).
     pub base_url_overridden: bool,
-    /// How the credential is sent.
-    pub auth: Auth,
-    /// The credential.
-    pub credential: Option<SealedCredential>,
+    /// The API's security schemes.
+    pub schemes: &'static [Scheme],
+    /// The credential of each scheme (same order), where one is configured.
+    pub credentials: Vec<Option<SealedCredential>>,
     /// Non-secret headers for every request.
     pub static_headers: &'static [(&'static str, &'static str)],
     /// Per-request timeout.
@@ -56,6 +61,7 @@ pub(crate) struct Prepared {
     pub path: String,
     pub query: String,
     pub headers: Vec<(&'static str, String)>,
+    pub cookies: Vec<String>,
     pub body: Option<Vec<u8>>,
 }
 
@@ -72,25 +78,78 @@ impl Upstream {
             client,
             base_url: config.base_url.trim_end_matches('/').to_owned(),
             base_url_overridden: config.base_url_overridden,
-            auth: config.auth,
-            credential: config.credential,
+            schemes: config.schemes,
+            credentials: config.credentials,
             static_headers: config.static_headers,
             max_response_bytes: config.max_response_bytes,
         })
     }
 
+    /// The credentials for `tool`: the first requirement alternative whose schemes all
+    /// have one configured; an empty alternative (auth optional) only when none does.
+    fn credentials_for(&self, tool: &ToolDef) -> Vec<(SchemeKind, Arc<Secret>)> {
+        for alternative in tool.security.iter().filter(|a| !a.is_empty()) {
+            let loaded: Option<Vec<_>> = alternative
+                .iter()
+                .map(|&index| {
+                    Some((
+                        self.schemes.get(index)?.kind,
+                        self.credentials.get(index)?.as_ref()?.current(),
+                    ))
+                })
+                .collect();
+            if let Some(loaded) = loaded {
+                return loaded;
+            }
+        }
+        Vec::new()
+    }
+
     pub(crate) async fn send(&self, request: Prepared) -> CallToolResult {
+        use base64::Engine as _;
         let tool = request.tool;
+        let credentials = self.credentials_for(tool);
+        let mut query = request.query;
+        let mut cookies = request.cookies;
+        let mut secret_headers = Vec::new();
+        // What an echoing upstream could hand back: each secret as sent, in every form.
+        let mut needles: Vec<String> = Vec::new();
+        for (kind, secret) in &credentials {
+            let value = secret.expose();
+            needles.push(value.to_owned());
+            match kind {
+                SchemeKind::Header { name } => secret_headers.push((*name, value.to_owned())),
+                SchemeKind::Bearer => secret_headers.push(("authorization", format!("Bearer {value}"))),
+                SchemeKind::Basic => {
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+                    secret_headers.push(("authorization", format!("Basic {encoded}")));
+                    needles.push(encoded);
+                }
+                SchemeKind::Query { name } | SchemeKind::Cookie { name } => {
+                    let encoded = style::encode(value);
+                    let pair = format!("{}={encoded}", style::encode(name));
+                    if matches!(kind, SchemeKind::Query { .. }) {
+                        if !query.is_empty() {
+                            query.push('&');
+                        }
+                        query.push_str(&pair);
+                    } else {
+                        cookies.push(pair);
+                    }
+                    needles.push(encoded);
+                }
+            }
+        }
         let base = match tool.base_url {
             Some(own) if !self.base_url_overridden => own.trim_end_matches('/'),
             _ => self.base_url.as_str(),
         };
-        let mut url = String::with_capacity(base.len() + request.path.len() + request.query.len() + 1);
+        let mut url = String::with_capacity(base.len() + request.path.len() + query.len() + 1);
         url.push_str(base);
         url.push_str(&request.path);
-        if !request.query.is_empty() {
+        if !query.is_empty() {
             url.push('?');
-            url.push_str(&request.query);
+            url.push_str(&query);
         }
         let method = reqwest::Method::from_bytes(tool.method.as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut builder = self.client.request(method, &url);
@@ -100,20 +159,17 @@ impl Upstream {
         for (name, value) in request.headers {
             builder = builder.header(name, value);
         }
-        let secret = self.credential.as_ref().map(SealedCredential::current);
-        if let (Some(secret), Some(name)) = (&secret, self.auth.header_name()) {
-            let value = match self.auth {
-                Auth::Bearer => format!("Bearer {}", secret.expose()),
-                _ => secret.expose().to_owned(),
-            };
+        if !cookies.is_empty() {
+            secret_headers.push(("cookie", cookies.join("; ")));
+        }
+        for (name, value) in secret_headers {
             match reqwest::header::HeaderValue::from_str(&value) {
                 Ok(mut value) => {
+                    // Sensitive values are left out of `Debug` output and HTTP/2 header compression.
                     value.set_sensitive(true);
                     builder = builder.header(name, value);
                 }
-                Err(_) => {
-                    return tool_error("the configured credential is not a valid header value");
-                }
+                Err(_) => return tool_error(format!("a configured credential is not a valid `{name}` header value")),
             }
         }
         if let Some(body) = request.body {
@@ -123,7 +179,6 @@ impl Upstream {
         let started = Instant::now();
         let outcome = self.exchange(builder).await;
         let latency_ms = started.elapsed().as_millis() as u64;
-        let secret = secret.as_deref();
         match outcome {
             Ok((status, content_type, body, truncated)) => {
                 tracing::info!(
@@ -139,7 +194,7 @@ impl Upstream {
                     tool,
                     status,
                     content_type.as_deref(),
-                    &redact(body, secret),
+                    &redact(body, &needles),
                     truncated.then_some(self.max_response_bytes),
                 )
             }
@@ -187,22 +242,23 @@ impl Upstream {
 
 /// Removes the credential from anything the upstream sends back: an API that
 /// echoes the request must not hand the key to the model.
-fn redact(body: Vec<u8>, secret: Option<&Secret>) -> Vec<u8> {
-    let Some(needle) = secret.map(|s| s.expose().as_bytes()).filter(|n| !n.is_empty()) else {
-        return body;
-    };
-    if !body.windows(needle.len()).any(|w| w == needle) {
-        return body;
+fn redact(body: Vec<u8>, needles: &[String]) -> Vec<u8> {
+    let mut body = body;
+    for needle in needles.iter().map(|n| n.as_bytes()).filter(|n| n.len() >= 4) {
+        if !body.windows(needle.len()).any(|w| w == needle) {
+            continue;
+        }
+        let mut out = Vec::with_capacity(body.len());
+        let mut rest = body.as_slice();
+        while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(b"[redacted]");
+            rest = &rest[at + needle.len()..];
+        }
+        out.extend_from_slice(rest);
+        body = out;
     }
-    let mut out = Vec::with_capacity(body.len());
-    let mut rest = body.as_slice();
-    while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(b"[redacted]");
-        rest = &rest[at + needle.len()..];
-    }
-    out.extend_from_slice(rest);
-    out
+    body
 }
 
 /// reqwest errors print the URL, which may carry query parameters; say what happened without it.
@@ -330,6 +386,7 @@ mod tests {
         input_schema: "{}",
         output_schema: None,
         base_url: None,
+        security: &[],
         annotations: crate::api::Annotations {
             read_only: true,
             destructive: false,
@@ -377,12 +434,12 @@ mod tests {
 
     #[test]
     fn redacts_every_occurrence() {
-        let secret = Secret::new("k3y");
+        let secret = vec!["k3y!".to_owned()];
         assert_eq!(
-            redact(b"a k3y b k3yk3y".to_vec(), Some(&secret)),
+            redact(b"a k3y! b k3y!k3y!".to_vec(), &secret),
             b"a [redacted] b [redacted][redacted]"
         );
-        assert_eq!(redact(b"none".to_vec(), Some(&secret)), b"none");
+        assert_eq!(redact(b"none".to_vec(), &secret), b"none");
     }
 
     #[test]

@@ -127,7 +127,17 @@ async fn stdio_lists_tools_and_round_trips_items_with_the_key() {
 
     let tools = client.list_all_tools().await.expect("list tools");
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(names, ["listItems", "createItem", "getItem", "updateItem", "listUsers"]);
+    assert_eq!(
+        names,
+        [
+            "listItems",
+            "createItem",
+            "getItem",
+            "updateItem",
+            "getStatus",
+            "listUsers"
+        ]
+    );
     let get_item = tools.iter().find(|t| t.name == "getItem").expect("getItem");
     let annotations = get_item.annotations.as_ref().expect("annotations");
     assert_eq!(
@@ -241,7 +251,7 @@ async fn http_serves_both_protocol_eras() {
         legacy.peer_info().expect("info").protocol_version.to_string(),
         "2026-07-28"
     );
-    assert_eq!(legacy.list_all_tools().await.expect("tools").len(), 5);
+    assert_eq!(legacy.list_all_tools().await.expect("tools").len(), 6);
     let listed = call(&legacy, "listItems", json!({})).await.expect("call");
     assert_eq!(
         listed.structured_content.expect("structured")["items"][0]["name"],
@@ -493,7 +503,7 @@ async fn an_unreachable_upstream_is_a_tool_error_not_a_crash() {
         text(&result)
     );
     // The server is still there for the next call.
-    assert_eq!(client.list_all_tools().await.expect("tools").len(), 5);
+    assert_eq!(client.list_all_tools().await.expect("tools").len(), 6);
     client.cancel().await.expect("close");
     assert!(log.lock().expect("log").contains("upstream call failed"));
 }

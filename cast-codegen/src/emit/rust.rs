@@ -3,7 +3,9 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::ir::{ApiIr, AuthIr, BodyKind, BodyShape, HttpMethod, Location, ParamIr, RustType, Style, Styled, ToolIr};
+use crate::ir::{
+    ApiIr, BodyKind, BodyShape, HttpMethod, Location, ParamIr, RustType, SchemeKind, Style, Styled, ToolIr,
+};
 
 /// `#[doc = "..."]` lines for text from the spec. Code fences are marked `text`
 /// so that nothing a spec author wrote is ever compiled as a doctest.
@@ -83,11 +85,17 @@ pub fn main_rs(api: &ApiIr) -> TokenStream {
         None => quote!(::std::option::Option::None),
     };
     let base_url = &api.base_url;
-    let auth = match &api.auth {
-        AuthIr::None => quote!(::cast_runtime::codegen::Auth::None),
-        AuthIr::Header(name) => quote!(::cast_runtime::codegen::Auth::Header { name: #name }),
-        AuthIr::Bearer => quote!(::cast_runtime::codegen::Auth::Bearer),
-    };
+    let schemes = api.schemes.iter().map(|scheme| {
+        let name = &scheme.name;
+        let kind = match &scheme.kind {
+            SchemeKind::Header(n) => quote!(::cast_runtime::codegen::SchemeKind::Header { name: #n }),
+            SchemeKind::Query(n) => quote!(::cast_runtime::codegen::SchemeKind::Query { name: #n }),
+            SchemeKind::Cookie(n) => quote!(::cast_runtime::codegen::SchemeKind::Cookie { name: #n }),
+            SchemeKind::Bearer => quote!(::cast_runtime::codegen::SchemeKind::Bearer),
+            SchemeKind::Basic => quote!(::cast_runtime::codegen::SchemeKind::Basic),
+        };
+        quote!(::cast_runtime::codegen::Scheme { name: #name, kind: #kind })
+    });
     let headers = api.static_headers.iter().map(|(name, value)| quote!((#name, #value)));
     quote! {
         #![doc = #docs]
@@ -103,7 +111,7 @@ pub fn main_rs(api: &ApiIr) -> TokenStream {
             title: #title,
             instructions: #instructions,
             base_url: #base_url,
-            auth: #auth,
+            schemes: &[#(#schemes),*],
             static_headers: &[#(#headers),*],
             tools: tools::ALL,
         };
@@ -167,6 +175,10 @@ pub fn tool_rs(tool: &ToolIr) -> TokenStream {
         }
         None => quote!(::std::option::Option::None),
     };
+    let security = tool.security.iter().map(|alternative| {
+        let indices = alternative.iter().map(|i| Literal::usize_unsuffixed(*i));
+        quote!(&[#(#indices),*])
+    });
     let base_url = match &tool.base_url {
         Some(url) => quote!(::std::option::Option::Some(#url)),
         None => quote!(::std::option::Option::None),
@@ -288,6 +300,7 @@ pub fn tool_rs(tool: &ToolIr) -> TokenStream {
             input_schema: #schema,
             output_schema: #output_schema,
             base_url: #base_url,
+            security: &[#(#security),*],
             annotations: ::cast_runtime::codegen::Annotations {
                 read_only: #read_only,
                 destructive: #destructive,

@@ -1,18 +1,18 @@
 //! Spec (as JSON) to [`ApiIr`]: names, parameters, bodies, schemas, selection.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
 use super::{
-    Annotations, ApiIr, ArgName, AuthIr, BodyIr, BodyKind, BodyShape, FieldIr, HttpMethod, Location, ParamIr, RustType,
-    Style, Styled, ToolIr, naming,
+    Annotations, ApiIr, ArgName, BodyIr, BodyKind, BodyShape, FieldIr, HttpMethod, Location, ParamIr, RustType,
+    SchemeIr, SchemeKind, Style, Styled, ToolIr, naming,
     schema::{Direction, SchemaCx, deref},
 };
 use crate::{
     diag::{Diagnostic, Diagnostics, pointer_token},
     load::Source,
-    settings::{AuthScheme, Settings},
+    settings::{AuthScheme, KeyLocation, Settings},
 };
 
 /// Words in an operation's name that mean it destroys data, whatever its method
@@ -50,6 +50,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         .filter(|d| !d.is_empty());
 
     let base_url = base_url(doc, source, settings, diagnostics);
+    let security = security(doc, settings, diagnostics);
     let mut cx = SchemaCx::new(doc);
     let mut tools = Vec::new();
     let mut taken_names = HashSet::new();
@@ -74,6 +75,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
                         operation,
                         pointer: &pointer,
                         global_base: &base_url,
+                        security: &security,
                     },
                     settings,
                     &mut taken_names,
@@ -95,7 +97,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         title: title.to_owned(),
         description: description.map(str::to_owned),
         base_url,
-        auth: auth(doc, settings, diagnostics),
+        schemes: security.schemes,
         static_headers: settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         tools,
     }
@@ -144,6 +146,8 @@ struct OperationRef<'a> {
     pointer: &'a str,
     /// The API's base URL, for per-operation servers given relative to it.
     global_base: &'a str,
+    /// The API's security schemes and default requirement.
+    security: &'a Security,
 }
 
 fn text(value: Option<&Value>) -> Option<String> {
@@ -470,6 +474,7 @@ fn lower_operation(
         output_schema(cx, doc_operation, op.pointer)
     };
     let base_url = operation_base(&op);
+    let security = op.security.for_operation(doc_operation);
 
     let title = text(doc_operation.get("summary"));
     let long = text(doc_operation.get("description"));
@@ -513,6 +518,7 @@ fn lower_operation(
         input_schema,
         output_schema,
         base_url,
+        security,
         annotations,
         enabled: true,
         why: String::new(),
@@ -924,85 +930,151 @@ fn join_url(base: &str, relative: &str) -> String {
     }
 }
 
-fn auth(doc: &Value, settings: &Settings, diagnostics: &mut Diagnostics) -> AuthIr {
-    let schemes = doc.pointer("/components/securitySchemes").and_then(Value::as_object);
-    let spec_header = schemes.and_then(|s| {
-        s.values().find_map(|scheme| {
-            let scheme = deref(doc, scheme)?;
-            (scheme.get("type")? == "apiKey" && scheme.get("in")? == "header")
-                .then(|| scheme.get("name").and_then(Value::as_str).map(str::to_owned))
-                .flatten()
-        })
-    });
-    match settings.auth.scheme {
-        Some(AuthScheme::None) => return AuthIr::None,
-        Some(AuthScheme::Bearer) => return AuthIr::Bearer,
-        Some(AuthScheme::ApiKey) => {
-            return AuthIr::Header(
-                settings
-                    .auth
-                    .header
-                    .clone()
-                    .or(spec_header)
-                    .unwrap_or_else(|| "X-Api-Key".to_owned()),
-            );
-        }
-        None => {}
-    }
-    // The first requirement that applies to the whole API, else to any operation.
-    let global = doc.get("security").and_then(Value::as_array);
-    let requirement = global
-        .and_then(|r| r.iter().find_map(|req| req.as_object()?.keys().next().cloned()))
-        .or_else(|| {
-            doc.get("paths")?.as_object()?.values().find_map(|item| {
-                item.as_object()?.values().find_map(|op| {
-                    op.get("security")?
-                        .as_array()?
-                        .iter()
-                        .find_map(|req| req.as_object()?.keys().next().cloned())
-                })
+/// The API's usable security schemes and how requirements map onto them.
+#[derive(Debug, Default)]
+struct Security {
+    schemes: Vec<SchemeIr>,
+    /// Scheme name → index in `schemes`; `None` for schemes Cast cannot apply.
+    index: HashMap<String, Option<usize>>,
+    /// The requirement of operations that state none.
+    global: Vec<Vec<usize>>,
+    /// `[auth]` in cast.toml replaces whatever the spec says.
+    forced: bool,
+}
+
+impl Security {
+    /// Requirement objects (OR of AND-sets) to scheme indices. Alternatives naming a scheme
+    /// Cast cannot apply are dropped; `{}` stays as an empty alternative (auth optional).
+    fn requirements(&self, list: &Value) -> Vec<Vec<usize>> {
+        let Some(list) = list.as_array() else { return Vec::new() };
+        list.iter()
+            .filter_map(|requirement| {
+                requirement
+                    .as_object()?
+                    .keys()
+                    .map(|name| self.index.get(name).copied().flatten())
+                    .collect::<Option<Vec<usize>>>()
             })
-        });
-    let Some(name) = requirement else {
-        return AuthIr::None;
+            .collect()
+    }
+
+    fn for_operation(&self, operation: &Value) -> Vec<Vec<usize>> {
+        match operation.get("security") {
+            Some(Value::Array(list)) if list.is_empty() => Vec::new(),
+            Some(_) if self.forced => self.global.clone(),
+            Some(list) => self.requirements(list),
+            None => self.global.clone(),
+        }
+    }
+}
+
+fn security(doc: &Value, settings: &Settings, diagnostics: &mut Diagnostics) -> Security {
+    if let Some(scheme) = settings.auth.scheme {
+        let name = settings.auth.name.clone().or_else(|| settings.auth.header.clone());
+        let kind = match scheme {
+            AuthScheme::None => {
+                return Security {
+                    forced: true,
+                    ..Security::default()
+                };
+            }
+            AuthScheme::Bearer => SchemeKind::Bearer,
+            AuthScheme::Basic => SchemeKind::Basic,
+            AuthScheme::ApiKey => {
+                let name = name.unwrap_or_else(|| "X-Api-Key".to_owned());
+                match settings.auth.location.unwrap_or(KeyLocation::Header) {
+                    KeyLocation::Header => SchemeKind::Header(name),
+                    KeyLocation::Query => SchemeKind::Query(name),
+                    KeyLocation::Cookie => SchemeKind::Cookie(name),
+                }
+            }
+        };
+        return Security {
+            schemes: vec![SchemeIr {
+                name: "default".to_owned(),
+                kind,
+            }],
+            index: HashMap::from([("default".to_owned(), Some(0))]),
+            global: vec![vec![0]],
+            forced: true,
+        };
+    }
+    // Only schemes that some requirement names matter; keep `securitySchemes` order.
+    let mut referenced = HashSet::new();
+    let mut note = |list: Option<&Value>| {
+        for requirement in list.and_then(Value::as_array).into_iter().flatten() {
+            referenced.extend(requirement.as_object().into_iter().flat_map(|r| r.keys().cloned()));
+        }
     };
-    let pointer = format!("/components/securitySchemes/{}", pointer_token(&name));
-    let Some(scheme) = doc.pointer(&pointer).and_then(|s| deref(doc, s)) else {
+    note(doc.get("security"));
+    for item in doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        for operation in item.as_object().into_iter().flat_map(|i| i.values()) {
+            note(operation.get("security"));
+        }
+    }
+    let mut security = Security::default();
+    let declared = doc.pointer("/components/securitySchemes").and_then(Value::as_object);
+    for (name, scheme) in declared
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| referenced.contains(*name))
+    {
+        let pointer = format!("/components/securitySchemes/{}", pointer_token(name));
+        let Some(scheme) = deref(doc, scheme) else { continue };
+        let kind_name = scheme.get("type").and_then(Value::as_str).unwrap_or("");
+        let location = scheme.get("in").and_then(Value::as_str).unwrap_or("");
+        let key_name = scheme.get("name").and_then(Value::as_str).map(str::to_owned);
+        let http_scheme = scheme
+            .get("scheme")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let kind = match (kind_name, location, http_scheme.as_str(), key_name) {
+            ("apiKey", "header", _, Some(n)) => Some(SchemeKind::Header(n)),
+            ("apiKey", "query", _, Some(n)) => Some(SchemeKind::Query(n)),
+            ("apiKey", "cookie", _, Some(n)) => Some(SchemeKind::Cookie(n)),
+            ("http", _, "bearer", _) => Some(SchemeKind::Bearer),
+            ("http", _, "basic", _) => Some(SchemeKind::Basic),
+            _ => None,
+        };
+        match kind {
+            Some(kind) => {
+                security.index.insert(name.clone(), Some(security.schemes.len()));
+                security.schemes.push(SchemeIr {
+                    name: name.clone(),
+                    kind,
+                });
+            }
+            None => {
+                security.index.insert(name.clone(), None);
+                let what = if kind_name == "http" {
+                    format!("http {http_scheme}")
+                } else if location.is_empty() {
+                    kind_name.to_owned()
+                } else {
+                    format!("{kind_name} in {location}")
+                };
+                diagnostics.push(
+                    Diagnostic::warning("C0401", pointer, format!("security scheme `{name}` ({what}) is not supported yet"))
+                        .hint("operations that accept only this scheme are called without a credential; set [auth] in cast.toml if a token works as a bearer or API key"),
+                );
+            }
+        }
+    }
+    for name in referenced.iter().filter(|n| !security.index.contains_key(*n)) {
         diagnostics.push(Diagnostic::warning(
             "C0102",
-            pointer,
-            format!("security scheme `{name}` is not defined"),
+            "/components/securitySchemes",
+            format!("security scheme `{name}` is used but not defined"),
         ));
-        return AuthIr::None;
-    };
-    let kind = scheme.get("type").and_then(Value::as_str).unwrap_or("");
-    let location = scheme.get("in").and_then(Value::as_str).unwrap_or("");
-    let http_scheme = scheme
-        .get("scheme")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    match (kind, location, http_scheme.as_str()) {
-        ("apiKey", "header", _) => match scheme.get("name").and_then(Value::as_str) {
-            Some(header) => AuthIr::Header(header.to_owned()),
-            None => AuthIr::None,
-        },
-        ("http", _, "bearer") => AuthIr::Bearer,
-        _ => {
-            let what = if kind == "http" {
-                format!("http {http_scheme}")
-            } else if location.is_empty() {
-                kind.to_owned()
-            } else {
-                format!("{kind} in {location}")
-            };
-            diagnostics.push(
-                Diagnostic::warning("C0401", pointer, format!("security scheme `{name}` ({what}) is not supported yet"))
-                    .hint("tools are generated without upstream auth; set [auth] scheme = \"bearer\" or \"api_key\" in cast.toml if a token works"),
-            );
-            AuthIr::None
-        }
     }
+    security.global = security.requirements(doc.get("security").unwrap_or(&Value::Null));
+    security
 }
 
 #[cfg(test)]
@@ -1044,6 +1116,7 @@ mod tests {
             operation,
             pointer: "/paths/~1files/post",
             global_base,
+            security: Box::leak(Box::default()),
         };
         let leak = |value: Value| -> &'static Value { Box::leak(Box::new(value)) };
         let none = leak(json!({}));

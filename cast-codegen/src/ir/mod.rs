@@ -20,8 +20,8 @@ pub struct ApiIr {
     pub description: Option<String>,
     /// Upstream base URL (may be empty or relative: then it must be given at run time).
     pub base_url: String,
-    /// Upstream authentication.
-    pub auth: AuthIr,
+    /// The security schemes tools use (those Cast can apply).
+    pub schemes: Vec<SchemeIr>,
     /// Non-secret headers for every request.
     pub static_headers: Vec<(String, String)>,
     /// Every operation, enabled or not, in spec order.
@@ -35,15 +35,49 @@ impl ApiIr {
     }
 }
 
-/// How the credential is sent upstream.
+/// A security scheme: its name in the spec and where its credential goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthIr {
-    /// No credential.
-    None,
-    /// As the value of this header.
+pub struct SchemeIr {
+    /// The `securitySchemes` key (or `default` for `[auth]` from cast.toml).
+    pub name: String,
+    /// Where the credential goes.
+    pub kind: SchemeKind,
+}
+
+/// Where a credential goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemeKind {
+    /// As this header's value.
     Header(String),
-    /// As `Authorization: Bearer`.
+    /// As this query parameter.
+    Query(String),
+    /// As this cookie.
+    Cookie(String),
+    /// `Authorization: Bearer`.
     Bearer,
+    /// `Authorization: Basic` (credential `user:password`).
+    Basic,
+}
+
+impl SchemeKind {
+    /// The label a credential is sealed under (`cast-codegen secret seal --header LABEL`).
+    pub fn label(&self) -> &str {
+        match self {
+            Self::Header(name) | Self::Query(name) | Self::Cookie(name) => name,
+            Self::Bearer | Self::Basic => "Authorization",
+        }
+    }
+
+    /// A short human description.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Header(name) => format!("API key in the `{name}` header"),
+            Self::Query(name) => format!("API key in the `{name}` query parameter"),
+            Self::Cookie(name) => format!("API key in the `{name}` cookie"),
+            Self::Bearer => "`Authorization: Bearer` token".to_owned(),
+            Self::Basic => "HTTP basic (`user:password`)".to_owned(),
+        }
+    }
 }
 
 /// HTTP methods OpenAPI knows.
@@ -142,6 +176,8 @@ pub struct ToolIr {
     pub output_schema: Option<Value>,
     /// The operation's own server, when it has one.
     pub base_url: Option<String>,
+    /// Security requirements: alternatives of sets of indices into [`ApiIr::schemes`]; empty means none.
+    pub security: Vec<Vec<usize>>,
     /// MCP annotations.
     pub annotations: Annotations,
     /// Whether it becomes a tool.

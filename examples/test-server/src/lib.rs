@@ -37,6 +37,20 @@ pub enum Mode {
     },
     /// `Authorization: Bearer <key>`.
     Bearer,
+    /// HTTP basic: user `cast`, the key as password.
+    Basic,
+    /// The key in a query parameter (`api_key` unless renamed).
+    Query {
+        /// The parameter name.
+        name: String,
+    },
+    /// The key in a cookie (`session` unless renamed).
+    Cookie {
+        /// The cookie name.
+        name: String,
+    },
+    /// Both `X-Api-Key` and `?api_key=` at once (an AND requirement).
+    Both,
     /// No authentication.
     None,
 }
@@ -155,6 +169,7 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         .route("/api/items", get(list_items).post(create_item))
         .route("/api/items/{id}", get(get_item).put(update_item).delete(delete_item))
         .route("/api/users", get(list_users))
+        .route("/api/status", get(status))
         .layer(middleware::from_fn_with_state(shared.clone(), authenticate));
     let app = Router::new()
         .route("/openapi.json", get(openapi))
@@ -173,19 +188,77 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "error": code, "message": message }))).into_response()
 }
 
-fn presented(mode: &Mode, headers: &HeaderMap) -> Option<String> {
+fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    let pairs = url_pairs(query.unwrap_or(""));
+    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |t: &str| {
+                percent_encoding::percent_decode_str(&t.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// The credential a request presents in the place `mode` expects it.
+fn presented(mode: &Mode, headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    use base64::Engine as _;
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     match mode {
         Mode::ApiKey { header } => value(header),
         Mode::Bearer => {
             value(header::AUTHORIZATION.as_str()).and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned))
         }
+        Mode::Basic => value(header::AUTHORIZATION.as_str()).and_then(|v| {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(v.strip_prefix("Basic ")?)
+                .ok()?;
+            let text = String::from_utf8(decoded).ok()?;
+            // A wrong user presents something no key equals.
+            Some(
+                text.strip_prefix("cast:")
+                    .map_or_else(|| format!("wrong-user:{text}"), str::to_owned),
+            )
+        }),
+        Mode::Query { name } => query_value(query, name),
+        Mode::Cookie { name } => value(header::COOKIE.as_str()).and_then(|cookies| {
+            cookies.split(';').find_map(|c| {
+                let (k, v) = c.trim().split_once('=')?;
+                (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+            })
+        }),
+        Mode::Both => {
+            let (header, query) = (value("x-api-key")?, query_value(query, "api_key")?);
+            Some(if header == query {
+                header
+            } else {
+                format!("{header}|{query}")
+            })
+        }
         Mode::None => None,
     }
 }
 
 async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let credential = presented(&shared.mode, request.headers());
+    let credential = presented(&shared.mode, request.headers(), request.uri().query());
+    if request.uri().path() == "/api/status" {
+        // Public: `security: []` in the spec.
+        lock(&shared.seen).push(Seen {
+            method: request.method().to_string(),
+            uri: request.uri().to_string(),
+            credential,
+        });
+        return next.run(request).await;
+    }
     lock(&shared.seen).push(Seen {
         method: request.method().to_string(),
         uri: request.uri().to_string(),
@@ -214,15 +287,40 @@ async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next:
 async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
     let mut doc: Value = serde_json::from_str(OPENAPI_JSON).expect("the embedded spec is valid JSON");
     doc["servers"] = json!([{ "url": shared.base_url }]);
-    if let Mode::ApiKey { header } = &shared.mode {
-        doc["components"]["securitySchemes"]["apiKey"]["name"] = json!(header);
-    } else if shared.mode == Mode::Bearer {
-        doc["components"]["securitySchemes"] = json!({ "bearer": { "type": "http", "scheme": "bearer" } });
-        doc["security"] = json!([{ "bearer": [] }]);
-    } else {
-        doc.as_object_mut().map(|d| d.remove("security"));
-        doc["components"].as_object_mut().map(|c| c.remove("securitySchemes"));
-    }
+    let api_key = |location: &str, name: &str| json!({ "type": "apiKey", "in": location, "name": name });
+    let (schemes, security) = match &shared.mode {
+        Mode::ApiKey { header } => (
+            json!({ "apiKey": api_key("header", header) }),
+            json!([{ "apiKey": [] }]),
+        ),
+        Mode::Bearer => (
+            json!({ "bearer": { "type": "http", "scheme": "bearer" } }),
+            json!([{ "bearer": [] }]),
+        ),
+        Mode::Basic => (
+            json!({ "basic": { "type": "http", "scheme": "basic" } }),
+            json!([{ "basic": [] }]),
+        ),
+        Mode::Query { name } => (
+            json!({ "queryKey": api_key("query", name) }),
+            json!([{ "queryKey": [] }]),
+        ),
+        Mode::Cookie { name } => (
+            json!({ "cookieKey": api_key("cookie", name) }),
+            json!([{ "cookieKey": [] }]),
+        ),
+        Mode::Both => (
+            json!({ "apiKey": api_key("header", "X-Api-Key"), "queryKey": api_key("query", "api_key") }),
+            json!([{ "apiKey": [], "queryKey": [] }]),
+        ),
+        Mode::None => {
+            doc.as_object_mut().map(|d| d.remove("security"));
+            doc["components"].as_object_mut().map(|c| c.remove("securitySchemes"));
+            return Json(doc).into_response();
+        }
+    };
+    doc["components"]["securitySchemes"] = schemes;
+    doc["security"] = security;
     Json(doc).into_response()
 }
 
@@ -396,6 +494,10 @@ async fn respond(Path(kind): Path<String>) -> Response {
         "large" => typed("text/plain", vec![b'a'; 2 * 1024 * 1024]),
         _ => not_found(&kind),
     }
+}
+
+async fn status() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
 }
 
 async fn list_users() -> Response {

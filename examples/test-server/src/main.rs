@@ -11,6 +11,14 @@ enum ModeArg {
     Apikey,
     /// `Authorization: Bearer <key>`.
     Bearer,
+    /// HTTP basic: user `cast`, the key as password.
+    Basic,
+    /// The key in a query parameter (`--param-name`, default api_key).
+    Query,
+    /// The key in a cookie (`--param-name`, default session).
+    Cookie,
+    /// Both `X-Api-Key` and `?api_key=` at once.
+    Both,
     /// No authentication.
     None,
 }
@@ -34,6 +42,9 @@ struct Args {
     /// Header carrying the key in apikey mode.
     #[arg(long, default_value = "X-Api-Key")]
     header_name: String,
+    /// Query parameter or cookie carrying the key in query and cookie modes.
+    #[arg(long)]
+    param_name: Option<String>,
 }
 
 #[tokio::main]
@@ -44,6 +55,14 @@ async fn main() -> std::process::ExitCode {
             header: args.header_name.clone(),
         },
         ModeArg::Bearer => Mode::Bearer,
+        ModeArg::Basic => Mode::Basic,
+        ModeArg::Query => Mode::Query {
+            name: args.param_name.clone().unwrap_or_else(|| "api_key".into()),
+        },
+        ModeArg::Cookie => Mode::Cookie {
+            name: args.param_name.clone().unwrap_or_else(|| "session".into()),
+        },
+        ModeArg::Both => Mode::Both,
         ModeArg::None => Mode::None,
     };
     let key = args.key.unwrap_or_else(generate_key);
@@ -61,6 +80,10 @@ async fn main() -> std::process::ExitCode {
     match mode {
         Mode::ApiKey { header } => println!("auth: header {header}"),
         Mode::Bearer => println!("auth: Authorization: Bearer"),
+        Mode::Basic => println!("auth: basic, user cast, the key as password"),
+        Mode::Query { name } => println!("auth: query parameter {name}"),
+        Mode::Cookie { name } => println!("auth: cookie {name}"),
+        Mode::Both => println!("auth: header X-Api-Key and query parameter api_key"),
         Mode::None => println!("auth: none"),
     }
     if !matches!(args.mode, ModeArg::None) {

@@ -14,7 +14,12 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
         "This is the interface for interacting with the [Asana Platform](https://developers.asana.com). Our API reference is generated from our [OpenAPI spec] (https://raw.githubusercontent.com/Asana/openapi/master/defs/asana_oas.yaml).",
     ),
     base_url: "https://app.asana.com/api/1.0",
-    auth: ::cast_runtime::codegen::Auth::Bearer,
+    schemes: &[
+        ::cast_runtime::codegen::Scheme {
+            name: "personalAccessToken",
+            kind: ::cast_runtime::codegen::SchemeKind::Bearer,
+        },
+    ],
     static_headers: &[],
     tools: tools::ALL,
 };

@@ -14,9 +14,14 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
         "A small inventory API: items with tags and prices, and the users who own them.",
     ),
     base_url: "http://127.0.0.1:3456",
-    auth: ::cast_runtime::codegen::Auth::Header {
-        name: "X-Api-Key",
-    },
+    schemes: &[
+        ::cast_runtime::codegen::Scheme {
+            name: "apiKey",
+            kind: ::cast_runtime::codegen::SchemeKind::Header {
+                name: "X-Api-Key",
+            },
+        },
+    ],
     static_headers: &[],
     tools: tools::ALL,
 };

@@ -12,7 +12,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     title: "Cycles",
     instructions: ::std::option::Option::None,
     base_url: "https://cycles.example.com",
-    auth: ::cast_runtime::codegen::Auth::None,
+    schemes: &[],
     static_headers: &[],
     tools: tools::ALL,
 };

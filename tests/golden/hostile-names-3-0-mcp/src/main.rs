@@ -12,7 +12,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     title: "Hostile Names",
     instructions: ::std::option::Option::Some("Names that break naive generators."),
     base_url: "https://hostile.example.com/v1",
-    auth: ::cast_runtime::codegen::Auth::None,
+    schemes: &[],
     static_headers: &[],
     tools: tools::ALL,
 };

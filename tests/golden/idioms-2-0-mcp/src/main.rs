@@ -12,9 +12,14 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     title: "Idioms of 2.0",
     instructions: ::std::option::Option::None,
     base_url: "https://files.example.com/api",
-    auth: ::cast_runtime::codegen::Auth::Header {
-        name: "X-Token",
-    },
+    schemes: &[
+        ::cast_runtime::codegen::Scheme {
+            name: "token",
+            kind: ::cast_runtime::codegen::SchemeKind::Header {
+                name: "X-Token",
+            },
+        },
+    ],
     static_headers: &[],
     tools: tools::ALL,
 };

@@ -14,7 +14,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
         "Type arrays, const, numeric exclusive bounds, webhooks and no servers.",
     ),
     base_url: "",
-    auth: ::cast_runtime::codegen::Auth::None,
+    schemes: &[],
     static_headers: &[],
     tools: tools::ALL,
 };

@@ -14,7 +14,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
         "A sample API that uses a petstore as an example to demonstrate features in the OpenAPI 3.0 specification",
     ),
     base_url: "https://petstore.swagger.io/v2",
-    auth: ::cast_runtime::codegen::Auth::None,
+    schemes: &[],
     static_headers: &[],
     tools: tools::ALL,
 };

@@ -12,7 +12,12 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     title: "Twilio - Api",
     instructions: ::std::option::Option::Some("This is the public Twilio REST API."),
     base_url: "https://api.twilio.com",
-    auth: ::cast_runtime::codegen::Auth::None,
+    schemes: &[
+        ::cast_runtime::codegen::Scheme {
+            name: "accountSid_authToken",
+            kind: ::cast_runtime::codegen::SchemeKind::Basic,
+        },
+    ],
     static_headers: &[],
     tools: tools::ALL,
 };

@@ -10,6 +10,8 @@ mod get_item;
 
 mod update_item;
 
+mod get_status;
+
 mod list_users;
 
 /// Every enabled tool.
@@ -18,5 +20,6 @@ pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[
     &create_item::TOOL,
     &get_item::TOOL,
     &update_item::TOOL,
+    &get_status::TOOL,
     &list_users::TOOL,
 ];

@@ -13,6 +13,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     input_schema: r##"{"type":"object","properties":{"b":{"type":"object","properties":{"a":{"type":"object","properties":{"b":{"$ref":"#/$defs/B"},"name":{"type":["string","null"]}}}}},"name":{"type":["string","null"]}},"additionalProperties":false,"$defs":{"B":{"type":"object","properties":{"a":{"$ref":"#/$defs/A"}}},"A":{"type":"object","properties":{"b":{"$ref":"#/$defs/B"},"name":{"type":["string","null"]}}}}}"##,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
+    security: &[],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

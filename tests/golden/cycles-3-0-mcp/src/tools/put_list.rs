@@ -13,6 +13,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     input_schema: r##"{"type":"object","properties":{"body":{"type":"array","items":{"$ref":"#/$defs/List"},"description":"The request body."}},"required":["body"],"additionalProperties":false,"$defs":{"List":{"type":"array","items":{"$ref":"#/$defs/List"}}}}"##,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
+    security: &[],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

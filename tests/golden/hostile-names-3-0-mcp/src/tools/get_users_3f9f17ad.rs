@@ -13,6 +13,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
+    security: &[],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

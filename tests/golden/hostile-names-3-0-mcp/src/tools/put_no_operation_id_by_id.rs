@@ -13,6 +13,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     input_schema: r#"{"type":"object","properties":{"id":{"type":"integer"},"body_id":{"type":"string","description":"Collides with the path parameter."},"type":{"type":"string","enum":["a","b"]},"self":{"type":"boolean"},"```":{"type":"string"}},"required":["id","body_id","type"],"additionalProperties":false}"#,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
+    security: &[],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

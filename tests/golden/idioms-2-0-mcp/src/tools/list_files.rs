@@ -13,6 +13,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     input_schema: r#"{"type":"object","properties":{"page":{"type":"integer","default":1,"minimum":1},"ext":{"type":"array","items":{"type":"string"}},"ids":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}"#,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
+    security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

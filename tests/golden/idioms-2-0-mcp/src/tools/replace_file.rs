@@ -13,6 +13,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     input_schema: r#"{"type":"object","properties":{"id":{"type":"string"},"body_id":{"type":"string"},"note":{"type":["string","null"]}},"required":["id"],"additionalProperties":false}"#,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
+    security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

@@ -15,6 +15,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     input_schema: r#"{"type":"object","properties":{"body":{"type":"string","description":"The request body, sent as `text/plain`."}},"required":["body"],"additionalProperties":false}"#,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
+    security: &[],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

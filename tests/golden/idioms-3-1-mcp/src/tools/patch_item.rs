@@ -13,6 +13,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     input_schema: r#"{"type":"object","properties":{"id":{"type":"string","format":"uuid"},"name":{"type":["string","null"]},"kind":{"const":"widget"},"price":{"type":"number","exclusiveMinimum":0,"examples":[9.5]},"tags":{"type":"array","items":{"type":"string"},"maxItems":10}},"required":["id"],"additionalProperties":false}"#,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
+    security: &[],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

@@ -13,6 +13,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     input_schema: r#"{"type":"object","properties":{"q":{"type":"string","minLength":1},"ids":{"type":"array","items":{"type":"integer"}},"filter":{"type":"object","description":"A description beside a $ref wins in 3.1.","properties":{"from":{"type":"string","format":"date"}}}},"required":["q"],"additionalProperties":false}"#,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
+    security: &[],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

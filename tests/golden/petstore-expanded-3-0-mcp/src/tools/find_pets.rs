@@ -16,6 +16,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     input_schema: r#"{"type":"object","properties":{"tags":{"type":"array","items":{"type":"string"},"description":"tags to filter by"},"limit":{"type":"integer","format":"int32","description":"maximum number of results to return"}},"additionalProperties":false}"#,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
+    security: &[],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

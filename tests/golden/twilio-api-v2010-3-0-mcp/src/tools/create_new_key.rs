@@ -17,6 +17,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^SK[0-9a-fA-F]{32}$","description":"The unique string that that we created to identify the NewKey resource. You will use this as the basic-auth `user` when authenticating to the API."},"friendly_name":{"type":["string","null"],"description":"The string that you assigned to describe the resource."},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that the API Key was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"date_updated":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that the new API Key was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"secret":{"type":["string","null"],"description":"The secret your application uses to sign Access Tokens and to authenticate to the REST API (you will use this as the basic-auth `password`).  **Note that for security reasons, this field is ONLY returned when the API Key is first created.**"}}}"#,
     ),
     base_url: ::std::option::Option::None,
+    security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

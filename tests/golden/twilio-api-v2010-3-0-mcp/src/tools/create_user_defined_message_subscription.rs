@@ -23,6 +23,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"account_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that subscribed to the User Defined Messages."},"call_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the User Defined Message Subscription is associated with. This refers to the Call SID that is producing the User Defined Messages."},"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^ZY[0-9a-fA-F]{32}$","description":"The SID that uniquely identifies this User Defined Message Subscription."},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date that this User Defined Message Subscription was created, given in RFC 2822 format."},"uri":{"type":["string","null"],"description":"The URI of the User Defined Message Subscription Resource, relative to `https://api.twilio.com`."}}}"#,
     ),
     base_url: ::std::option::Option::None,
+    security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

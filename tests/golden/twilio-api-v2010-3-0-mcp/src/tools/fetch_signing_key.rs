@@ -15,6 +15,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^SK[0-9a-fA-F]{32}$"},"friendly_name":{"type":["string","null"]},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822"},"date_updated":{"type":["string","null"],"format":"date-time-rfc-2822"}}}"#,
     ),
     base_url: ::std::option::Option::None,
+    security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

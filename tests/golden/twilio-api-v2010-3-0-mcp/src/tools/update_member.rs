@@ -19,6 +19,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"call_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Member resource is associated with."},"date_enqueued":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date that the member was enqueued, given in RFC 2822 format."},"position":{"type":"integer","default":0,"description":"This member's current position in the queue."},"uri":{"type":["string","null"],"description":"The URI of the resource, relative to `https://api.twilio.com`."},"wait_time":{"type":"integer","default":0,"description":"The number of seconds the member has been in the queue."},"queue_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^QU[0-9a-fA-F]{32}$","description":"The SID of the Queue the member is in."}}}"#,
     ),
     base_url: ::std::option::Option::None,
+    security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

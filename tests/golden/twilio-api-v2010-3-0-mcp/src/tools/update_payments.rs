@@ -19,6 +19,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"account_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Payments resource."},"call_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Payments resource is associated with. This will refer to the call sid that is producing the payment card (credit/ACH) information thru DTMF."},"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^PK[0-9a-fA-F]{32}$","description":"The SID of the Payments resource."},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"date_updated":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"uri":{"type":["string","null"],"description":"The URI of the resource, relative to `https://api.twilio.com`."}}}"#,
     ),
     base_url: ::std::option::Option::None,
+    security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

@@ -19,6 +19,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^GT[0-9a-fA-F]{32}$","description":"The SID of the Transcription resource."},"account_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Transcription resource."},"call_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Transcription resource is associated with."},"name":{"type":["string","null"],"description":"The user-specified name of this Transcription, if one was given when the Transcription was created. This may be used to stop the Transcription."},"status":{"type":"string","enum":["in-progress","stopped"],"description":"The status - one of `stopped`, `in-flight`"},"date_updated":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that this resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"uri":{"type":["string","null"]}}}"#,
     ),
     base_url: ::std::option::Option::None,
+    security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

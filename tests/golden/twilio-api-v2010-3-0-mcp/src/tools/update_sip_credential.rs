@@ -22,6 +22,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^CR[0-9a-fA-F]{32}$","description":"A 34 character string that uniquely identifies this resource."},"account_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The unique id of the Account that is responsible for this resource."},"credential_list_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^CL[0-9a-fA-F]{32}$","description":"The unique id that identifies the credential list that includes this credential."},"username":{"type":["string","null"],"description":"The username for this credential."},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date that this resource was created, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format."},"date_updated":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date that this resource was last updated, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format."},"uri":{"type":["string","null"],"description":"The URI for this resource, relative to `https://api.twilio.com`"}}}"#,
     ),
     base_url: ::std::option::Option::None,
+    security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

@@ -17,6 +17,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     input_schema: r#"{"type":"object","properties":{"dataset":{"type":"string","description":"Name of the dataset."},"version":{"type":"string","description":"Version of the dataset."}},"required":["dataset","version"],"additionalProperties":false}"#,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
+    security: &[],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

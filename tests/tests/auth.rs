@@ -1,0 +1,193 @@
+//! Spec-driven upstream auth, end to end: for each kind of scheme the test server
+//! speaks, generate from its /openapi.json, seal the credential(s), call tools through
+//! a real MCP client, and check what the upstream saw and that no secret leaked.
+
+use std::net::SocketAddr;
+
+use cast_codegen::Settings;
+use cast_e2e::{Launch, Vault, build, call, generate, text, workspace_root};
+use cast_test_server::{Mode, TestServer, generate_key, start};
+use serde_json::json;
+
+struct Case {
+    name: &'static str,
+    mode: Mode,
+    /// (scheme name, sealing label, value from the key) per credential; the first is `--key-file`.
+    credentials: fn(&str) -> Vec<(&'static str, &'static str, String)>,
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "bearer",
+            mode: Mode::Bearer,
+            credentials: |k| vec![("bearer", "Authorization", k.to_owned())],
+        },
+        Case {
+            name: "basic",
+            mode: Mode::Basic,
+            credentials: |k| vec![("basic", "Authorization", format!("cast:{k}"))],
+        },
+        Case {
+            name: "query",
+            mode: Mode::Query { name: "api_key".into() },
+            credentials: |k| vec![("queryKey", "api_key", k.to_owned())],
+        },
+        Case {
+            name: "cookie",
+            mode: Mode::Cookie { name: "session".into() },
+            credentials: |k| vec![("cookieKey", "session", k.to_owned())],
+        },
+        Case {
+            name: "both",
+            mode: Mode::Both,
+            credentials: |k| {
+                vec![
+                    ("apiKey", "X-Api-Key", k.to_owned()),
+                    ("queryKey", "api_key", k.to_owned()),
+                ]
+            },
+        },
+    ]
+}
+
+async fn upstream(mode: Mode) -> TestServer {
+    start(SocketAddr::from(([127, 0, 0, 1], 0)), mode, generate_key())
+        .await
+        .expect("test server")
+}
+
+#[tokio::test]
+async fn every_scheme_kind_reaches_the_upstream_and_nothing_leaks() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let server = upstream(case.mode.clone()).await;
+        let key = server.key();
+        let spec = format!("{}/openapi.json", server.base_url());
+        let crate_name = format!("auth-{}-mcp", case.name);
+        let out = workspace_root().join("target/auth").join(&crate_name);
+        let binary = tokio::task::spawn_blocking({
+            let (out, crate_name) = (out.clone(), crate_name.clone());
+            move || {
+                generate(&spec, Settings::default().with_name(&crate_name), &out).expect("generate");
+                build(&out, &crate_name).expect("build")
+            }
+        })
+        .await
+        .expect("join");
+
+        let vault = Vault::new().expect("vault");
+        let mut env = vec![
+            ("CAST_MASTER_KEY".to_owned(), vault.master_b64.clone()),
+            ("CAST_LOG".to_owned(), "trace".to_owned()),
+        ];
+        let mut secrets = vec![key.clone(), vault.master_b64.clone()];
+        let mut named = Vec::new();
+        for (index, (scheme, label, value)) in (case.credentials)(&key).into_iter().enumerate() {
+            let file = vault.seal(&format!("{scheme}.sealed"), label, &value).expect("seal");
+            if index == 0 {
+                env.push(("CAST_KEY_FILE".into(), file.display().to_string()));
+            } else {
+                named.push(format!("{scheme}={}", file.display()));
+            }
+            secrets.push(value);
+        }
+        if !named.is_empty() {
+            env.push(("CAST_CREDENTIALS".into(), named.join(",")));
+        }
+        let log = Default::default();
+        let client = Launch { binary, env }.stdio(&log).await.expect("connect");
+
+        let listed = call(&client, "listItems", json!({ "limit": 5 })).await.expect("call");
+        if listed.is_error != Some(false) {
+            failures.push(format!("{}: listItems failed: {}", case.name, text(&listed)));
+        }
+        let seen = server.seen();
+        if seen.last().and_then(|s| s.credential.as_deref()) != Some(key.as_str()) {
+            failures.push(format!("{}: the upstream saw {:?}", case.name, seen.last()));
+        }
+        // `security: []`: the public operation is called without any credential.
+        let status = call(&client, "getStatus", json!({})).await.expect("call");
+        let seen = server.seen();
+        let last = seen.last().expect("seen");
+        if status.is_error != Some(false) || last.credential.is_some() || last.uri.contains("api_key") {
+            failures.push(format!(
+                "{}: the public operation carried a credential: {last:?}",
+                case.name
+            ));
+        }
+        client.cancel().await.expect("close");
+        let log = log.lock().expect("log").clone();
+        for secret in &secrets {
+            if log.contains(secret.as_str()) || format!("{listed:?}{status:?}").contains(secret.as_str()) {
+                failures.push(format!("{}: a secret leaked", case.name));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn an_upstream_that_echoes_the_credential_never_hands_it_to_the_client() {
+    let server = upstream(Mode::None).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("echo.json");
+    std::fs::write(
+        &spec,
+        json!({
+            "openapi": "3.0.3",
+            "info": { "title": "Echo", "version": "1.0.0" },
+            "servers": [{ "url": server.base_url() }],
+            "components": { "securitySchemes": {
+                "key": { "type": "apiKey", "in": "header", "name": "X-Api-Key" },
+                "basic": { "type": "http", "scheme": "basic" }
+            } },
+            "security": [{ "key": [], "basic": [] }],
+            "paths": { "/echo/leak": { "get": { "operationId": "echoLeak", "responses": { "200": { "description": "echo" } } } } }
+        })
+        .to_string(),
+    )
+    .expect("write spec");
+    let out = workspace_root().join("target/auth/echo-leak-mcp");
+    let binary = tokio::task::spawn_blocking({
+        let (spec, out) = (spec.clone(), out.clone());
+        move || {
+            generate(
+                spec.to_str().expect("UTF-8"),
+                Settings::default().with_name("echo-leak-mcp"),
+                &out,
+            )
+            .expect("generate");
+            build(&out, "echo-leak-mcp").expect("build")
+        }
+    })
+    .await
+    .expect("join");
+    let vault = Vault::new().expect("vault");
+    let key = "cast_echo_0123456789abcdef";
+    let key_file = vault.seal("key.sealed", "X-Api-Key", key).expect("seal");
+    let basic_file = vault
+        .seal("basic.sealed", "Authorization", "cast:s3cret-pass")
+        .expect("seal");
+    let env = vec![
+        ("CAST_MASTER_KEY".to_owned(), vault.master_b64.clone()),
+        ("CAST_KEY_FILE".to_owned(), key_file.display().to_string()),
+        ("CAST_CREDENTIALS".to_owned(), format!("basic={}", basic_file.display())),
+        ("CAST_LOG".to_owned(), "trace".to_owned()),
+    ];
+    let log = Default::default();
+    let client = Launch { binary, env }.stdio(&log).await.expect("connect");
+    let result = call(&client, "echoLeak", json!({})).await.expect("call");
+    client.cancel().await.expect("close");
+    let shown = format!("{result:?}");
+    assert!(shown.contains("[redacted]"), "the echo came back: {shown}");
+    // The key, the password and the base64 form the header carried.
+    for secret in [key, "s3cret-pass", "Y2FzdDpzM2NyZXQtcGFzcw=="] {
+        assert!(!shown.contains(secret), "{secret} reached the client: {shown}");
+        assert!(!log.lock().expect("log").contains(secret), "{secret} reached the log");
+    }
+    // The upstream did receive both credentials; the client sees them redacted.
+    let echoed = result.structured_content.expect("echo");
+    assert_eq!(echoed["headers"]["x-api-key"], "[redacted]");
+    assert_eq!(echoed["headers"]["authorization"], "Basic [redacted]");
+}
