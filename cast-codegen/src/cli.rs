@@ -135,10 +135,20 @@ enum SecretCommand {
         #[arg(long, default_value = "X-Api-Key")]
         header: String,
     },
-    /// Show what a sealed file is for, and a fingerprint of its value (never the value).
+    /// Show what a sealed file is for, when it was sealed, and a fingerprint of its value (never the value).
     Inspect {
         /// The sealed file.
         file: PathBuf,
+    },
+    /// Re-encrypt sealed files under a new master key (master-key rotation). The current key
+    /// comes from CAST_MASTER_KEY / CAST_MASTER_KEY_FILE; every file is opened before any is written.
+    Rekey {
+        /// The sealed files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// File holding the new master key (base64), e.g. from `secret new-master-key --out`.
+        #[arg(long, value_name = "FILE")]
+        new_master_key_file: PathBuf,
     },
 }
 
@@ -346,8 +356,51 @@ fn check(spec: SpecArgs) -> Result<(), String> {
     deny(&diagnostics, spec.deny_warnings)
 }
 
+/// `2026-11-26 05:02:19 UTC` from seconds since the epoch (civil-from-days, no time zone database).
+fn utc(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let (h, m, s) = (seconds % 86_400 / 3600, seconds % 3600 / 60, seconds % 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02} UTC")
+}
+
 fn secret(command: SecretCommand) -> Result<(), String> {
     match command {
+        SecretCommand::Rekey {
+            files,
+            new_master_key_file,
+        } => {
+            let old = MasterKey::from_env().map_err(|e| e.to_string())?;
+            let text = Zeroizing::new(
+                std::fs::read_to_string(&new_master_key_file)
+                    .map_err(|e| format!("{}: {e}", new_master_key_file.display()))?,
+            );
+            let new =
+                MasterKey::from_base64(&text, &new_master_key_file.display().to_string()).map_err(|e| e.to_string())?;
+            // Open everything first: a wrong key or a damaged file stops the rotation before any write.
+            let mut resealed = Vec::with_capacity(files.len());
+            for file in &files {
+                let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+                let (header, secret) = sealed::open(&old, &bytes, file).map_err(|e| e.to_string())?;
+                resealed.push(sealed::seal(&new, &header, &secret).map_err(str::to_owned)?);
+            }
+            for (file, bytes) in files.iter().zip(resealed) {
+                sealed::write_atomic(file, &bytes).map_err(|e| e.to_string())?;
+            }
+            eprintln!(
+                "re-encrypted {} sealed file(s) under the new master key; point CAST_MASTER_KEY_FILE at it",
+                files.len()
+            );
+            Ok(())
+        }
         SecretCommand::NewMasterKey { out } => {
             let key = MasterKey::generate().to_base64();
             match out {
@@ -396,10 +449,14 @@ fn secret(command: SecretCommand) -> Result<(), String> {
         }
         SecretCommand::Inspect { file } => {
             let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let (header, _) = sealed::read_header(&bytes, &file).map_err(|e| e.to_string())?;
+            let info = sealed::read_header(&bytes, &file).map_err(|e| e.to_string())?;
             println!("file:        {}", file.display());
-            println!("purpose:     {}", header.purpose);
-            println!("header:      {}", header.label);
+            println!("purpose:     {}", info.header.purpose);
+            println!("header:      {}", info.header.label);
+            match info.created {
+                Some(seconds) => println!("created:     {}", utc(seconds)),
+                None => println!("created:     unknown (version 1 file)"),
+            }
             match MasterKey::from_env() {
                 Ok(master) => match sealed::open(&master, &bytes, &file) {
                     Ok((_, secret)) => println!("fingerprint: {}", sealed::fingerprint(&secret)),

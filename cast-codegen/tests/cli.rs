@@ -196,6 +196,48 @@ fn secrets_come_from_stdin_and_never_show() {
     let bytes = std::fs::read(&sealed).expect("read");
     assert!(!String::from_utf8_lossy(&bytes).contains("cast_0123456789abcdef"));
 
+    assert!(stdout.contains("created:     20"), "{stdout}");
+
+    // Master-key rotation: rekey under a new key; the old key no longer opens it, the new one does.
+    let new_master = dir.path().join("new.key");
+    let (ok, _, stderr) = run(cast_codegen()
+        .args(["secret", "new-master-key", "--out"])
+        .arg(&new_master));
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = run(cast_codegen()
+        .args(["secret", "rekey"])
+        .arg(&sealed)
+        .arg("--new-master-key-file")
+        .arg(&new_master)
+        .env("CAST_MASTER_KEY", &master));
+    assert!(ok && stderr.contains("re-encrypted 1 sealed file(s)"), "{stderr}");
+    let (_, stdout, _) = run(cast_codegen()
+        .args(["secret", "inspect"])
+        .arg(&sealed)
+        .env("CAST_MASTER_KEY", &master));
+    assert!(
+        stdout.contains("fingerprint: unavailable (") && stdout.contains("cannot decrypt"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = run(cast_codegen()
+        .args(["secret", "inspect"])
+        .arg(&sealed)
+        .env("CAST_MASTER_KEY_FILE", &new_master));
+    assert!(
+        stdout.contains("fingerprint: ") && !stdout.contains("unavailable"),
+        "{stdout}"
+    );
+    // A wrong current key stops the rotation before anything is written.
+    let before = std::fs::read(&sealed).expect("read");
+    let (ok, _, stderr) = run(cast_codegen()
+        .args(["secret", "rekey"])
+        .arg(&sealed)
+        .arg("--new-master-key-file")
+        .arg(&new_master)
+        .env("CAST_MASTER_KEY", &master));
+    assert!(!ok && stderr.contains("cannot decrypt"), "{stderr}");
+    assert_eq!(std::fs::read(&sealed).expect("read"), before);
+
     let (ok, _, stderr) = run(cast_codegen()
         .args(["secret", "seal", "--out"])
         .arg(dir.path().join("x")));

@@ -152,13 +152,20 @@ fn load_credentials(
     }
     if !wanted.is_empty() {
         let master = MasterKey::from_env().map_err(|e| e.to_string())?;
+        // A master key kept in a file can be rotated under a running server.
+        let master_file = match std::env::var_os(crate::sealed::MASTER_KEY_ENV) {
+            Some(_) => None,
+            None => std::env::var_os(crate::sealed::MASTER_KEY_FILE_ENV).map(PathBuf::from),
+        };
         for (index, path) in wanted {
             let scheme = api.schemes[index];
             let expected = SealedHeader {
                 purpose: PURPOSE_UPSTREAM.to_owned(),
                 label: scheme.kind.label().to_owned(),
             };
-            let credential = SealedCredential::open(path, master.clone(), expected).map_err(|e| e.to_string())?;
+            let credential = SealedCredential::open(path, master.clone(), expected)
+                .map_err(|e| e.to_string())?
+                .with_master_file(master_file.clone());
             tracing::info!(scheme = scheme.name, file = %credential.path().display(), "upstream credential loaded");
             slots[index] = Some(credential);
         }

@@ -44,6 +44,7 @@ impl FileStamp {
 struct Loaded {
     stamp: FileStamp,
     secret: Arc<Secret>,
+    master: MasterKey,
 }
 
 /// A sealed credential file, opened at start and reopened whenever it changes.
@@ -55,8 +56,10 @@ struct Loaded {
 #[derive(Debug)]
 pub struct SealedCredential {
     path: PathBuf,
-    master: MasterKey,
     expected: SealedHeader,
+    /// Where the master key came from, when it is a file: a replaced credential that the
+    /// key in memory cannot open is retried with the file's key (master-key rotation).
+    master_file: Option<PathBuf>,
     loaded: RwLock<Loaded>,
 }
 
@@ -70,10 +73,17 @@ impl SealedCredential {
         let secret = Arc::new(sealed::open_file(&master, &path, &expected)?);
         Ok(Self {
             path,
-            master,
             expected,
-            loaded: RwLock::new(Loaded { stamp, secret }),
+            master_file: None,
+            loaded: RwLock::new(Loaded { stamp, secret, master }),
         })
+    }
+
+    /// Rereads the master key from this file when a replaced credential does not open
+    /// with the key in memory, so a master-key rotation needs no restart.
+    pub fn with_master_file(mut self, path: Option<PathBuf>) -> Self {
+        self.master_file = path;
+        self
     }
 
     /// The file this credential comes from.
@@ -95,17 +105,35 @@ impl SealedCredential {
         };
         let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
         if loaded.stamp != stamp {
-            match sealed::open_file(&self.master, &self.path, &self.expected) {
+            let mut opened = sealed::open_file(&loaded.master, &self.path, &self.expected);
+            if matches!(opened, Err(SealError::Decrypt { .. }))
+                && let Some(file) = &self.master_file
+            {
+                match std::fs::read_to_string(file)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| {
+                        MasterKey::from_base64(&zeroize::Zeroizing::new(text), &file.display().to_string())
+                            .map_err(|e| e.to_string())
+                    }) {
+                    Ok(master) => {
+                        opened = sealed::open_file(&master, &self.path, &self.expected);
+                        if opened.is_ok() {
+                            tracing::info!(file = %file.display(), "master key reloaded");
+                            loaded.master = master;
+                        }
+                    }
+                    Err(err) => tracing::warn!("cannot reload the master key: {err}"),
+                }
+            }
+            match opened {
                 Ok(secret) => {
                     tracing::info!(
                         file = %self.path.display(),
                         fingerprint = %sealed::fingerprint(&secret),
                         "credential rotated"
                     );
-                    *loaded = Loaded {
-                        stamp,
-                        secret: Arc::new(secret),
-                    };
+                    loaded.stamp = stamp;
+                    loaded.secret = Arc::new(secret);
                 }
                 Err(err) => {
                     tracing::warn!("keeping the previous credential: {err}");
@@ -120,6 +148,54 @@ impl SealedCredential {
 mod tests {
     use super::*;
     use crate::sealed::{PURPOSE_UPSTREAM, seal, write_atomic};
+
+    #[cfg(unix)]
+    #[test]
+    fn follows_a_kubernetes_style_symlink_swap() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let master = MasterKey::generate();
+        let header = SealedHeader {
+            purpose: PURPOSE_UPSTREAM.into(),
+            label: "X-Api-Key".into(),
+        };
+        // Kubernetes mounts: key.sealed -> ..data/key.sealed, ..data -> ..2026_11_26_v1
+        for (version, value) in [("v1", "first"), ("v2", "second")] {
+            let folder = dir.path().join(format!("..{version}"));
+            std::fs::create_dir(&folder).expect("mkdir");
+            let bytes = seal(&master, &header, &Secret::new(value)).expect("seal");
+            write_atomic(&folder.join("key.sealed"), &bytes).expect("write");
+        }
+        symlink("..v1", dir.path().join("..data")).expect("link");
+        symlink("..data/key.sealed", dir.path().join("key.sealed")).expect("link");
+        let credential = SealedCredential::open(dir.path().join("key.sealed"), master.clone(), header).expect("open");
+        assert_eq!(credential.current().expose(), "first");
+        // The kubelet swaps `..data` atomically with a rename.
+        symlink("..v2", dir.path().join("..data_tmp")).expect("link");
+        std::fs::rename(dir.path().join("..data_tmp"), dir.path().join("..data")).expect("swap");
+        assert_eq!(credential.current().expose(), "second");
+    }
+
+    #[test]
+    fn a_new_master_key_file_is_picked_up_with_the_rekeyed_credential() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, master_path) = (dir.path().join("key.sealed"), dir.path().join("master.key"));
+        let header = SealedHeader {
+            purpose: PURPOSE_UPSTREAM.into(),
+            label: "X-Api-Key".into(),
+        };
+        let old = MasterKey::generate();
+        write_atomic(&master_path, old.to_base64().as_bytes()).expect("write");
+        write_atomic(&path, &seal(&old, &header, &Secret::new("value")).expect("seal")).expect("write");
+        let credential = SealedCredential::open(path.clone(), old, header.clone())
+            .expect("open")
+            .with_master_file(Some(master_path.clone()));
+        // Rotation: the new master key replaces the file first, then the credential is resealed.
+        let new = MasterKey::generate();
+        write_atomic(&master_path, new.to_base64().as_bytes()).expect("write");
+        write_atomic(&path, &seal(&new, &header, &Secret::new("value 2")).expect("seal")).expect("write");
+        assert_eq!(credential.current().expose(), "value 2");
+    }
 
     #[test]
     fn picks_up_replacement_and_survives_a_bad_one() {

@@ -3,7 +3,7 @@
 //! Layout (all lengths in bytes):
 //!
 //! ```text
-//! "CASTSEAL" (8) | version = 1 (1) | purpose len (1) | purpose | label len (1) | label | nonce (12) | ciphertext + tag
+//! "CASTSEAL" (8) | version = 2 (1) | purpose len (1) | purpose | label len (1) | label | created (8, BE) | nonce (12) | ciphertext + tag
 //! ```
 //!
 //! Everything before the nonce is the GCM associated data, so the purpose and
@@ -29,7 +29,9 @@ use zeroize::Zeroizing;
 use crate::secret::Secret;
 
 const MAGIC: &[u8; 8] = b"CASTSEAL";
-const VERSION: u8 = 1;
+/// Version 2 adds the creation time (seconds since the Unix epoch) after the label;
+/// version 1 files are still read.
+const VERSION: u8 = 2;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
@@ -186,8 +188,8 @@ pub struct SealedHeader {
     pub label: String,
 }
 
-fn header_bytes(purpose: &str, label: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(11 + purpose.len() + label.len());
+fn header_bytes(purpose: &str, label: &str, created: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(19 + purpose.len() + label.len());
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
     for field in [purpose, label] {
@@ -195,6 +197,7 @@ fn header_bytes(purpose: &str, label: &str) -> Vec<u8> {
         out.push(field.len() as u8);
         out.extend_from_slice(field.as_bytes());
     }
+    out.extend_from_slice(&created.to_be_bytes());
     out
 }
 
@@ -205,7 +208,10 @@ fn header_bytes(purpose: &str, label: &str) -> Vec<u8> {
 pub fn seal(master: &MasterKey, header: &SealedHeader, secret: &Secret) -> Result<Vec<u8>, &'static str> {
     check_label(&header.purpose)?;
     check_label(&header.label)?;
-    let aad = header_bytes(&header.purpose, &header.label);
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let aad = header_bytes(&header.purpose, &header.label, created);
     let nonce = Nonce::generate();
     let ciphertext = master
         .cipher()
@@ -234,8 +240,19 @@ pub fn check_label(field: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The cleartext part of a sealed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderInfo {
+    /// Purpose and label.
+    pub header: SealedHeader,
+    /// When it was sealed (seconds since the Unix epoch; `None` for version 1 files).
+    pub created: Option<u64>,
+    /// Length of the header in bytes (the associated data).
+    pub len: usize,
+}
+
 /// Reads the cleartext header of sealed bytes. `path` is only used in errors.
-pub fn read_header(bytes: &[u8], path: &Path) -> Result<(SealedHeader, usize), SealError> {
+pub fn read_header(bytes: &[u8], path: &Path) -> Result<HeaderInfo, SealError> {
     let malformed = |reason| SealError::Malformed {
         path: path.to_owned(),
         reason,
@@ -244,7 +261,7 @@ pub fn read_header(bytes: &[u8], path: &Path) -> Result<(SealedHeader, usize), S
         .strip_prefix(MAGIC.as_slice())
         .ok_or_else(|| malformed("missing CASTSEAL magic"))?;
     let (&version, mut rest) = rest.split_first().ok_or_else(|| malformed("truncated header"))?;
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return Err(SealError::UnsupportedVersion {
             path: path.to_owned(),
             version,
@@ -263,14 +280,26 @@ pub fn read_header(bytes: &[u8], path: &Path) -> Result<(SealedHeader, usize), S
         rest = &tail[len..];
     }
     let [purpose, label] = fields;
-    let header_len = bytes.len() - rest.len();
-    Ok((SealedHeader { purpose, label }, header_len))
+    let created = if version >= 2 {
+        let (stamp, tail) = rest
+            .split_first_chunk::<8>()
+            .ok_or_else(|| malformed("truncated header"))?;
+        rest = tail;
+        Some(u64::from_be_bytes(*stamp))
+    } else {
+        None
+    };
+    Ok(HeaderInfo {
+        header: SealedHeader { purpose, label },
+        created,
+        len: bytes.len() - rest.len(),
+    })
 }
 
 /// Decrypts sealed bytes. `path` is only used in errors.
 pub fn open(master: &MasterKey, bytes: &[u8], path: &Path) -> Result<(SealedHeader, Secret), SealError> {
-    let (header, header_len) = read_header(bytes, path)?;
-    let (aad, rest) = bytes.split_at(header_len);
+    let HeaderInfo { header, len, .. } = read_header(bytes, path)?;
+    let (aad, rest) = bytes.split_at(len);
     if rest.len() < NONCE_LEN + TAG_LEN {
         return Err(SealError::Malformed {
             path: path.to_owned(),
@@ -411,7 +440,7 @@ mod tests {
             Err(SealError::Decrypt { .. })
         ));
 
-        let (_, header_len) = read_header(&sealed, path).expect("header");
+        let header_len = read_header(&sealed, path).expect("header").len;
         for cut in [0, 5, 12, header_len + 20] {
             let err = open(&master, &sealed[..cut], path).expect_err("truncated");
             assert!(matches!(err, SealError::Malformed { .. }), "cut at {cut}: {err}");
@@ -421,6 +450,25 @@ mod tests {
         assert!(matches!(err, SealError::Decrypt { .. }));
         let err = open(&other, &sealed, path).expect_err("wrong key");
         assert!(!format!("{err} {err:?}").contains(secret.expose()));
+    }
+
+    #[test]
+    fn version_2_records_when_it_was_sealed() {
+        let master = MasterKey::generate();
+        let sealed = seal(&master, &header(), &Secret::new("v")).expect("seal");
+        let info = read_header(&sealed, Path::new("k")).expect("header");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        assert!(info.created.is_some_and(|t| now.abs_diff(t) < 60));
+        // The time is authenticated like the rest of the header.
+        let mut moved = sealed.clone();
+        moved[info.len - 1] ^= 1;
+        assert!(matches!(
+            open(&master, &moved, Path::new("k")),
+            Err(SealError::Decrypt { .. })
+        ));
     }
 
     #[test]
