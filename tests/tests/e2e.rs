@@ -507,3 +507,70 @@ async fn an_unreachable_upstream_is_a_tool_error_not_a_crash() {
     client.cancel().await.expect("close");
     assert!(log.lock().expect("log").contains("upstream call failed"));
 }
+
+#[tokio::test]
+async fn rotation_under_a_stream_of_concurrent_calls_fails_none() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let built = built();
+    let server = upstream().await;
+    let vault = Vault::new().expect("vault");
+    let old_key = server.key();
+    vault.seal("key.sealed", "X-Api-Key", &old_key).expect("seal");
+    let key_file = vault.dir.path().join("key.sealed");
+    let log = new_log();
+    let (_child, url) = launch(&built.default, &server, &vault, Some(&key_file))
+        .http(&log)
+        .await
+        .expect("http");
+    let client = connect_discover(&url).await.expect("client");
+
+    let done = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(Mutex::new(Vec::new()));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let peer = client.peer().clone();
+        let (done, failed) = (done.clone(), failed.clone());
+        workers.spawn(async move {
+            for _ in 0..40 {
+                let params = rmcp::model::CallToolRequestParams::new("listUsers");
+                match peer.call_tool(params).await {
+                    Ok(result) if result.is_error == Some(false) => {}
+                    Ok(result) => failed.lock().expect("lock").push(text(&result)),
+                    Err(err) => failed.lock().expect("lock").push(err.to_string()),
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    // Mid-stream: the API issues a new key, the operator reseals, the old key is revoked
+    // once the new one is seen in use (calls already in flight may still carry the old one).
+    while done.load(Ordering::Relaxed) < 60 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let new_key = generate_key();
+    server.accept_key(new_key.clone());
+    vault.seal("key.sealed", "X-Api-Key", &new_key).expect("rotate");
+    while !server
+        .seen()
+        .iter()
+        .any(|s| s.credential.as_deref() == Some(new_key.as_str()))
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    server.revoke_key(&old_key);
+    while workers.join_next().await.is_some() {}
+
+    let failed = failed.lock().expect("lock").clone();
+    assert!(
+        failed.is_empty(),
+        "{} of 320 calls failed: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(3)]
+    );
+    assert_eq!(done.load(Ordering::Relaxed), 320);
+    let seen = server.seen();
+    assert_eq!(seen.last().expect("seen").credential.as_deref(), Some(new_key.as_str()));
+    assert!(seen.iter().any(|s| s.credential.as_deref() == Some(old_key.as_str())));
+    client.cancel().await.expect("close");
+}
