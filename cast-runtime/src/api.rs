@@ -58,6 +58,14 @@ pub enum SchemeKind {
     Bearer,
     /// `Authorization: Basic <base64(credential)>`; the credential is `user:password`.
     Basic,
+    /// OAuth 2.0 client credentials: the sealed credential is `client_id:client_secret`;
+    /// the access token it buys is sent as a bearer token and renewed before it expires.
+    OAuth2ClientCredentials {
+        /// The token endpoint.
+        token_url: &'static str,
+        /// Scopes to ask for.
+        scopes: &'static [&'static str],
+    },
 }
 
 impl SchemeKind {
@@ -66,6 +74,7 @@ impl SchemeKind {
         match self {
             SchemeKind::Header { name } | SchemeKind::Query { name } | SchemeKind::Cookie { name } => name,
             SchemeKind::Bearer | SchemeKind::Basic => "Authorization",
+            SchemeKind::OAuth2ClientCredentials { .. } => "oauth2-client",
         }
     }
 }

@@ -17,6 +17,7 @@ mod call;
 mod cli;
 pub mod codegen;
 pub mod credential;
+mod oauth;
 pub mod sealed;
 pub mod secret;
 mod server;

@@ -12,6 +12,7 @@ use crate::{
     api::{Scheme, SchemeKind, ToolDef},
     call::tool_error,
     credential::SealedCredential,
+    oauth::ClientCredentials,
     secret::Secret,
     style,
 };
@@ -31,8 +32,24 @@ pub struct Upstream {
     schemes: &'static [Scheme],
     /// One slot per scheme, in the same order.
     credentials: Vec<Option<SealedCredential>>,
+    /// Token caches of OAuth 2.0 schemes, in the same order.
+    oauth: Vec<Option<ClientCredentials>>,
     static_headers: &'static [(&'static str, &'static str)],
     max_response_bytes: usize,
+}
+
+/// The outcome of one try; a 401 says which OAuth schemes' tokens it carried.
+enum Attempt {
+    Done(CallToolResult),
+    Unauthorized(CallToolResult, Vec<usize>),
+}
+
+impl Attempt {
+    fn into_result(self) -> CallToolResult {
+        match self {
+            Attempt::Done(result) | Attempt::Unauthorized(result, _) => result,
+        }
+    }
 }
 
 /// What [`Upstream::new`] needs.
@@ -78,6 +95,16 @@ impl Upstream {
             client,
             base_url: config.base_url.trim_end_matches('/').to_owned(),
             base_url_overridden: config.base_url_overridden,
+            oauth: config
+                .schemes
+                .iter()
+                .map(|scheme| match scheme.kind {
+                    SchemeKind::OAuth2ClientCredentials { token_url, scopes } => {
+                        Some(ClientCredentials::new(token_url, scopes))
+                    }
+                    _ => None,
+                })
+                .collect(),
             schemes: config.schemes,
             credentials: config.credentials,
             static_headers: config.static_headers,
@@ -87,34 +114,62 @@ impl Upstream {
 
     /// The credentials for `tool`: the first requirement alternative whose schemes all
     /// have one configured; an empty alternative (auth optional) only when none does.
-    fn credentials_for(&self, tool: &ToolDef) -> Vec<(SchemeKind, Arc<Secret>)> {
+    /// OAuth 2.0 schemes yield their current access token, sent as a bearer token.
+    async fn credentials_for(&self, tool: &ToolDef) -> Result<Vec<(usize, SchemeKind, Arc<Secret>)>, String> {
         for alternative in tool.security.iter().filter(|a| !a.is_empty()) {
-            let loaded: Option<Vec<_>> = alternative
+            let configured: Option<Vec<(usize, Arc<Secret>)>> = alternative
                 .iter()
-                .map(|&index| {
-                    Some((
-                        self.schemes.get(index)?.kind,
-                        self.credentials.get(index)?.as_ref()?.current(),
-                    ))
-                })
+                .map(|&index| Some((index, self.credentials.get(index)?.as_ref()?.current())))
                 .collect();
-            if let Some(loaded) = loaded {
-                return loaded;
+            let Some(configured) = configured else { continue };
+            let mut loaded = Vec::with_capacity(configured.len());
+            for (index, secret) in configured {
+                match (&self.schemes[index].kind, &self.oauth[index]) {
+                    (SchemeKind::OAuth2ClientCredentials { .. }, Some(oauth)) => {
+                        let token = oauth.token(&self.client, &secret).await.map_err(|e| e.to_string())?;
+                        loaded.push((index, SchemeKind::Bearer, Arc::new(token)));
+                    }
+                    (kind, _) => loaded.push((index, *kind, secret)),
+                }
             }
+            return Ok(loaded);
         }
-        Vec::new()
+        Ok(Vec::new())
     }
 
     pub(crate) async fn send(&self, request: Prepared) -> CallToolResult {
+        match self.attempt(&request).await {
+            // A refused OAuth token may have been revoked or expired early: renew once and retry.
+            Attempt::Unauthorized(_, oauth) if !oauth.is_empty() => {
+                for index in oauth {
+                    if let Some(cache) = &self.oauth[index] {
+                        cache.invalidate().await;
+                    }
+                }
+                self.attempt(&request).await.into_result()
+            }
+            other => other.into_result(),
+        }
+    }
+
+    async fn attempt(&self, request: &Prepared) -> Attempt {
         use base64::Engine as _;
         let tool = request.tool;
-        let credentials = self.credentials_for(tool);
-        let mut query = request.query;
-        let mut cookies = request.cookies;
+        let credentials = match self.credentials_for(tool).await {
+            Ok(credentials) => credentials,
+            Err(message) => return Attempt::Done(tool_error(message)),
+        };
+        let oauth_used: Vec<usize> = credentials
+            .iter()
+            .filter(|(i, ..)| self.oauth[*i].is_some())
+            .map(|(i, ..)| *i)
+            .collect();
+        let mut query = request.query.clone();
+        let mut cookies = request.cookies.clone();
         let mut secret_headers = Vec::new();
         // What an echoing upstream could hand back: each secret as sent, in every form.
         let mut needles: Vec<String> = Vec::new();
-        for (kind, secret) in &credentials {
+        for (_, kind, secret) in &credentials {
             let value = secret.expose();
             needles.push(value.to_owned());
             match kind {
@@ -125,6 +180,7 @@ impl Upstream {
                     secret_headers.push(("authorization", format!("Basic {encoded}")));
                     needles.push(encoded);
                 }
+                SchemeKind::OAuth2ClientCredentials { .. } => {}
                 SchemeKind::Query { name } | SchemeKind::Cookie { name } => {
                     let encoded = style::encode(value);
                     let pair = format!("{}={encoded}", style::encode(name));
@@ -156,8 +212,8 @@ impl Upstream {
         for (name, value) in self.static_headers {
             builder = builder.header(*name, *value);
         }
-        for (name, value) in request.headers {
-            builder = builder.header(name, value);
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
         }
         if !cookies.is_empty() {
             secret_headers.push(("cookie", cookies.join("; ")));
@@ -169,11 +225,15 @@ impl Upstream {
                     value.set_sensitive(true);
                     builder = builder.header(name, value);
                 }
-                Err(_) => return tool_error(format!("a configured credential is not a valid `{name}` header value")),
+                Err(_) => {
+                    return Attempt::Done(tool_error(format!(
+                        "a configured credential is not a valid `{name}` header value"
+                    )));
+                }
             }
         }
-        if let Some(body) = request.body {
-            builder = builder.body(body);
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
         }
 
         let started = Instant::now();
@@ -190,13 +250,18 @@ impl Upstream {
                     latency_ms,
                     "upstream call"
                 );
-                respond(
+                let result = respond(
                     tool,
                     status,
                     content_type.as_deref(),
                     &redact(body, &needles),
                     truncated.then_some(self.max_response_bytes),
-                )
+                );
+                if status == reqwest::StatusCode::UNAUTHORIZED {
+                    Attempt::Unauthorized(result, oauth_used)
+                } else {
+                    Attempt::Done(result)
+                }
             }
             Err(err) => {
                 let message = describe_transport_error(&err);
@@ -209,7 +274,7 @@ impl Upstream {
                     error = %message,
                     "upstream call failed"
                 );
-                tool_error(format!("upstream request failed: {message}"))
+                Attempt::Done(tool_error(format!("upstream request failed: {message}")))
             }
         }
     }

@@ -191,3 +191,135 @@ async fn an_upstream_that_echoes_the_credential_never_hands_it_to_the_client() {
     assert_eq!(echoed["headers"]["x-api-key"], "[redacted]");
     assert_eq!(echoed["headers"]["authorization"], "Basic [redacted]");
 }
+
+#[tokio::test]
+async fn oauth_client_credentials_tokens_are_fetched_renewed_and_retried() {
+    let server = upstream(Mode::OAuth { token_lifetime_secs: 2 }).await;
+    let key = server.key();
+    let spec = format!("{}/openapi.json", server.base_url());
+    let out = workspace_root().join("target/auth/auth-oauth-mcp");
+    let binary = tokio::task::spawn_blocking({
+        let out = out.clone();
+        move || {
+            let generated = generate(&spec, Settings::default().with_name("auth-oauth-mcp"), &out).expect("generate");
+            assert!(generated.diagnostics.is_empty(), "{}", generated.diagnostics);
+            build(&out, "auth-oauth-mcp").expect("build")
+        }
+    })
+    .await
+    .expect("join");
+    let vault = Vault::new().expect("vault");
+    let client_credential = format!("cast-client:{key}");
+    let file = vault
+        .seal("oauth.sealed", "oauth2-client", &client_credential)
+        .expect("seal");
+    let env = vec![
+        ("CAST_MASTER_KEY".to_owned(), vault.master_b64.clone()),
+        ("CAST_KEY_FILE".to_owned(), file.display().to_string()),
+        ("CAST_LOG".to_owned(), "trace".to_owned()),
+    ];
+    let log = Default::default();
+    let client = Launch { binary, env }.stdio(&log).await.expect("connect");
+
+    let first = call(&client, "listUsers", json!({})).await.expect("call");
+    assert_eq!(first.is_error, Some(false), "{}", text(&first));
+    assert_eq!(server.token_requests(), 1);
+    let again = call(&client, "listItems", json!({})).await.expect("call");
+    assert_eq!(again.is_error, Some(false), "{}", text(&again));
+    assert_eq!(server.token_requests(), 1, "the cached token is reused");
+
+    // The 2-second token expires mid-run: it is renewed before use.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let later = call(&client, "listUsers", json!({})).await.expect("call");
+    assert_eq!(later.is_error, Some(false), "{}", text(&later));
+    assert_eq!(server.token_requests(), 2);
+
+    // Revoked early: the 401 triggers one renewal and a retry, invisible to the client.
+    server.revoke_tokens();
+    let retried = call(&client, "listUsers", json!({})).await.expect("call");
+    assert_eq!(retried.is_error, Some(false), "{}", text(&retried));
+    assert_eq!(server.token_requests(), 3);
+
+    // Public operations still go without a token.
+    call(&client, "getStatus", json!({})).await.expect("call");
+    assert_eq!(server.seen().last().expect("seen").credential, None);
+    client.cancel().await.expect("close");
+    let tokens: Vec<String> = server.seen().iter().filter_map(|s| s.credential.clone()).collect();
+    assert!(tokens.len() >= 4 && tokens.iter().all(|t| t.starts_with("tok_")));
+    let log = log.lock().expect("log").clone();
+    for secret in tokens
+        .iter()
+        .map(String::as_str)
+        .chain([key.as_str(), client_credential.as_str()])
+    {
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
+    assert!(log.contains("OAuth 2.0 token obtained"));
+}
+
+#[tokio::test]
+async fn an_unreachable_token_endpoint_is_a_clear_tool_error() {
+    let server = upstream(Mode::OAuth {
+        token_lifetime_secs: 60,
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let spec = dir.path().join("oauth.json");
+    std::fs::write(
+        &spec,
+        json!({
+            "openapi": "3.0.3",
+            "info": { "title": "OAuth down", "version": "1.0.0" },
+            "servers": [{ "url": server.base_url() }],
+            "components": { "securitySchemes": { "oauth": { "type": "oauth2", "flows": { "clientCredentials": {
+                "tokenUrl": format!("http://{closed}/oauth/token"), "scopes": {} } } } } },
+            "security": [{ "oauth": [] }],
+            "paths": { "/api/users": { "get": { "operationId": "listUsers", "responses": { "200": { "description": "ok" } } } } }
+        })
+        .to_string(),
+    )
+    .expect("write");
+    let out = workspace_root().join("target/auth/oauth-down-mcp");
+    let binary = tokio::task::spawn_blocking({
+        let (spec, out) = (spec.clone(), out.clone());
+        move || {
+            generate(
+                spec.to_str().expect("UTF-8"),
+                Settings::default().with_name("oauth-down-mcp"),
+                &out,
+            )
+            .expect("generate");
+            build(&out, "oauth-down-mcp").expect("build")
+        }
+    })
+    .await
+    .expect("join");
+    let vault = Vault::new().expect("vault");
+    let file = vault
+        .seal("oauth.sealed", "oauth2-client", "cast-client:s3cret-client")
+        .expect("seal");
+    let env = vec![
+        ("CAST_MASTER_KEY".to_owned(), vault.master_b64.clone()),
+        ("CAST_KEY_FILE".to_owned(), file.display().to_string()),
+    ];
+    let client = Launch { binary, env }
+        .stdio(&Default::default())
+        .await
+        .expect("connect");
+    let result = call(&client, "listUsers", json!({})).await.expect("a tool result");
+    client.cancel().await.expect("close");
+    assert_eq!(result.is_error, Some(true));
+    let message = text(&result);
+    assert!(
+        message.starts_with(&format!(
+            "cannot get an OAuth 2.0 token from http://{closed}/oauth/token"
+        )),
+        "{message}"
+    );
+    assert!(!message.contains("s3cret-client"), "{message}");
+    assert!(server.seen().is_empty(), "no unauthenticated request went upstream");
+}

@@ -93,6 +93,9 @@ pub fn main_rs(api: &ApiIr) -> TokenStream {
             SchemeKind::Cookie(n) => quote!(::cast_runtime::codegen::SchemeKind::Cookie { name: #n }),
             SchemeKind::Bearer => quote!(::cast_runtime::codegen::SchemeKind::Bearer),
             SchemeKind::Basic => quote!(::cast_runtime::codegen::SchemeKind::Basic),
+            SchemeKind::OAuth2ClientCredentials { token_url, scopes } => quote!(
+                ::cast_runtime::codegen::SchemeKind::OAuth2ClientCredentials { token_url: #token_url, scopes: &[#(#scopes),*] }
+            ),
         };
         quote!(::cast_runtime::codegen::Scheme { name: #name, kind: #kind })
     });

@@ -50,7 +50,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         .filter(|d| !d.is_empty());
 
     let base_url = base_url(doc, source, settings, diagnostics);
-    let security = security(doc, settings, diagnostics);
+    let security = security(doc, settings, &base_url, diagnostics);
     let mut cx = SchemaCx::new(doc);
     let mut tools = Vec::new();
     let mut taken_names = HashSet::new();
@@ -968,7 +968,7 @@ impl Security {
     }
 }
 
-fn security(doc: &Value, settings: &Settings, diagnostics: &mut Diagnostics) -> Security {
+fn security(doc: &Value, settings: &Settings, base_url: &str, diagnostics: &mut Diagnostics) -> Security {
     if let Some(scheme) = settings.auth.scheme {
         let name = settings.auth.name.clone().or_else(|| settings.auth.header.clone());
         let kind = match scheme {
@@ -1001,9 +1001,19 @@ fn security(doc: &Value, settings: &Settings, diagnostics: &mut Diagnostics) -> 
     }
     // Only schemes that some requirement names matter; keep `securitySchemes` order.
     let mut referenced = HashSet::new();
+    let mut scopes: HashMap<String, std::collections::BTreeSet<String>> = HashMap::new();
     let mut note = |list: Option<&Value>| {
         for requirement in list.and_then(Value::as_array).into_iter().flatten() {
-            referenced.extend(requirement.as_object().into_iter().flat_map(|r| r.keys().cloned()));
+            for (name, needed) in requirement.as_object().into_iter().flatten() {
+                referenced.insert(name.clone());
+                let needed = needed
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned);
+                scopes.entry(name.clone()).or_default().extend(needed);
+            }
         }
     };
     note(doc.get("security"));
@@ -1040,6 +1050,21 @@ fn security(doc: &Value, settings: &Settings, diagnostics: &mut Diagnostics) -> 
             ("apiKey", "cookie", _, Some(n)) => Some(SchemeKind::Cookie(n)),
             ("http", _, "bearer", _) => Some(SchemeKind::Bearer),
             ("http", _, "basic", _) => Some(SchemeKind::Basic),
+            ("oauth2", _, _, _) => scheme
+                .pointer("/flows/clientCredentials/tokenUrl")
+                .and_then(Value::as_str)
+                .map(|url| SchemeKind::OAuth2ClientCredentials {
+                    // Okta and others give token URLs relative to the API's server.
+                    token_url: if url.starts_with("http") || !base_url.starts_with("http") {
+                        url.to_owned()
+                    } else {
+                        join_url(&format!("{base_url}/"), url)
+                    },
+                    scopes: scopes
+                        .get(name)
+                        .map(|s| s.iter().cloned().collect())
+                        .unwrap_or_default(),
+                }),
             _ => None,
         };
         match kind {
@@ -1052,7 +1077,9 @@ fn security(doc: &Value, settings: &Settings, diagnostics: &mut Diagnostics) -> 
             }
             None => {
                 security.index.insert(name.clone(), None);
-                let what = if kind_name == "http" {
+                let what = if kind_name == "oauth2" {
+                    "oauth2 without a clientCredentials flow".to_owned()
+                } else if kind_name == "http" {
                     format!("http {http_scheme}")
                 } else if location.is_empty() {
                     kind_name.to_owned()

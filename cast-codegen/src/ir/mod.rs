@@ -57,6 +57,13 @@ pub enum SchemeKind {
     Bearer,
     /// `Authorization: Basic` (credential `user:password`).
     Basic,
+    /// OAuth 2.0 client credentials (credential `client_id:client_secret`).
+    OAuth2ClientCredentials {
+        /// Token endpoint.
+        token_url: String,
+        /// Scopes to request: every scope the spec's requirements name for this scheme.
+        scopes: Vec<String>,
+    },
 }
 
 impl SchemeKind {
@@ -65,6 +72,7 @@ impl SchemeKind {
         match self {
             Self::Header(name) | Self::Query(name) | Self::Cookie(name) => name,
             Self::Bearer | Self::Basic => "Authorization",
+            Self::OAuth2ClientCredentials { .. } => "oauth2-client",
         }
     }
 
@@ -76,6 +84,9 @@ impl SchemeKind {
             Self::Cookie(name) => format!("API key in the `{name}` cookie"),
             Self::Bearer => "`Authorization: Bearer` token".to_owned(),
             Self::Basic => "HTTP basic (`user:password`)".to_owned(),
+            Self::OAuth2ClientCredentials { .. } => {
+                "OAuth 2.0 client credentials (`client_id:client_secret`)".to_owned()
+            }
         }
     }
 }

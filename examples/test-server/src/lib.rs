@@ -51,6 +51,12 @@ pub enum Mode {
     },
     /// Both `X-Api-Key` and `?api_key=` at once (an AND requirement).
     Both,
+    /// OAuth 2.0 client credentials: `POST /oauth/token` with client `cast-client` and the
+    /// key as its secret buys a bearer token that expires after `token_lifetime_secs`.
+    OAuth {
+        /// How long issued tokens live.
+        token_lifetime_secs: u64,
+    },
     /// No authentication.
     None,
 }
@@ -94,6 +100,9 @@ struct Store {
 #[derive(Debug)]
 struct Shared {
     mode: Mode,
+    /// Issued OAuth tokens and when they expire.
+    tokens: Mutex<BTreeMap<String, std::time::Instant>>,
+    token_requests: std::sync::atomic::AtomicUsize,
     keys: Mutex<Vec<String>>,
     store: Mutex<Store>,
     seen: Mutex<Vec<Seen>>,
@@ -133,6 +142,16 @@ impl TestServer {
         lock(&self.shared.keys).retain(|k| k != key);
     }
 
+    /// How many token requests the OAuth endpoint has answered.
+    pub fn token_requests(&self) -> usize {
+        self.shared.token_requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Invalidates every issued token, as an authorization server does on revocation.
+    pub fn revoke_tokens(&self) {
+        lock(&self.shared.tokens).clear();
+    }
+
     /// Every request received so far.
     pub fn seen(&self) -> Vec<Seen> {
         lock(&self.shared.seen).clone()
@@ -158,6 +177,8 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
     let shared = Arc::new(Shared {
         mode,
         keys: Mutex::new(vec![key]),
+        tokens: Mutex::new(BTreeMap::new()),
+        token_requests: std::sync::atomic::AtomicUsize::new(0),
         store: Mutex::new(Store {
             next_id: 1,
             items: BTreeMap::new(),
@@ -176,6 +197,7 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         .route("/echo", any(echo))
         .route("/echo/{*rest}", any(echo))
         .route("/respond/{kind}", get(respond))
+        .route("/oauth/token", axum::routing::post(token))
         .merge(api)
         .with_state(shared.clone());
     tokio::spawn(async move {
@@ -236,6 +258,9 @@ fn presented(mode: &Mode, headers: &HeaderMap, query: Option<&str>) -> Option<St
                 (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
             })
         }),
+        Mode::OAuth { .. } => {
+            value(header::AUTHORIZATION.as_str()).and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned))
+        }
         Mode::Both => {
             let (header, query) = (value("x-api-key")?, query_value(query, "api_key")?);
             Some(if header == query {
@@ -279,6 +304,20 @@ async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next:
                 &format!("an API key is required: {how}"),
             )
         }
+        Some(token) if matches!(shared.mode, Mode::OAuth { .. }) => {
+            let valid = lock(&shared.tokens)
+                .get(&token)
+                .is_some_and(|expiry| std::time::Instant::now() < *expiry);
+            if valid {
+                next.run(request).await
+            } else {
+                error(
+                    StatusCode::UNAUTHORIZED,
+                    "INVALID_TOKEN",
+                    "the access token is expired or unknown",
+                )
+            }
+        }
         Some(key) if lock(&shared.keys).contains(&key) => next.run(request).await,
         Some(_) => error(StatusCode::UNAUTHORIZED, "INVALID_API_KEY", "the API key is not valid"),
     }
@@ -308,6 +347,13 @@ async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
         Mode::Cookie { name } => (
             json!({ "cookieKey": api_key("cookie", name) }),
             json!([{ "cookieKey": [] }]),
+        ),
+        Mode::OAuth { .. } => (
+            json!({ "oauth": { "type": "oauth2", "flows": { "clientCredentials": {
+                "tokenUrl": format!("{}/oauth/token", shared.base_url),
+                "scopes": { "items": "Read and write items", "users": "Read users" }
+            } } } }),
+            json!([{ "oauth": ["items", "users"] }]),
         ),
         Mode::Both => (
             json!({ "apiKey": api_key("header", "X-Api-Key"), "queryKey": api_key("query", "api_key") }),
@@ -494,6 +540,47 @@ async fn respond(Path(kind): Path<String>) -> Response {
         "large" => typed("text/plain", vec![b'a'; 2 * 1024 * 1024]),
         _ => not_found(&kind),
     }
+}
+
+/// The client-credentials grant (RFC 6749 §4.4), client authenticated with HTTP basic
+/// (id and secret form-urlencoded first, as §2.3.1 says) or in the body.
+async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    use base64::Engine as _;
+    let Mode::OAuth { token_lifetime_secs } = shared.mode else {
+        return error(StatusCode::NOT_FOUND, "NOT_FOUND", "this server does not issue tokens");
+    };
+    let form = url_pairs(&String::from_utf8_lossy(&body));
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let oauth_error = |status, code: &str| (status, Json(json!({ "error": code }))).into_response();
+    if field("grant_type").as_deref() != Some("client_credentials") {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| {
+            let (id, secret) = v.split_once(':')?;
+            let decode = |t: &str| {
+                percent_encoding::percent_decode_str(&t.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            Some((decode(id), decode(secret)))
+        });
+    let client = from_header.or_else(|| Some((field("client_id")?, field("client_secret")?)));
+    let authorized = client.is_some_and(|(id, secret)| id == "cast-client" && lock(&shared.keys).contains(&secret));
+    if !authorized {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    shared.token_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let access_token = format!("tok_{}", &generate_key()[5..]);
+    let expiry = std::time::Instant::now() + std::time::Duration::from_secs(token_lifetime_secs);
+    lock(&shared.tokens).insert(access_token.clone(), expiry);
+    Json(json!({ "access_token": access_token, "token_type": "bearer", "expires_in": token_lifetime_secs, "scope": field("scope") }))
+        .into_response()
 }
 
 async fn status() -> Response {

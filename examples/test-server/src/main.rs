@@ -19,6 +19,8 @@ enum ModeArg {
     Cookie,
     /// Both `X-Api-Key` and `?api_key=` at once.
     Both,
+    /// OAuth 2.0 client credentials at /oauth/token (client `cast-client`, the key as secret).
+    Oauth,
     /// No authentication.
     None,
 }
@@ -42,6 +44,9 @@ struct Args {
     /// Header carrying the key in apikey mode.
     #[arg(long, default_value = "X-Api-Key")]
     header_name: String,
+    /// Lifetime of OAuth access tokens, in seconds.
+    #[arg(long, default_value_t = 60)]
+    token_lifetime_secs: u64,
     /// Query parameter or cookie carrying the key in query and cookie modes.
     #[arg(long)]
     param_name: Option<String>,
@@ -63,6 +68,9 @@ async fn main() -> std::process::ExitCode {
             name: args.param_name.clone().unwrap_or_else(|| "session".into()),
         },
         ModeArg::Both => Mode::Both,
+        ModeArg::Oauth => Mode::OAuth {
+            token_lifetime_secs: args.token_lifetime_secs,
+        },
         ModeArg::None => Mode::None,
     };
     let key = args.key.unwrap_or_else(generate_key);
@@ -84,6 +92,7 @@ async fn main() -> std::process::ExitCode {
         Mode::Query { name } => println!("auth: query parameter {name}"),
         Mode::Cookie { name } => println!("auth: cookie {name}"),
         Mode::Both => println!("auth: header X-Api-Key and query parameter api_key"),
+        Mode::OAuth { .. } => println!("auth: OAuth 2.0 client credentials, client cast-client, the key as secret"),
         Mode::None => println!("auth: none"),
     }
     if !matches!(args.mode, ModeArg::None) {
