@@ -310,19 +310,38 @@ fn tools(spec: SpecArgs) -> Result<(), String> {
     if !diagnostics.is_empty() {
         eprintln!("{diagnostics}");
     }
+    // `a | b+c`: any one alternative; `+` joins schemes needed together.
+    let auth_of = |tool: &crate::ir::ToolIr| {
+        if tool.security.is_empty() {
+            return "none".to_owned();
+        }
+        let names = |set: &Vec<usize>| {
+            if set.is_empty() {
+                "optional".to_owned()
+            } else {
+                set.iter()
+                    .map(|i| api.schemes[*i].name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+")
+            }
+        };
+        tool.security.iter().map(names).collect::<Vec<_>>().join(" | ")
+    };
+    let auth: Vec<String> = api.tools.iter().map(auth_of).collect();
     let width = api.tools.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
     let path_width = api.tools.iter().map(|t| t.path.len()).max().unwrap_or(4).max(4);
+    let auth_width = auth.iter().map(String::len).max().unwrap_or(4).max(4);
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(
         stdout,
-        "{:<width$}  {:<7}  {:<path_width$}  {:<3}  WHY",
-        "TOOL", "METHOD", "PATH", "ON"
+        "{:<width$}  {:<7}  {:<path_width$}  {:<auth_width$}  {:<3}  WHY",
+        "TOOL", "METHOD", "PATH", "AUTH", "ON"
     );
-    for tool in &api.tools {
+    for (tool, auth) in api.tools.iter().zip(&auth) {
         let on = if tool.enabled { "yes" } else { "no" };
         let _ = writeln!(
             stdout,
-            "{:<width$}  {:<7}  {:<path_width$}  {on:<3}  {}",
+            "{:<width$}  {:<7}  {:<path_width$}  {auth:<auth_width$}  {on:<3}  {}",
             tool.name,
             tool.method.as_str(),
             tool.path,

@@ -79,6 +79,27 @@ async fn upstream() -> TestServer {
     .expect("test server")
 }
 
+/// A fresh upstream, a vault, and the upstream's key sealed as `key.sealed`.
+struct Keyed {
+    server: TestServer,
+    vault: Vault,
+    key: String,
+    key_file: PathBuf,
+}
+
+async fn keyed() -> Keyed {
+    let server = upstream().await;
+    let vault = Vault::new().expect("vault");
+    let key = server.key();
+    let key_file = vault.seal("key.sealed", "X-Api-Key", &key).expect("seal");
+    Keyed {
+        server,
+        vault,
+        key,
+        key_file,
+    }
+}
+
 fn launch(binary: &Path, server: &TestServer, vault: &Vault, key_file: Option<&PathBuf>) -> Launch {
     let mut env = vec![
         ("CAST_BASE_URL".to_owned(), server.base_url().to_owned()),
@@ -108,10 +129,12 @@ fn assert_no_secret(haystack: &str, secrets: &[&str], what: &str) {
 #[tokio::test]
 async fn stdio_lists_tools_and_round_trips_items_with_the_key() {
     let built = built();
-    let server = upstream().await;
-    let vault = Vault::new().expect("vault");
-    let key = server.key();
-    let key_file = vault.seal("key.sealed", "X-Api-Key", &key).expect("seal");
+    let Keyed {
+        server,
+        vault,
+        key,
+        key_file,
+    } = keyed().await;
     let log = new_log();
     let client = launch(&built.default, &server, &vault, Some(&key_file))
         .stdio(&log)
@@ -227,10 +250,12 @@ async fn stdio_lists_tools_and_round_trips_items_with_the_key() {
 #[tokio::test]
 async fn http_serves_both_protocol_eras() {
     let built = built();
-    let server = upstream().await;
-    let vault = Vault::new().expect("vault");
-    let key = server.key();
-    let key_file = vault.seal("key.sealed", "X-Api-Key", &key).expect("seal");
+    let Keyed {
+        server,
+        vault,
+        key,
+        key_file,
+    } = keyed().await;
     let log = new_log();
     let (_child, url) = launch(&built.default, &server, &vault, Some(&key_file))
         .http(&log)
@@ -272,9 +297,12 @@ async fn http_serves_both_protocol_eras() {
 #[tokio::test]
 async fn destructive_tools_only_when_enabled() {
     let built = built();
-    let server = upstream().await;
-    let vault = Vault::new().expect("vault");
-    let key_file = vault.seal("key.sealed", "X-Api-Key", &server.key()).expect("seal");
+    let Keyed {
+        server,
+        vault,
+        key_file,
+        ..
+    } = keyed().await;
     let log = new_log();
     let client = launch(&built.with_delete, &server, &vault, Some(&key_file))
         .stdio(&log)
@@ -324,10 +352,12 @@ async fn without_the_sealed_key_the_upstream_refusal_is_a_tool_error() {
 #[tokio::test]
 async fn replacing_the_sealed_file_rotates_the_key_without_restart() {
     let built = built();
-    let server = upstream().await;
-    let vault = Vault::new().expect("vault");
-    let old_key = server.key();
-    let key_file = vault.seal("key.sealed", "X-Api-Key", &old_key).expect("seal");
+    let Keyed {
+        server,
+        vault,
+        key: old_key,
+        key_file,
+    } = keyed().await;
     let log = new_log();
     let client = launch(&built.default, &server, &vault, Some(&key_file))
         .stdio(&log)
@@ -359,9 +389,12 @@ async fn replacing_the_sealed_file_rotates_the_key_without_restart() {
 #[tokio::test]
 async fn bad_arguments_are_tool_errors_naming_the_argument() {
     let built = built();
-    let server = upstream().await;
-    let vault = Vault::new().expect("vault");
-    let key_file = vault.seal("key.sealed", "X-Api-Key", &server.key()).expect("seal");
+    let Keyed {
+        server,
+        vault,
+        key_file,
+        ..
+    } = keyed().await;
     let log = new_log();
     let client = launch(&built.default, &server, &vault, Some(&key_file))
         .stdio(&log)
@@ -405,10 +438,12 @@ async fn bad_arguments_are_tool_errors_naming_the_argument() {
 #[tokio::test]
 async fn wrong_keys_are_clear_errors_that_never_show_a_secret() {
     let built = built();
-    let server = upstream().await;
-    let vault = Vault::new().expect("vault");
-    let key = server.key();
-    let key_file = vault.seal("key.sealed", "X-Api-Key", &key).expect("seal");
+    let Keyed {
+        server,
+        vault,
+        key,
+        key_file,
+    } = keyed().await;
 
     // A master key that did not seal the file: the server refuses to start.
     let other = Vault::new().expect("vault");
