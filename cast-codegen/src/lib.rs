@@ -26,7 +26,10 @@ mod settings;
 pub mod swagger2;
 pub mod write;
 
-use std::{collections::BTreeMap, path::Path};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use load::Source;
@@ -100,4 +103,83 @@ impl Generator {
             diagnostics,
         })
     }
+}
+
+/// The file [`build`] writes into `OUT_DIR`.
+pub const BUILD_OUTPUT: &str = "cast_server.rs";
+
+/// For `build.rs`: generates `$OUT_DIR/cast_server.rs` from `spec` (settings from a
+/// `cast.toml` beside it, when there is one). On a problem it prints the full
+/// diagnostic report and stops the build, without a panic's backtrace.
+///
+/// ```no_run
+/// // build.rs: the whole of it is this one call in `fn main`.
+/// cast_codegen::build("openapi.json");
+/// ```
+///
+/// ```ignore
+/// // src/main.rs
+/// include!(concat!(env!("OUT_DIR"), "/cast_server.rs"));
+///
+/// fn main() -> std::process::ExitCode {
+///     cast_runtime::codegen::main(&API)
+/// }
+/// ```
+pub fn build(spec: impl AsRef<Path>) {
+    let spec = spec.as_ref();
+    let config = spec.with_file_name("cast.toml");
+    let settings = match std::fs::read_to_string(&config) {
+        Ok(text) => match Settings::from_toml(&text, &config.display().to_string()) {
+            Ok(settings) => settings,
+            Err(message) => stop(&message),
+        },
+        Err(_) => Settings::default(),
+    };
+    if let Err(diagnostics) = build_with(spec, &settings, &config) {
+        stop(&diagnostics.to_string());
+    }
+}
+
+fn stop(report: &str) -> ! {
+    eprintln!("{report}");
+    std::process::exit(1)
+}
+
+/// [`build`] with explicit settings; returns the path written. `config` is only watched for changes.
+pub fn build_with(spec: &Path, settings: &Settings, config: &Path) -> Result<PathBuf, Diagnostics> {
+    // Only Cargo sets OUT_DIR; outside it, rerun hints would be noise on stdout.
+    let out_dir = std::env::var_os("OUT_DIR").map(PathBuf::from);
+    if out_dir.is_some() {
+        println!("cargo::rerun-if-changed={}", spec.display());
+        println!("cargo::rerun-if-changed={}", config.display());
+    }
+    let source = Source::new(&spec.display().to_string());
+    let bytes = load::read(&source).map_err(|d| Diagnostics(vec![d]))?;
+    let (api, diagnostics) = Generator::new(settings.clone()).analyze(&bytes, &source)?;
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    if out_dir.is_some() {
+        for warning in diagnostics.iter() {
+            println!(
+                "cargo::warning={}",
+                warning.to_string().lines().next().unwrap_or_default()
+            );
+        }
+    }
+    let header = emit::header(&source.display);
+    let text = emit::format_rust(BUILD_OUTPUT, emit::module_rs(&api), &header)
+        .map_err(|message| Diagnostics(vec![Diagnostic::error("C0900", "", message)]))?;
+    let path = out_dir.unwrap_or_else(|| PathBuf::from(".")).join(BUILD_OUTPUT);
+    // Write only on change, so Cargo does not rebuild the crate for nothing.
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        std::fs::write(&path, text).map_err(|e| {
+            Diagnostics(vec![Diagnostic::error(
+                "C0901",
+                "",
+                format!("cannot write {}: {e}", path.display()),
+            )])
+        })?;
+    }
+    Ok(path)
 }

@@ -3,6 +3,8 @@
 
 mod rust;
 
+pub use rust::module_rs;
+
 use std::collections::BTreeMap;
 
 use minijinja::{Environment, context};

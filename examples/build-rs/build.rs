@@ -1,0 +1,3 @@
+fn main() {
+    cast_codegen::build("../test-server/openapi.json");
+}
