@@ -66,6 +66,16 @@ pub enum SchemeKind {
         /// Scopes to ask for.
         scopes: &'static [&'static str],
     },
+    /// OAuth 2.0 authorization code with PKCE, for a user's own account: `NAME login`
+    /// signs in once and seals the refresh token; access tokens are refreshed from it.
+    OAuth2AuthorizationCode {
+        /// The authorization endpoint.
+        authorize_url: &'static str,
+        /// The token endpoint.
+        token_url: &'static str,
+        /// Scopes to ask for.
+        scopes: &'static [&'static str],
+    },
 }
 
 impl SchemeKind {
@@ -75,6 +85,7 @@ impl SchemeKind {
             SchemeKind::Header { name } | SchemeKind::Query { name } | SchemeKind::Cookie { name } => name,
             SchemeKind::Bearer | SchemeKind::Basic => "Authorization",
             SchemeKind::OAuth2ClientCredentials { .. } => "oauth2-client",
+            SchemeKind::OAuth2AuthorizationCode { .. } => "oauth2-user",
         }
     }
 }

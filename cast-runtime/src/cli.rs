@@ -14,6 +14,7 @@ use crate::{
     api::Api,
     credential::SealedCredential,
     sealed::{MasterKey, PURPOSE_UPSTREAM, SealedHeader},
+    secret::Secret,
     server::Server,
     upstream::{DEFAULT_MAX_RESPONSE_BYTES, Upstream, UpstreamConfig},
 };
@@ -68,6 +69,17 @@ enum Command {
     },
     /// Print the tools this server offers and exit.
     Tools,
+    /// Sign in to an OAuth 2.0 authorization-code scheme (PKCE): prints the URL to open,
+    /// receives the redirect on 127.0.0.1, and seals the refresh token into the scheme's
+    /// credential file (`--key-file` or `--credential SCHEME=FILE`).
+    Login {
+        /// The scheme [default: the first authorization-code scheme].
+        #[arg(long)]
+        scheme: Option<String>,
+        /// The OAuth client id [default: the one in the credential file, else dynamic registration].
+        #[arg(long, env = "CAST_OAUTH_CLIENT_ID")]
+        client_id: Option<String>,
+    },
 }
 
 /// Runs a generated server: parses the command line, loads the credential, serves.
@@ -183,6 +195,9 @@ fn load_credentials(
 }
 
 async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
+    if let Command::Login { scheme, client_id } = &cli.command {
+        return login(api, &cli, scheme.as_deref(), client_id.clone()).await;
+    }
     if let Command::Tools = cli.command {
         for tool in api.tools {
             println!("{:<32} {:<7} {}", tool.name, tool.method.as_str(), tool.path_template);
@@ -231,7 +246,7 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
             allowed_origins,
             sessions,
         } => serve_http(server, listen, allowed_hosts, allowed_origins, sessions).await,
-        Command::Tools => Ok(()),
+        Command::Tools | Command::Login { .. } => Ok(()),
     }
 }
 
@@ -279,4 +294,164 @@ async fn serve_http(
         })
         .await
         .map_err(|e| format!("HTTP server failed: {e}"))
+}
+
+/// The authorization-code sign-in: PKCE (S256), a random `state` checked on return,
+/// the redirect received on a loopback listener with a random port (RFC 8252).
+async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Option<String>) -> Result<(), String> {
+    use oauth2::{
+        AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope,
+        TokenResponse, TokenUrl, basic::BasicClient,
+    };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let is_user = |s: &&crate::api::Scheme| matches!(s.kind, crate::api::SchemeKind::OAuth2AuthorizationCode { .. });
+    let (index, chosen) = api
+        .schemes
+        .iter()
+        .enumerate()
+        .find(|(_, s)| is_user(s) && scheme.is_none_or(|name| s.name == name))
+        .ok_or_else(|| {
+            format!(
+                "this server has no OAuth 2.0 authorization-code scheme{}",
+                scheme.map(|n| format!(" named `{n}`")).unwrap_or_default()
+            )
+        })?;
+    let crate::api::SchemeKind::OAuth2AuthorizationCode {
+        authorize_url,
+        token_url,
+        scopes,
+    } = chosen.kind
+    else {
+        unreachable!("filtered above")
+    };
+    let file = cli
+        .credentials
+        .iter()
+        .find_map(|entry| {
+            entry
+                .split_once('=')
+                .filter(|(n, _)| *n == chosen.name)
+                .map(|(_, p)| PathBuf::from(p))
+        })
+        .or_else(|| (index == 0).then(|| cli.key_file.clone()).flatten())
+        .ok_or_else(|| format!("say where to keep the sign-in: --credential {}=FILE", chosen.name))?;
+    let master = MasterKey::from_env().map_err(|e| e.to_string())?;
+    let expected = SealedHeader {
+        purpose: PURPOSE_UPSTREAM.to_owned(),
+        label: chosen.kind.label().to_owned(),
+    };
+    let previous: Option<crate::oauth::UserGrant> = crate::sealed::open_file(&master, &file, &expected)
+        .ok()
+        .and_then(|secret| serde_json::from_str(secret.expose()).ok());
+
+    crate::install_crypto_provider();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(cli.timeout_secs))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+    let redirect = format!(
+        "http://127.0.0.1:{}/callback",
+        listener.local_addr().map_err(|e| e.to_string())?.port()
+    );
+    let (client_id, client_secret) = match (client_id, previous) {
+        (Some(id), _) => (id, None),
+        (None, Some(grant)) => (grant.client_id, grant.client_secret),
+        (None, None) => {
+            let registered = crate::oauth::register(&http, authorize_url, &redirect, api.name).await?;
+            eprintln!(
+                "registered OAuth client `{}` with the authorization server",
+                registered.0
+            );
+            registered
+        }
+    };
+    let mut oauth = BasicClient::new(ClientId::new(client_id.clone()))
+        .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(|e| e.to_string())?)
+        .set_token_uri(TokenUrl::new(token_url.to_owned()).map_err(|e| e.to_string())?)
+        .set_redirect_uri(RedirectUrl::new(redirect.clone()).map_err(|e| e.to_string())?);
+    if let Some(secret) = &client_secret {
+        oauth = oauth.set_client_secret(ClientSecret::new(secret.clone()));
+    }
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = oauth.authorize_url(CsrfToken::new_random).set_pkce_challenge(challenge);
+    for scope in scopes {
+        request = request.add_scope(Scope::new((*scope).to_owned()));
+    }
+    let (url, state) = request.url();
+    eprintln!("open this URL to sign in: {url}");
+    if std::env::var_os("CAST_NO_BROWSER").is_none() {
+        for opener in ["xdg-open", "open"] {
+            if std::process::Command::new(opener)
+                .arg(url.as_str())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .is_ok()
+            {
+                break;
+            }
+        }
+    }
+
+    // One redirect back; anything else on the port gets a 400 and is ignored.
+    let code = tokio::time::timeout(Duration::from_secs(300), async {
+        loop {
+            let (mut stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
+            let mut buffer = vec![0u8; 8192];
+            let read = stream.read(&mut buffer).await.map_err(|e| e.to_string())?;
+            let head = String::from_utf8_lossy(&buffer[..read]);
+            let target = head.lines().next().and_then(|l| l.split_whitespace().nth(1)).unwrap_or("");
+            let query = target.strip_prefix("/callback?").unwrap_or("");
+            let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+            let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+            let (status, page, outcome) = match (get("state"), get("code"), get("error")) {
+                (Some(s), Some(code), _) if s == *state.secret() => ("200 OK", "Signed in. You can close this tab.", Some(Ok(code))),
+                (_, _, Some(error)) => ("400 Bad Request", "Sign-in failed.", Some(Err(format!("the authorization server said: {error}")))),
+                (Some(_), _, _) => ("400 Bad Request", "State mismatch.", Some(Err("the redirect's state does not match: not ours, ignored".to_owned()))),
+                _ => ("400 Bad Request", "Not a sign-in redirect.", None),
+            };
+            let response = format!("HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}", page.len());
+            let _ = stream.write_all(response.as_bytes()).await;
+            if let Some(outcome) = outcome {
+                return outcome;
+            }
+        }
+    })
+    .await
+    .map_err(|_| "no sign-in within 5 minutes".to_owned())??;
+
+    let send = |request: oauth2::http::Request<Vec<u8>>| {
+        let http = http.clone();
+        async move { crate::oauth::exchange_public(&http, request).await }
+    };
+    let token = oauth
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&send)
+        .await
+        .map_err(|e| format!("the code exchange failed: {e}"))?;
+    let refresh_token = token
+        .refresh_token()
+        .ok_or("the authorization server returned no refresh token (ask for offline access)")?
+        .secret()
+        .clone();
+    let grant = crate::oauth::UserGrant {
+        client_id,
+        client_secret,
+        refresh_token,
+    };
+    let text = Secret::new(serde_json::to_string(&grant).map_err(|e| e.to_string())?);
+    let bytes = crate::sealed::seal(&master, &expected, &text).map_err(str::to_owned)?;
+    crate::sealed::write_atomic(&file, &bytes).map_err(|e| e.to_string())?;
+    eprintln!(
+        "signed in to `{}`; the refresh token is sealed in {}",
+        chosen.name,
+        file.display()
+    );
+    Ok(())
 }

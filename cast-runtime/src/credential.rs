@@ -86,6 +86,23 @@ impl SealedCredential {
         self
     }
 
+    /// Seals `value` into the file (atomically) and uses it from now on; for values the
+    /// server itself renews, such as a rotated OAuth refresh token.
+    pub fn replace(&self, value: &Secret) -> Result<(), SealError> {
+        let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+        let bytes = sealed::seal(&loaded.master, &self.expected, value).map_err(|reason| SealError::Malformed {
+            path: self.path.clone(),
+            reason,
+        })?;
+        sealed::write_atomic(&self.path, &bytes)?;
+        loaded.stamp = FileStamp::of(&self.path).map_err(|source| SealError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        loaded.secret = Arc::new(value.clone());
+        Ok(())
+    }
+
     /// The file this credential comes from.
     pub fn path(&self) -> &Path {
         &self.path

@@ -113,7 +113,15 @@ fn describe<E: std::error::Error>(error: &E) -> String {
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct ExchangeError(String);
+pub(crate) struct ExchangeError(String);
+
+/// The oauth2 crate's HTTP hook over the runtime's client, for `login`.
+pub(crate) async fn exchange_public(
+    client: &reqwest::Client,
+    request: http::Request<Vec<u8>>,
+) -> Result<http::Response<Vec<u8>>, ExchangeError> {
+    exchange(client, request).await
+}
 
 async fn exchange(
     client: &reqwest::Client,
@@ -146,4 +154,167 @@ async fn exchange(
         }
     }
     out.body(bytes.to_vec()).map_err(|e| ExchangeError(e.to_string()))
+}
+
+/// What an authorization-code scheme keeps sealed: the client it registered or was
+/// given, and the user's refresh token. Written by `NAME login`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct UserGrant {
+    /// The OAuth client.
+    pub client_id: String,
+    /// Its secret, for confidential clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// The long-lived refresh token.
+    pub refresh_token: String,
+}
+
+/// One authorization-code scheme: access tokens bought with the sealed refresh token.
+#[derive(Debug)]
+pub struct AuthorizationCode {
+    token_url: &'static str,
+    scopes: &'static [&'static str],
+    cached: tokio::sync::Mutex<Option<Cached>>,
+}
+
+impl AuthorizationCode {
+    /// A scheme with no token yet.
+    pub fn new(token_url: &'static str, scopes: &'static [&'static str]) -> Self {
+        Self {
+            token_url,
+            scopes,
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Forgets the access token: the next call refreshes.
+    pub async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+
+    /// The current access token, refreshed with the sealed refresh token when needed.
+    /// A rotated refresh token is sealed back into the file at once.
+    pub async fn token(
+        &self,
+        http_client: &reqwest::Client,
+        credential: &crate::credential::SealedCredential,
+    ) -> Result<Secret, TokenError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(current) = cached.as_ref()
+            && current.renew_at.is_none_or(|at| Instant::now() < at)
+        {
+            return Ok(current.token.clone());
+        }
+        let fail = |reason: String| TokenError {
+            token_url: self.token_url.to_owned(),
+            reason,
+        };
+        let grant: UserGrant = serde_json::from_str(credential.current().expose()).map_err(|_| {
+            fail(format!(
+                "{} holds no sign-in; run `login` first",
+                credential.path().display()
+            ))
+        })?;
+        let token_url = TokenUrl::new(self.token_url.to_owned()).map_err(|e| fail(e.to_string()))?;
+        let mut oauth = BasicClient::new(ClientId::new(grant.client_id.clone())).set_token_uri(token_url);
+        if let Some(secret) = &grant.client_secret {
+            oauth = oauth.set_client_secret(ClientSecret::new(secret.clone()));
+        }
+        let refresh = oauth2::RefreshToken::new(grant.refresh_token.clone());
+        let mut request = oauth.exchange_refresh_token(&refresh);
+        for scope in self.scopes {
+            request = request.add_scope(Scope::new((*scope).to_owned()));
+        }
+        let send = |request: http::Request<Vec<u8>>| {
+            let http_client = http_client.clone();
+            async move { exchange(&http_client, request).await }
+        };
+        let response = request.request_async(&send).await.map_err(|e| fail(describe(&e)))?;
+        if let Some(rotated) = response.refresh_token()
+            && rotated.secret() != &grant.refresh_token
+        {
+            let next = UserGrant {
+                refresh_token: rotated.secret().clone(),
+                ..grant
+            };
+            let text = serde_json::to_string(&next).map_err(|e| fail(e.to_string()))?;
+            credential
+                .replace(&Secret::new(text))
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        let lifetime = response.expires_in();
+        let renew_at = lifetime.map(|life| Instant::now() + life.saturating_sub(EARLY_RENEWAL.min(life / 2)));
+        let token = Secret::new(response.access_token().secret().clone());
+        tracing::info!(
+            token_url = self.token_url,
+            expires_in_s = lifetime.map(|l| l.as_secs()),
+            "OAuth 2.0 token refreshed"
+        );
+        *cached = Some(Cached {
+            token: token.clone(),
+            renew_at,
+        });
+        Ok(token)
+    }
+}
+
+/// The origin (`scheme://host:port`) of a URL, where RFC 8414 metadata lives.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url[after_scheme..].find('/').map_or(url, |i| &url[..after_scheme + i])
+}
+
+/// RFC 7591 dynamic registration through the RFC 8414 (or OpenID) metadata of the
+/// authorization server. Returns the client id and, for confidential clients, its secret.
+pub async fn register(
+    http_client: &reqwest::Client,
+    authorize_url: &str,
+    redirect_uri: &str,
+    client_name: &str,
+) -> Result<(String, Option<String>), String> {
+    let base = origin(authorize_url);
+    let mut metadata = None;
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        if let Ok(response) = http_client.get(format!("{base}{path}")).send().await
+            && response.status().is_success()
+            && let Ok(bytes) = response.bytes().await
+            && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes)
+        {
+            metadata = Some(value);
+            break;
+        }
+    }
+    let metadata =
+        metadata.ok_or_else(|| format!("no authorization server metadata at {base}/.well-known/; pass --client-id"))?;
+    let endpoint = metadata["registration_endpoint"]
+        .as_str()
+        .ok_or("the authorization server offers no dynamic registration; pass --client-id")?;
+    let request = serde_json::json!({
+        "client_name": client_name,
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    let response = http_client
+        .post(endpoint)
+        .header("content-type", "application/json")
+        .body(request.to_string())
+        .send()
+        .await
+        .map_err(|e| format!("registration failed: {}", e.without_url()))?;
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| format!("registration failed: {}", e.without_url()))?;
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let client_id = body["client_id"]
+        .as_str()
+        .filter(|_| status.is_success())
+        .ok_or_else(|| format!("registration refused: HTTP {status}"))?;
+    Ok((client_id.to_owned(), body["client_secret"].as_str().map(str::to_owned)))
 }

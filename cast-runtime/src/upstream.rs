@@ -12,7 +12,7 @@ use crate::{
     api::{Scheme, SchemeKind, ToolDef},
     call::tool_error,
     credential::SealedCredential,
-    oauth::ClientCredentials,
+    oauth::{AuthorizationCode, ClientCredentials},
     secret::Secret,
     style,
 };
@@ -33,9 +33,25 @@ pub struct Upstream {
     /// One slot per scheme, in the same order.
     credentials: Vec<Option<SealedCredential>>,
     /// Token caches of OAuth 2.0 schemes, in the same order.
-    oauth: Vec<Option<ClientCredentials>>,
+    oauth: Vec<Option<TokenSource>>,
     static_headers: &'static [(&'static str, &'static str)],
     max_response_bytes: usize,
+}
+
+/// Where an OAuth 2.0 scheme's access tokens come from.
+#[derive(Debug)]
+enum TokenSource {
+    Client(ClientCredentials),
+    User(AuthorizationCode),
+}
+
+impl TokenSource {
+    async fn invalidate(&self) {
+        match self {
+            TokenSource::Client(source) => source.invalidate().await,
+            TokenSource::User(source) => source.invalidate().await,
+        }
+    }
 }
 
 /// The outcome of one try; a 401 says which OAuth schemes' tokens it carried.
@@ -100,7 +116,10 @@ impl Upstream {
                 .iter()
                 .map(|scheme| match scheme.kind {
                     SchemeKind::OAuth2ClientCredentials { token_url, scopes } => {
-                        Some(ClientCredentials::new(token_url, scopes))
+                        Some(TokenSource::Client(ClientCredentials::new(token_url, scopes)))
+                    }
+                    SchemeKind::OAuth2AuthorizationCode { token_url, scopes, .. } => {
+                        Some(TokenSource::User(AuthorizationCode::new(token_url, scopes)))
                     }
                     _ => None,
                 })
@@ -124,13 +143,18 @@ impl Upstream {
             let Some(configured) = configured else { continue };
             let mut loaded = Vec::with_capacity(configured.len());
             for (index, secret) in configured {
-                match (&self.schemes[index].kind, &self.oauth[index]) {
-                    (SchemeKind::OAuth2ClientCredentials { .. }, Some(oauth)) => {
-                        let token = oauth.token(&self.client, &secret).await.map_err(|e| e.to_string())?;
-                        loaded.push((index, SchemeKind::Bearer, Arc::new(token)));
+                let token = match &self.oauth[index] {
+                    Some(TokenSource::Client(source)) => source.token(&self.client, &secret).await,
+                    Some(TokenSource::User(source)) => match &self.credentials[index] {
+                        Some(credential) => source.token(&self.client, credential).await,
+                        None => continue,
+                    },
+                    None => {
+                        loaded.push((index, self.schemes[index].kind, secret));
+                        continue;
                     }
-                    (kind, _) => loaded.push((index, *kind, secret)),
-                }
+                };
+                loaded.push((index, SchemeKind::Bearer, Arc::new(token.map_err(|e| e.to_string())?)));
             }
             return Ok(loaded);
         }
@@ -180,7 +204,7 @@ impl Upstream {
                     secret_headers.push(("authorization", format!("Basic {encoded}")));
                     needles.push(encoded);
                 }
-                SchemeKind::OAuth2ClientCredentials { .. } => {}
+                SchemeKind::OAuth2ClientCredentials { .. } | SchemeKind::OAuth2AuthorizationCode { .. } => {}
                 SchemeKind::Query { name } | SchemeKind::Cookie { name } => {
                     let encoded = style::encode(value);
                     let pair = format!("{}={encoded}", style::encode(name));

@@ -323,3 +323,119 @@ async fn an_unreachable_token_endpoint_is_a_clear_tool_error() {
     assert!(!message.contains("s3cret-client"), "{message}");
     assert!(server.seen().is_empty(), "no unauthenticated request went upstream");
 }
+
+/// One HTTP GET, as a browser would send it; returns the status line, the `Location` header and the body.
+async fn browser_get(url: &str) -> (String, Option<String>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = tokio::net::TcpStream::connect(authority).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    let location = head.lines().find_map(|l| {
+        l.split_once(':')
+            .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+            .map(|(_, v)| v.trim().to_owned())
+    });
+    (status, location, body.to_owned())
+}
+
+#[tokio::test]
+async fn oauth_sign_in_with_pkce_dynamic_registration_and_rotating_refresh_tokens() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let server = upstream(Mode::OAuthUser { token_lifetime_secs: 2 }).await;
+    let spec = format!("{}/openapi.json", server.base_url());
+    let out = workspace_root().join("target/auth/auth-user-mcp");
+    let binary = tokio::task::spawn_blocking({
+        let out = out.clone();
+        move || {
+            let generated = generate(&spec, Settings::default().with_name("auth-user-mcp"), &out).expect("generate");
+            assert!(generated.diagnostics.is_empty(), "{}", generated.diagnostics);
+            build(&out, "auth-user-mcp").expect("build")
+        }
+    })
+    .await
+    .expect("join");
+    let vault = Vault::new().expect("vault");
+    let file = vault.dir.path().join("user.sealed");
+    let env = vec![
+        ("CAST_MASTER_KEY".to_owned(), vault.master_b64.clone()),
+        ("CAST_KEY_FILE".to_owned(), file.display().to_string()),
+        ("CAST_NO_BROWSER".to_owned(), "1".to_owned()),
+        ("CAST_LOG".to_owned(), "trace".to_owned()),
+    ];
+
+    // `login`: no client id anywhere, so it registers one (RFC 7591), then waits for the redirect.
+    let mut login = tokio::process::Command::new(&binary)
+        .arg("login")
+        .envs(env.iter().cloned())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("login");
+    let mut lines = BufReader::new(login.stderr.take().expect("stderr")).lines();
+    let mut transcript = String::new();
+    let url = loop {
+        let line = lines.next_line().await.expect("read").expect("login printed the URL");
+        transcript.push_str(&line);
+        transcript.push('\n');
+        if let Some(url) = line.split("open this URL to sign in: ").nth(1) {
+            break url.to_owned();
+        }
+    };
+    assert!(
+        url.contains("code_challenge_method=S256") && url.contains("state="),
+        "{url}"
+    );
+    // The "browser": the authorization server redirects to the loopback listener.
+    let (status, location, _) = browser_get(&url).await;
+    assert!(status.contains("302"), "{status}");
+    let callback = location.expect("redirect");
+    assert!(callback.starts_with("http://127.0.0.1:"), "{callback}");
+    let (status, _, page) = browser_get(&callback).await;
+    assert!(status.contains("200") && page.contains("Signed in"), "{status} {page}");
+    assert!(login.wait().await.expect("wait").success());
+    while let Ok(Some(line)) = lines.next_line().await {
+        transcript.push_str(&line);
+        transcript.push('\n');
+    }
+    assert!(transcript.contains("registered OAuth client `dyn_"), "{transcript}");
+    assert!(transcript.contains("signed in to `oauth`"), "{transcript}");
+    assert_eq!(server.registered_clients(), 1);
+    let sealed_after_login = std::fs::read(&file).expect("sealed sign-in");
+
+    // The server refreshes an access token from the sealed refresh token, and seals the rotated one.
+    let log = Default::default();
+    let client = Launch { binary, env }.stdio(&log).await.expect("connect");
+    let first = call(&client, "listUsers", json!({})).await.expect("call");
+    assert_eq!(first.is_error, Some(false), "{}", text(&first));
+    assert_ne!(
+        std::fs::read(&file).expect("read"),
+        sealed_after_login,
+        "the rotated refresh token was sealed"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let later = call(&client, "listItems", json!({})).await.expect("call");
+    assert_eq!(later.is_error, Some(false), "{}", text(&later));
+    assert_eq!(server.token_requests(), 3, "login, then two refreshes");
+    client.cancel().await.expect("close");
+
+    let log = log.lock().expect("log").clone();
+    // Tokens, refresh tokens and codes the test server issues: a prefix and 32 hex digits.
+    let issued = |text: &str| {
+        ["rt_", "tok_", "code_"].iter().any(|prefix| {
+            text.match_indices(prefix).any(|(at, _)| {
+                let tail = &text[at + prefix.len()..];
+                tail.len() >= 32 && tail[..32].bytes().all(|b| b.is_ascii_hexdigit())
+            })
+        })
+    };
+    assert!(!issued(&log), "a token reached the server log:\n{log}");
+    assert!(!issued(&transcript), "a token reached the login output:\n{transcript}");
+}

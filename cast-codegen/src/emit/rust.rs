@@ -96,6 +96,13 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
             SchemeKind::OAuth2ClientCredentials { token_url, scopes } => quote!(
                 ::cast_runtime::codegen::SchemeKind::OAuth2ClientCredentials { token_url: #token_url, scopes: &[#(#scopes),*] }
             ),
+            SchemeKind::OAuth2AuthorizationCode { authorize_url, token_url, scopes } => quote!(
+                ::cast_runtime::codegen::SchemeKind::OAuth2AuthorizationCode {
+                    authorize_url: #authorize_url,
+                    token_url: #token_url,
+                    scopes: &[#(#scopes),*],
+                }
+            ),
         };
         quote!(::cast_runtime::codegen::Scheme { name: #name, kind: #kind })
     });

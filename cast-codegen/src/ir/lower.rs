@@ -1050,21 +1050,39 @@ fn security(doc: &Value, settings: &Settings, base_url: &str, diagnostics: &mut 
             ("apiKey", "cookie", _, Some(n)) => Some(SchemeKind::Cookie(n)),
             ("http", _, "bearer", _) => Some(SchemeKind::Bearer),
             ("http", _, "basic", _) => Some(SchemeKind::Basic),
-            ("oauth2", _, _, _) => scheme
-                .pointer("/flows/clientCredentials/tokenUrl")
-                .and_then(Value::as_str)
-                .map(|url| SchemeKind::OAuth2ClientCredentials {
-                    // Okta and others give token URLs relative to the API's server.
-                    token_url: if url.starts_with("http") || !base_url.starts_with("http") {
+            ("oauth2", _, _, _) => {
+                // Okta and others give endpoint URLs relative to the API's server.
+                let absolute = |url: &str| {
+                    if url.starts_with("http") || !base_url.starts_with("http") {
                         url.to_owned()
                     } else {
                         join_url(&format!("{base_url}/"), url)
-                    },
-                    scopes: scopes
-                        .get(name)
-                        .map(|s| s.iter().cloned().collect())
-                        .unwrap_or_default(),
-                }),
+                    }
+                };
+                let scopes: Vec<String> = scopes
+                    .get(name)
+                    .map(|s| s.iter().cloned().collect())
+                    .unwrap_or_default();
+                let flows = scheme.get("flows");
+                let client = flows
+                    .and_then(|f| f.pointer("/clientCredentials/tokenUrl"))
+                    .and_then(Value::as_str);
+                let user = flows
+                    .and_then(|f| f.get("authorizationCode"))
+                    .and_then(|flow| Some((flow.get("authorizationUrl")?.as_str()?, flow.get("tokenUrl")?.as_str()?)));
+                match (client, user) {
+                    (Some(token_url), _) => Some(SchemeKind::OAuth2ClientCredentials {
+                        token_url: absolute(token_url),
+                        scopes,
+                    }),
+                    (None, Some((authorize_url, token_url))) => Some(SchemeKind::OAuth2AuthorizationCode {
+                        authorize_url: absolute(authorize_url),
+                        token_url: absolute(token_url),
+                        scopes,
+                    }),
+                    (None, None) => None,
+                }
+            }
             _ => None,
         };
         match kind {
@@ -1078,7 +1096,7 @@ fn security(doc: &Value, settings: &Settings, base_url: &str, diagnostics: &mut 
             None => {
                 security.index.insert(name.clone(), None);
                 let what = if kind_name == "oauth2" {
-                    "oauth2 without a clientCredentials flow".to_owned()
+                    "oauth2 without a clientCredentials or authorizationCode flow".to_owned()
                 } else if kind_name == "http" {
                     format!("http {http_scheme}")
                 } else if location.is_empty() {

@@ -64,6 +64,15 @@ pub enum SchemeKind {
         /// Scopes to request: every scope the spec's requirements name for this scheme.
         scopes: Vec<String>,
     },
+    /// OAuth 2.0 authorization code with PKCE (`login` seals the refresh token).
+    OAuth2AuthorizationCode {
+        /// Authorization endpoint.
+        authorize_url: String,
+        /// Token endpoint.
+        token_url: String,
+        /// Scopes to request.
+        scopes: Vec<String>,
+    },
 }
 
 impl SchemeKind {
@@ -73,6 +82,7 @@ impl SchemeKind {
             Self::Header(name) | Self::Query(name) | Self::Cookie(name) => name,
             Self::Bearer | Self::Basic => "Authorization",
             Self::OAuth2ClientCredentials { .. } => "oauth2-client",
+            Self::OAuth2AuthorizationCode { .. } => "oauth2-user",
         }
     }
 
@@ -87,6 +97,7 @@ impl SchemeKind {
             Self::OAuth2ClientCredentials { .. } => {
                 "OAuth 2.0 client credentials (`client_id:client_secret`)".to_owned()
             }
+            Self::OAuth2AuthorizationCode { .. } => "OAuth 2.0 sign-in (run `login` once)".to_owned(),
         }
     }
 }

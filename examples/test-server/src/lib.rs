@@ -57,6 +57,13 @@ pub enum Mode {
         /// How long issued tokens live.
         token_lifetime_secs: u64,
     },
+    /// OAuth 2.0 authorization code with PKCE for a user: RFC 8414 metadata, RFC 7591
+    /// registration, `/oauth/authorize` (approves at once, as if the user clicked),
+    /// code and refresh-token grants (refresh tokens rotate on use).
+    OAuthUser {
+        /// How long issued access tokens live.
+        token_lifetime_secs: u64,
+    },
     /// No authentication.
     None,
 }
@@ -103,6 +110,12 @@ struct Shared {
     /// Issued OAuth tokens and when they expire.
     tokens: Mutex<BTreeMap<String, std::time::Instant>>,
     token_requests: std::sync::atomic::AtomicUsize,
+    /// Pending authorization codes: code → (client id, PKCE challenge, redirect URI).
+    codes: Mutex<BTreeMap<String, (String, String, String)>>,
+    /// Live refresh tokens.
+    refresh_tokens: Mutex<std::collections::BTreeSet<String>>,
+    /// Clients registered dynamically.
+    clients: Mutex<std::collections::BTreeSet<String>>,
     keys: Mutex<Vec<String>>,
     store: Mutex<Store>,
     seen: Mutex<Vec<Seen>>,
@@ -147,6 +160,11 @@ impl TestServer {
         self.shared.token_requests.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Clients registered through `/oauth/register`.
+    pub fn registered_clients(&self) -> usize {
+        lock(&self.shared.clients).len()
+    }
+
     /// Invalidates every issued token, as an authorization server does on revocation.
     pub fn revoke_tokens(&self) {
         lock(&self.shared.tokens).clear();
@@ -179,6 +197,9 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         keys: Mutex::new(vec![key]),
         tokens: Mutex::new(BTreeMap::new()),
         token_requests: std::sync::atomic::AtomicUsize::new(0),
+        codes: Mutex::new(BTreeMap::new()),
+        refresh_tokens: Mutex::new(std::collections::BTreeSet::new()),
+        clients: Mutex::new(std::collections::BTreeSet::new()),
         store: Mutex::new(Store {
             next_id: 1,
             items: BTreeMap::new(),
@@ -198,6 +219,9 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         .route("/echo/{*rest}", any(echo))
         .route("/respond/{kind}", get(respond))
         .route("/oauth/token", axum::routing::post(token))
+        .route("/oauth/authorize", get(authorize))
+        .route("/oauth/register", axum::routing::post(register))
+        .route("/.well-known/oauth-authorization-server", get(metadata))
         .merge(api)
         .with_state(shared.clone());
     tokio::spawn(async move {
@@ -258,7 +282,7 @@ fn presented(mode: &Mode, headers: &HeaderMap, query: Option<&str>) -> Option<St
                 (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
             })
         }),
-        Mode::OAuth { .. } => {
+        Mode::OAuth { .. } | Mode::OAuthUser { .. } => {
             value(header::AUTHORIZATION.as_str()).and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned))
         }
         Mode::Both => {
@@ -304,7 +328,7 @@ async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next:
                 &format!("an API key is required: {how}"),
             )
         }
-        Some(token) if matches!(shared.mode, Mode::OAuth { .. }) => {
+        Some(token) if matches!(shared.mode, Mode::OAuth { .. } | Mode::OAuthUser { .. }) => {
             let valid = lock(&shared.tokens)
                 .get(&token)
                 .is_some_and(|expiry| std::time::Instant::now() < *expiry);
@@ -350,6 +374,14 @@ async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
         ),
         Mode::OAuth { .. } => (
             json!({ "oauth": { "type": "oauth2", "flows": { "clientCredentials": {
+                "tokenUrl": format!("{}/oauth/token", shared.base_url),
+                "scopes": { "items": "Read and write items", "users": "Read users" }
+            } } } }),
+            json!([{ "oauth": ["items", "users"] }]),
+        ),
+        Mode::OAuthUser { .. } => (
+            json!({ "oauth": { "type": "oauth2", "flows": { "authorizationCode": {
+                "authorizationUrl": format!("{}/oauth/authorize", shared.base_url),
                 "tokenUrl": format!("{}/oauth/token", shared.base_url),
                 "scopes": { "items": "Read and write items", "users": "Read users" }
             } } } }),
@@ -546,12 +578,14 @@ async fn respond(Path(kind): Path<String>) -> Response {
 /// (id and secret form-urlencoded first, as §2.3.1 says) or in the body.
 async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     use base64::Engine as _;
-    let Mode::OAuth { token_lifetime_secs } = shared.mode else {
-        return error(StatusCode::NOT_FOUND, "NOT_FOUND", "this server does not issue tokens");
-    };
     let form = url_pairs(&String::from_utf8_lossy(&body));
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let oauth_error = |status, code: &str| (status, Json(json!({ "error": code }))).into_response();
+    let token_lifetime_secs = match shared.mode {
+        Mode::OAuth { token_lifetime_secs } => token_lifetime_secs,
+        Mode::OAuthUser { token_lifetime_secs } => return user_token(&shared, token_lifetime_secs, &field),
+        _ => return error(StatusCode::NOT_FOUND, "NOT_FOUND", "this server does not issue tokens"),
+    };
     if field("grant_type").as_deref() != Some("client_credentials") {
         return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }
@@ -580,6 +614,127 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum
     let expiry = std::time::Instant::now() + std::time::Duration::from_secs(token_lifetime_secs);
     lock(&shared.tokens).insert(access_token.clone(), expiry);
     Json(json!({ "access_token": access_token, "token_type": "bearer", "expires_in": token_lifetime_secs, "scope": field("scope") }))
+        .into_response()
+}
+
+fn issue_access_token(shared: &Shared, lifetime_secs: u64) -> String {
+    shared.token_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let token = format!("tok_{}", &generate_key()[5..]);
+    lock(&shared.tokens).insert(
+        token.clone(),
+        std::time::Instant::now() + std::time::Duration::from_secs(lifetime_secs),
+    );
+    token
+}
+
+/// The code grant (with PKCE S256) and the refresh grant (rotating the refresh token).
+fn user_token(shared: &Shared, lifetime_secs: u64, field: &dyn Fn(&str) -> Option<String>) -> Response {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let oauth_error = |code: &str| (StatusCode::BAD_REQUEST, Json(json!({ "error": code }))).into_response();
+    match field("grant_type").as_deref() {
+        Some("authorization_code") => {
+            let Some((client, challenge, redirect)) = field("code").and_then(|c| lock(&shared.codes).remove(&c)) else {
+                return oauth_error("invalid_grant");
+            };
+            let verifier = field("code_verifier").unwrap_or_default();
+            let computed =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+            if computed != challenge
+                || field("redirect_uri").as_deref() != Some(redirect.as_str())
+                || field("client_id").as_deref() != Some(client.as_str())
+            {
+                return oauth_error("invalid_grant");
+            }
+        }
+        Some("refresh_token") => {
+            let Some(old) = field("refresh_token") else {
+                return oauth_error("invalid_request");
+            };
+            if !lock(&shared.refresh_tokens).remove(&old) {
+                return oauth_error("invalid_grant");
+            }
+        }
+        _ => return oauth_error("unsupported_grant_type"),
+    }
+    let access_token = issue_access_token(shared, lifetime_secs);
+    let refresh_token = format!("rt_{}", &generate_key()[5..]);
+    lock(&shared.refresh_tokens).insert(refresh_token.clone());
+    Json(json!({ "access_token": access_token, "token_type": "bearer", "expires_in": lifetime_secs, "refresh_token": refresh_token }))
+        .into_response()
+}
+
+async fn metadata(State(shared): State<Arc<Shared>>) -> Response {
+    let base = &shared.base_url;
+    Json(json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/oauth/authorize"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "registration_endpoint": format!("{base}/oauth/register"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic"],
+    }))
+    .into_response()
+}
+
+async fn register(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let loopback = request["redirect_uris"].as_array().is_some_and(|uris| {
+        !uris.is_empty()
+            && uris
+                .iter()
+                .all(|u| u.as_str().is_some_and(|u| u.starts_with("http://127.0.0.1:")))
+    });
+    if !loopback {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "invalid_redirect_uri" })),
+        )
+            .into_response();
+    }
+    let client_id = format!("dyn_{}", &generate_key()[5..21]);
+    lock(&shared.clients).insert(client_id.clone());
+    (
+        StatusCode::CREATED,
+        Json(json!({ "client_id": client_id, "token_endpoint_auth_method": "none" })),
+    )
+        .into_response()
+}
+
+/// Approves at once, as if the user signed in and clicked "allow".
+async fn authorize(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let pairs = url_pairs(request.uri().query().unwrap_or(""));
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (client, redirect, challenge) = (get("client_id"), get("redirect_uri"), get("code_challenge"));
+    let known = client == "cast-client" || lock(&shared.clients).contains(&client);
+    if get("response_type") != "code"
+        || !known
+        || !redirect.starts_with("http://127.0.0.1:")
+        || get("code_challenge_method") != "S256"
+        || challenge.is_empty()
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_AUTHORIZE_REQUEST",
+            "bad authorize request",
+        );
+    }
+    let code = format!("code_{}", &generate_key()[5..]);
+    lock(&shared.codes).insert(code.clone(), (client, challenge, redirect.clone()));
+    let mut location = url::form_urlencoded::Serializer::new(String::new());
+    location.append_pair("code", &code).append_pair("state", &get("state"));
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, format!("{redirect}?{}", location.finish()))],
+    )
         .into_response()
 }
 

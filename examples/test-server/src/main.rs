@@ -21,6 +21,8 @@ enum ModeArg {
     Both,
     /// OAuth 2.0 client credentials at /oauth/token (client `cast-client`, the key as secret).
     Oauth,
+    /// OAuth 2.0 authorization code with PKCE, dynamic registration and refresh tokens.
+    OauthUser,
     /// No authentication.
     None,
 }
@@ -71,6 +73,9 @@ async fn main() -> std::process::ExitCode {
         ModeArg::Oauth => Mode::OAuth {
             token_lifetime_secs: args.token_lifetime_secs,
         },
+        ModeArg::OauthUser => Mode::OAuthUser {
+            token_lifetime_secs: args.token_lifetime_secs,
+        },
         ModeArg::None => Mode::None,
     };
     let key = args.key.unwrap_or_else(generate_key);
@@ -94,6 +99,11 @@ async fn main() -> std::process::ExitCode {
         Mode::Both => println!("auth: header X-Api-Key and query parameter api_key"),
         Mode::OAuth { .. } => println!("auth: OAuth 2.0 client credentials, client cast-client, the key as secret"),
         Mode::None => println!("auth: none"),
+        Mode::OAuthUser { .. } => {
+            println!(
+                "auth: OAuth 2.0 authorization code with PKCE (metadata at /.well-known/oauth-authorization-server)"
+            )
+        }
     }
     if !matches!(args.mode, ModeArg::None) {
         println!("key: {key}");

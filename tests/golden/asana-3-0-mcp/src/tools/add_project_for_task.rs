@@ -37,7 +37,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"data":{"type":"object","description":"An empty object. Some endpoints do not return an object on success. The success is conveyed through a 2-- status code and returning an empty object."}}}"#,
     ),
     base_url: ::std::option::Option::None,
-    security: &[&[0]],
+    security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

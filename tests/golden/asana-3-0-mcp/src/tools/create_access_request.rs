@@ -17,7 +17,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"data":{"description":"A *access request* object represents a request to access a shareable resource within Asana. It includes the requester's information, approval status, and target resource details.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"message":{"description":"The message included in the access request, if any.","type":"string"},"approval_status":{"description":"The current approval status of the request.","type":"string","enum":["pending","approved","denied"]},"requester":{"description":"The user who made the access request.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"type":"string","description":"*Read-only except when same user as requester*. The user's name."}}},"target":{"description":"The target resource that the requester wants access to.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"}}}}}}}"#,
     ),
     base_url: ::std::option::Option::None,
-    security: &[&[0]],
+    security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

@@ -17,7 +17,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"data":{"type":"array","items":{"description":"A response object returned from a batch request.","type":"object","properties":{"status_code":{"description":"The HTTP status code that the invoked endpoint returned.","type":"integer"},"headers":{"description":"A map of HTTP headers specific to this result. This is primarily used for returning a `Location` header to accompany a `201 Created` result.  The parent HTTP response will contain all common headers.","type":"object"},"body":{"description":"The JSON body that the invoked endpoint returned.","type":"object"}}}}}}"#,
     ),
     base_url: ::std::option::Option::None,
-    security: &[&[0]],
+    security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

@@ -17,7 +17,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"data":{"description":"This object determines if a user is a member of a portfolio.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"portfolio":{"description":"[Opt In](/docs/inputoutput-options). The portfolio the user is a member of.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"description":"The name of the portfolio.","type":"string"}}},"user":{"description":"A *user* object represents an account in Asana that can be given access to various workspaces, projects, and tasks.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"type":"string","description":"*Read-only except when same user as requester*. The user's name."}}},"access_level":{"description":"Whether the member has admin, editor, or viewer access to the portfolio. Portfolios do not support commenter access yet.","type":"string","enum":["admin","editor","viewer"]}}}}}"#,
     ),
     base_url: ::std::option::Option::None,
-    security: &[&[0]],
+    security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

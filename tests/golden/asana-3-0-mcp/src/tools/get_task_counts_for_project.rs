@@ -34,7 +34,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"data":{"description":"A response object returned from the task count endpoint.","type":"object","properties":{"num_tasks":{"description":"The number of tasks in a project.","type":"integer"},"num_incomplete_tasks":{"description":"The number of incomplete tasks in a project.","type":"integer"},"num_completed_tasks":{"description":"The number of completed tasks in a project.","type":"integer"},"num_milestones":{"description":"The number of milestones in a project.","type":"integer"},"num_incomplete_milestones":{"description":"The number of incomplete milestones in a project.","type":"integer"},"num_completed_milestones":{"description":"The number of completed milestones in a project.","type":"integer"}}}}}"#,
     ),
     base_url: ::std::option::Option::None,
-    security: &[&[0]],
+    security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

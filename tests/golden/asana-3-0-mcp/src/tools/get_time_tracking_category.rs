@@ -19,7 +19,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"data":{"allOf":[{"description":"A *time tracking category* is a label that can be assigned to time tracking entries. Categories are workspace-scoped and allow users to classify logged time (e.g., 'Development', 'Meetings').","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"description":"The name of the time tracking category.","type":"string"},"color":{"description":"The color associated with this category for display purposes.","type":"string","enum":["none","red","orange","yellow-orange","yellow","yellow-green","green","blue-green","aqua","blue","indigo","purple","magenta","hot-pink","pink","cool-gray"]}}},{"type":"object","properties":{"is_archived":{"description":"Whether the category is archived. Archived categories cannot be assigned to new time entries but remain visible on existing entries.","type":"boolean"}}}]}}}"#,
     ),
     base_url: ::std::option::Option::None,
-    security: &[&[0]],
+    security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

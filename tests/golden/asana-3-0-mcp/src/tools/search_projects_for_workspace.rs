@@ -50,7 +50,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"data":{"type":"array","items":{"description":"A *project* represents a prioritized list of tasks in Asana or a board with columns of tasks represented as cards. It exists in a single workspace or organization and is accessible to a subset of users in that workspace or organization, depending on its permissions.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"description":"Name of the project. This is generally a short sentence fragment that fits on a line in the UI for maximum readability. However, it can be longer.","type":"string"}}}}}}"#,
     ),
     base_url: ::std::option::Option::None,
-    security: &[&[0]],
+    security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

@@ -71,7 +71,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r##"{"type":"object","properties":{"data":{"type":"array","items":{"description":"<p><strong style={{ color: \"#4573D2\" }}>Full object requires scope: </strong><code>tasks:read</code></p>\n\nThe *task* is the basic object around which many operations in Asana are centered.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"description":"The name of the task.","type":"string"},"resource_subtype":{"type":"string","description":"The subtype of this resource. Different subtypes retain many of the same fields and behavior, but may render differently in Asana or represent resources with different semantic meaning.\nThe resource_subtype `milestone` represent a single moment in time. This means tasks with this subtype cannot have a start_date.","enum":["default_task","milestone","approval","custom"]},"created_by":{"type":"object","description":"[Opt In](/docs/inputoutput-options). A *user* object represents an account in Asana that can be given access to various workspaces, projects, and tasks.","properties":{"gid":{"description":"Globally unique identifier of the resource.","type":"string"},"resource_type":{"description":"The type of resource.","type":"string"}}}}}}}}"##,
     ),
     base_url: ::std::option::Option::None,
-    security: &[&[0]],
+    security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

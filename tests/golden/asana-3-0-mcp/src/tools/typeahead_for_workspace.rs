@@ -56,7 +56,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","description":"A generic list of objects, such as those returned by the typeahead search endpoint.","properties":{"data":{"type":"array","items":{"description":"A generic Asana Resource, containing a globally unique identifier.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"description":"The name of the object.","type":"string"}}}}}}"#,
     ),
     base_url: ::std::option::Option::None,
-    security: &[&[0]],
+    security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: true,
         destructive: false,

@@ -23,7 +23,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"data":{"allOf":[{"description":"A generic Asana Resource, containing a globally unique identifier.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"start_date":{"type":"string","format":"date","description":"The day on which the OOO entry starts."},"end_date":{"type":"string","format":"date","description":"The day on which the OOO entry ends."}}},{"type":"object","properties":{"user":{"description":"The user who is out of office.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"type":"string","description":"*Read-only except when same user as requester*. The user's name."}}},"created_by":{"description":"The user who created the OOO entry.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"type":"string","description":"*Read-only except when same user as requester*. The user's name."}}}}}]}}}"#,
     ),
     base_url: ::std::option::Option::None,
-    security: &[&[0]],
+    security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,

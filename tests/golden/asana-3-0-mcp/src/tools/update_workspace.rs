@@ -19,7 +19,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         r#"{"type":"object","properties":{"data":{"allOf":[{"description":"A *workspace* is the highest-level organizational unit in Asana. All projects and tasks have an associated workspace.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"description":"The name of the workspace.","type":"string"}}},{"type":"object","properties":{"email_domains":{"description":"The email domains that are associated with this workspace.","type":"array","items":{"type":"string","format":"uri"}},"is_organization":{"description":"Whether the workspace is an *organization*.","type":"boolean"}}}]}}}"#,
     ),
     base_url: ::std::option::Option::None,
-    security: &[&[0]],
+    security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {
         read_only: false,
         destructive: false,
