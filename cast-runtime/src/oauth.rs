@@ -229,7 +229,16 @@ impl AuthorizationCode {
             let http_client = http_client.clone();
             async move { exchange(&http_client, request).await }
         };
-        let response = request.request_async(&send).await.map_err(|e| fail(describe(&e)))?;
+        let response = request.request_async(&send).await.map_err(|e| {
+            let reason = describe(&e);
+            if reason.contains("invalid_grant") {
+                fail(format!(
+                    "the sign-in has expired or was revoked ({reason}); run `login` again"
+                ))
+            } else {
+                fail(reason)
+            }
+        })?;
         if let Some(rotated) = response.refresh_token()
             && rotated.secret() != &grant.refresh_token
         {

@@ -424,6 +424,16 @@ async fn oauth_sign_in_with_pkce_dynamic_registration_and_rotating_refresh_token
     let later = call(&client, "listItems", json!({})).await.expect("call");
     assert_eq!(later.is_error, Some(false), "{}", text(&later));
     assert_eq!(server.token_requests(), 3, "login, then two refreshes");
+    // The refresh token is revoked: a clear, actionable tool error, not a crash.
+    server.revoke_sign_ins();
+    let expired = call(&client, "listUsers", json!({})).await.expect("a tool result");
+    assert_eq!(expired.is_error, Some(true));
+    assert!(
+        text(&expired).contains("the sign-in has expired or was revoked"),
+        "{}",
+        text(&expired)
+    );
+    assert!(text(&expired).contains("run `login` again"), "{}", text(&expired));
     client.cancel().await.expect("close");
 
     let log = log.lock().expect("log").clone();

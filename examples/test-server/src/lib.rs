@@ -170,6 +170,12 @@ impl TestServer {
         lock(&self.shared.tokens).clear();
     }
 
+    /// Invalidates every refresh token too: the user must sign in again.
+    pub fn revoke_sign_ins(&self) {
+        lock(&self.shared.tokens).clear();
+        lock(&self.shared.refresh_tokens).clear();
+    }
+
     /// Every request received so far.
     pub fn seen(&self) -> Vec<Seen> {
         lock(&self.shared.seen).clone()
