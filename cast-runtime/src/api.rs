@@ -66,6 +66,14 @@ pub enum SchemeKind {
         /// Scopes to ask for.
         scopes: &'static [&'static str],
     },
+    /// OpenID Connect: an authorization-code sign-in whose endpoints come from the
+    /// discovery document (`openIdConnectUrl`), fetched when first needed.
+    OpenIdConnect {
+        /// The discovery URL (`…/.well-known/openid-configuration`).
+        discovery_url: &'static str,
+        /// Scopes to ask for besides `openid`.
+        scopes: &'static [&'static str],
+    },
     /// OAuth 2.0 authorization code with PKCE, for a user's own account: `NAME login`
     /// signs in once and seals the refresh token; access tokens are refreshed from it.
     OAuth2AuthorizationCode {
@@ -85,7 +93,7 @@ impl SchemeKind {
             SchemeKind::Header { name } | SchemeKind::Query { name } | SchemeKind::Cookie { name } => name,
             SchemeKind::Bearer | SchemeKind::Basic => "Authorization",
             SchemeKind::OAuth2ClientCredentials { .. } => "oauth2-client",
-            SchemeKind::OAuth2AuthorizationCode { .. } => "oauth2-user",
+            SchemeKind::OAuth2AuthorizationCode { .. } | SchemeKind::OpenIdConnect { .. } => "oauth2-user",
         }
     }
 }

@@ -305,7 +305,12 @@ async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Op
     };
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let is_user = |s: &&crate::api::Scheme| matches!(s.kind, crate::api::SchemeKind::OAuth2AuthorizationCode { .. });
+    let is_user = |s: &&crate::api::Scheme| {
+        matches!(
+            s.kind,
+            crate::api::SchemeKind::OAuth2AuthorizationCode { .. } | crate::api::SchemeKind::OpenIdConnect { .. }
+        )
+    };
     let (index, chosen) = api
         .schemes
         .iter()
@@ -317,14 +322,6 @@ async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Op
                 scheme.map(|n| format!(" named `{n}`")).unwrap_or_default()
             )
         })?;
-    let crate::api::SchemeKind::OAuth2AuthorizationCode {
-        authorize_url,
-        token_url,
-        scopes,
-    } = chosen.kind
-    else {
-        unreachable!("filtered above")
-    };
     let file = cli
         .credentials
         .iter()
@@ -351,6 +348,24 @@ async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Op
         .timeout(Duration::from_secs(cli.timeout_secs))
         .build()
         .map_err(|e| e.to_string())?;
+    let (endpoints, scopes, openid) = match chosen.kind {
+        crate::api::SchemeKind::OAuth2AuthorizationCode {
+            authorize_url,
+            token_url,
+            scopes,
+        } => {
+            let endpoints = crate::oauth::Endpoints {
+                authorization: authorize_url.to_owned(),
+                token: token_url.to_owned(),
+                registration: None,
+            };
+            (endpoints, scopes, false)
+        }
+        crate::api::SchemeKind::OpenIdConnect { discovery_url, scopes } => {
+            (crate::oauth::discover(&http, discovery_url).await?, scopes, true)
+        }
+        _ => unreachable!("filtered above"),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
@@ -362,7 +377,14 @@ async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Op
         (Some(id), _) => (id, None),
         (None, Some(grant)) => (grant.client_id, grant.client_secret),
         (None, None) => {
-            let registered = crate::oauth::register(&http, authorize_url, &redirect, api.name).await?;
+            let registered = crate::oauth::register(
+                &http,
+                endpoints.registration.as_deref(),
+                &endpoints.authorization,
+                &redirect,
+                api.name,
+            )
+            .await?;
             eprintln!(
                 "registered OAuth client `{}` with the authorization server",
                 registered.0
@@ -371,14 +393,17 @@ async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Op
         }
     };
     let mut oauth = BasicClient::new(ClientId::new(client_id.clone()))
-        .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(|e| e.to_string())?)
-        .set_token_uri(TokenUrl::new(token_url.to_owned()).map_err(|e| e.to_string())?)
+        .set_auth_uri(AuthUrl::new(endpoints.authorization.clone()).map_err(|e| e.to_string())?)
+        .set_token_uri(TokenUrl::new(endpoints.token.clone()).map_err(|e| e.to_string())?)
         .set_redirect_uri(RedirectUrl::new(redirect.clone()).map_err(|e| e.to_string())?);
     if let Some(secret) = &client_secret {
         oauth = oauth.set_client_secret(ClientSecret::new(secret.clone()));
     }
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = oauth.authorize_url(CsrfToken::new_random).set_pkce_challenge(challenge);
+    if openid {
+        request = request.add_scope(Scope::new("openid".to_owned()));
+    }
     for scope in scopes {
         request = request.add_scope(Scope::new((*scope).to_owned()));
     }

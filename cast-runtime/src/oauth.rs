@@ -172,19 +172,91 @@ pub struct UserGrant {
 /// One authorization-code scheme: access tokens bought with the sealed refresh token.
 #[derive(Debug)]
 pub struct AuthorizationCode {
-    token_url: &'static str,
+    /// The token endpoint, or (OpenID Connect) the discovery document naming it.
+    endpoint: Endpoint,
+    token_url: tokio::sync::OnceCell<String>,
     scopes: &'static [&'static str],
     cached: tokio::sync::Mutex<Option<Cached>>,
 }
 
+/// Where a sign-in's endpoints come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Endpoint {
+    /// Given by the spec.
+    Token(&'static str),
+    /// An OpenID Connect discovery document.
+    Discovery(&'static str),
+}
+
+/// The endpoints of an authorization server.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// Where the user signs in.
+    pub authorization: String,
+    /// Where codes and refresh tokens are exchanged.
+    pub token: String,
+    /// RFC 7591 registration, when offered.
+    pub registration: Option<String>,
+}
+
+async fn get_json(http_client: &reqwest::Client, url: &str) -> Result<serde_json::Value, String> {
+    let response = http_client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {}", e.without_url()))?;
+    if !response.status().is_success() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| format!("{url}: {}", e.without_url()))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{url}: not JSON ({e})"))
+}
+
+/// Reads an OpenID Connect discovery document (or RFC 8414 metadata).
+pub async fn discover(http_client: &reqwest::Client, url: &str) -> Result<Endpoints, String> {
+    let document = get_json(http_client, url).await?;
+    let field = |name: &str| document[name].as_str().map(str::to_owned);
+    Ok(Endpoints {
+        authorization: field("authorization_endpoint")
+            .ok_or_else(|| format!("{url} names no authorization_endpoint"))?,
+        token: field("token_endpoint").ok_or_else(|| format!("{url} names no token_endpoint"))?,
+        registration: field("registration_endpoint"),
+    })
+}
+
 impl AuthorizationCode {
     /// A scheme with no token yet.
-    pub fn new(token_url: &'static str, scopes: &'static [&'static str]) -> Self {
+    pub fn new(endpoint: Endpoint, scopes: &'static [&'static str]) -> Self {
         Self {
-            token_url,
+            endpoint,
+            token_url: tokio::sync::OnceCell::new(),
             scopes,
             cached: tokio::sync::Mutex::new(None),
         }
+    }
+
+    async fn token_url(&self, http_client: &reqwest::Client) -> Result<&str, TokenError> {
+        let url = self
+            .token_url
+            .get_or_try_init(|| async {
+                match self.endpoint {
+                    Endpoint::Token(url) => Ok(url.to_owned()),
+                    Endpoint::Discovery(url) => {
+                        discover(http_client, url)
+                            .await
+                            .map(|e| e.token)
+                            .map_err(|reason| TokenError {
+                                token_url: url.to_owned(),
+                                reason,
+                            })
+                    }
+                }
+            })
+            .await?;
+        Ok(url.as_str())
     }
 
     /// Forgets the access token: the next call refreshes.
@@ -205,8 +277,9 @@ impl AuthorizationCode {
         {
             return Ok(current.token.clone());
         }
+        let token_url = self.token_url(http_client).await?.to_owned();
         let fail = |reason: String| TokenError {
-            token_url: self.token_url.to_owned(),
+            token_url: token_url.clone(),
             reason,
         };
         let grant: UserGrant = serde_json::from_str(credential.current().expose()).map_err(|_| {
@@ -215,8 +288,8 @@ impl AuthorizationCode {
                 credential.path().display()
             ))
         })?;
-        let token_url = TokenUrl::new(self.token_url.to_owned()).map_err(|e| fail(e.to_string()))?;
-        let mut oauth = BasicClient::new(ClientId::new(grant.client_id.clone())).set_token_uri(token_url);
+        let mut oauth = BasicClient::new(ClientId::new(grant.client_id.clone()))
+            .set_token_uri(TokenUrl::new(token_url.clone()).map_err(|e| fail(e.to_string()))?);
         if let Some(secret) = &grant.client_secret {
             oauth = oauth.set_client_secret(ClientSecret::new(secret.clone()));
         }
@@ -255,7 +328,7 @@ impl AuthorizationCode {
         let renew_at = lifetime.map(|life| Instant::now() + life.saturating_sub(EARLY_RENEWAL.min(life / 2)));
         let token = Secret::new(response.access_token().secret().clone());
         tracing::info!(
-            token_url = self.token_url,
+            token_url = %token_url,
             expires_in_s = lifetime.map(|l| l.as_secs()),
             "OAuth 2.0 token refreshed"
         );
@@ -277,30 +350,33 @@ fn origin(url: &str) -> &str {
 /// authorization server. Returns the client id and, for confidential clients, its secret.
 pub async fn register(
     http_client: &reqwest::Client,
+    known_endpoint: Option<&str>,
     authorize_url: &str,
     redirect_uri: &str,
     client_name: &str,
 ) -> Result<(String, Option<String>), String> {
-    let base = origin(authorize_url);
-    let mut metadata = None;
-    for path in [
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-    ] {
-        if let Ok(response) = http_client.get(format!("{base}{path}")).send().await
-            && response.status().is_success()
-            && let Ok(bytes) = response.bytes().await
-            && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes)
-        {
-            metadata = Some(value);
-            break;
+    let endpoint = match known_endpoint {
+        Some(endpoint) => endpoint.to_owned(),
+        None => {
+            let base = origin(authorize_url);
+            let mut metadata = None;
+            for path in [
+                "/.well-known/oauth-authorization-server",
+                "/.well-known/openid-configuration",
+            ] {
+                if let Ok(value) = get_json(http_client, &format!("{base}{path}")).await {
+                    metadata = Some(value);
+                    break;
+                }
+            }
+            let metadata = metadata
+                .ok_or_else(|| format!("no authorization server metadata at {base}/.well-known/; pass --client-id"))?;
+            metadata["registration_endpoint"]
+                .as_str()
+                .ok_or("the authorization server offers no dynamic registration; pass --client-id")?
+                .to_owned()
         }
-    }
-    let metadata =
-        metadata.ok_or_else(|| format!("no authorization server metadata at {base}/.well-known/; pass --client-id"))?;
-    let endpoint = metadata["registration_endpoint"]
-        .as_str()
-        .ok_or("the authorization server offers no dynamic registration; pass --client-id")?;
+    };
     let request = serde_json::json!({
         "client_name": client_name,
         "redirect_uris": [redirect_uri],
@@ -309,7 +385,7 @@ pub async fn register(
         "token_endpoint_auth_method": "none",
     });
     let response = http_client
-        .post(endpoint)
+        .post(&endpoint)
         .header("content-type", "application/json")
         .body(request.to_string())
         .send()

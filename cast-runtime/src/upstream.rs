@@ -12,7 +12,7 @@ use crate::{
     api::{Scheme, SchemeKind, ToolDef},
     call::tool_error,
     credential::SealedCredential,
-    oauth::{AuthorizationCode, ClientCredentials},
+    oauth::{AuthorizationCode, ClientCredentials, Endpoint},
     secret::Secret,
     style,
 };
@@ -118,9 +118,12 @@ impl Upstream {
                     SchemeKind::OAuth2ClientCredentials { token_url, scopes } => {
                         Some(TokenSource::Client(ClientCredentials::new(token_url, scopes)))
                     }
-                    SchemeKind::OAuth2AuthorizationCode { token_url, scopes, .. } => {
-                        Some(TokenSource::User(AuthorizationCode::new(token_url, scopes)))
-                    }
+                    SchemeKind::OAuth2AuthorizationCode { token_url, scopes, .. } => Some(TokenSource::User(
+                        AuthorizationCode::new(Endpoint::Token(token_url), scopes),
+                    )),
+                    SchemeKind::OpenIdConnect { discovery_url, scopes } => Some(TokenSource::User(
+                        AuthorizationCode::new(Endpoint::Discovery(discovery_url), scopes),
+                    )),
                     _ => None,
                 })
                 .collect(),
@@ -204,7 +207,9 @@ impl Upstream {
                     secret_headers.push(("authorization", format!("Basic {encoded}")));
                     needles.push(encoded);
                 }
-                SchemeKind::OAuth2ClientCredentials { .. } | SchemeKind::OAuth2AuthorizationCode { .. } => {}
+                SchemeKind::OAuth2ClientCredentials { .. }
+                | SchemeKind::OAuth2AuthorizationCode { .. }
+                | SchemeKind::OpenIdConnect { .. } => {}
                 SchemeKind::Query { name } | SchemeKind::Cookie { name } => {
                     let encoded = style::encode(value);
                     let pair = format!("{}={encoded}", style::encode(name));

@@ -346,16 +346,27 @@ async fn browser_get(url: &str) -> (String, Option<String>, String) {
 
 #[tokio::test]
 async fn oauth_sign_in_with_pkce_dynamic_registration_and_rotating_refresh_tokens() {
+    sign_in_and_refresh(Mode::OAuthUser { token_lifetime_secs: 2 }, "auth-user-mcp", "oauth").await;
+}
+
+#[tokio::test]
+async fn openid_connect_sign_in_through_the_discovery_document() {
+    sign_in_and_refresh(Mode::Oidc { token_lifetime_secs: 2 }, "auth-oidc-mcp", "oidc").await;
+}
+
+/// `login` (dynamic registration, PKCE, the redirect followed like a browser), then calls
+/// that refresh from the sealed refresh token, rotate it, and fail clearly once it is revoked.
+async fn sign_in_and_refresh(mode: Mode, crate_name: &'static str, scheme: &str) {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let server = upstream(Mode::OAuthUser { token_lifetime_secs: 2 }).await;
+    let server = upstream(mode).await;
     let spec = format!("{}/openapi.json", server.base_url());
-    let out = workspace_root().join("target/auth/auth-user-mcp");
+    let out = workspace_root().join("target/auth").join(crate_name);
     let binary = tokio::task::spawn_blocking({
         let out = out.clone();
         move || {
-            let generated = generate(&spec, Settings::default().with_name("auth-user-mcp"), &out).expect("generate");
+            let generated = generate(&spec, Settings::default().with_name(crate_name), &out).expect("generate");
             assert!(generated.diagnostics.is_empty(), "{}", generated.diagnostics);
-            build(&out, "auth-user-mcp").expect("build")
+            build(&out, crate_name).expect("build")
         }
     })
     .await
@@ -406,7 +417,7 @@ async fn oauth_sign_in_with_pkce_dynamic_registration_and_rotating_refresh_token
         transcript.push('\n');
     }
     assert!(transcript.contains("registered OAuth client `dyn_"), "{transcript}");
-    assert!(transcript.contains("signed in to `oauth`"), "{transcript}");
+    assert!(transcript.contains(&format!("signed in to `{scheme}`")), "{transcript}");
     assert_eq!(server.registered_clients(), 1);
     let sealed_after_login = std::fs::read(&file).expect("sealed sign-in");
 

@@ -103,6 +103,9 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
                     scopes: &[#(#scopes),*],
                 }
             ),
+            SchemeKind::OpenIdConnect { discovery_url, scopes } => quote!(
+                ::cast_runtime::codegen::SchemeKind::OpenIdConnect { discovery_url: #discovery_url, scopes: &[#(#scopes),*] }
+            ),
         };
         quote!(::cast_runtime::codegen::Scheme { name: #name, kind: #kind })
     });

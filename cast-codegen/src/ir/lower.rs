@@ -1050,6 +1050,22 @@ fn security(doc: &Value, settings: &Settings, base_url: &str, diagnostics: &mut 
             ("apiKey", "cookie", _, Some(n)) => Some(SchemeKind::Cookie(n)),
             ("http", _, "bearer", _) => Some(SchemeKind::Bearer),
             ("http", _, "basic", _) => Some(SchemeKind::Basic),
+            ("openIdConnect", _, _, _) => {
+                scheme
+                    .get("openIdConnectUrl")
+                    .and_then(Value::as_str)
+                    .map(|url| SchemeKind::OpenIdConnect {
+                        discovery_url: if url.starts_with("http") || !base_url.starts_with("http") {
+                            url.to_owned()
+                        } else {
+                            join_url(&format!("{base_url}/"), url)
+                        },
+                        scopes: scopes
+                            .get(name)
+                            .map(|s| s.iter().filter(|s| *s != "openid").cloned().collect())
+                            .unwrap_or_default(),
+                    })
+            }
             ("oauth2", _, _, _) => {
                 // Okta and others give endpoint URLs relative to the API's server.
                 let absolute = |url: &str| {

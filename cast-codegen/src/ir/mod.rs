@@ -64,6 +64,13 @@ pub enum SchemeKind {
         /// Scopes to request: every scope the spec's requirements name for this scheme.
         scopes: Vec<String>,
     },
+    /// OpenID Connect: authorization code with endpoints from the discovery document.
+    OpenIdConnect {
+        /// `openIdConnectUrl`.
+        discovery_url: String,
+        /// Scopes to request besides `openid`.
+        scopes: Vec<String>,
+    },
     /// OAuth 2.0 authorization code with PKCE (`login` seals the refresh token).
     OAuth2AuthorizationCode {
         /// Authorization endpoint.
@@ -82,7 +89,7 @@ impl SchemeKind {
             Self::Header(name) | Self::Query(name) | Self::Cookie(name) => name,
             Self::Bearer | Self::Basic => "Authorization",
             Self::OAuth2ClientCredentials { .. } => "oauth2-client",
-            Self::OAuth2AuthorizationCode { .. } => "oauth2-user",
+            Self::OAuth2AuthorizationCode { .. } | Self::OpenIdConnect { .. } => "oauth2-user",
         }
     }
 
@@ -98,6 +105,7 @@ impl SchemeKind {
                 "OAuth 2.0 client credentials (`client_id:client_secret`)".to_owned()
             }
             Self::OAuth2AuthorizationCode { .. } => "OAuth 2.0 sign-in (run `login` once)".to_owned(),
+            Self::OpenIdConnect { .. } => "OpenID Connect sign-in (run `login` once)".to_owned(),
         }
     }
 }

@@ -64,6 +64,11 @@ pub enum Mode {
         /// How long issued access tokens live.
         token_lifetime_secs: u64,
     },
+    /// Like `OAuthUser`, but the spec names an OpenID Connect discovery URL instead of the endpoints.
+    Oidc {
+        /// How long issued access tokens live.
+        token_lifetime_secs: u64,
+    },
     /// No authentication.
     None,
 }
@@ -228,6 +233,7 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         .route("/oauth/authorize", get(authorize))
         .route("/oauth/register", axum::routing::post(register))
         .route("/.well-known/oauth-authorization-server", get(metadata))
+        .route("/.well-known/openid-configuration", get(metadata))
         .merge(api)
         .with_state(shared.clone());
     tokio::spawn(async move {
@@ -288,7 +294,7 @@ fn presented(mode: &Mode, headers: &HeaderMap, query: Option<&str>) -> Option<St
                 (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
             })
         }),
-        Mode::OAuth { .. } | Mode::OAuthUser { .. } => {
+        Mode::OAuth { .. } | Mode::OAuthUser { .. } | Mode::Oidc { .. } => {
             value(header::AUTHORIZATION.as_str()).and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned))
         }
         Mode::Both => {
@@ -334,7 +340,12 @@ async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next:
                 &format!("an API key is required: {how}"),
             )
         }
-        Some(token) if matches!(shared.mode, Mode::OAuth { .. } | Mode::OAuthUser { .. }) => {
+        Some(token)
+            if matches!(
+                shared.mode,
+                Mode::OAuth { .. } | Mode::OAuthUser { .. } | Mode::Oidc { .. }
+            ) =>
+        {
             let valid = lock(&shared.tokens)
                 .get(&token)
                 .is_some_and(|expiry| std::time::Instant::now() < *expiry);
@@ -384,6 +395,10 @@ async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
                 "scopes": { "items": "Read and write items", "users": "Read users" }
             } } } }),
             json!([{ "oauth": ["items", "users"] }]),
+        ),
+        Mode::Oidc { .. } => (
+            json!({ "oidc": { "type": "openIdConnect", "openIdConnectUrl": format!("{}/.well-known/openid-configuration", shared.base_url) } }),
+            json!([{ "oidc": ["openid", "items"] }]),
         ),
         Mode::OAuthUser { .. } => (
             json!({ "oauth": { "type": "oauth2", "flows": { "authorizationCode": {
@@ -589,7 +604,9 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum
     let oauth_error = |status, code: &str| (status, Json(json!({ "error": code }))).into_response();
     let token_lifetime_secs = match shared.mode {
         Mode::OAuth { token_lifetime_secs } => token_lifetime_secs,
-        Mode::OAuthUser { token_lifetime_secs } => return user_token(&shared, token_lifetime_secs, &field),
+        Mode::OAuthUser { token_lifetime_secs } | Mode::Oidc { token_lifetime_secs } => {
+            return user_token(&shared, token_lifetime_secs, &field);
+        }
         _ => return error(StatusCode::NOT_FOUND, "NOT_FOUND", "this server does not issue tokens"),
     };
     if field("grant_type").as_deref() != Some("client_credentials") {

@@ -23,6 +23,8 @@ enum ModeArg {
     Oauth,
     /// OAuth 2.0 authorization code with PKCE, dynamic registration and refresh tokens.
     OauthUser,
+    /// The same behind an OpenID Connect discovery document.
+    Oidc,
     /// No authentication.
     None,
 }
@@ -76,6 +78,9 @@ async fn main() -> std::process::ExitCode {
         ModeArg::OauthUser => Mode::OAuthUser {
             token_lifetime_secs: args.token_lifetime_secs,
         },
+        ModeArg::Oidc => Mode::Oidc {
+            token_lifetime_secs: args.token_lifetime_secs,
+        },
         ModeArg::None => Mode::None,
     };
     let key = args.key.unwrap_or_else(generate_key);
@@ -99,6 +104,7 @@ async fn main() -> std::process::ExitCode {
         Mode::Both => println!("auth: header X-Api-Key and query parameter api_key"),
         Mode::OAuth { .. } => println!("auth: OAuth 2.0 client credentials, client cast-client, the key as secret"),
         Mode::None => println!("auth: none"),
+        Mode::Oidc { .. } => println!("auth: OpenID Connect (discovery at /.well-known/openid-configuration)"),
         Mode::OAuthUser { .. } => {
             println!(
                 "auth: OAuth 2.0 authorization code with PKCE (metadata at /.well-known/oauth-authorization-server)"
