@@ -327,7 +327,27 @@ fn tools(spec: SpecArgs) -> Result<(), String> {
         };
         tool.security.iter().map(names).collect::<Vec<_>>().join(" | ")
     };
-    let auth: Vec<String> = api.tools.iter().map(auth_of).collect();
+    // Whether `[credentials]` gives a sealed file that exists for every scheme of some alternative.
+    let configured = |index: &usize| {
+        let name = &api.schemes[*index].name;
+        api.credential_files
+            .iter()
+            .any(|(scheme, path)| scheme == name && Path::new(path).is_file())
+    };
+    let auth: Vec<String> = api
+        .tools
+        .iter()
+        .map(|tool| {
+            let text = auth_of(tool);
+            if tool.security.is_empty() {
+                text
+            } else if tool.security.iter().any(|set| set.iter().all(configured)) {
+                format!("{text} (sealed)")
+            } else {
+                format!("{text} (no credential)")
+            }
+        })
+        .collect();
     let width = api.tools.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
     let path_width = api.tools.iter().map(|t| t.path.len()).max().unwrap_or(4).max(4);
     let auth_width = auth.iter().map(String::len).max().unwrap_or(4).max(4);

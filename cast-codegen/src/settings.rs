@@ -111,6 +111,10 @@ pub struct Settings {
     /// Non-secret headers sent with every upstream request.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Sealed credential file of each security scheme, by scheme name: the server's default
+    /// (`--key-file` / `--credential` override it).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub credentials: BTreeMap<String, String>,
     /// Tool selection.
     #[serde(skip_serializing_if = "is_default")]
     pub tools: ToolSettings,

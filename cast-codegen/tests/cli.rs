@@ -243,3 +243,37 @@ fn secrets_come_from_stdin_and_never_show() {
         .arg(dir.path().join("x")));
     assert!(!ok && stderr.contains("no master key: set CAST_MASTER_KEY"), "{stderr}");
 }
+
+#[test]
+fn tools_says_which_credentials_are_sealed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sealed = dir.path().join("api.sealed");
+    std::fs::write(&sealed, b"CASTSEAL").expect("write");
+    let config = dir.path().join("cast.toml");
+    std::fs::write(
+        &config,
+        format!("[credentials]\napiKey = {:?}\n", sealed.display().to_string()),
+    )
+    .expect("write");
+    let (ok, stdout, stderr) = run(cast_codegen().args(["tools", &spec(), "--config"]).arg(&config));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("listUsers") && l.contains("apiKey (sealed)")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("getStatus") && l.contains(" none ")),
+        "{stdout}"
+    );
+    let (_, stdout, _) = run(cast_codegen().args(["tools", &spec()]));
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("listUsers") && l.contains("apiKey (no credential)")),
+        "{stdout}"
+    );
+}

@@ -23,6 +23,8 @@ pub struct Api {
     pub schemes: &'static [Scheme],
     /// Non-secret headers sent with every upstream request.
     pub static_headers: &'static [(&'static str, &'static str)],
+    /// Default sealed credential file per scheme name (`[credentials]` in cast.toml).
+    pub credential_files: &'static [(&'static str, &'static str)],
     /// The enabled tools, in spec order.
     pub tools: &'static [&'static ToolDef],
 }

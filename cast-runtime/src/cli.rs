@@ -1,6 +1,11 @@
 //! The command line of every generated server: `NAME stdio`, `NAME http --listen ADDR`, `NAME tools`.
 
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use rmcp::{
@@ -161,6 +166,25 @@ fn load_credentials(
             ));
         };
         wanted.push((index, PathBuf::from(path)));
+    }
+    // cast.toml's `[credentials]` fill the schemes no flag named; a file that is not there
+    // yet (before `login`, say) leaves the scheme unconfigured instead of stopping the server.
+    for (scheme, path) in api.credential_files {
+        let Some(index) = api.schemes.iter().position(|s| s.name == *scheme) else {
+            continue;
+        };
+        if wanted.iter().any(|(i, _)| *i == index) {
+            continue;
+        }
+        if Path::new(path).exists() {
+            wanted.push((index, PathBuf::from(path)));
+        } else {
+            tracing::warn!(
+                scheme = *scheme,
+                file = *path,
+                "the credential file named in cast.toml does not exist"
+            );
+        }
     }
     if !wanted.is_empty() {
         let master = MasterKey::from_env().map_err(|e| e.to_string())?;
@@ -332,6 +356,12 @@ async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Op
                 .map(|(_, p)| PathBuf::from(p))
         })
         .or_else(|| (index == 0).then(|| cli.key_file.clone()).flatten())
+        .or_else(|| {
+            api.credential_files
+                .iter()
+                .find(|(n, _)| *n == chosen.name)
+                .map(|(_, p)| PathBuf::from(p))
+        })
         .ok_or_else(|| format!("say where to keep the sign-in: --credential {}=FILE", chosen.name))?;
     let master = MasterKey::from_env().map_err(|e| e.to_string())?;
     let expected = SealedHeader {

@@ -460,3 +460,58 @@ async fn sign_in_and_refresh(mode: Mode, crate_name: &'static str, scheme: &str)
     assert!(!issued(&log), "a token reached the server log:\n{log}");
     assert!(!issued(&transcript), "a token reached the login output:\n{transcript}");
 }
+
+#[tokio::test]
+async fn cast_toml_names_the_sealed_credential_and_tools_says_so() {
+    let server = upstream(Mode::ApiKey {
+        header: "X-Api-Key".into(),
+    })
+    .await;
+    let key = server.key();
+    let vault = Vault::new().expect("vault");
+    let sealed = vault.seal("api.sealed", "X-Api-Key", &key).expect("seal");
+    let toml = format!(
+        "name = \"cast-toml-creds-mcp\"\n\n[credentials]\napiKey = {:?}\n",
+        sealed.display().to_string()
+    );
+    let settings = Settings::from_toml(&toml, "cast.toml").expect("settings");
+
+    let spec_url = format!("{}/openapi.json", server.base_url());
+    let out = workspace_root().join("target/auth/cast-toml-creds-mcp");
+    let (binary, generated) = tokio::task::spawn_blocking({
+        let (out, spec_url) = (out.clone(), spec_url.clone());
+        move || {
+            let generated = generate(&spec_url, settings, &out).expect("generate");
+            (build(&out, "cast-toml-creds-mcp").expect("build"), generated)
+        }
+    })
+    .await
+    .expect("join");
+    assert_eq!(
+        generated.api.credential_files,
+        [("apiKey".to_owned(), sealed.display().to_string())]
+    );
+
+    // No --key-file, no CAST_KEY_FILE: the file named in cast.toml is used.
+    let env = vec![("CAST_MASTER_KEY".to_owned(), vault.master_b64.clone())];
+    let client = Launch { binary, env }
+        .stdio(&Default::default())
+        .await
+        .expect("connect");
+    let result = call(&client, "listUsers", json!({})).await.expect("call");
+    assert_eq!(result.is_error, Some(false), "{}", text(&result));
+    assert_eq!(
+        server.seen().last().expect("seen").credential.as_deref(),
+        Some(key.as_str())
+    );
+    client.cancel().await.expect("close");
+
+    let bad = Settings::from_toml("[credentials]\nnoSuch = \"x\"\n", "cast.toml").expect("settings");
+    let err = tokio::task::spawn_blocking(move || generate(&spec_url, bad, &out).expect_err("unknown scheme"))
+        .await
+        .expect("join");
+    assert!(
+        err.to_string().contains("[credentials] names the scheme `noSuch`"),
+        "{err}"
+    );
+}

@@ -609,3 +609,53 @@ async fn rotation_under_a_stream_of_concurrent_calls_fails_none() {
     assert!(seen.iter().any(|s| s.credential.as_deref() == Some(old_key.as_str())));
     client.cancel().await.expect("close");
 }
+
+#[tokio::test]
+async fn master_key_rotation_under_a_running_server() {
+    use cast_runtime::{
+        Secret,
+        sealed::{self, MasterKey, PURPOSE_UPSTREAM, SealedHeader},
+    };
+    let built = built();
+    let Keyed {
+        server,
+        vault,
+        key,
+        key_file,
+    } = keyed().await;
+    // The master key lives in a file, as in production.
+    let master_file = vault.dir.path().join("master.key");
+    sealed::write_atomic(&master_file, vault.master_b64.as_bytes()).expect("master file");
+    let mut launch = launch(&built.default, &server, &vault, Some(&key_file));
+    launch.env.retain(|(k, _)| k != "CAST_MASTER_KEY");
+    launch
+        .env
+        .push(("CAST_MASTER_KEY_FILE".into(), master_file.display().to_string()));
+    let log = new_log();
+    let client = launch.stdio(&log).await.expect("connect");
+    assert_eq!(
+        call(&client, "listUsers", json!({})).await.expect("call").is_error,
+        Some(false)
+    );
+
+    // Rotation: a new master key replaces the file, then every sealed file is re-encrypted under it.
+    let new_master = MasterKey::generate();
+    sealed::write_atomic(&master_file, new_master.to_base64().as_bytes()).expect("new master");
+    let header = SealedHeader {
+        purpose: PURPOSE_UPSTREAM.into(),
+        label: "X-Api-Key".into(),
+    };
+    let resealed = sealed::seal(&new_master, &header, &Secret::new(key.as_str())).expect("seal");
+    sealed::write_atomic(&key_file, &resealed).expect("rekey");
+
+    let after = call(&client, "listUsers", json!({})).await.expect("call");
+    assert_eq!(after.is_error, Some(false), "{}", text(&after));
+    assert_eq!(
+        server.seen().last().expect("seen").credential.as_deref(),
+        Some(key.as_str())
+    );
+    client.cancel().await.expect("close");
+    let log = log.lock().expect("log").clone();
+    assert!(log.contains("master key reloaded"), "{log}");
+    assert_no_secret(&log, &[&key, &vault.master_b64, &new_master.to_base64()], "stderr");
+}

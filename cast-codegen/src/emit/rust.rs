@@ -110,6 +110,10 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
         quote!(::cast_runtime::codegen::Scheme { name: #name, kind: #kind })
     });
     let headers = api.static_headers.iter().map(|(name, value)| quote!((#name, #value)));
+    let credential_files = api
+        .credential_files
+        .iter()
+        .map(|(scheme, path)| quote!((#scheme, #path)));
     quote! {
         #visibility static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
             name: ::std::env!("CARGO_PKG_NAME"),
@@ -119,6 +123,7 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
             base_url: #base_url,
             schemes: &[#(#schemes),*],
             static_headers: &[#(#headers),*],
+            credential_files: &[#(#credential_files),*],
             tools: tools::ALL,
         };
     }

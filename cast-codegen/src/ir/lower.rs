@@ -97,6 +97,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         title: title.to_owned(),
         description: description.map(str::to_owned),
         base_url,
+        credential_files: credential_files(&security, settings, diagnostics),
         schemes: security.schemes,
         static_headers: settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         tools,
@@ -928,6 +929,31 @@ fn join_url(base: &str, relative: &str) -> String {
             .map_or(base.len(), |i| i + 1);
         format!("{}{}", &base[..dir_end.max(origin_end)], relative)
     }
+}
+
+/// `[credentials]`, checked against the schemes the API uses.
+fn credential_files(security: &Security, settings: &Settings, diagnostics: &mut Diagnostics) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    for (scheme, path) in &settings.credentials {
+        if security.schemes.iter().any(|s| &s.name == scheme) {
+            files.push((scheme.clone(), path.clone()));
+        } else {
+            let known: Vec<String> = security.schemes.iter().map(|s| format!("`{}`", s.name)).collect();
+            diagnostics.push(
+                Diagnostic::error(
+                    "C0204",
+                    "",
+                    format!("[credentials] names the scheme `{scheme}`, which this API does not use"),
+                )
+                .hint(if known.is_empty() {
+                    "the API uses no security scheme Cast can apply".to_owned()
+                } else {
+                    format!("its schemes: {}", known.join(", "))
+                }),
+            );
+        }
+    }
+    files
 }
 
 /// The API's usable security schemes and how requirements map onto them.

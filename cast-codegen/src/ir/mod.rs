@@ -24,6 +24,8 @@ pub struct ApiIr {
     pub schemes: Vec<SchemeIr>,
     /// Non-secret headers for every request.
     pub static_headers: Vec<(String, String)>,
+    /// Default sealed credential file per scheme name, from `[credentials]`.
+    pub credential_files: Vec<(String, String)>,
     /// Every operation, enabled or not, in spec order.
     pub tools: Vec<ToolIr>,
 }

@@ -75,6 +75,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
         },
     ],
     static_headers: &[],
+    credential_files: &[],
     tools: tools::ALL,
 };
 

@@ -14,6 +14,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     base_url: "https://cycles.example.com",
     schemes: &[],
     static_headers: &[],
+    credential_files: &[],
     tools: tools::ALL,
 };
 

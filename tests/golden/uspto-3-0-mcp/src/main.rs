@@ -16,6 +16,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     base_url: "https://developer.uspto.gov/ds-api",
     schemes: &[],
     static_headers: &[],
+    credential_files: &[],
     tools: tools::ALL,
 };
 
