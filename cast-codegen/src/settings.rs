@@ -47,6 +47,10 @@ pub struct AuthSettings {
     /// The header, query parameter or cookie name for `api_key`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Custom headers whose values are secrets, sent on every request: each is a scheme of
+    /// its own name, given a sealed file like any other (`--credential NAME=FILE`, `[credentials]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secret_headers: Vec<String>,
 }
 
 /// `[tools]`: which operations become tools.

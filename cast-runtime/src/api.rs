@@ -25,6 +25,8 @@ pub struct Api {
     pub static_headers: &'static [(&'static str, &'static str)],
     /// Default sealed credential file per scheme name (`[credentials]` in cast.toml).
     pub credential_files: &'static [(&'static str, &'static str)],
+    /// Schemes sent on every request where configured (secret custom headers).
+    pub always: &'static [usize],
     /// The enabled tools, in spec order.
     pub tools: &'static [&'static ToolDef],
 }

@@ -239,6 +239,7 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
         base_url,
         base_url_overridden: cli.base_url.is_some(),
         schemes: api.schemes,
+        always: api.always,
         credentials,
         static_headers: api.static_headers,
         timeout: Duration::from_secs(cli.timeout_secs),

@@ -30,6 +30,7 @@ pub struct Upstream {
     /// A base URL given at run time applies to every tool, per-operation servers included.
     base_url_overridden: bool,
     schemes: &'static [Scheme],
+    always: &'static [usize],
     /// One slot per scheme, in the same order.
     credentials: Vec<Option<SealedCredential>>,
     /// Token caches of OAuth 2.0 schemes, in the same order.
@@ -77,6 +78,8 @@ pub struct UpstreamConfig<'a> {
     pub base_url_overridden: bool,
     /// The API's security schemes.
     pub schemes: &'static [Scheme],
+    /// Schemes sent on every request where configured.
+    pub always: &'static [usize],
     /// The credential of each scheme (same order), where one is configured.
     pub credentials: Vec<Option<SealedCredential>>,
     /// Non-secret headers for every request.
@@ -128,6 +131,7 @@ impl Upstream {
                 })
                 .collect(),
             schemes: config.schemes,
+            always: config.always,
             credentials: config.credentials,
             static_headers: config.static_headers,
             max_response_bytes: config.max_response_bytes,
@@ -138,6 +142,18 @@ impl Upstream {
     /// have one configured; an empty alternative (auth optional) only when none does.
     /// OAuth 2.0 schemes yield their current access token, sent as a bearer token.
     async fn credentials_for(&self, tool: &ToolDef) -> Result<Vec<(usize, SchemeKind, Arc<Secret>)>, String> {
+        let mut loaded = self.requirement_credentials(tool).await?;
+        for &index in self.always {
+            if let Some(credential) = self.credentials.get(index).and_then(Option::as_ref)
+                && !loaded.iter().any(|(i, ..)| *i == index)
+            {
+                loaded.push((index, self.schemes[index].kind, credential.current()));
+            }
+        }
+        Ok(loaded)
+    }
+
+    async fn requirement_credentials(&self, tool: &ToolDef) -> Result<Vec<(usize, SchemeKind, Arc<Secret>)>, String> {
         for alternative in tool.security.iter().filter(|a| !a.is_empty()) {
             let configured: Option<Vec<(usize, Arc<Secret>)>> = alternative
                 .iter()

@@ -128,7 +128,7 @@ async fn every_scheme_kind_reaches_the_upstream_and_nothing_leaks() {
 }
 
 #[tokio::test]
-async fn an_upstream_that_echoes_the_credential_never_hands_it_to_the_client() {
+async fn with_every_static_scheme_at_once_an_echoing_upstream_gets_nothing_back_to_the_client() {
     let server = upstream(Mode::None).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = dir.path().join("echo.json");
@@ -140,56 +140,73 @@ async fn an_upstream_that_echoes_the_credential_never_hands_it_to_the_client() {
             "servers": [{ "url": server.base_url() }],
             "components": { "securitySchemes": {
                 "key": { "type": "apiKey", "in": "header", "name": "X-Api-Key" },
-                "basic": { "type": "http", "scheme": "basic" }
+                "basic": { "type": "http", "scheme": "basic" },
+                "query": { "type": "apiKey", "in": "query", "name": "api_key" },
+                "cookie": { "type": "apiKey", "in": "cookie", "name": "session" }
             } },
-            "security": [{ "key": [], "basic": [] }],
+            "security": [{ "key": [], "basic": [], "query": [], "cookie": [] }],
             "paths": { "/echo/leak": { "get": { "operationId": "echoLeak", "responses": { "200": { "description": "echo" } } } } }
         })
         .to_string(),
     )
     .expect("write spec");
+    let settings = Settings::from_toml(
+        "name = \"echo-leak-mcp\"\n[auth]\nsecret_headers = [\"X-Tenant-Token\"]\n",
+        "cast.toml",
+    )
+    .expect("settings");
     let out = workspace_root().join("target/auth/echo-leak-mcp");
     let binary = tokio::task::spawn_blocking({
         let (spec, out) = (spec.clone(), out.clone());
         move || {
-            generate(
-                spec.to_str().expect("UTF-8"),
-                Settings::default().with_name("echo-leak-mcp"),
-                &out,
-            )
-            .expect("generate");
+            generate(spec.to_str().expect("UTF-8"), settings, &out).expect("generate");
             build(&out, "echo-leak-mcp").expect("build")
         }
     })
     .await
     .expect("join");
     let vault = Vault::new().expect("vault");
-    let key = "cast_echo_0123456789abcdef";
-    let key_file = vault.seal("key.sealed", "X-Api-Key", key).expect("seal");
-    let basic_file = vault
-        .seal("basic.sealed", "Authorization", "cast:s3cret-pass")
-        .expect("seal");
+    let secrets = [
+        ("key", "X-Api-Key", "cast_echo_header_0123456789"),
+        ("basic", "Authorization", "cast:s3cret-pass"),
+        ("query", "api_key", "cast_echo_query_0123456789"),
+        ("cookie", "session", "cast_echo_cookie_0123456789"),
+        ("X-Tenant-Token", "X-Tenant-Token", "cast_echo_tenant_0123456789"),
+    ];
+    let mut named = Vec::new();
+    for (scheme, label, value) in secrets {
+        let file = vault.seal(&format!("{scheme}.sealed"), label, value).expect("seal");
+        named.push(format!("{scheme}={}", file.display()));
+    }
     let env = vec![
         ("CAST_MASTER_KEY".to_owned(), vault.master_b64.clone()),
-        ("CAST_KEY_FILE".to_owned(), key_file.display().to_string()),
-        ("CAST_CREDENTIALS".to_owned(), format!("basic={}", basic_file.display())),
+        ("CAST_CREDENTIALS".to_owned(), named.join(",")),
         ("CAST_LOG".to_owned(), "trace".to_owned()),
     ];
     let log = Default::default();
     let client = Launch { binary, env }.stdio(&log).await.expect("connect");
     let result = call(&client, "echoLeak", json!({})).await.expect("call");
     client.cancel().await.expect("close");
-    let shown = format!("{result:?}");
-    assert!(shown.contains("[redacted]"), "the echo came back: {shown}");
-    // The key, the password and the base64 form the header carried.
-    for secret in [key, "s3cret-pass", "Y2FzdDpzM2NyZXQtcGFzcw=="] {
-        assert!(!shown.contains(secret), "{secret} reached the client: {shown}");
-        assert!(!log.lock().expect("log").contains(secret), "{secret} reached the log");
-    }
-    // The upstream did receive both credentials; the client sees them redacted.
-    let echoed = result.structured_content.expect("echo");
+
+    // The upstream received every credential; the client sees each one redacted.
+    let echoed = result.structured_content.clone().expect("echo");
     assert_eq!(echoed["headers"]["x-api-key"], "[redacted]");
     assert_eq!(echoed["headers"]["authorization"], "Basic [redacted]");
+    assert_eq!(echoed["headers"]["cookie"], "session=[redacted]");
+    assert_eq!(echoed["headers"]["x-tenant-token"], "[redacted]");
+    assert_eq!(echoed["query"], "api_key=[redacted]");
+    let shown = format!("{result:?}");
+    let log = log.lock().expect("log").clone();
+    // Each value, and the base64 form basic auth sends.
+    let base64_basic = "Y2FzdDpzM2NyZXQtcGFzcw==";
+    for secret in secrets
+        .iter()
+        .map(|(_, _, v)| *v)
+        .chain(["s3cret-pass", base64_basic, &vault.master_b64])
+    {
+        assert!(!shown.contains(secret), "{secret} reached the client: {shown}");
+        assert!(!log.contains(secret), "{secret} reached the log");
+    }
 }
 
 #[tokio::test]

@@ -114,6 +114,7 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
         .credential_files
         .iter()
         .map(|(scheme, path)| quote!((#scheme, #path)));
+    let always = api.always.iter().map(|i| Literal::usize_unsuffixed(*i));
     quote! {
         #visibility static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
             name: ::std::env!("CARGO_PKG_NAME"),
@@ -124,6 +125,7 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
             schemes: &[#(#schemes),*],
             static_headers: &[#(#headers),*],
             credential_files: &[#(#credential_files),*],
+            always: &[#(#always),*],
             tools: tools::ALL,
         };
     }

@@ -98,6 +98,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         description: description.map(str::to_owned),
         base_url,
         credential_files: credential_files(&security, settings, diagnostics),
+        always: security.always,
         schemes: security.schemes,
         static_headers: settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         tools,
@@ -966,6 +967,8 @@ struct Security {
     global: Vec<Vec<usize>>,
     /// `[auth]` in cast.toml replaces whatever the spec says.
     forced: bool,
+    /// Secret custom headers: sent on every request where configured.
+    always: Vec<usize>,
 }
 
 impl Security {
@@ -995,6 +998,31 @@ impl Security {
 }
 
 fn security(doc: &Value, settings: &Settings, base_url: &str, diagnostics: &mut Diagnostics) -> Security {
+    let mut security = spec_security(doc, settings, base_url, diagnostics);
+    for header in &settings.auth.secret_headers {
+        if header.is_empty()
+            || header
+                .bytes()
+                .any(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            diagnostics.push(Diagnostic::error(
+                "C0205",
+                "",
+                format!("[auth] secret_headers: `{header}` is not a header name"),
+            ));
+            continue;
+        }
+        security.always.push(security.schemes.len());
+        security.index.insert(header.clone(), Some(security.schemes.len()));
+        security.schemes.push(SchemeIr {
+            name: header.clone(),
+            kind: SchemeKind::Header(header.clone()),
+        });
+    }
+    security
+}
+
+fn spec_security(doc: &Value, settings: &Settings, base_url: &str, diagnostics: &mut Diagnostics) -> Security {
     if let Some(scheme) = settings.auth.scheme {
         let name = settings.auth.name.clone().or_else(|| settings.auth.header.clone());
         let kind = match scheme {
@@ -1023,6 +1051,7 @@ fn security(doc: &Value, settings: &Settings, base_url: &str, diagnostics: &mut 
             index: HashMap::from([("default".to_owned(), Some(0))]),
             global: vec![vec![0]],
             forced: true,
+            always: Vec::new(),
         };
     }
     // Only schemes that some requirement names matter; keep `securitySchemes` order.

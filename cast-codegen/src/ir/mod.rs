@@ -22,6 +22,8 @@ pub struct ApiIr {
     pub base_url: String,
     /// The security schemes tools use (those Cast can apply).
     pub schemes: Vec<SchemeIr>,
+    /// Schemes sent on every request where configured (secret custom headers).
+    pub always: Vec<usize>,
     /// Non-secret headers for every request.
     pub static_headers: Vec<(String, String)>,
     /// Default sealed credential file per scheme name, from `[credentials]`.

@@ -17,6 +17,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     schemes: &[],
     static_headers: &[],
     credential_files: &[],
+    always: &[],
     tools: tools::ALL,
 };
 

@@ -20,6 +20,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     ],
     static_headers: &[],
     credential_files: &[],
+    always: &[],
     tools: tools::ALL,
 };
 
