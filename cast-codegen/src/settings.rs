@@ -51,6 +51,10 @@ pub struct AuthSettings {
     /// its own name, given a sealed file like any other (`--credential NAME=FILE`, `[credentials]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secret_headers: Vec<String>,
+    /// Extra parameters of OAuth 2.0 client-credentials token requests, such as
+    /// `audience` or `resource` (RFC 8707).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub token_params: BTreeMap<String, String>,
 }
 
 /// `[tools]`: which operations become tools.

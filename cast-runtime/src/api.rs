@@ -69,6 +69,8 @@ pub enum SchemeKind {
         token_url: &'static str,
         /// Scopes to ask for.
         scopes: &'static [&'static str],
+        /// Extra token-request parameters, such as `audience` or `resource`.
+        params: &'static [(&'static str, &'static str)],
     },
     /// OpenID Connect: an authorization-code sign-in whose endpoints come from the
     /// discovery document (`openIdConnectUrl`), fetched when first needed.

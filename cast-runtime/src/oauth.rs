@@ -33,15 +33,21 @@ struct Cached {
 pub struct ClientCredentials {
     token_url: &'static str,
     scopes: &'static [&'static str],
+    params: &'static [(&'static str, &'static str)],
     cached: tokio::sync::Mutex<Option<Cached>>,
 }
 
 impl ClientCredentials {
     /// A scheme with no token yet.
-    pub fn new(token_url: &'static str, scopes: &'static [&'static str]) -> Self {
+    pub fn new(
+        token_url: &'static str,
+        scopes: &'static [&'static str],
+        params: &'static [(&'static str, &'static str)],
+    ) -> Self {
         Self {
             token_url,
             scopes,
+            params,
             cached: tokio::sync::Mutex::new(None),
         }
     }
@@ -75,6 +81,9 @@ impl ClientCredentials {
         let mut request = oauth.exchange_client_credentials();
         for scope in self.scopes {
             request = request.add_scope(Scope::new((*scope).to_owned()));
+        }
+        for (name, value) in self.params {
+            request = request.add_extra_param(*name, *value);
         }
         // The future owns its client (an `Arc` inside): a borrowed one would make the
         // handler's future `Send` only for one lifetime, which the tool table cannot accept.

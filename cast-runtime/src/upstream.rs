@@ -118,9 +118,11 @@ impl Upstream {
                 .schemes
                 .iter()
                 .map(|scheme| match scheme.kind {
-                    SchemeKind::OAuth2ClientCredentials { token_url, scopes } => {
-                        Some(TokenSource::Client(ClientCredentials::new(token_url, scopes)))
-                    }
+                    SchemeKind::OAuth2ClientCredentials {
+                        token_url,
+                        scopes,
+                        params,
+                    } => Some(TokenSource::Client(ClientCredentials::new(token_url, scopes, params))),
                     SchemeKind::OAuth2AuthorizationCode { token_url, scopes, .. } => Some(TokenSource::User(
                         AuthorizationCode::new(Endpoint::Token(token_url), scopes),
                     )),

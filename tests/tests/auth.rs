@@ -218,7 +218,9 @@ async fn oauth_client_credentials_tokens_are_fetched_renewed_and_retried() {
     let binary = tokio::task::spawn_blocking({
         let out = out.clone();
         move || {
-            let generated = generate(&spec, Settings::default().with_name("auth-oauth-mcp"), &out).expect("generate");
+            let toml = "name = \"auth-oauth-mcp\"\n[auth.token_params]\naudience = \"https://api.example.com\"\n";
+            let settings = Settings::from_toml(toml, "cast.toml").expect("settings");
+            let generated = generate(&spec, settings, &out).expect("generate");
             assert!(generated.diagnostics.is_empty(), "{}", generated.diagnostics);
             build(&out, "auth-oauth-mcp").expect("build")
         }
@@ -241,6 +243,11 @@ async fn oauth_client_credentials_tokens_are_fetched_renewed_and_retried() {
     let first = call(&client, "listUsers", json!({})).await.expect("call");
     assert_eq!(first.is_error, Some(false), "{}", text(&first));
     assert_eq!(server.token_requests(), 1);
+    assert_eq!(
+        server.last_token_param("audience").as_deref(),
+        Some("https://api.example.com")
+    );
+    assert_eq!(server.last_token_param("scope").as_deref(), Some("items users"));
     let again = call(&client, "listItems", json!({})).await.expect("call");
     assert_eq!(again.is_error, Some(false), "{}", text(&again));
     assert_eq!(server.token_requests(), 1, "the cached token is reused");

@@ -93,9 +93,14 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
             SchemeKind::Cookie(n) => quote!(::cast_runtime::codegen::SchemeKind::Cookie { name: #n }),
             SchemeKind::Bearer => quote!(::cast_runtime::codegen::SchemeKind::Bearer),
             SchemeKind::Basic => quote!(::cast_runtime::codegen::SchemeKind::Basic),
-            SchemeKind::OAuth2ClientCredentials { token_url, scopes } => quote!(
-                ::cast_runtime::codegen::SchemeKind::OAuth2ClientCredentials { token_url: #token_url, scopes: &[#(#scopes),*] }
-            ),
+            SchemeKind::OAuth2ClientCredentials { token_url, scopes, params } => {
+                let params = params.iter().map(|(k, v)| quote!((#k, #v)));
+                quote!(::cast_runtime::codegen::SchemeKind::OAuth2ClientCredentials {
+                    token_url: #token_url,
+                    scopes: &[#(#scopes),*],
+                    params: &[#(#params),*],
+                })
+            }
             SchemeKind::OAuth2AuthorizationCode { authorize_url, token_url, scopes } => quote!(
                 ::cast_runtime::codegen::SchemeKind::OAuth2AuthorizationCode {
                     authorize_url: #authorize_url,

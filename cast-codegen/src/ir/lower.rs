@@ -1145,6 +1145,12 @@ fn spec_security(doc: &Value, settings: &Settings, base_url: &str, diagnostics: 
                     (Some(token_url), _) => Some(SchemeKind::OAuth2ClientCredentials {
                         token_url: absolute(token_url),
                         scopes,
+                        params: settings
+                            .auth
+                            .token_params
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
                     }),
                     (None, Some((authorize_url, token_url))) => Some(SchemeKind::OAuth2AuthorizationCode {
                         authorize_url: absolute(authorize_url),

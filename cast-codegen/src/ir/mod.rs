@@ -67,6 +67,8 @@ pub enum SchemeKind {
         token_url: String,
         /// Scopes to request: every scope the spec's requirements name for this scheme.
         scopes: Vec<String>,
+        /// Extra token-request parameters (`audience`, `resource`).
+        params: Vec<(String, String)>,
     },
     /// OpenID Connect: authorization code with endpoints from the discovery document.
     OpenIdConnect {

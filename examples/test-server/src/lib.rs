@@ -121,6 +121,8 @@ struct Shared {
     refresh_tokens: Mutex<std::collections::BTreeSet<String>>,
     /// Clients registered dynamically.
     clients: Mutex<std::collections::BTreeSet<String>>,
+    /// The form of the last token request.
+    last_token_request: Mutex<Vec<(String, String)>>,
     keys: Mutex<Vec<String>>,
     store: Mutex<Store>,
     seen: Mutex<Vec<Seen>>,
@@ -163,6 +165,14 @@ impl TestServer {
     /// How many token requests the OAuth endpoint has answered.
     pub fn token_requests(&self) -> usize {
         self.shared.token_requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A parameter of the last token request (`audience`, `scope`…).
+    pub fn last_token_param(&self, name: &str) -> Option<String> {
+        lock(&self.shared.last_token_request)
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 
     /// Clients registered through `/oauth/register`.
@@ -211,6 +221,7 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         codes: Mutex::new(BTreeMap::new()),
         refresh_tokens: Mutex::new(std::collections::BTreeSet::new()),
         clients: Mutex::new(std::collections::BTreeSet::new()),
+        last_token_request: Mutex::new(Vec::new()),
         store: Mutex::new(Store {
             next_id: 1,
             items: BTreeMap::new(),
@@ -600,6 +611,7 @@ async fn respond(Path(kind): Path<String>) -> Response {
 async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     use base64::Engine as _;
     let form = url_pairs(&String::from_utf8_lossy(&body));
+    *lock(&shared.last_token_request) = form.clone();
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let oauth_error = |status, code: &str| (status, Json(json!({ "error": code }))).into_response();
     let token_lifetime_secs = match shared.mode {
