@@ -167,7 +167,7 @@ async fn exchange(
 
 /// What an authorization-code scheme keeps sealed: the client it registered or was
 /// given, and the user's refresh token. Written by `NAME login`.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct UserGrant {
     /// The OAuth client.
     pub client_id: String,
@@ -176,6 +176,16 @@ pub struct UserGrant {
     pub client_secret: Option<String>,
     /// The long-lived refresh token.
     pub refresh_token: String,
+}
+
+impl std::fmt::Debug for UserGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserGrant")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field("refresh_token", &"[redacted]")
+            .finish()
+    }
 }
 
 /// One authorization-code scheme: access tokens bought with the sealed refresh token.
@@ -411,4 +421,23 @@ pub async fn register(
         .filter(|_| status.is_success())
         .ok_or_else(|| format!("registration refused: HTTP {status}"))?;
     Ok((client_id.to_owned(), body["client_secret"].as_str().map(str::to_owned)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_grant_never_prints_its_secrets() {
+        let grant = UserGrant {
+            client_id: "dyn_1".into(),
+            client_secret: Some("s3cret".into()),
+            refresh_token: "rt_0123456789".into(),
+        };
+        let shown = format!("{grant:?}");
+        assert!(
+            shown.contains("dyn_1") && !shown.contains("s3cret") && !shown.contains("rt_0123456789"),
+            "{shown}"
+        );
+    }
 }
