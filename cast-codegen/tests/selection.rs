@@ -88,3 +88,26 @@ fn bad_globs_are_errors() {
         "{diagnostics}"
     );
 }
+
+#[test]
+fn path_parameters_missing_from_the_template_are_left_out_everywhere() {
+    let spec = br#"{"openapi":"3.0.3","info":{"title":"T","version":"1.0.0"},"servers":[{"url":"https://x"}],
+      "paths":{"/items/{id}":{"get":{"operationId":"getItem","parameters":[
+        {"name":"id","in":"path","required":true,"schema":{"type":"integer"}},
+        {"name":"ghost","in":"path","required":true,"schema":{"type":"string"}}],
+        "responses":{"200":{"description":"ok"}}}}}}"#;
+    let (api, diagnostics) = Generator::default()
+        .analyze(spec, &Source::new("t.json"))
+        .expect("parses");
+    let tool = &api.tools[0];
+    assert_eq!(tool.input_schema["required"], serde_json::json!(["id"]));
+    assert!(tool.input_schema["properties"].get("ghost").is_none());
+    assert_eq!(tool.params.len(), 1);
+    assert_eq!(tool.path_params, [0]);
+    assert!(
+        diagnostics
+            .to_string()
+            .contains("warning[C0107]: path parameter `ghost` is not in the path template"),
+        "{diagnostics}"
+    );
+}

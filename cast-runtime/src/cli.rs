@@ -126,22 +126,20 @@ fn init_logging() {
         .try_init();
 }
 
-/// Opens one sealed credential per configured scheme (slots follow `api.schemes`).
-/// `--key-file` is the credential of the first scheme; `--credential NAME=FILE` names any.
-fn load_credentials(
+/// Where each scheme's sealed credential lives (slots follow `api.schemes`), and whether
+/// the path came from cast.toml's `[credentials]` rather than a flag. Precedence:
+/// `--credential SCHEME=FILE`, then `--key-file` (the first scheme), then `[credentials]`.
+fn credential_paths(
     api: &Api,
-    key_file: Option<PathBuf>,
+    key_file: Option<&Path>,
     named: &[String],
-) -> Result<Vec<Option<SealedCredential>>, String> {
-    let mut slots: Vec<Option<SealedCredential>> = api.schemes.iter().map(|_| None).collect();
-    let mut wanted: Vec<(usize, PathBuf)> = Vec::new();
-    let names = || {
-        api.schemes
-            .iter()
-            .map(|s| format!("`{}`", s.name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+) -> Result<Vec<Option<(PathBuf, bool)>>, String> {
+    let mut slots: Vec<Option<(PathBuf, bool)>> = api.schemes.iter().map(|_| None).collect();
+    for (scheme, path) in api.credential_files {
+        if let Some(index) = api.schemes.iter().position(|s| s.name == *scheme) {
+            slots[index] = Some((PathBuf::from(path), true));
+        }
+    }
     if let Some(path) = key_file {
         if api.schemes.is_empty() {
             return Err(format!(
@@ -149,41 +147,50 @@ fn load_credentials(
                 path.display()
             ));
         }
-        wanted.push((0, path));
+        slots[0] = Some((path.to_path_buf(), false));
     }
     for entry in named {
         let Some((name, path)) = entry.split_once('=') else {
             return Err(format!("--credential takes SCHEME=FILE, got `{entry}`"));
         };
         let Some(index) = api.schemes.iter().position(|s| s.name == name) else {
+            let known: Vec<String> = api.schemes.iter().map(|s| format!("`{}`", s.name)).collect();
+            let known = if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            };
             return Err(format!(
-                "--credential names the scheme `{name}`, but this server has {}",
-                if api.schemes.is_empty() {
-                    "none".to_owned()
-                } else {
-                    names()
-                }
+                "--credential names the scheme `{name}`, but this server has {known}"
             ));
         };
-        wanted.push((index, PathBuf::from(path)));
+        slots[index] = Some((PathBuf::from(path), false));
     }
-    // cast.toml's `[credentials]` fill the schemes no flag named; a file that is not there
-    // yet (before `login`, say) leaves the scheme unconfigured instead of stopping the server.
-    for (scheme, path) in api.credential_files {
-        let Some(index) = api.schemes.iter().position(|s| s.name == *scheme) else {
-            continue;
-        };
-        if wanted.iter().any(|(i, _)| *i == index) {
-            continue;
-        }
-        if Path::new(path).exists() {
-            wanted.push((index, PathBuf::from(path)));
-        } else {
-            tracing::warn!(
-                scheme = *scheme,
-                file = *path,
+    Ok(slots)
+}
+
+/// Opens one sealed credential per configured scheme (slots follow `api.schemes`).
+fn load_credentials(
+    api: &Api,
+    key_file: Option<PathBuf>,
+    named: &[String],
+) -> Result<Vec<Option<SealedCredential>>, String> {
+    let mut slots: Vec<Option<SealedCredential>> = api.schemes.iter().map(|_| None).collect();
+    let mut wanted: Vec<(usize, PathBuf)> = Vec::new();
+    for (index, slot) in credential_paths(api, key_file.as_deref(), named)?
+        .into_iter()
+        .enumerate()
+    {
+        match slot {
+            // A file cast.toml names but that is not there yet (before `login`, say) leaves the
+            // scheme unconfigured instead of stopping the server; a flag's file must exist.
+            Some((path, true)) if !path.exists() => tracing::warn!(
+                scheme = api.schemes[index].name,
+                file = %path.display(),
                 "the credential file named in cast.toml does not exist"
-            );
+            ),
+            Some((path, _)) => wanted.push((index, path)),
+            None => {}
         }
     }
     if !wanted.is_empty() {
@@ -347,22 +354,9 @@ async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Op
                 scheme.map(|n| format!(" named `{n}`")).unwrap_or_default()
             )
         })?;
-    let file = cli
-        .credentials
-        .iter()
-        .find_map(|entry| {
-            entry
-                .split_once('=')
-                .filter(|(n, _)| *n == chosen.name)
-                .map(|(_, p)| PathBuf::from(p))
-        })
-        .or_else(|| (index == 0).then(|| cli.key_file.clone()).flatten())
-        .or_else(|| {
-            api.credential_files
-                .iter()
-                .find(|(n, _)| *n == chosen.name)
-                .map(|(_, p)| PathBuf::from(p))
-        })
+    let file = credential_paths(api, cli.key_file.as_deref(), &cli.credentials)?
+        .swap_remove(index)
+        .map(|(path, _)| path)
         .ok_or_else(|| format!("say where to keep the sign-in: --credential {}=FILE", chosen.name))?;
     let master = MasterKey::from_env().map_err(|e| e.to_string())?;
     let expected = SealedHeader {

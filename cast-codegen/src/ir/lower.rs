@@ -374,6 +374,18 @@ fn lower_operation(
             // OpenAPI says these are ignored as parameters; the runtime sets them.
             continue;
         }
+        if location == Location::Path && !template_names.contains(&wire) {
+            cx.diagnostics.push(
+                Diagnostic::warning(
+                    "C0107",
+                    pointer.as_str(),
+                    format!("path parameter `{wire}` is not in the path template"),
+                )
+                .operation(&label)
+                .hint("it cannot be sent, so it is left out of the tool's arguments"),
+            );
+            continue;
+        }
         let (styled, content_schema) = param_style(param, location, pointer, &label, &mut cx.diagnostics);
         let schema = content_schema
             .or_else(|| param.get("schema").cloned())
@@ -434,18 +446,6 @@ fn lower_operation(
             }
         }
     }
-    // Parameters declared for the path but absent from the template cannot be sent.
-    let template_set: HashSet<&String> = template_names.iter().collect();
-    params.retain(|p| p.location != Location::Path || template_set.contains(&p.wire));
-    // `retain` may shift indices: recompute them.
-    path_params = template_names
-        .iter()
-        .filter_map(|name| {
-            params
-                .iter()
-                .position(|p| p.location == Location::Path && &p.wire == name)
-        })
-        .collect();
 
     let body = match doc_operation.get("requestBody") {
         Some(body) => lower_body(
