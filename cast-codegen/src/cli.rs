@@ -13,7 +13,7 @@ use cast_runtime::{
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use zeroize::Zeroizing;
 
-use crate::{AuthScheme, Diagnostics, Generator, Settings, Source, write};
+use crate::{AuthScheme, Diagnostics, FollowRedirects, Generator, Settings, Source, write};
 
 /// Turn an OpenAPI description into a typed Rust MCP server crate.
 #[derive(Debug, Parser)]
@@ -68,6 +68,10 @@ struct SpecArgs {
     /// Upstream base URL baked in as the default [default: the spec's first server].
     #[arg(long)]
     base_url: Option<String>,
+    /// Upstream redirects the server follows: none, or same-origin (at most 5, only to the
+    /// upstream's own scheme, host and port) [default: none].
+    #[arg(long, value_enum)]
+    follow_redirects: Option<RedirectsArg>,
     /// Upstream auth scheme [default: from the spec's securitySchemes].
     #[arg(long, value_enum)]
     auth: Option<AuthArg>,
@@ -107,6 +111,12 @@ struct SpecArgs {
     /// Fail on warnings too (for CI).
     #[arg(long)]
     deny_warnings: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RedirectsArg {
+    None,
+    SameOrigin,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -200,6 +210,12 @@ impl SpecArgs {
         }
         if let Some(url) = &self.base_url {
             settings.base_url = Some(url.clone());
+        }
+        if let Some(redirects) = self.follow_redirects {
+            settings.follow_redirects = Some(match redirects {
+                RedirectsArg::None => FollowRedirects::None,
+                RedirectsArg::SameOrigin => FollowRedirects::SameOrigin,
+            });
         }
         if let Some(auth) = self.auth {
             settings.auth.scheme = Some(match auth {
@@ -482,7 +498,7 @@ fn secret(command: SecretCommand) -> Result<(), String> {
                 "sealed a credential for the `{}` header into {} (fingerprint {})",
                 header_info.label,
                 out.display(),
-                sealed::fingerprint(&secret)
+                sealed::fingerprint(&master, &secret)
             );
             Ok(())
         }
@@ -498,7 +514,7 @@ fn secret(command: SecretCommand) -> Result<(), String> {
             }
             match MasterKey::from_env() {
                 Ok(master) => match sealed::open(&master, &bytes, &file) {
-                    Ok((_, secret)) => println!("fingerprint: {}", sealed::fingerprint(&secret)),
+                    Ok((_, secret)) => println!("fingerprint: {}", sealed::fingerprint(&master, &secret)),
                     Err(err) => println!("fingerprint: unavailable ({err})"),
                 },
                 Err(_) => println!("fingerprint: unavailable (no master key in the environment)"),

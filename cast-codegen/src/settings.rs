@@ -30,6 +30,17 @@ pub enum KeyLocation {
     Cookie,
 }
 
+/// Which upstream redirects the generated server follows (`follow_redirects`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FollowRedirects {
+    /// None (the default): a `3xx` answer is a tool error naming the status and the target.
+    #[default]
+    None,
+    /// At most five, each only to the upstream's own origin; credentials go nowhere else.
+    SameOrigin,
+}
+
 /// `[auth]`: overrides what the spec's `securitySchemes` say.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -113,6 +124,9 @@ pub struct Settings {
     /// Upstream base URL; the spec's first server when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// Which upstream redirects are followed (`none` or `same-origin`; default none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<FollowRedirects>,
     /// Upstream authentication.
     #[serde(skip_serializing_if = "is_default")]
     pub auth: AuthSettings,
@@ -211,5 +225,11 @@ mod tests {
         let err = Settings::from_toml("[tools]\nenabel = []\n", "cast.toml").expect_err("typo");
         assert!(err.starts_with("cast.toml: TOML parse error"), "{err}");
         assert!(err.contains("unknown field `enabel`"), "{err}");
+        let text = "follow_redirects = \"same-origin\"\n";
+        let settings = Settings::from_toml(text, "cast.toml").expect("parse");
+        assert_eq!(settings.follow_redirects, Some(FollowRedirects::SameOrigin));
+        assert_eq!(settings.to_toml(), text);
+        let err = Settings::from_toml("follow_redirects = \"always\"\n", "cast.toml").expect_err("bad");
+        assert!(err.contains("unknown variant `always`"), "{err}");
     }
 }

@@ -111,3 +111,30 @@ fn path_parameters_missing_from_the_template_are_left_out_everywhere() {
         "{diagnostics}"
     );
 }
+
+#[test]
+fn a_path_without_a_leading_slash_is_an_error() {
+    // Joined to the server URL, `{sub}/items` would let an argument extend the host name.
+    let spec = serde_json::json!({
+        "openapi": "3.0.3",
+        "info": { "title": "Hosts", "version": "1.0.0" },
+        "servers": [{ "url": "https://api.example.com" }],
+        "paths": {
+            "{sub}/items": { "get": {
+                "operationId": "listSubItems",
+                "parameters": [{ "name": "sub", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": { "200": { "description": "ok" } }
+            } },
+            "/fine": { "get": { "operationId": "fine", "responses": { "200": { "description": "ok" } } } }
+        }
+    });
+    let (api, diagnostics) = Generator::new(Settings::default())
+        .analyze(spec.to_string().as_bytes(), &Source::new("hosts.json"))
+        .expect("parses");
+    assert!(diagnostics.has_errors());
+    assert_eq!(
+        diagnostics.to_string(),
+        "error[C0108]: the path `{sub}/items` does not start with `/`\n  --> #/paths/{sub}~1items\n  = hint: OpenAPI paths start with `/`: write `/{sub}/items`\n\n1 error"
+    );
+    assert_eq!(enabled(&api), ["fine"]);
+}

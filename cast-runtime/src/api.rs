@@ -27,8 +27,22 @@ pub struct Api {
     pub credential_files: &'static [(&'static str, &'static str)],
     /// Schemes sent on every request where configured (secret custom headers).
     pub always: &'static [usize],
+    /// Which upstream redirects are followed (`follow_redirects` in cast.toml).
+    pub redirects: Redirects,
     /// The enabled tools, in spec order.
     pub tools: &'static [&'static ToolDef],
+}
+
+/// Which upstream redirects a server follows. A redirect is the one way an upstream (or
+/// anything on its path) could send the credential somewhere else, so the default is none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Redirects {
+    /// None: a `3xx` answer is a tool error naming the status and where it pointed.
+    #[default]
+    None,
+    /// At most five hops, each only to the origin (scheme, host, port) of the upstream base
+    /// URL; the credentials are applied again there and nowhere else.
+    SameOrigin,
 }
 
 /// One way the upstream accepts a credential (an OpenAPI security scheme).

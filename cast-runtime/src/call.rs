@@ -136,7 +136,8 @@ impl ParamValue for serde_json::Value {
 #[derive(Debug)]
 pub struct Request<'a> {
     call: &'a Call,
-    path_values: Vec<String>,
+    /// Styled path values in template order, with their parameter names.
+    path_values: Vec<(&'static str, String)>,
     query: String,
     headers: Vec<(&'static str, String)>,
     cookies: Vec<String>,
@@ -186,12 +187,10 @@ impl Request<'_> {
         }
         match location {
             In::Path => {
-                match &text {
-                    ParamText::Absent => self.fail(format!("missing required path parameter `{name}`")),
-                    ParamText::One(t) if t.is_empty() => self.fail(format!("path parameter `{name}` may not be empty")),
-                    _ => {}
+                if text == ParamText::Absent {
+                    self.fail(format!("missing required path parameter `{name}`"));
                 }
-                self.path_values.push(style::path(name, styled, &text));
+                self.path_values.push((name, style::path(name, styled, &text)));
             }
             In::Query => style::query(&mut self.query, name, styled, &text),
             In::Header => {
@@ -245,11 +244,15 @@ impl Request<'_> {
         }
         let tool = self.call.tool;
         let mut path = String::with_capacity(tool.path_template.len() + 16);
+        let mut spans = Vec::with_capacity(self.path_values.len());
         let mut values = self.path_values.iter();
         for (index, piece) in tool.path_pieces.iter().enumerate() {
             if index > 0 {
                 match values.next() {
-                    Some(value) => path.push_str(value),
+                    Some((name, value)) => {
+                        spans.push((*name, path.len()..path.len() + value.len()));
+                        path.push_str(value);
+                    }
                     None => {
                         return tool_error(format!("`{}` is missing a path parameter", tool.name));
                     }
@@ -257,10 +260,8 @@ impl Request<'_> {
             }
             path.push_str(piece);
         }
-        // `.` and `..` survive percent-encoding as dot segments that URL normalisation
-        // would resolve, so a value could climb out of its path.
-        if path.split('/').any(|segment| segment == "." || segment == "..") && !tool.path_template.contains("/.") {
-            return tool_error(format!("a path parameter of `{}` may not be `.` or `..`", tool.name));
+        if let Err(message) = check_path_values(&path, &spans) {
+            return tool_error(message);
         }
         let prepared = crate::upstream::Prepared {
             tool,
@@ -274,9 +275,61 @@ impl Request<'_> {
     }
 }
 
+/// Refuses a path whose arguments would change which resource it names: a value that
+/// leaves its segment empty, or that makes a segment `.` or `..` (URL normalisation
+/// would resolve it, climbing out of the value's place). Only segments a value touches
+/// are checked, so a template of the spec's own such as `/.well-known/{name}` is fine.
+fn check_path_values(path: &str, spans: &[(&str, std::ops::Range<usize>)]) -> Result<(), String> {
+    for (name, span) in spans {
+        if span.is_empty() {
+            return Err(format!("path parameter `{name}` may not be empty"));
+        }
+        let start = path[..span.start].rfind('/').map_or(0, |i| i + 1);
+        let end = path[span.end..].find('/').map_or(path.len(), |i| span.end + i);
+        let is_dots = path[start..end].split('/').any(|segment| {
+            let decoded = segment.replace("%2e", ".").replace("%2E", ".");
+            decoded == "." || decoded == ".."
+        });
+        if is_dots {
+            return Err(format!(
+                "path parameter `{name}` may not be `.` or `..`, nor make its path segment one"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_values_may_not_empty_or_climb_their_segment() {
+        let check = |template: &[&str], values: &[&str]| {
+            let mut path = String::new();
+            let mut spans = Vec::new();
+            for (i, piece) in template.iter().enumerate() {
+                if i > 0 {
+                    spans.push(("v", path.len()..path.len() + values[i - 1].len()));
+                    path.push_str(values[i - 1]);
+                }
+                path.push_str(piece);
+            }
+            check_path_values(&path, &spans)
+        };
+        assert!(check(&["/items/", ""], &["42"]).is_ok());
+        assert!(check(&["/.well-known/", ""], &["openid-configuration"]).is_ok());
+        assert!(check(&["/.well-known/", "/x"], &[".."]).is_err());
+        assert!(check(&["/items/", ""], &[""]).is_err());
+        assert!(check(&["/items/", ""], &["."]).is_err());
+        // Label style prefixes a dot: `.` becomes `..`.
+        assert!(check(&["/items/", ""], &[".."]).is_err());
+        // Two values that make one segment `..` between them.
+        assert!(check(&["/items/", "", "/x"], &[".", "."]).is_err());
+        assert!(check(&["/items/.", ""], &["."]).is_err());
+        assert!(check(&["/files/", ".json"], &["."]).is_ok());
+        assert!(check(&["/items/", ""], &["..."]).is_ok());
+    }
 
     #[test]
     fn param_text_of_common_types() {

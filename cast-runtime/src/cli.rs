@@ -16,7 +16,7 @@ use rmcp::{
 };
 
 use crate::{
-    api::Api,
+    api::{Api, Redirects},
     credential::SealedCredential,
     sealed::{MasterKey, PURPOSE_UPSTREAM, SealedHeader},
     secret::Secret,
@@ -44,11 +44,21 @@ struct Cli {
     /// Upstream request timeout in seconds.
     #[arg(long, env = "CAST_TIMEOUT_SECS", default_value_t = 30, global = true)]
     timeout_secs: u64,
+    /// Which upstream redirects to follow: `none`, or `same-origin` (at most 5, only to the
+    /// upstream's own scheme, host and port). [default: as generated, `follow_redirects` in cast.toml]
+    #[arg(long, env = "CAST_FOLLOW_REDIRECTS", global = true, value_name = "none|same-origin")]
+    follow_redirects: Option<RedirectsArg>,
     /// Upstream responses are cut at this many bytes (the result says so).
     #[arg(long, env = "CAST_MAX_RESPONSE_BYTES", default_value_t = DEFAULT_MAX_RESPONSE_BYTES, global = true)]
     max_response_bytes: usize,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RedirectsArg {
+    None,
+    SameOrigin,
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,14 +247,15 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
     }
     let credentials = load_credentials(api, cli.key_file, &cli.credentials)?;
     let base_url = cli.base_url.as_deref().unwrap_or(api.base_url);
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(format!(
-            "the upstream base URL `{base_url}` is not an absolute http(s) URL; pass --base-url or set CAST_BASE_URL"
-        ));
-    }
+    let redirects = match cli.follow_redirects {
+        Some(RedirectsArg::None) => Redirects::None,
+        Some(RedirectsArg::SameOrigin) => Redirects::SameOrigin,
+        None => api.redirects,
+    };
     let upstream = Upstream::new(UpstreamConfig {
         base_url,
         base_url_overridden: cli.base_url.is_some(),
+        redirects,
         schemes: api.schemes,
         always: api.always,
         credentials,
@@ -258,6 +269,7 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
         version = api.version,
         tools = api.tools.len(),
         upstream = base_url,
+        redirects = ?redirects,
         "starting"
     );
     match cli.command {
@@ -367,12 +379,7 @@ async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Op
         .ok()
         .and_then(|secret| serde_json::from_str(secret.expose()).ok());
 
-    crate::install_crypto_provider();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(cli.timeout_secs))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let http = crate::http::credential_client(Duration::from_secs(cli.timeout_secs))?;
     let (endpoints, scopes, openid) = match chosen.kind {
         crate::api::SchemeKind::OAuth2AuthorizationCode {
             authorize_url,
@@ -436,8 +443,7 @@ async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Op
     eprintln!("open this URL to sign in: {url}");
     if std::env::var_os("CAST_NO_BROWSER").is_none() {
         for opener in ["xdg-open", "open"] {
-            if std::process::Command::new(opener)
-                .arg(url.as_str())
+            if opener_command(opener, url.as_str())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
@@ -479,12 +485,22 @@ async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Op
         let http = http.clone();
         async move { crate::oauth::exchange_public(&http, request).await }
     };
+    // The server's error text may quote the code, the verifier or the client secret.
+    let needles = crate::redact::Needles::of(
+        [
+            Some(code.as_str()),
+            Some(verifier.secret().as_str()),
+            client_secret.as_deref(),
+        ]
+        .into_iter()
+        .flatten(),
+    );
     let token = oauth
-        .exchange_code(AuthorizationCode::new(code))
+        .exchange_code(AuthorizationCode::new(code.clone()))
         .set_pkce_verifier(verifier)
         .request_async(&send)
         .await
-        .map_err(|e| format!("the code exchange failed: {e}"))?;
+        .map_err(|e| needles.redact_str(&format!("the code exchange failed: {e}")))?;
     let refresh_token = token
         .refresh_token()
         .ok_or("the authorization server returned no refresh token (ask for offline access)")?
@@ -504,4 +520,17 @@ async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Op
         file.display()
     );
     Ok(())
+}
+
+/// The browser opener for `login`. It is a program found on `PATH`, so it gets none
+/// of the `CAST_*` environment: the master key never reaches another process.
+fn opener_command(program: &str, url: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(program);
+    command.arg(url);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("CAST_") {
+            command.env_remove(name);
+        }
+    }
+    command
 }

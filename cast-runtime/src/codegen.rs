@@ -8,7 +8,7 @@ pub use ::serde_json::Value;
 pub use rmcp::model::CallToolResult;
 
 pub use crate::{
-    api::{Annotations, Api, Method, Scheme, SchemeKind, ToolDef, ToolFuture},
+    api::{Annotations, Api, Method, Redirects, Scheme, SchemeKind, ToolDef, ToolFuture},
     body::Encoding,
     call::{Call, ParamText, ParamValue, Request, tool_error},
     cli::main,

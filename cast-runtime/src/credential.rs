@@ -146,7 +146,7 @@ impl SealedCredential {
                 Ok(secret) => {
                     tracing::info!(
                         file = %self.path.display(),
-                        fingerprint = %sealed::fingerprint(&secret),
+                        fingerprint = %sealed::fingerprint(&loaded.master, &secret),
                         "credential rotated"
                     );
                     loaded.stamp = stamp;
@@ -177,7 +177,7 @@ mod tests {
             label: "X-Api-Key".into(),
         };
         // Kubernetes mounts: key.sealed -> ..data/key.sealed, ..data -> ..2026_11_26_v1
-        for (version, value) in [("v1", "first"), ("v2", "second")] {
+        for (version, value) in [("v1", "first-key"), ("v2", "second-key")] {
             let folder = dir.path().join(format!("..{version}"));
             std::fs::create_dir(&folder).expect("mkdir");
             let bytes = seal(&master, &header, &Secret::new(value)).expect("seal");
@@ -186,11 +186,11 @@ mod tests {
         symlink("..v1", dir.path().join("..data")).expect("link");
         symlink("..data/key.sealed", dir.path().join("key.sealed")).expect("link");
         let credential = SealedCredential::open(dir.path().join("key.sealed"), master.clone(), header).expect("open");
-        assert_eq!(credential.current().expose(), "first");
+        assert_eq!(credential.current().expose(), "first-key");
         // The kubelet swaps `..data` atomically with a rename.
         symlink("..v2", dir.path().join("..data_tmp")).expect("link");
         std::fs::rename(dir.path().join("..data_tmp"), dir.path().join("..data")).expect("swap");
-        assert_eq!(credential.current().expose(), "second");
+        assert_eq!(credential.current().expose(), "second-key");
     }
 
     #[test]
@@ -203,15 +203,15 @@ mod tests {
         };
         let old = MasterKey::generate();
         write_atomic(&master_path, old.to_base64().as_bytes()).expect("write");
-        write_atomic(&path, &seal(&old, &header, &Secret::new("value")).expect("seal")).expect("write");
+        write_atomic(&path, &seal(&old, &header, &Secret::new("value-one")).expect("seal")).expect("write");
         let credential = SealedCredential::open(path.clone(), old, header.clone())
             .expect("open")
             .with_master_file(Some(master_path.clone()));
         // Rotation: the new master key replaces the file first, then the credential is resealed.
         let new = MasterKey::generate();
         write_atomic(&master_path, new.to_base64().as_bytes()).expect("write");
-        write_atomic(&path, &seal(&new, &header, &Secret::new("value 2")).expect("seal")).expect("write");
-        assert_eq!(credential.current().expose(), "value 2");
+        write_atomic(&path, &seal(&new, &header, &Secret::new("value-two")).expect("seal")).expect("write");
+        assert_eq!(credential.current().expose(), "value-two");
     }
 
     #[test]
@@ -227,19 +227,19 @@ mod tests {
             let bytes = seal(&master, &header, &Secret::new(value)).expect("seal");
             write_atomic(&path, &bytes).expect("write");
         };
-        write("old");
+        write("old-key-1");
         let key = MasterKey::from_base64(&master.to_base64(), "test").expect("key");
         let credential = SealedCredential::open(path.clone(), key, header.clone()).expect("open");
-        assert_eq!(credential.current().expose(), "old");
-        write("new");
-        assert_eq!(credential.current().expose(), "new");
+        assert_eq!(credential.current().expose(), "old-key-1");
+        write("new-key-2");
+        assert_eq!(credential.current().expose(), "new-key-2");
         std::fs::write(&path, b"CASTSEAL garbage").expect("write garbage");
         assert_eq!(
             credential.current().expose(),
-            "new",
+            "new-key-2",
             "a bad replacement keeps the last good key"
         );
-        write("newer");
-        assert_eq!(credential.current().expose(), "newer");
+        write("newer-key-3");
+        assert_eq!(credential.current().expose(), "newer-key-3");
     }
 }

@@ -17,14 +17,16 @@ mod call;
 mod cli;
 pub mod codegen;
 pub mod credential;
+mod http;
 mod oauth;
+mod redact;
 pub mod sealed;
 pub mod secret;
 mod server;
 mod style;
 mod upstream;
 
-pub use api::{Annotations, Api, Method, Scheme, SchemeKind, ToolDef};
+pub use api::{Annotations, Api, Method, Redirects, Scheme, SchemeKind, ToolDef};
 pub use secret::Secret;
 pub use server::Server;
 pub use upstream::{Upstream, UpstreamConfig};

@@ -9,7 +9,10 @@ use oauth2::{
     http::{self, HeaderValue},
 };
 
-use crate::secret::Secret;
+use crate::{http::read_body, redact::Needles, secret::Secret};
+
+/// Token, metadata and registration answers are small; a bigger one is refused unread.
+const MAX_OAUTH_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// Tokens this close to expiry are renewed first, so none expires on the way upstream.
 const EARLY_RENEWAL: Duration = Duration::from_secs(30);
@@ -66,14 +69,16 @@ impl ClientCredentials {
         {
             return Ok(current.token.clone());
         }
+        let (id, secret) = client.expose().split_once(':').ok_or_else(|| TokenError {
+            token_url: self.token_url.to_owned(),
+            reason: "the sealed client credential must be `client_id:client_secret`".to_owned(),
+        })?;
+        // The authorization server's error text may quote what it was sent.
+        let needles = Needles::of([client.expose(), secret]);
         let fail = |reason: String| TokenError {
             token_url: self.token_url.to_owned(),
-            reason,
+            reason: needles.redact_str(&reason),
         };
-        let (id, secret) = client
-            .expose()
-            .split_once(':')
-            .ok_or_else(|| fail("the sealed client credential must be `client_id:client_secret`".to_owned()))?;
         let token_url = TokenUrl::new(self.token_url.to_owned()).map_err(|e| fail(e.to_string()))?;
         let oauth = BasicClient::new(ClientId::new(id.to_owned()))
             .set_client_secret(ClientSecret::new(secret.to_owned()))
@@ -146,16 +151,13 @@ async fn exchange(
         value.set_sensitive(name.as_str().eq_ignore_ascii_case("authorization"));
         builder = builder.header(name.as_str(), value);
     }
-    let response = builder
+    let mut response = builder
         .send()
         .await
         .map_err(|e| ExchangeError(e.without_url().to_string()))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| ExchangeError(e.without_url().to_string()))?;
+    let bytes = read_capped(&mut response).await.map_err(ExchangeError)?;
     let mut out = http::Response::builder().status(status);
     for (name, value) in &headers {
         if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
@@ -218,19 +220,34 @@ pub struct Endpoints {
     pub registration: Option<String>,
 }
 
+/// A whole OAuth response body, refused when larger than any real one.
+async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, String> {
+    match read_body(response, MAX_OAUTH_RESPONSE_BYTES).await {
+        Ok((bytes, false)) => Ok(bytes),
+        Ok((_, true)) => Err(format!(
+            "the response is larger than {} KiB, more than any OAuth answer needs",
+            MAX_OAUTH_RESPONSE_BYTES / 1024
+        )),
+        Err(e) => Err(e.without_url().to_string()),
+    }
+}
+
 async fn get_json(http_client: &reqwest::Client, url: &str) -> Result<serde_json::Value, String> {
-    let response = http_client
+    let mut response = http_client
         .get(url)
         .send()
         .await
         .map_err(|e| format!("{url}: {}", e.without_url()))?;
+    if response.status().is_redirection() {
+        return Err(format!(
+            "{url}: HTTP {} (redirects are not followed)",
+            response.status()
+        ));
+    }
     if !response.status().is_success() {
         return Err(format!("{url}: HTTP {}", response.status()));
     }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| format!("{url}: {}", e.without_url()))?;
+    let bytes = read_capped(&mut response).await.map_err(|e| format!("{url}: {e}"))?;
     serde_json::from_slice(&bytes).map_err(|e| format!("{url}: not JSON ({e})"))
 }
 
@@ -297,16 +314,19 @@ impl AuthorizationCode {
             return Ok(current.token.clone());
         }
         let token_url = self.token_url(http_client).await?.to_owned();
+        let grant: UserGrant = serde_json::from_str(credential.current().expose()).map_err(|_| TokenError {
+            token_url: token_url.clone(),
+            reason: format!("{} holds no sign-in; run `login` first", credential.path().display()),
+        })?;
+        let needles = Needles::of(
+            [Some(grant.refresh_token.as_str()), grant.client_secret.as_deref()]
+                .into_iter()
+                .flatten(),
+        );
         let fail = |reason: String| TokenError {
             token_url: token_url.clone(),
-            reason,
+            reason: needles.redact_str(&reason),
         };
-        let grant: UserGrant = serde_json::from_str(credential.current().expose()).map_err(|_| {
-            fail(format!(
-                "{} holds no sign-in; run `login` first",
-                credential.path().display()
-            ))
-        })?;
         let mut oauth = BasicClient::new(ClientId::new(grant.client_id.clone()))
             .set_token_uri(TokenUrl::new(token_url.clone()).map_err(|e| fail(e.to_string()))?);
         if let Some(secret) = &grant.client_secret {
@@ -403,7 +423,7 @@ pub async fn register(
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
     });
-    let response = http_client
+    let mut response = http_client
         .post(&endpoint)
         .header("content-type", "application/json")
         .body(request.to_string())
@@ -411,10 +431,9 @@ pub async fn register(
         .await
         .map_err(|e| format!("registration failed: {}", e.without_url()))?;
     let status = response.status();
-    let bytes = response
-        .bytes()
+    let bytes = read_capped(&mut response)
         .await
-        .map_err(|e| format!("registration failed: {}", e.without_url()))?;
+        .map_err(|e| format!("registration failed: {e}"))?;
     let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     let client_id = body["client_id"]
         .as_str()

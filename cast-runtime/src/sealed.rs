@@ -23,7 +23,7 @@ use aes_gcm::{
     aead::{Aead, Generate, Payload},
 };
 use base64::Engine as _;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::secret::Secret;
@@ -34,6 +34,10 @@ const MAGIC: &[u8; 8] = b"CASTSEAL";
 const VERSION: u8 = 2;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
+
+/// Shorter secrets are refused when sealing: they are guessable, and redacting them
+/// from responses would also blank out ordinary text.
+pub const MIN_SECRET_LEN: usize = 8;
 
 /// The purpose every upstream credential is sealed with.
 pub const PURPOSE_UPSTREAM: &str = "upstream-credential";
@@ -208,6 +212,11 @@ fn header_bytes(purpose: &str, label: &str, created: u64) -> Vec<u8> {
 pub fn seal(master: &MasterKey, header: &SealedHeader, secret: &Secret) -> Result<Vec<u8>, &'static str> {
     check_label(&header.purpose)?;
     check_label(&header.label)?;
+    if secret.expose().len() < MIN_SECRET_LEN {
+        return Err(
+            "the secret is shorter than 8 bytes: real API keys and tokens are longer; check that the whole value was piped in (for Basic auth seal `user:password`)",
+        );
+    }
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -343,8 +352,14 @@ pub fn open_file(master: &MasterKey, path: &Path, expected: &SealedHeader) -> Re
     Ok(secret)
 }
 
-/// Writes sealed bytes atomically (a temporary file in the same folder, then a rename)
-/// with mode 0600, so a running server never reads half a file.
+/// Writes a secret file atomically with mode 0600, so a running server never reads half
+/// a file and nothing planted beside it can redirect or expose it.
+///
+/// The bytes go to a new temporary file in the same folder, with a random name, created
+/// exclusively (`O_EXCL`) and without following symlinks (`O_NOFOLLOW`), its mode set on
+/// the open handle; it is synced, renamed over `path` (which replaces a symlink there
+/// rather than writing through it), and the folder is synced so the rename survives a
+/// crash.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SealError> {
     let io = |source| SealError::Io {
         path: path.to_owned(),
@@ -357,34 +372,66 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SealError> {
     let file_name = path
         .file_name()
         .ok_or_else(|| io(std::io::Error::other("not a file path")))?;
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).map_err(|e| io(std::io::Error::other(e.to_string())))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
+    tmp_name.push(".tmp-");
+    tmp_name.push(random.iter().map(|b| format!("{b:02x}")).collect::<String>());
     let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    let mut file = options.open(&tmp).map_err(io)?;
+    let written = (|| {
         #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            // The mode given to open is masked by the umask; set it on the handle itself.
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
         file.write_all(bytes)?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        drop(file);
+        std::fs::rename(&tmp, path)?;
+        sync_dir(dir)
     })();
-    if result.is_err() {
+    if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(io)
+    written.map_err(io)
 }
 
-/// A short, stable, non-reversible identifier of a secret, for `secret inspect` and logs:
-/// the first 8 bytes of SHA-256 over a domain-separated input, in hex.
-pub fn fingerprint(secret: &Secret) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"cast-fingerprint-v1\0")
-        .chain_update(secret.expose())
-        .finalize();
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// A short, stable identifier of a secret, for `secret inspect` and logs: the first
+/// 8 bytes of HMAC-SHA-256 under a key derived from the master key, in hex. Keyed, so
+/// that a fingerprint in a log cannot be used to guess a weak secret offline.
+pub fn fingerprint(master: &MasterKey, secret: &Secret) -> String {
+    use hmac::{KeyInit as _, Mac as _};
+    type HmacSha256 = hmac::Hmac<Sha256>;
+    let derived = Zeroizing::new(
+        HmacSha256::new_from_slice(&*master.0)
+            .map(|mac| mac.chain_update(b"cast-fingerprint-key-v2").finalize().into_bytes())
+            .map(|key| key.to_vec())
+            .unwrap_or_default(),
+    );
+    let digest = HmacSha256::new_from_slice(&derived)
+        .map(|mac| mac.chain_update(secret.expose()).finalize().into_bytes().to_vec())
+        .unwrap_or_default();
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -455,7 +502,7 @@ mod tests {
     #[test]
     fn version_2_records_when_it_was_sealed() {
         let master = MasterKey::generate();
-        let sealed = seal(&master, &header(), &Secret::new("v")).expect("seal");
+        let sealed = seal(&master, &header(), &Secret::new("value-123")).expect("seal");
         let info = read_header(&sealed, Path::new("k")).expect("header");
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -483,6 +530,71 @@ mod tests {
             "the master key from CAST_MASTER_KEY is not valid: it must decode to exactly 32 bytes"
         );
         assert_eq!(format!("{key:?}"), "MasterKey([redacted])");
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let master = MasterKey::generate();
+        let err = seal(&master, &header(), &Secret::new("k3y")).expect_err("short");
+        assert!(err.contains("shorter than 8 bytes"), "{err}");
+        assert!(seal(&master, &header(), &Secret::new("12345678")).is_ok());
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_short_and_stable() {
+        let (a, b) = (MasterKey::generate(), MasterKey::generate());
+        let secret = Secret::new("user:password");
+        let print = fingerprint(&a, &secret);
+        assert_eq!(print.len(), 16);
+        assert_eq!(print, fingerprint(&a, &secret), "stable under one master key");
+        assert_ne!(
+            print,
+            fingerprint(&b, &secret),
+            "another master key, another fingerprint"
+        );
+        assert_ne!(print, fingerprint(&a, &Secret::new("user:passwore")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_write_neither_follows_nor_reuses_what_was_planted() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        let victim = elsewhere.path().join("victim");
+        std::fs::write(&victim, b"untouched").expect("write");
+        // A symlink where the sealed file goes: the write replaces the link, not its target.
+        let path = dir.path().join("key.sealed");
+        symlink(&victim, &path).expect("symlink");
+        // The temp names an older Cast used, planted world-readable and as a symlink.
+        let planted = dir.path().join(format!(".key.sealed.tmp{}", std::process::id()));
+        std::fs::write(&planted, b"planted").expect("write");
+        std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        symlink(&victim, dir.path().join(".key.sealed.tmp")).expect("symlink");
+
+        write_atomic(&path, b"sealed bytes").expect("write");
+
+        assert_eq!(std::fs::read(&victim).expect("read"), b"untouched");
+        assert_eq!(std::fs::read(&planted).expect("read"), b"planted");
+        let meta = std::fs::symlink_metadata(&path).expect("meta");
+        assert!(meta.file_type().is_file(), "the link was replaced by a regular file");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).expect("read"), b"sealed bytes");
+        // Nothing else was left behind: the link, the planted file and the sealed file.
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 3);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_write_is_private_whatever_the_umask_or_the_old_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("key.sealed");
+        std::fs::write(&path, b"old").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        write_atomic(&path, b"new").expect("write");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

@@ -1,18 +1,23 @@
-//! The one place requests leave for the upstream API: credential injection,
-//! logging, and mapping responses to tool results.
+//! The one place requests leave for the upstream API: origin pinning, credential
+//! injection, redirects, redaction, logging, and mapping responses to tool results.
 
 use std::{
+    borrow::Cow,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use rmcp::model::{CallToolResult, ContentBlock};
+use url::Url;
+use zeroize::Zeroizing;
 
 use crate::{
-    api::{Scheme, SchemeKind, ToolDef},
+    api::{Redirects, Scheme, SchemeKind, ToolDef},
     call::tool_error,
     credential::SealedCredential,
+    http::{credential_client, read_body, same_origin},
     oauth::{AuthorizationCode, ClientCredentials, Endpoint},
+    redact::Needles,
     secret::Secret,
     style,
 };
@@ -21,14 +26,21 @@ use crate::{
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// How much of an error body is shown in a tool error.
 const ERROR_BODY_LIMIT: usize = 2048;
+/// Same-origin redirects followed at most, when following is on.
+const MAX_REDIRECTS: usize = 5;
 
 /// How to reach the upstream API.
 #[derive(Debug)]
 pub struct Upstream {
     client: reqwest::Client,
+    /// Token, discovery and registration traffic: no redirects either, and bounded bodies.
+    oauth_client: reqwest::Client,
     base_url: String,
+    /// `base_url`, parsed once: every request must stay on its origin.
+    base: Url,
     /// A base URL given at run time applies to every tool, per-operation servers included.
     base_url_overridden: bool,
+    redirects: Redirects,
     schemes: &'static [Scheme],
     always: &'static [usize],
     /// One slot per scheme, in the same order.
@@ -76,6 +88,8 @@ pub struct UpstreamConfig<'a> {
     pub base_url: &'a str,
     /// Whether `base_url` was given at run time (then it applies to every tool).
     pub base_url_overridden: bool,
+    /// Which redirects are followed.
+    pub redirects: Redirects,
     /// The API's security schemes.
     pub schemes: &'static [Scheme],
     /// Schemes sent on every request where configured.
@@ -101,19 +115,93 @@ pub(crate) struct Prepared {
     pub body: Option<Vec<u8>>,
 }
 
+/// The credentials of one request, placed where their schemes say, and the forms
+/// in which an echoing upstream could hand them back. Wiped when dropped.
+#[derive(Debug, Default)]
+struct Applied {
+    headers: Vec<(&'static str, Zeroizing<String>)>,
+    /// `name=value` pairs for the query string, already encoded.
+    query: Zeroizing<String>,
+    cookies: Vec<Zeroizing<String>>,
+    needles: Needles,
+}
+
+/// A credential chosen for a request: its scheme index and kind, the value sent, and
+/// the secret behind it when the value was bought with one (an OAuth client secret).
+type Chosen = (usize, SchemeKind, Arc<Secret>, Option<Arc<Secret>>);
+
+fn apply(credentials: &[Chosen]) -> Applied {
+    use base64::Engine as _;
+    let mut applied = Applied::default();
+    for (_, kind, secret, _) in credentials {
+        let value = secret.expose();
+        match kind {
+            SchemeKind::Header { name } => applied.headers.push((name, Zeroizing::new(value.to_owned()))),
+            SchemeKind::Bearer
+            | SchemeKind::OAuth2ClientCredentials { .. }
+            | SchemeKind::OAuth2AuthorizationCode { .. }
+            | SchemeKind::OpenIdConnect { .. } => applied
+                .headers
+                .push(("authorization", Zeroizing::new(format!("Bearer {value}")))),
+            SchemeKind::Basic => {
+                let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(value));
+                applied
+                    .headers
+                    .push(("authorization", Zeroizing::new(format!("Basic {}", *encoded))));
+            }
+            SchemeKind::Query { name } => {
+                if !applied.query.is_empty() {
+                    applied.query.push('&');
+                }
+                applied.query.push_str(&style::encode(name));
+                applied.query.push('=');
+                applied.query.push_str(&Zeroizing::new(style::encode(value)));
+            }
+            SchemeKind::Cookie { name } => applied.cookies.push(Zeroizing::new(format!(
+                "{}={}",
+                style::encode(name),
+                *Zeroizing::new(style::encode(value))
+            ))),
+        }
+    }
+    let sent = credentials.iter().map(|(_, _, secret, _)| secret.expose());
+    // `client_id:client_secret`: the pair, and the secret half alone.
+    let behind = credentials
+        .iter()
+        .filter_map(|(.., behind)| behind.as_deref())
+        .flat_map(|secret| [Some(secret.expose()), secret.expose().split_once(':').map(|(_, s)| s)])
+        .flatten();
+    applied.needles = Needles::of(sent.chain(behind));
+    applied
+}
+
+/// A response as it may be shown: already redacted and cut to the size cap.
+struct Reply {
+    status: reqwest::StatusCode,
+    content_type: Option<String>,
+    body: Vec<u8>,
+    truncated: bool,
+    redirects: usize,
+}
+
+/// Why no response can be shown.
+enum Failure {
+    Transport(reqwest::Error),
+    /// Refused by Cast instead of going on: the message says why.
+    Refused(String),
+}
+
 impl Upstream {
-    /// Builds the upstream client.
+    /// Builds the upstream client. The base URL must be an absolute http(s) URL.
     pub fn new(config: UpstreamConfig<'_>) -> Result<Self, String> {
-        crate::install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .user_agent(concat!("cast-runtime/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
+        let base = parse_base(config.base_url)?;
         Ok(Self {
-            client,
+            client: credential_client(config.timeout)?,
+            oauth_client: credential_client(config.timeout)?,
             base_url: config.base_url.trim_end_matches('/').to_owned(),
+            base,
             base_url_overridden: config.base_url_overridden,
+            redirects: config.redirects,
             oauth: config
                 .schemes
                 .iter()
@@ -143,19 +231,19 @@ impl Upstream {
     /// The credentials for `tool`: the first requirement alternative whose schemes all
     /// have one configured; an empty alternative (auth optional) only when none does.
     /// OAuth 2.0 schemes yield their current access token, sent as a bearer token.
-    async fn credentials_for(&self, tool: &ToolDef) -> Result<Vec<(usize, SchemeKind, Arc<Secret>)>, String> {
+    async fn credentials_for(&self, tool: &ToolDef) -> Result<Vec<Chosen>, String> {
         let mut loaded = self.requirement_credentials(tool).await?;
         for &index in self.always {
             if let Some(credential) = self.credentials.get(index).and_then(Option::as_ref)
                 && !loaded.iter().any(|(i, ..)| *i == index)
             {
-                loaded.push((index, self.schemes[index].kind, credential.current()));
+                loaded.push((index, self.schemes[index].kind, credential.current(), None));
             }
         }
         Ok(loaded)
     }
 
-    async fn requirement_credentials(&self, tool: &ToolDef) -> Result<Vec<(usize, SchemeKind, Arc<Secret>)>, String> {
+    async fn requirement_credentials(&self, tool: &ToolDef) -> Result<Vec<Chosen>, String> {
         for alternative in tool.security.iter().filter(|a| !a.is_empty()) {
             let configured: Option<Vec<(usize, Arc<Secret>)>> = alternative
                 .iter()
@@ -164,18 +252,20 @@ impl Upstream {
             let Some(configured) = configured else { continue };
             let mut loaded = Vec::with_capacity(configured.len());
             for (index, secret) in configured {
+                let kind = self.schemes[index].kind;
                 let token = match &self.oauth[index] {
-                    Some(TokenSource::Client(source)) => source.token(&self.client, &secret).await,
+                    Some(TokenSource::Client(source)) => source.token(&self.oauth_client, &secret).await,
                     Some(TokenSource::User(source)) => match &self.credentials[index] {
-                        Some(credential) => source.token(&self.client, credential).await,
+                        Some(credential) => source.token(&self.oauth_client, credential).await,
                         None => continue,
                     },
                     None => {
-                        loaded.push((index, self.schemes[index].kind, secret));
+                        loaded.push((index, kind, secret, None));
                         continue;
                     }
                 };
-                loaded.push((index, SchemeKind::Bearer, Arc::new(token.map_err(|e| e.to_string())?)));
+                let token = token.map_err(|e| e.to_string())?;
+                loaded.push((index, kind, Arc::new(token), Some(secret)));
             }
             return Ok(loaded);
         }
@@ -197,8 +287,44 @@ impl Upstream {
         }
     }
 
+    /// The URL of a request, and the base whose origin it must keep. The configured base
+    /// and the encoded path are joined, then parsed: if the arguments could make the
+    /// result point anywhere but the base's scheme, host and port, the call is refused
+    /// here, before a byte is sent.
+    fn target(&self, tool: &ToolDef, path: &str, query: &str) -> Result<(Url, Cow<'_, Url>), String> {
+        let (base_text, base) = match tool.base_url {
+            Some(own) if !self.base_url_overridden => (
+                own.trim_end_matches('/'),
+                Cow::Owned(parse_base(own).map_err(|e| format!("tool `{}`: {e}", tool.name))?),
+            ),
+            _ => (self.base_url.as_str(), Cow::Borrowed(&self.base)),
+        };
+        if !path.starts_with('/') {
+            return Err(format!(
+                "refused: the path of `{}` does not start with `/`, so its arguments would be joined to the upstream's host name; regenerate from a spec whose paths start with `/`",
+                tool.name
+            ));
+        }
+        let mut joined = Zeroizing::new(String::with_capacity(base_text.len() + path.len() + query.len() + 1));
+        joined.push_str(base_text);
+        joined.push_str(path);
+        if !query.is_empty() {
+            joined.push('?');
+            joined.push_str(query);
+        }
+        let url = Url::parse(&joined).map_err(|e| format!("cannot build the upstream URL of `{}`: {e}", tool.name))?;
+        if !same_origin(&url, &base) {
+            return Err(format!(
+                "refused: the arguments of `{}` would send the request to {}, not to the upstream {}",
+                tool.name,
+                url.origin().ascii_serialization(),
+                base.origin().ascii_serialization()
+            ));
+        }
+        Ok((url, base))
+    }
+
     async fn attempt(&self, request: &Prepared) -> Attempt {
-        use base64::Engine as _;
         let tool = request.tool;
         let credentials = match self.credentials_for(tool).await {
             Ok(credentials) => credentials,
@@ -209,64 +335,47 @@ impl Upstream {
             .filter(|(i, ..)| self.oauth[*i].is_some())
             .map(|(i, ..)| *i)
             .collect();
-        let mut query = request.query.clone();
-        let mut cookies = request.cookies.clone();
-        let mut secret_headers = Vec::new();
-        // What an echoing upstream could hand back: each secret as sent, in every form.
-        let mut needles: Vec<String> = Vec::new();
-        for (_, kind, secret) in &credentials {
-            let value = secret.expose();
-            needles.push(value.to_owned());
-            match kind {
-                SchemeKind::Header { name } => secret_headers.push((*name, value.to_owned())),
-                SchemeKind::Bearer => secret_headers.push(("authorization", format!("Bearer {value}"))),
-                SchemeKind::Basic => {
-                    let encoded = base64::engine::general_purpose::STANDARD.encode(value);
-                    secret_headers.push(("authorization", format!("Basic {encoded}")));
-                    needles.push(encoded);
-                }
-                SchemeKind::OAuth2ClientCredentials { .. }
-                | SchemeKind::OAuth2AuthorizationCode { .. }
-                | SchemeKind::OpenIdConnect { .. } => {}
-                SchemeKind::Query { name } | SchemeKind::Cookie { name } => {
-                    let encoded = style::encode(value);
-                    let pair = format!("{}={encoded}", style::encode(name));
-                    if matches!(kind, SchemeKind::Query { .. }) {
-                        if !query.is_empty() {
-                            query.push('&');
-                        }
-                        query.push_str(&pair);
-                    } else {
-                        cookies.push(pair);
-                    }
-                    needles.push(encoded);
-                }
+        let applied = apply(&credentials);
+        drop(credentials);
+        let mut query = Zeroizing::new(request.query.clone());
+        if !applied.query.is_empty() {
+            if !query.is_empty() {
+                query.push('&');
             }
+            query.push_str(&applied.query);
         }
-        let base = match tool.base_url {
-            Some(own) if !self.base_url_overridden => own.trim_end_matches('/'),
-            _ => self.base_url.as_str(),
+        let (url, base) = match self.target(tool, &request.path, &query) {
+            Ok(target) => target,
+            Err(message) => {
+                tracing::warn!(
+                    target: "cast::upstream",
+                    tool = tool.name,
+                    method = tool.method.as_str(),
+                    path = tool.path_template,
+                    error = %message,
+                    "upstream call refused"
+                );
+                return Attempt::Done(tool_error(message));
+            }
         };
-        let mut url = String::with_capacity(base.len() + request.path.len() + query.len() + 1);
-        url.push_str(base);
-        url.push_str(&request.path);
-        if !query.is_empty() {
-            url.push('?');
-            url.push_str(&query);
-        }
         let method = reqwest::Method::from_bytes(tool.method.as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut builder = self.client.request(method, &url);
+        let mut builder = self.client.request(method, url);
         for (name, value) in self.static_headers {
             builder = builder.header(*name, *value);
         }
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);
         }
-        if !cookies.is_empty() {
-            secret_headers.push(("cookie", cookies.join("; ")));
-        }
+        let mut cookies: Vec<&str> = request.cookies.iter().map(String::as_str).collect();
+        cookies.extend(applied.cookies.iter().map(|c| c.as_str()));
+        let cookie = Zeroizing::new(cookies.join("; "));
+        let secret_headers = applied
+            .headers
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .chain((!cookie.is_empty()).then_some(("cookie", cookie.as_str())));
         for (name, value) in secret_headers {
-            match reqwest::header::HeaderValue::from_str(&value) {
+            match reqwest::header::HeaderValue::from_str(value) {
                 Ok(mut value) => {
                     // Sensitive values are left out of `Debug` output and HTTP/2 header compression.
                     value.set_sensitive(true);
@@ -282,36 +391,50 @@ impl Upstream {
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
+        let outgoing = match builder.build() {
+            Ok(outgoing) => outgoing,
+            Err(err) => {
+                let message = applied.needles.redact_str(&describe_transport_error(&err));
+                return Attempt::Done(tool_error(format!("upstream request failed: {message}")));
+            }
+        };
 
         let started = Instant::now();
-        let outcome = self.exchange(builder).await;
+        let outcome = self.exchange(outgoing, &base, &applied).await;
         let latency_ms = started.elapsed().as_millis() as u64;
         match outcome {
-            Ok((status, content_type, body, truncated)) => {
+            Ok(reply) => {
                 tracing::info!(
                     target: "cast::upstream",
                     tool = tool.name,
                     method = tool.method.as_str(),
                     path = tool.path_template,
-                    status = status.as_u16(),
+                    status = reply.status.as_u16(),
+                    redirects = reply.redirects,
                     latency_ms,
                     "upstream call"
                 );
                 let result = respond(
                     tool,
-                    status,
-                    content_type.as_deref(),
-                    &redact(body, &needles),
-                    truncated.then_some(self.max_response_bytes),
+                    reply.status,
+                    reply.content_type.as_deref(),
+                    &reply.body,
+                    reply.truncated.then_some(self.max_response_bytes),
                 );
-                if status == reqwest::StatusCode::UNAUTHORIZED {
+                if reply.status == reqwest::StatusCode::UNAUTHORIZED {
                     Attempt::Unauthorized(result, oauth_used)
                 } else {
                     Attempt::Done(result)
                 }
             }
-            Err(err) => {
-                let message = describe_transport_error(&err);
+            Err(failure) => {
+                let message = match failure {
+                    Failure::Transport(err) => format!(
+                        "upstream request failed: {}",
+                        applied.needles.redact_str(&describe_transport_error(&err))
+                    ),
+                    Failure::Refused(message) => message,
+                };
                 tracing::warn!(
                     target: "cast::upstream",
                     tool = tool.name,
@@ -321,56 +444,131 @@ impl Upstream {
                     error = %message,
                     "upstream call failed"
                 );
-                Attempt::Done(tool_error(format!("upstream request failed: {message}")))
+                Attempt::Done(tool_error(message))
             }
         }
     }
 
-    async fn exchange(
-        &self,
-        builder: reqwest::RequestBuilder,
-    ) -> Result<(reqwest::StatusCode, Option<String>, Vec<u8>, bool), reqwest::Error> {
-        let mut response = builder.send().await?;
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let mut body = Vec::new();
-        let mut truncated = false;
-        while let Some(chunk) = response.chunk().await? {
-            let room = self.max_response_bytes - body.len();
-            if chunk.len() > room {
-                body.extend_from_slice(&chunk[..room]);
-                truncated = true;
-                break;
+    /// Sends the request, following redirects only as configured, and reads the body up
+    /// to the cap plus enough to see whole a secret that straddles it; redacts, then cuts.
+    async fn exchange(&self, mut request: reqwest::Request, base: &Url, applied: &Applied) -> Result<Reply, Failure> {
+        let needles = &applied.needles;
+        let mut redirects = 0;
+        loop {
+            let again = match self.redirects {
+                Redirects::SameOrigin => request.try_clone(),
+                Redirects::None => None,
+            };
+            let from = request.url().clone();
+            let method = request.method().clone();
+            let mut response = self.client.execute(request).await.map_err(Failure::Transport)?;
+            let status = response.status();
+            if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+                let refuse = |why: &str| {
+                    let reason = status.canonical_reason().unwrap_or("");
+                    let to = location
+                        .as_deref()
+                        .map(|l| format!(" to {}", needles.redact_str(l)))
+                        .unwrap_or_default();
+                    Failure::Refused(format!(
+                        "upstream answered HTTP {} {reason} (a redirect{to}): {why}",
+                        status.as_u16()
+                    ))
+                };
+                if self.redirects == Redirects::None {
+                    return Err(refuse(
+                        "redirects are not followed, so the credential never leaves the upstream's origin (`follow_redirects = \"same-origin\"` in cast.toml, or `--follow-redirects same-origin`, follows them within it)",
+                    ));
+                }
+                let follows = [301, 302, 303, 307, 308].contains(&status.as_u16());
+                let Some(target) = location.as_deref().filter(|_| follows) else {
+                    return Err(refuse("not a redirect that can be followed"));
+                };
+                let Ok(mut next_url) = from.join(target) else {
+                    return Err(refuse("its Location is not a valid URL"));
+                };
+                if !same_origin(&next_url, base) {
+                    return Err(refuse(&format!(
+                        "it leads away from the upstream's origin {}, so it was not followed",
+                        base.origin().ascii_serialization()
+                    )));
+                }
+                redirects += 1;
+                if redirects > MAX_REDIRECTS {
+                    return Err(refuse(&format!("more than {MAX_REDIRECTS} redirects in a row")));
+                }
+                let Some(mut next) = again else {
+                    return Err(refuse("the request body cannot be sent again"));
+                };
+                // A query credential belongs to the request, not to the Location.
+                if !applied.query.is_empty() {
+                    let mut query = Zeroizing::new(next_url.query().unwrap_or("").to_owned());
+                    if !query.is_empty() {
+                        query.push('&');
+                    }
+                    query.push_str(&applied.query);
+                    next_url.set_query(Some(&query));
+                }
+                *next.url_mut() = next_url;
+                let becomes_get = status == reqwest::StatusCode::SEE_OTHER
+                    || (method == reqwest::Method::POST && [301, 302].contains(&status.as_u16()));
+                if becomes_get && method != reqwest::Method::HEAD {
+                    *next.method_mut() = reqwest::Method::GET;
+                    *next.body_mut() = None;
+                    next.headers_mut().remove(reqwest::header::CONTENT_TYPE);
+                    next.headers_mut().remove(reqwest::header::CONTENT_LENGTH);
+                }
+                request = next;
+                continue;
             }
-            body.extend_from_slice(&chunk);
+            let content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| needles.redact_str(v));
+            let cap = self.max_response_bytes;
+            let (raw, more) = read_body(&mut response, cap.saturating_add(needles.lookahead()))
+                .await
+                .map_err(Failure::Transport)?;
+            let raw = Zeroizing::new(raw);
+            let truncated = more || raw.len() > cap;
+            let mut body = needles.redact(&raw);
+            if truncated {
+                body.truncate(utf8_floor(&body, cap));
+            }
+            return Ok(Reply {
+                status,
+                content_type,
+                body,
+                truncated,
+                redirects,
+            });
         }
-        Ok((status, content_type, body, truncated))
     }
 }
 
-/// Removes the credential from anything the upstream sends back: an API that
-/// echoes the request must not hand the key to the model.
-fn redact(body: Vec<u8>, needles: &[String]) -> Vec<u8> {
-    let mut body = body;
-    for needle in needles.iter().map(|n| n.as_bytes()).filter(|n| n.len() >= 4) {
-        if !body.windows(needle.len()).any(|w| w == needle) {
-            continue;
-        }
-        let mut out = Vec::with_capacity(body.len());
-        let mut rest = body.as_slice();
-        while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
-            out.extend_from_slice(&rest[..at]);
-            out.extend_from_slice(b"[redacted]");
-            rest = &rest[at + needle.len()..];
-        }
-        out.extend_from_slice(rest);
-        body = out;
+fn parse_base(text: &str) -> Result<Url, String> {
+    match Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(url),
+        _ => Err(format!(
+            "the upstream base URL `{text}` is not an absolute http(s) URL; pass --base-url or set CAST_BASE_URL"
+        )),
     }
-    body
+}
+
+/// The largest cut at or below `at` that does not split a UTF-8 sequence.
+fn utf8_floor(bytes: &[u8], at: usize) -> usize {
+    if at >= bytes.len() {
+        return bytes.len();
+    }
+    (at.saturating_sub(3)..=at)
+        .rev()
+        .find(|&cut| bytes[cut] & 0b1100_0000 != 0b1000_0000)
+        .unwrap_or(at)
 }
 
 /// reqwest errors print the URL, which may carry query parameters; say what happened without it.
@@ -381,8 +579,6 @@ fn describe_transport_error(err: &reqwest::Error) -> String {
         "could not connect"
     } else if err.is_body() || err.is_decode() {
         "the response body could not be read"
-    } else if err.is_redirect() {
-        "too many redirects"
     } else {
         "the request could not be sent"
     };
@@ -544,14 +740,78 @@ mod tests {
         assert_eq!(cut.meta.expect("meta").0["io.cast/truncated"]["limitBytes"], 6);
     }
 
+    static HOST_EXTENDING: ToolDef = ToolDef {
+        name: "host_extending",
+        path_template: "{sub}/items",
+        path_pieces: &["", "/items"],
+        ..TEST_TOOL
+    };
+
+    fn config(base_url: &str) -> UpstreamConfig<'_> {
+        UpstreamConfig {
+            base_url,
+            base_url_overridden: false,
+            redirects: Redirects::None,
+            schemes: &[],
+            always: &[],
+            credentials: Vec::new(),
+            static_headers: &[],
+            timeout: Duration::from_secs(5),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+
+    fn upstream(base_url: &str) -> Upstream {
+        Upstream::new(config(base_url)).expect("upstream")
+    }
+
+    #[tokio::test]
+    async fn a_template_that_could_extend_the_host_is_refused_before_anything_is_sent() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+        let upstream = Arc::new(upstream(&base));
+        for value in [".attacker.example", "@127.0.0.2", ":1", "x"] {
+            let call = crate::call::Call {
+                upstream: upstream.clone(),
+                tool: &HOST_EXTENDING,
+                args: Default::default(),
+            };
+            let result = call.request().path("sub", &value.to_owned()).send().await;
+            let text = result.content[0].as_text().expect("text").text.clone();
+            assert_eq!(result.is_error, Some(true), "{value}: {text}");
+            assert!(
+                text.starts_with("refused: the path of `host_extending` does not start with `/`"),
+                "{text}"
+            );
+        }
+        assert!(listener.accept().is_err(), "nothing reached the upstream's port");
+    }
+
     #[test]
-    fn redacts_every_occurrence() {
-        let secret = vec!["k3y!".to_owned()];
-        assert_eq!(
-            redact(b"a k3y! b k3y!k3y!".to_vec(), &secret),
-            b"a [redacted] b [redacted][redacted]"
-        );
-        assert_eq!(redact(b"none".to_vec(), &secret), b"none");
+    fn targets_keep_the_origin_and_the_base_path() {
+        let upstream = upstream("https://api.example.com/v1/");
+        let (url, base) = upstream.target(&TEST_TOOL, "/items/a%2Fb", "q=1").expect("target");
+        assert_eq!(url.as_str(), "https://api.example.com/v1/items/a%2Fb?q=1");
+        assert_eq!(base.as_str(), "https://api.example.com/v1/");
+        static OWN_SERVER: ToolDef = ToolDef {
+            base_url: Some("http://other.example.com:8080/x"),
+            ..TEST_TOOL
+        };
+        let (url, _) = upstream.target(&OWN_SERVER, "/y", "").expect("target");
+        assert_eq!(url.as_str(), "http://other.example.com:8080/x/y");
+        for bad in ["file:///etc", "api.example.com", "/v1"] {
+            let err = Upstream::new(config(bad)).expect_err(bad);
+            assert!(err.contains("not an absolute http(s) URL"), "{err}");
+        }
+    }
+
+    #[test]
+    fn cuts_never_split_a_character() {
+        let text = "aé".as_bytes();
+        assert_eq!(utf8_floor(text, 2), 1);
+        assert_eq!(utf8_floor(text, 3), 3);
+        assert_eq!(utf8_floor(b"abc", 1), 1);
     }
 
     #[test]

@@ -199,6 +199,43 @@ fn cases() -> Vec<(&'static str, Value, Expect)> {
             json!({ "color": "." }),
             ToolError("may not be `.` or `..`"),
         ),
+        // Every value kind that renders empty, and dots that only styling makes a dot segment.
+        (
+            "path_simple_arr",
+            json!({ "color": [] }),
+            ToolError("path parameter `color` may not be empty"),
+        ),
+        (
+            "path_simple_arr",
+            json!({ "color": [""] }),
+            ToolError("path parameter `color` may not be empty"),
+        ),
+        (
+            "path_simple_obj",
+            json!({ "color": {} }),
+            ToolError("path parameter `color` may not be empty"),
+        ),
+        (
+            "path_label_arr",
+            json!({ "color": ["."] }),
+            ToolError("may not be `.` or `..`"),
+        ),
+        // A template with its own dot segment-like literal keeps the guard for its values.
+        (
+            "path_well_known",
+            json!({ "name": "openid-configuration" }),
+            Wire(get("/echo/.well-known/openid-configuration/info")),
+        ),
+        (
+            "path_well_known",
+            json!({ "name": ".." }),
+            ToolError("path parameter `name` may not be `.` or `..`"),
+        ),
+        (
+            "path_well_known",
+            json!({ "name": "." }),
+            ToolError("path parameter `name` may not be `.` or `..`"),
+        ),
         // Query styles.
         (
             "query_form_x_str",

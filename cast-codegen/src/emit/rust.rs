@@ -120,6 +120,11 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
         .iter()
         .map(|(scheme, path)| quote!((#scheme, #path)));
     let always = api.always.iter().map(|i| Literal::usize_unsuffixed(*i));
+    let redirects = if api.follow_same_origin_redirects {
+        quote!(::cast_runtime::codegen::Redirects::SameOrigin)
+    } else {
+        quote!(::cast_runtime::codegen::Redirects::None)
+    };
     quote! {
         #visibility static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
             name: ::std::env!("CARGO_PKG_NAME"),
@@ -131,6 +136,7 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
             static_headers: &[#(#headers),*],
             credential_files: &[#(#credential_files),*],
             always: &[#(#always),*],
+            redirects: #redirects,
             tools: tools::ALL,
         };
     }

@@ -12,7 +12,7 @@ use super::{
 use crate::{
     diag::{Diagnostic, Diagnostics, pointer_token},
     load::Source,
-    settings::{AuthScheme, KeyLocation, Settings},
+    settings::{AuthScheme, FollowRedirects, KeyLocation, Settings},
 };
 
 /// Words in an operation's name that mean it destroys data, whatever its method
@@ -58,6 +58,19 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
     if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
         for (path, item) in paths {
             let item_pointer = format!("/paths/{}", pointer_token(path));
+            if !path.starts_with('/') {
+                // Joined to the server URL as written, `{sub}/items` would let an argument
+                // extend the host name (`api.example.com` + `.attacker.example/items`).
+                diagnostics.push(
+                    Diagnostic::error(
+                        "C0108",
+                        &item_pointer,
+                        format!("the path `{path}` does not start with `/`"),
+                    )
+                    .hint(format!("OpenAPI paths start with `/`: write `/{path}`")),
+                );
+                continue;
+            }
             let Some(item) = deref(doc, item).and_then(Value::as_object) else {
                 continue;
             };
@@ -101,6 +114,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         always: security.always,
         schemes: security.schemes,
         static_headers: settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        follow_same_origin_redirects: settings.follow_redirects == Some(FollowRedirects::SameOrigin),
         tools,
     }
 }

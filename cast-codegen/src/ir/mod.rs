@@ -28,6 +28,8 @@ pub struct ApiIr {
     pub static_headers: Vec<(String, String)>,
     /// Default sealed credential file per scheme name, from `[credentials]`.
     pub credential_files: Vec<(String, String)>,
+    /// Whether same-origin upstream redirects are followed (`follow_redirects`).
+    pub follow_same_origin_redirects: bool,
     /// Every operation, enabled or not, in spec order.
     pub tools: Vec<ToolIr>,
 }

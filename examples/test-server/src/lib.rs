@@ -191,6 +191,11 @@ impl TestServer {
         lock(&self.shared.refresh_tokens).clear();
     }
 
+    /// Every OAuth access token issued so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.shared.tokens).keys().cloned().collect()
+    }
+
     /// Every request received so far.
     pub fn seen(&self) -> Vec<Seen> {
         lock(&self.shared.seen).clone()
@@ -240,6 +245,8 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         .route("/echo", any(echo))
         .route("/echo/{*rest}", any(echo))
         .route("/respond/{kind}", get(respond))
+        .route("/leak/{*rest}", any(leak))
+        .route("/redirect/{status}", any(redirect))
         .route("/oauth/token", axum::routing::post(token))
         .route("/oauth/authorize", get(authorize))
         .route("/oauth/register", axum::routing::post(register))
@@ -580,6 +587,102 @@ async fn echo(request: Request) -> Response {
     .into_response()
 }
 
+/// Forms in which [`leak`] can echo a credential, as careless or hostile servers do.
+pub const LEAK_FORMS: &[&str] = &[
+    "raw",
+    "json-u",
+    "json-slash",
+    "b64",
+    "b64-nopad",
+    "b64url",
+    "b64url-nopad",
+    "b64-embedded",
+    "pct",
+    "pct-lower",
+];
+
+/// Echoes one credential the request carried, in one form, to test redaction.
+///
+/// `source` names where the credential was: a header (`Authorization` loses its
+/// `Bearer `/`Basic ` prefix, and Basic is decoded to `user:password`), a query
+/// parameter or a cookie. `form` is one of [`LEAK_FORMS`]; `type` is `json` (the
+/// default; escaped forms stay escaped in the JSON text) or `text`; `at` pads the body
+/// so that the echoed form starts just before byte `at` and runs past it.
+async fn leak(request: Request) -> Response {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let (parts, _) = request.into_parts();
+    let query = parts.uri.query();
+    let param = |name: &str| query_value(query, name);
+    let source = param("source").unwrap_or_default().to_ascii_lowercase();
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let secret = match source.as_str() {
+        "authorization" => header("authorization").and_then(|v| match v.split_once(' ') {
+            Some(("Basic", encoded)) => STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok()),
+            Some((_, token)) => Some(token.to_owned()),
+            None => Some(v),
+        }),
+        name => header(name).or_else(|| query_value(query, name)).or_else(|| {
+            header("cookie").and_then(|cookies| {
+                cookies.split("; ").find_map(|pair| {
+                    let (k, v) = pair.split_once('=')?;
+                    (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+                })
+            })
+        }),
+    };
+    let Some(secret) = secret else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "NO_SUCH_SOURCE",
+            "the request carried nothing there",
+        );
+    };
+    let json_text = |text: &str| json!(text).to_string();
+    let pct = || percent_encoding::utf8_percent_encode(&secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let as_json = param("type").as_deref() != Some("text");
+    let echoed = match param("form").as_deref().unwrap_or("raw") {
+        "json-u" => secret.chars().map(|c| format!("\\u{:04x}", c as u32)).collect(),
+        "json-slash" => {
+            let escaped = json_text(&secret);
+            escaped[1..escaped.len() - 1]
+                .replace('/', "\\/")
+                .replace(':', "\\u003a")
+        }
+        "b64" => STANDARD.encode(&secret),
+        "b64-nopad" => STANDARD_NO_PAD.encode(&secret),
+        "b64url" => URL_SAFE.encode(&secret),
+        "b64url-nopad" => URL_SAFE_NO_PAD.encode(&secret),
+        // The secret inside a longer base64 text, off the 3-byte alignment.
+        "b64-embedded" => STANDARD.encode(format!("x-echo: {secret}\r\n")),
+        "pct" => pct(),
+        "pct-lower" => pct().to_ascii_lowercase(),
+        _ if as_json => {
+            let escaped = json_text(&secret);
+            escaped[1..escaped.len() - 1].to_owned()
+        }
+        _ => secret.clone(),
+    };
+    let (open, close) = if as_json { ("{\"pad\":\"", "\"}") } else { ("", "") };
+    let middle = if as_json { "\",\"echo\":\"" } else { "\n" };
+    let pad = param("at")
+        .and_then(|at| at.parse::<usize>().ok())
+        .map_or(0, |at| at.saturating_sub(open.len() + middle.len() + echoed.len() / 2));
+    let body = format!("{open}{}{middle}{echoed}{close}", "a".repeat(pad));
+    let content_type = if as_json { "application/json" } else { "text/plain" };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// Answers with the redirect status in the path and `Location: <to>` from the query.
+async fn redirect(Path(status): Path<u16>, request: Request) -> Response {
+    let to = query_value(request.uri().query(), "to").unwrap_or_default();
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
+    (status, [(header::LOCATION, to)], "moved").into_response()
+}
+
 /// A smallest valid PNG (1×1, transparent), for image responses.
 pub const TINY_PNG: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
@@ -640,9 +743,18 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum
             Some((decode(id), decode(secret)))
         });
     let client = from_header.or_else(|| Some((field("client_id")?, field("client_secret")?)));
-    let authorized = client.is_some_and(|(id, secret)| id == "cast-client" && lock(&shared.keys).contains(&secret));
+    let authorized = client
+        .as_ref()
+        .is_some_and(|(id, secret)| id == "cast-client" && lock(&shared.keys).contains(secret));
     if !authorized {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+        // Like careless authorization servers, quote what was presented: a client must not
+        // pass this text on unredacted.
+        let presented = client.map(|(id, secret)| format!("{id}:{secret}")).unwrap_or_default();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "invalid_client", "error_description": format!("unknown client credentials `{presented}`") })),
+        )
+            .into_response();
     }
     shared.token_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let access_token = format!("tok_{}", &generate_key()[5..]);

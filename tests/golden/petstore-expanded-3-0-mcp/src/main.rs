@@ -18,6 +18,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     static_headers: &[],
     credential_files: &[],
     always: &[],
+    redirects: ::cast_runtime::codegen::Redirects::None,
     tools: tools::ALL,
 };
 

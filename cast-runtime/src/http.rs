@@ -1,0 +1,44 @@
+//! The HTTP clients that carry credentials, and bounded reads of what comes back.
+//!
+//! Both the upstream client and the OAuth client are built here, so that none of them
+//! ever follows a redirect on its own (reqwest's default follows ten and keeps custom
+//! headers such as `X-Api-Key`) or sends a `Referer`.
+
+use std::time::Duration;
+
+/// A client that sends credentials: redirects are never followed by the client itself,
+/// and no `Referer` is ever sent.
+pub(crate) fn credential_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    crate::install_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .user_agent(concat!("cast-runtime/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|err| format!("cannot build the HTTP client: {err}"))
+}
+
+/// Reads at most `limit` bytes of a body; the flag says whether there was more.
+/// What is past the limit is never read, so a huge or endless body costs nothing.
+pub(crate) async fn read_body(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let declared = response.content_length().and_then(|n| usize::try_from(n).ok());
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit).min(1024 * 1024));
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// Whether two URLs share scheme, host and port.
+pub(crate) fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.origin() == b.origin()
+}
