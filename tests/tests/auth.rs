@@ -397,11 +397,24 @@ async fn sign_in_and_refresh(mode: Mode, crate_name: &'static str, scheme: &str)
     .expect("join");
     let vault = Vault::new().expect("vault");
     let file = vault.dir.path().join("user.sealed");
+    // The browser opener is whatever `xdg-open` is on PATH: this one records what it was given.
+    let opener_dir = tempfile::tempdir().expect("tempdir");
+    let opener = opener_dir.path().join("xdg-open");
+    std::fs::write(&opener, "#!/bin/sh\nenv > \"$(dirname \"$0\")/opener.env\"\n").expect("opener");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let path = format!(
+        "{}:{}",
+        opener_dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let env = vec![
         ("CAST_MASTER_KEY".to_owned(), vault.master_b64.clone()),
         ("CAST_KEY_FILE".to_owned(), file.display().to_string()),
-        ("CAST_NO_BROWSER".to_owned(), "1".to_owned()),
         ("CAST_LOG".to_owned(), "trace".to_owned()),
+        ("PATH".to_owned(), path),
     ];
 
     // `login`: no client id anywhere, so it registers one (RFC 7591), then waits for the redirect.
@@ -436,6 +449,12 @@ async fn sign_in_and_refresh(mode: Mode, crate_name: &'static str, scheme: &str)
     let (status, _, page) = browser_get(&callback).await;
     assert!(status.contains("200") && page.contains("Signed in"), "{status} {page}");
     assert!(login.wait().await.expect("wait").success());
+    let seen_by_opener = std::fs::read_to_string(opener_dir.path().join("opener.env")).expect("the opener ran");
+    assert!(seen_by_opener.contains("PATH="), "{seen_by_opener}");
+    assert!(
+        !seen_by_opener.contains("CAST_") && !seen_by_opener.contains(&vault.master_b64),
+        "the opener was given Cast's environment:\n{seen_by_opener}"
+    );
     while let Ok(Some(line)) = lines.next_line().await {
         transcript.push_str(&line);
         transcript.push('\n');

@@ -171,6 +171,7 @@ pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<Str
         title => api.title.clone(),
         description => api.description.clone(),
         spec => spec,
+        redirects => if api.follow_same_origin_redirects { "same-origin" } else { "none" },
         base_url => if api.base_url.is_empty() { "(none: set it)".to_owned() } else { api.base_url.clone() },
         runtime_path => runtime_path,
         runtime_version => RUNTIME_VERSION,
