@@ -116,14 +116,29 @@ pub(crate) struct Prepared {
 }
 
 /// The credentials of one request, placed where their schemes say, and the forms
-/// in which an echoing upstream could hand them back. Wiped when dropped.
-#[derive(Debug, Default)]
+/// in which an echoing upstream could hand them back. Wiped when dropped; its `Debug`
+/// names the headers only.
+#[derive(Default)]
 struct Applied {
     headers: Vec<(&'static str, Zeroizing<String>)>,
     /// `name=value` pairs for the query string, already encoded.
     query: Zeroizing<String>,
     cookies: Vec<Zeroizing<String>>,
     needles: Needles,
+}
+
+impl std::fmt::Debug for Applied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Applied")
+            .field(
+                "headers",
+                &self.headers.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+            )
+            .field("query", &(!self.query.is_empty()).then_some("[redacted]"))
+            .field("cookies", &self.cookies.len())
+            .field("needles", &self.needles)
+            .finish()
+    }
 }
 
 /// A credential chosen for a request: its scheme index and kind, the value sent, and
@@ -804,6 +819,39 @@ mod tests {
             let err = Upstream::new(config(bad)).expect_err(bad);
             assert!(err.contains("not an absolute http(s) URL"), "{err}");
         }
+    }
+
+    #[test]
+    fn applied_credentials_never_print() {
+        let chosen: Vec<Chosen> = vec![
+            (
+                0,
+                SchemeKind::Header { name: "X-Api-Key" },
+                Arc::new(Secret::new("cast_header_0123")),
+                None,
+            ),
+            (
+                1,
+                SchemeKind::Query { name: "api_key" },
+                Arc::new(Secret::new("cast_query_0123")),
+                None,
+            ),
+            (
+                2,
+                SchemeKind::Bearer,
+                Arc::new(Secret::new("tok_0123456789")),
+                Some(Arc::new(Secret::new("client:cast_client_secret"))),
+            ),
+        ];
+        let applied = apply(&chosen);
+        let shown = format!("{applied:?}");
+        assert!(shown.contains("X-Api-Key") && !shown.contains("0123"), "{shown}");
+        assert_eq!(
+            applied
+                .needles
+                .redact_str("cast_client_secret client:cast_client_secret"),
+            "[redacted] [redacted]"
+        );
     }
 
     #[test]
