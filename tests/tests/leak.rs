@@ -456,7 +456,6 @@ async fn same_origin_redirects_are_followed_when_allowed_and_no_others() {
 
 #[tokio::test]
 async fn an_authorization_server_that_quotes_the_client_secret_is_redacted() {
-    let server = upstream();
     let wrong = format!("wrong_{}", &generate_key()[5..]);
     let keyed = keyed(&wrong, &[]);
     let log: Log = Default::default();
