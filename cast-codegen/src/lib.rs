@@ -33,7 +33,7 @@ use std::{
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use load::Source;
-pub use settings::{AuthScheme, AuthSettings, FollowRedirects, KeyLocation, Settings, ToolSettings};
+pub use settings::{AuthScheme, AuthSettings, FollowRedirects, InboundSettings, KeyLocation, Settings, ToolSettings};
 
 /// A generated crate, in memory: path (relative to the crate root) → contents.
 #[derive(Debug, Clone, PartialEq)]

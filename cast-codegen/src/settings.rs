@@ -41,6 +41,19 @@ pub enum FollowRedirects {
     SameOrigin,
 }
 
+/// `[inbound]`: what callers of the HTTP transport may do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct InboundSettings {
+    /// Each scope of an inbound token and what it grants: tool names (or operationIds),
+    /// or the classes `read` (read-only tools), `write` (tools that change data but are
+    /// not destructive) and `destructive`. Empty: any authenticated caller may call
+    /// every tool. With entries, a caller sees and calls only what its scopes grant.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub scopes: BTreeMap<String, Vec<String>>,
+}
+
 /// `[auth]`: overrides what the spec's `securitySchemes` say.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -140,6 +153,9 @@ pub struct Settings {
     /// Tool selection.
     #[serde(skip_serializing_if = "is_default")]
     pub tools: ToolSettings,
+    /// Inbound callers' scopes.
+    #[serde(skip_serializing_if = "is_default")]
+    pub inbound: InboundSettings,
     /// Advertise each tool's success-response schema as its `outputSchema` (default on).
     /// Turn off for APIs whose responses stray from their spec: clients validate against it.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -138,3 +138,37 @@ fn a_path_without_a_leading_slash_is_an_error() {
     );
     assert_eq!(enabled(&api), ["fine"]);
 }
+
+#[test]
+fn inbound_scopes_resolve_operation_ids_and_refuse_what_grants_nothing() {
+    let (api, diagnostics) = analyze(settings(
+        "[tools]\nenable = [\"deleteItem\"]\n[inbound.scopes]\nreaders = [\"read\", \"createItem\"]\nadmin = [\"destructive\", \"listItems\"]\n",
+    ));
+    assert!(diagnostics.is_empty(), "{diagnostics}");
+    assert_eq!(
+        api.inbound_scopes,
+        [
+            (
+                "admin".to_owned(),
+                vec!["destructive".to_owned(), "listItems".to_owned()]
+            ),
+            ("readers".to_owned(), vec!["read".to_owned(), "createItem".to_owned()]),
+        ]
+    );
+    let (_, diagnostics) = analyze(settings(
+        "[inbound.scopes]\nx = [\"deleteItem\", \"nosuch\"]\n\"two words\" = [\"read\"]\n",
+    ));
+    let shown = diagnostics.to_string();
+    assert!(
+        shown.contains("error[C0206]: [inbound.scopes] x: `deleteItem` is not an enabled tool"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("error[C0206]: [inbound.scopes] x: `nosuch` is neither a tool nor a class"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("error[C0206]: [inbound.scopes]: `two words` is not a scope name"),
+        "{shown}"
+    );
+}

@@ -29,6 +29,10 @@ pub struct Api {
     pub always: &'static [usize],
     /// Which upstream redirects are followed (`follow_redirects` in cast.toml).
     pub redirects: Redirects,
+    /// `[inbound.scopes]`: each scope and what it grants, tool names or the classes
+    /// `read`, `write` (changes, not destructive) and `destructive`. Empty: an
+    /// authenticated caller may call every tool.
+    pub inbound_scopes: &'static [(&'static str, &'static [&'static str])],
     /// The enabled tools, in spec order.
     pub tools: &'static [&'static ToolDef],
 }

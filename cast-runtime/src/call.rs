@@ -18,6 +18,8 @@ pub struct Call {
     pub(crate) upstream: Arc<Upstream>,
     pub(crate) tool: &'static ToolDef,
     pub(crate) args: JsonObject,
+    /// The inbound caller's label, for the log line (never its token).
+    pub(crate) caller: Option<Arc<str>>,
 }
 
 /// A tool error result with one text block.
@@ -265,6 +267,7 @@ impl Request<'_> {
         }
         let prepared = crate::upstream::Prepared {
             tool,
+            caller: self.call.caller.clone(),
             path,
             query: self.query,
             headers: self.headers,

@@ -8,16 +8,12 @@ use std::{
 };
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use rmcp::{
-    ServiceExt,
-    transport::{
-        StreamableHttpServerConfig, StreamableHttpService, streamable_http_server::session::local::LocalSessionManager,
-    },
-};
+use rmcp::ServiceExt;
 
 use crate::{
     api::{Api, Redirects},
     credential::SealedCredential,
+    inbound::{Inbound, ResourceServer, TokenFile},
     sealed::{MasterKey, PURPOSE_UPSTREAM, SealedHeader},
     secret::Secret,
     server::Server,
@@ -51,8 +47,26 @@ struct Cli {
     /// Upstream responses are cut at this many bytes (the result says so).
     #[arg(long, env = "CAST_MAX_RESPONSE_BYTES", default_value_t = DEFAULT_MAX_RESPONSE_BYTES, global = true)]
     max_response_bytes: usize,
+    /// Inbound bearer tokens: a file of token hashes (made with `token new`). Editing it
+    /// (deleting a line revokes a token) takes effect without restart.
+    #[arg(long, env = "CAST_INBOUND_TOKENS_FILE", global = true, value_name = "FILE")]
+    inbound_tokens: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token: prints it once on stdout and appends its label, SHA-256 hash and
+    /// scopes to the tokens file (--inbound-tokens); the file never holds the token.
+    New {
+        /// A name for the token, shown in logs (`ci`, `alice-laptop`).
+        #[arg(long)]
+        name: String,
+        /// A scope the token carries (`[inbound.scopes]` in cast.toml). Repeatable.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -81,6 +95,24 @@ enum Command {
         /// By default every request is served statelessly, so any replica can answer it.
         #[arg(long, env = "CAST_SESSIONS")]
         sessions: bool,
+        /// Accept JWT access tokens of this OAuth 2.1 authorization server (its keys are found
+        /// through RFC 8414 or OpenID discovery). Needs --resource.
+        #[arg(long, env = "CAST_OAUTH_ISSUER", value_name = "URL", requires = "resource")]
+        oauth_issuer: Option<String>,
+        /// This server's canonical URI (e.g. `https://mcp.example.com/mcp`): tokens must name it
+        /// as their audience. Needs --oauth-issuer.
+        #[arg(long, env = "CAST_RESOURCE", value_name = "URL", requires = "oauth_issuer")]
+        resource: Option<String>,
+        /// Serve a non-loopback address without inbound authentication. Anyone who can reach
+        /// the port can then call every tool with the upstream credential: use it only behind
+        /// something that authenticates every caller. Logged as a warning at every start.
+        #[arg(long, env = "CAST_ALLOW_UNAUTHENTICATED")]
+        allow_unauthenticated: bool,
+    },
+    /// Inbound bearer tokens for the HTTP transport.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Print the tools this server offers and exit.
     Tools,
@@ -239,6 +271,33 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
     if let Command::Login { scheme, client_id } = &cli.command {
         return login(api, &cli, scheme.as_deref(), client_id.clone()).await;
     }
+    if let Command::Token {
+        command: TokenCommand::New { name, scopes },
+    } = &cli.command
+    {
+        let path = cli
+            .inbound_tokens
+            .as_deref()
+            .ok_or("say where the tokens file is: --inbound-tokens FILE (or CAST_INBOUND_TOKENS_FILE)")?;
+        let unknown: Vec<&str> = scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !api.inbound_scopes.iter().any(|(known, _)| known == s))
+            .collect();
+        if !unknown.is_empty() {
+            eprintln!(
+                "warning: this server's [inbound.scopes] names no scope {}; the token grants nothing through it",
+                unknown.join(", ")
+            );
+        }
+        let token = crate::inbound::new_token(path, name, scopes)?;
+        println!("{}", token.as_str());
+        eprintln!(
+            "added token `{name}` to {}; it is shown only this once: give it to the client (`Authorization: Bearer <token>`)",
+            path.display()
+        );
+        return Ok(());
+    }
     if let Command::Tools = cli.command {
         for tool in api.tools {
             println!("{:<32} {:<7} {}", tool.name, tool.method.as_str(), tool.path_template);
@@ -289,55 +348,32 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
             allowed_hosts,
             allowed_origins,
             sessions,
-        } => serve_http(server, listen, allowed_hosts, allowed_origins, sessions).await,
-        Command::Tools | Command::Login { .. } => Ok(()),
+            oauth_issuer,
+            resource,
+            allow_unauthenticated,
+        } => {
+            let tokens = cli.inbound_tokens.map(TokenFile::open).transpose()?;
+            let jwt = match (oauth_issuer, resource) {
+                (Some(issuer), Some(resource)) => Some(ResourceServer::new(
+                    &issuer,
+                    &resource,
+                    api.inbound_scopes.iter().map(|(s, _)| (*s).to_owned()).collect(),
+                    Duration::from_secs(cli.timeout_secs),
+                )?),
+                _ => None,
+            };
+            let options = crate::serve::HttpOptions {
+                listen,
+                allowed_hosts,
+                allowed_origins,
+                sessions,
+                inbound: Inbound::new(tokens, jwt),
+                allow_unauthenticated,
+            };
+            crate::serve::serve(server, options).await
+        }
+        Command::Tools | Command::Login { .. } | Command::Token { .. } => Ok(()),
     }
-}
-
-async fn serve_http(
-    server: Server,
-    listen: SocketAddr,
-    allowed_hosts: Vec<String>,
-    allowed_origins: Vec<String>,
-    sessions: bool,
-) -> Result<(), String> {
-    let mut config = StreamableHttpServerConfig::default()
-        .with_legacy_session_mode(sessions)
-        .with_json_response(!sessions)
-        .with_max_request_body_bytes(4 * 1024 * 1024);
-    if allowed_hosts.iter().any(|h| h == "*") {
-        config = config.disable_allowed_hosts();
-    } else if !allowed_hosts.is_empty() {
-        config = config.with_allowed_hosts(allowed_hosts);
-    }
-    config = if allowed_origins.is_empty() {
-        // rmcp skips Origin checks on an empty list; a browser page must never reach
-        // this server unless an origin was allowed explicitly (DNS rebinding).
-        config.enforce_origin_validation()
-    } else {
-        config.with_allowed_origins(allowed_origins)
-    };
-    let shutdown = config.cancellation_token.clone();
-    let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        LocalSessionManager::default().into(),
-        config,
-    );
-    let router = axum::Router::new()
-        .nest_service("/mcp", service)
-        .route("/healthz", axum::routing::get(|| async { "ok" }));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(address = %local, "listening on http://{local}/mcp");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            shutdown.cancel();
-        })
-        .await
-        .map_err(|e| format!("HTTP server failed: {e}"))
 }
 
 /// The authorization-code sign-in: PKCE (S256), a random `state` checked on return,

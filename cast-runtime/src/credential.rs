@@ -15,7 +15,7 @@ use crate::{
 /// symlinks, so a Kubernetes secret mount (a `..data` symlink swapped on update)
 /// shows up as a change too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
+pub(crate) struct FileStamp {
     len: u64,
     modified: Option<SystemTime>,
     #[cfg(unix)]
@@ -25,7 +25,7 @@ struct FileStamp {
 }
 
 impl FileStamp {
-    fn of(path: &Path) -> std::io::Result<Self> {
+    pub(crate) fn of(path: &Path) -> std::io::Result<Self> {
         let meta = std::fs::metadata(path)?;
         Ok(Self {
             len: meta.len(),

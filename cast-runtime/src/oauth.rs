@@ -232,7 +232,7 @@ async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, String
     }
 }
 
-async fn get_json(http_client: &reqwest::Client, url: &str) -> Result<serde_json::Value, String> {
+pub(crate) async fn get_json(http_client: &reqwest::Client, url: &str) -> Result<serde_json::Value, String> {
     let mut response = http_client
         .get(url)
         .send()

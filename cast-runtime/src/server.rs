@@ -14,6 +14,7 @@ use rmcp::{
 use crate::{
     api::{Api, ToolDef},
     call::Call,
+    inbound::Caller,
     upstream::Upstream,
 };
 
@@ -29,6 +30,8 @@ struct Inner {
     api: &'static Api,
     tools: Vec<Tool>,
     by_name: HashMap<&'static str, (&'static ToolDef, usize)>,
+    /// `[inbound.scopes]` resolved: each scope and the tools (by index) it grants.
+    grants: Vec<(&'static str, Vec<bool>)>,
     upstream: Arc<Upstream>,
 }
 
@@ -41,18 +44,95 @@ impl Server {
             tools.push(describe(def)?);
             by_name.insert(def.name, (*def, index));
         }
+        let grants = api
+            .inbound_scopes
+            .iter()
+            .map(|(scope, grants)| {
+                let tools = api
+                    .tools
+                    .iter()
+                    .map(|tool| grants.iter().any(|g| grants_tool(g, tool)))
+                    .collect();
+                (*scope, tools)
+            })
+            .collect();
         Ok(Self(Arc::new(Inner {
             api,
             tools,
             by_name,
+            grants,
             upstream: Arc::new(upstream),
         })))
+    }
+
+    /// Whether callers see only the tools their scopes grant.
+    pub(crate) fn restricts(&self) -> bool {
+        !self.0.grants.is_empty()
+    }
+
+    /// Whether `caller` may call the tool at `index`. Callers are only known over HTTP
+    /// with inbound auth; without scopes configured, every authenticated caller may.
+    fn may(&self, caller: Option<&Caller>, index: usize) -> bool {
+        match caller {
+            Some(caller) if self.restricts() => self
+                .0
+                .grants
+                .iter()
+                .any(|(scope, tools)| tools[index] && caller.scopes.iter().any(|s| s == scope)),
+            _ => true,
+        }
+    }
+
+    /// Whether `caller` may call the tool named `name` (unknown names are left to the
+    /// protocol layer, which says so).
+    pub(crate) fn may_call(&self, caller: &Caller, name: &str) -> bool {
+        self.0
+            .by_name
+            .get(name)
+            .is_none_or(|(_, index)| self.may(Some(caller), *index))
+    }
+
+    /// The scopes that grant the tool named `name`, for an `insufficient_scope` answer.
+    pub(crate) fn scopes_granting(&self, name: &str) -> Vec<&'static str> {
+        let Some((_, index)) = self.0.by_name.get(name) else {
+            return Vec::new();
+        };
+        self.0
+            .grants
+            .iter()
+            .filter(|(_, tools)| tools[*index])
+            .map(|(scope, _)| *scope)
+            .collect()
+    }
+
+    /// The API this server serves.
+    pub(crate) fn api(&self) -> &'static Api {
+        self.0.api
     }
 
     /// The tools as advertised.
     pub fn tools(&self) -> &[Tool] {
         &self.0.tools
     }
+}
+
+/// Whether one `[inbound.scopes]` entry (a tool name or a class) covers `tool`.
+fn grants_tool(grant: &str, tool: &ToolDef) -> bool {
+    let a = tool.annotations;
+    match grant {
+        "read" => a.read_only,
+        "write" => !a.read_only && !a.destructive,
+        "destructive" => a.destructive,
+        name => name == tool.name,
+    }
+}
+
+/// The authenticated caller of a request, when it came over HTTP with inbound auth.
+fn caller_of(context: &RequestContext<RoleServer>) -> Option<&Caller> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>())
 }
 
 fn describe(def: &ToolDef) -> Result<Tool, String> {
@@ -94,8 +174,19 @@ impl ServerHandler for Server {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
+        let caller = caller_of(&context);
+        if let Some(caller) = caller.filter(|_| self.restricts()) {
+            // The list depends on who asks: no shared cache may keep it.
+            let tools = (0..self.0.tools.len())
+                .filter(|&index| self.may(Some(caller), index))
+                .map(|index| self.0.tools[index].clone())
+                .collect();
+            return Ok(ListToolsResult::with_all_items(tools)
+                .with_ttl_ms(TOOL_LIST_TTL_MS)
+                .with_cache_scope(CacheScope::Private));
+        }
         Ok(ListToolsResult::with_all_items(self.0.tools.clone())
             .with_ttl_ms(TOOL_LIST_TTL_MS)
             .with_cache_scope(CacheScope::Public))
@@ -108,9 +199,17 @@ impl ServerHandler for Server {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let Some((def, _)) = self.0.by_name.get(request.name.as_ref()) else {
+        let caller = caller_of(&context);
+        // A tool the caller may not call is, to that caller, a tool that does not exist
+        // (the HTTP layer has already answered 403; this holds for any transport).
+        let Some((def, _)) = self
+            .0
+            .by_name
+            .get(request.name.as_ref())
+            .filter(|(_, index)| self.may(caller, *index))
+        else {
             return Err(McpError::invalid_params(
                 format!("unknown tool `{}`", request.name),
                 None,
@@ -120,6 +219,7 @@ impl ServerHandler for Server {
             upstream: self.0.upstream.clone(),
             tool: def,
             args: request.arguments.unwrap_or_default(),
+            caller: caller.map(|c| c.label.clone()),
         };
         Ok((def.call)(call).await.into())
     }

@@ -108,6 +108,8 @@ pub struct UpstreamConfig<'a> {
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub tool: &'static ToolDef,
+    /// The inbound caller's label, when the transport authenticated one.
+    pub caller: Option<Arc<str>>,
     pub path: String,
     pub query: String,
     pub headers: Vec<(&'static str, String)>,
@@ -367,6 +369,7 @@ impl Upstream {
                     tool = tool.name,
                     method = tool.method.as_str(),
                     path = tool.path_template,
+                    caller = request.caller.as_deref(),
                     error = %message,
                     "upstream call refused"
                 );
@@ -426,6 +429,7 @@ impl Upstream {
                     path = tool.path_template,
                     status = reply.status.as_u16(),
                     redirects = reply.redirects,
+                    caller = request.caller.as_deref(),
                     latency_ms,
                     "upstream call"
                 );
@@ -455,6 +459,7 @@ impl Upstream {
                     tool = tool.name,
                     method = tool.method.as_str(),
                     path = tool.path_template,
+                    caller = request.caller.as_deref(),
                     latency_ms,
                     error = %message,
                     "upstream call failed"
@@ -791,6 +796,7 @@ mod tests {
                 upstream: upstream.clone(),
                 tool: &HOST_EXTENDING,
                 args: Default::default(),
+                caller: None,
             };
             let result = call.request().path("sub", &value.to_owned()).send().await;
             let text = result.content[0].as_text().expect("text").text.clone();

@@ -143,24 +143,20 @@ impl Launch {
 
     /// Starts `BIN stdio` and connects an rmcp client with the `initialize` handshake.
     pub async fn stdio(&self, log: &Log) -> Result<RunningService<RoleClient, ClientConfig>> {
-        let command = self.command(&["stdio"]);
-        let (transport, stderr) = TokioChildProcess::builder(command.configure(|_| {}))
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("spawning the server")?;
-        if let Some(stderr) = stderr {
-            collect_stderr(stderr, log.clone());
-        }
-        ClientConfig::default()
-            .serve_with_lifecycle(transport, ClientLifecycleMode::Initialize)
-            .await
-            .context("MCP initialize over stdio")
+        stdio_client(self.command(&["stdio"]), log).await
     }
 
     /// Starts `BIN http --listen 127.0.0.1:0`; returns the child and the MCP endpoint URL.
     pub async fn http(&self, log: &Log) -> Result<(tokio::process::Child, String)> {
+        self.http_with(log, &["--listen", "127.0.0.1:0"]).await
+    }
+
+    /// Starts `BIN http ARGS…`; returns the child and the MCP endpoint URL.
+    pub async fn http_with(&self, log: &Log, args: &[&str]) -> Result<(tokio::process::Child, String)> {
+        let mut command_args = vec!["http"];
+        command_args.extend_from_slice(args);
         let mut child = self
-            .command(&["http", "--listen", "127.0.0.1:0"])
+            .command(&command_args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -188,6 +184,16 @@ impl Launch {
         Ok((child, url))
     }
 
+    /// Runs `BIN ARGS` to completion; returns (success, stdout, stderr).
+    pub async fn output(&self, args: &[&str]) -> Result<(bool, String, String)> {
+        let output = self.command(args).stdin(Stdio::null()).output().await?;
+        Ok((
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
+    }
+
     /// Runs `BIN ARGS` to completion; returns (success, stderr).
     pub async fn run(&self, args: &[&str]) -> Result<(bool, String)> {
         let output = self.command(args).stdin(Stdio::null()).output().await?;
@@ -198,9 +204,73 @@ impl Launch {
     }
 }
 
+/// Starts `command` and connects an rmcp client to its stdio with the `initialize`
+/// handshake; its stderr goes to `log`.
+pub async fn stdio_client(
+    command: tokio::process::Command,
+    log: &Log,
+) -> Result<RunningService<RoleClient, ClientConfig>> {
+    let (transport, stderr) = TokioChildProcess::builder(command.configure(|_| {}))
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("spawning the server")?;
+    if let Some(stderr) = stderr {
+        collect_stderr(stderr, log.clone());
+    }
+    ClientConfig::default()
+        .serve_with_lifecycle(transport, ClientLifecycleMode::Initialize)
+        .await
+        .context("MCP initialize over stdio")
+}
+
+/// The path of `entry` in the npm package `name@version`, installed from the npm
+/// registry into `target/npm` on first use (real clients are tested as users get them).
+pub fn npm_package(name: &str, version: &str, entry: &str) -> Result<PathBuf> {
+    static INSTALL: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    let prefix = workspace_root().join("target/npm");
+    let package = prefix.join("node_modules").join(name);
+    let installed = std::fs::read_to_string(package.join("package.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|manifest| manifest["version"] == version);
+    if !installed {
+        std::fs::create_dir_all(&prefix)?;
+        let status = std::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("{name}@{version}"))
+            .status()
+            .context("running npm (Node.js and npm are needed for this test)")?;
+        if !status.success() {
+            bail!("npm install {name}@{version} failed");
+        }
+    }
+    Ok(package.join(entry))
+}
+
+/// A plain HTTP client for tests that look at status codes and headers.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// Connects to an HTTP endpoint speaking the 2026-07-28 protocol (`server/discover`, stateless).
 pub async fn connect_discover(url: &str) -> Result<RunningService<RoleClient, ClientConfig>> {
-    let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(url));
+    connect_discover_as(url, None).await
+}
+
+fn http_transport(url: &str, token: Option<&str>) -> StreamableHttpClientTransport<reqwest::Client> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url);
+    if let Some(token) = token {
+        config = config.auth_header(token);
+    }
+    StreamableHttpClientTransport::from_config(config)
+}
+
+/// [`connect_discover`] with `Authorization: Bearer TOKEN`.
+pub async fn connect_discover_as(url: &str, token: Option<&str>) -> Result<RunningService<RoleClient, ClientConfig>> {
+    let transport = http_transport(url, token);
     ClientConfig::default()
         .serve_with_lifecycle(
             transport,
@@ -214,7 +284,12 @@ pub async fn connect_discover(url: &str) -> Result<RunningService<RoleClient, Cl
 
 /// Connects to an HTTP endpoint with the older `initialize` handshake.
 pub async fn connect_initialize(url: &str) -> Result<RunningService<RoleClient, ClientConfig>> {
-    let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(url));
+    connect_initialize_as(url, None).await
+}
+
+/// [`connect_initialize`] with `Authorization: Bearer TOKEN`.
+pub async fn connect_initialize_as(url: &str, token: Option<&str>) -> Result<RunningService<RoleClient, ClientConfig>> {
+    let transport = http_transport(url, token);
     ClientConfig::default()
         .serve_with_lifecycle(transport, ClientLifecycleMode::Initialize)
         .await

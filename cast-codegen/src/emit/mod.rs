@@ -171,6 +171,10 @@ pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<Str
         title => api.title.clone(),
         description => api.description.clone(),
         spec => spec,
+        inbound_scopes => api.inbound_scopes.iter().map(|(scope, grants)| context! {
+            name => scope,
+            grants => grants.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", "),
+        }).collect::<Vec<_>>(),
         redirects => if api.follow_same_origin_redirects { "same-origin" } else { "none" },
         base_url => if api.base_url.is_empty() { "(none: set it)".to_owned() } else { api.base_url.clone() },
         runtime_path => runtime_path,

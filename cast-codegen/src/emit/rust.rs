@@ -125,6 +125,10 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
     } else {
         quote!(::cast_runtime::codegen::Redirects::None)
     };
+    let inbound_scopes = api
+        .inbound_scopes
+        .iter()
+        .map(|(scope, grants)| quote!((#scope, &[#(#grants),*])));
     quote! {
         #visibility static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
             name: ::std::env!("CARGO_PKG_NAME"),
@@ -137,6 +141,7 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
             credential_files: &[#(#credential_files),*],
             always: &[#(#always),*],
             redirects: #redirects,
+            inbound_scopes: &[#(#inbound_scopes),*],
             tools: tools::ALL,
         };
     }

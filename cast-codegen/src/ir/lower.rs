@@ -103,6 +103,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
     }
     diagnostics.0.append(&mut cx.diagnostics.0);
     select(&mut tools, settings, diagnostics);
+    let inbound_scopes = inbound_scopes(&tools, settings, diagnostics);
 
     ApiIr {
         crate_name,
@@ -115,8 +116,56 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         schemes: security.schemes,
         static_headers: settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         follow_same_origin_redirects: settings.follow_redirects == Some(FollowRedirects::SameOrigin),
+        inbound_scopes,
         tools,
     }
+}
+
+/// `[inbound.scopes]` with operationIds resolved to tool names; a grant that names no
+/// enabled tool and no class is an error, since it would silently grant nothing.
+fn inbound_scopes(tools: &[ToolIr], settings: &Settings, diagnostics: &mut Diagnostics) -> Vec<(String, Vec<String>)> {
+    const CLASSES: [&str; 3] = ["read", "write", "destructive"];
+    let mut scopes = Vec::new();
+    for (scope, grants) in &settings.inbound.scopes {
+        if scope.is_empty() || scope.contains(|c: char| c.is_whitespace() || c == ',' || c == '"') {
+            diagnostics.push(Diagnostic::error(
+                "C0206",
+                "",
+                format!("[inbound.scopes]: `{scope}` is not a scope name"),
+            ));
+            continue;
+        }
+        let mut resolved = Vec::with_capacity(grants.len());
+        for grant in grants {
+            if CLASSES.contains(&grant.as_str()) {
+                resolved.push(grant.clone());
+                continue;
+            }
+            let tool = tools
+                .iter()
+                .find(|t| t.name == *grant || t.operation_id.as_deref() == Some(grant.as_str()));
+            match tool {
+                Some(tool) if tool.enabled => resolved.push(tool.name.clone()),
+                found => diagnostics.push(
+                    Diagnostic::error(
+                        "C0206",
+                        "",
+                        format!(
+                            "[inbound.scopes] {scope}: `{grant}` is {}",
+                            if found.is_some() {
+                                "not an enabled tool"
+                            } else {
+                                "neither a tool nor a class"
+                            }
+                        ),
+                    )
+                    .hint("grant tool names, operationIds, or the classes `read`, `write`, `destructive`"),
+                ),
+            }
+        }
+        scopes.push((scope.clone(), resolved));
+    }
+    scopes
 }
 
 fn is_semver(version: &str) -> bool {

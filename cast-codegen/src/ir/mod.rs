@@ -30,6 +30,8 @@ pub struct ApiIr {
     pub credential_files: Vec<(String, String)>,
     /// Whether same-origin upstream redirects are followed (`follow_redirects`).
     pub follow_same_origin_redirects: bool,
+    /// `[inbound.scopes]`: each scope and the tool names or classes it grants.
+    pub inbound_scopes: Vec<(String, Vec<String>)>,
     /// Every operation, enabled or not, in spec order.
     pub tools: Vec<ToolIr>,
 }

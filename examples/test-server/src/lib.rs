@@ -69,6 +69,14 @@ pub enum Mode {
         /// How long issued access tokens live.
         token_lifetime_secs: u64,
     },
+    /// An OAuth 2.1 authorization server for *inbound* tokens (the API itself is open):
+    /// RFC 8414 metadata naming a `jwks_uri`, Ed25519 signing keys published as a JWK
+    /// set, and a client-credentials token endpoint (client `cast-client`, the key as
+    /// secret) issuing JWT access tokens for the `resource` asked for (RFC 8707).
+    Issuer {
+        /// How long issued tokens live.
+        token_lifetime_secs: u64,
+    },
     /// No authentication.
     None,
 }
@@ -82,6 +90,8 @@ pub struct Seen {
     pub uri: String,
     /// The credential presented, if any (only kept in memory for tests).
     pub credential: Option<String>,
+    /// Every header as `name: value` lines, for tests that check what was not sent.
+    pub headers: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +134,9 @@ struct Shared {
     /// The form of the last token request.
     last_token_request: Mutex<Vec<(String, String)>>,
     keys: Mutex<Vec<String>>,
+    /// Issuer mode: signing keys (key id, Ed25519 seed, published in the JWK set).
+    signing: Mutex<Vec<(String, [u8; 32], bool)>>,
+    jwks_requests: std::sync::atomic::AtomicUsize,
     store: Mutex<Store>,
     seen: Mutex<Vec<Seen>>,
     base_url: String,
@@ -196,6 +209,30 @@ impl TestServer {
         lock(&self.shared.tokens).keys().cloned().collect()
     }
 
+    /// Issuer mode: a JWT over `claims`, signed with the key `kid` (by default the newest
+    /// published one). Tests use it for tokens a real issuer would not hand out.
+    pub fn mint_jwt(&self, kid: Option<&str>, claims: &Value) -> String {
+        sign_jwt(&self.shared, kid, claims)
+    }
+
+    /// Issuer mode: a new signing key; published keys appear in the JWK set from now on.
+    pub fn add_signing_key(&self, kid: &str, published: bool) {
+        add_signing_key(&self.shared, kid, published);
+    }
+
+    /// Issuer mode: the public key (raw Ed25519 bytes) of a signing key.
+    pub fn public_key(&self, kid: &str) -> Option<[u8; 32]> {
+        lock(&self.shared.signing)
+            .iter()
+            .find(|(k, ..)| k == kid)
+            .map(|(_, seed, _)| public_key(seed))
+    }
+
+    /// How many times the JWK set was fetched.
+    pub fn jwks_requests(&self) -> usize {
+        self.shared.jwks_requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Every request received so far.
     pub fn seen(&self) -> Vec<Seen> {
         lock(&self.shared.seen).clone()
@@ -221,6 +258,8 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
     let shared = Arc::new(Shared {
         mode,
         keys: Mutex::new(vec![key]),
+        signing: Mutex::new(Vec::new()),
+        jwks_requests: std::sync::atomic::AtomicUsize::new(0),
         tokens: Mutex::new(BTreeMap::new()),
         token_requests: std::sync::atomic::AtomicUsize::new(0),
         codes: Mutex::new(BTreeMap::new()),
@@ -234,6 +273,9 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         seen: Mutex::new(Vec::new()),
         base_url: format!("http://{addr}"),
     });
+    if matches!(shared.mode, Mode::Issuer { .. }) {
+        add_signing_key(&shared, "k1", true);
+    }
     let api = Router::new()
         .route("/api/items", get(list_items).post(create_item))
         .route("/api/items/{id}", get(get_item).put(update_item).delete(delete_item))
@@ -252,6 +294,7 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         .route("/oauth/register", axum::routing::post(register))
         .route("/.well-known/oauth-authorization-server", get(metadata))
         .route("/.well-known/openid-configuration", get(metadata))
+        .route("/jwks.json", get(jwks))
         .merge(api)
         .with_state(shared.clone());
     tokio::spawn(async move {
@@ -323,27 +366,28 @@ fn presented(mode: &Mode, headers: &HeaderMap, query: Option<&str>) -> Option<St
                 format!("{header}|{query}")
             })
         }
-        Mode::None => None,
+        Mode::None | Mode::Issuer { .. } => None,
     }
 }
 
 async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let credential = presented(&shared.mode, request.headers(), request.uri().query());
-    if request.uri().path() == "/api/status" {
-        // Public: `security: []` in the spec.
-        lock(&shared.seen).push(Seen {
-            method: request.method().to_string(),
-            uri: request.uri().to_string(),
-            credential,
-        });
-        return next.run(request).await;
-    }
+    let headers: String = request
+        .headers()
+        .iter()
+        .map(|(name, value)| format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())))
+        .collect();
     lock(&shared.seen).push(Seen {
         method: request.method().to_string(),
         uri: request.uri().to_string(),
         credential: credential.clone(),
+        headers,
     });
-    if shared.mode == Mode::None {
+    if request.uri().path() == "/api/status" {
+        // Public: `security: []` in the spec.
+        return next.run(request).await;
+    }
+    if matches!(shared.mode, Mode::None | Mode::Issuer { .. }) {
         return next.run(request).await;
     }
     match credential {
@@ -430,7 +474,7 @@ async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
             json!({ "apiKey": api_key("header", "X-Api-Key"), "queryKey": api_key("query", "api_key") }),
             json!([{ "apiKey": [], "queryKey": [] }]),
         ),
-        Mode::None => {
+        Mode::None | Mode::Issuer { .. } => {
             doc.as_object_mut().map(|d| d.remove("security"));
             doc["components"].as_object_mut().map(|c| c.remove("securitySchemes"));
             return Json(doc).into_response();
@@ -683,6 +727,62 @@ async fn redirect(Path(status): Path<u16>, request: Request) -> Response {
     (status, [(header::LOCATION, to)], "moved").into_response()
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn add_signing_key(shared: &Shared, kid: &str, published: bool) {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("the OS random generator is available");
+    lock(&shared.signing).push((kid.to_owned(), seed, published));
+}
+
+/// Signs `claims` as an EdDSA JWT with the key `kid` (default: the newest published one).
+fn sign_jwt(shared: &Shared, kid: Option<&str>, claims: &Value) -> String {
+    // PKCS #8 v1 wrapping of an Ed25519 seed (RFC 8410 §7), as jsonwebtoken reads it.
+    const PKCS8_PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+    ];
+    let signing = lock(&shared.signing);
+    let (kid, seed, _) = match kid {
+        Some(kid) => signing.iter().find(|(k, ..)| k == kid),
+        None => signing.iter().rev().find(|(.., published)| *published),
+    }
+    .expect("a signing key by that id");
+    let mut der = PKCS8_PREFIX.to_vec();
+    der.extend_from_slice(seed);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(kid.clone());
+    jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_ed_der(&der)).expect("signing")
+}
+
+fn public_key(seed: &[u8; 32]) -> [u8; 32] {
+    ed25519_dalek::SigningKey::from_bytes(seed).verifying_key().to_bytes()
+}
+
+/// The published signing keys as a JWK set (RFC 7517, OKP keys of RFC 8037).
+async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
+    use base64::Engine as _;
+    shared.jwks_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let keys: Vec<Value> = lock(&shared.signing)
+        .iter()
+        .filter(|(.., published)| *published)
+        .map(|(kid, seed, _)| {
+            json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "use": "sig",
+                "alg": "EdDSA",
+                "kid": kid,
+                "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public_key(seed)),
+            })
+        })
+        .collect();
+    Json(json!({ "keys": keys })).into_response()
+}
+
 /// A smallest valid PNG (1×1, transparent), for image responses.
 pub const TINY_PNG: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
@@ -722,6 +822,7 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum
         Mode::OAuthUser { token_lifetime_secs } | Mode::Oidc { token_lifetime_secs } => {
             return user_token(&shared, token_lifetime_secs, &field);
         }
+        Mode::Issuer { token_lifetime_secs } => token_lifetime_secs,
         _ => return error(StatusCode::NOT_FOUND, "NOT_FOUND", "this server does not issue tokens"),
     };
     if field("grant_type").as_deref() != Some("client_credentials") {
@@ -757,6 +858,23 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum
             .into_response();
     }
     shared.token_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if matches!(shared.mode, Mode::Issuer { .. }) {
+        let now = unix_now();
+        let claims = json!({
+            "iss": shared.base_url,
+            "aud": field("resource").unwrap_or_default(),
+            "sub": "cast-client",
+            "client_id": "cast-client",
+            "scope": field("scope").unwrap_or_default(),
+            "iat": now,
+            "exp": now + token_lifetime_secs,
+        });
+        let access_token = sign_jwt(&shared, None, &claims);
+        return Json(
+            json!({ "access_token": access_token, "token_type": "Bearer", "expires_in": token_lifetime_secs }),
+        )
+        .into_response();
+    }
     let access_token = format!("tok_{}", &generate_key()[5..]);
     let expiry = std::time::Instant::now() + std::time::Duration::from_secs(token_lifetime_secs);
     lock(&shared.tokens).insert(access_token.clone(), expiry);
@@ -813,6 +931,16 @@ fn user_token(shared: &Shared, lifetime_secs: u64, field: &dyn Fn(&str) -> Optio
 
 async fn metadata(State(shared): State<Arc<Shared>>) -> Response {
     let base = &shared.base_url;
+    if matches!(shared.mode, Mode::Issuer { .. }) {
+        return Json(json!({
+            "issuer": base,
+            "token_endpoint": format!("{base}/oauth/token"),
+            "jwks_uri": format!("{base}/jwks.json"),
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        }))
+        .into_response();
+    }
     Json(json!({
         "issuer": base,
         "authorization_endpoint": format!("{base}/oauth/authorize"),

@@ -26,6 +26,8 @@ enum ModeArg {
     /// The same behind an OpenID Connect discovery document.
     Oidc,
     /// No authentication.
+    /// An authorization server for inbound tokens: signed JWTs, JWKS at /jwks.json.
+    Issuer,
     None,
 }
 
@@ -81,6 +83,9 @@ async fn main() -> std::process::ExitCode {
         ModeArg::Oidc => Mode::Oidc {
             token_lifetime_secs: args.token_lifetime_secs,
         },
+        ModeArg::Issuer => Mode::Issuer {
+            token_lifetime_secs: args.token_lifetime_secs,
+        },
         ModeArg::None => Mode::None,
     };
     let key = args.key.unwrap_or_else(generate_key);
@@ -104,6 +109,9 @@ async fn main() -> std::process::ExitCode {
         Mode::Both => println!("auth: header X-Api-Key and query parameter api_key"),
         Mode::OAuth { .. } => println!("auth: OAuth 2.0 client credentials, client cast-client, the key as secret"),
         Mode::None => println!("auth: none"),
+        Mode::Issuer { .. } => println!(
+            "auth: none on the API; issues JWT access tokens for inbound auth (client cast-client, the key as secret; JWKS at /jwks.json)"
+        ),
         Mode::Oidc { .. } => println!("auth: OpenID Connect (discovery at /.well-known/openid-configuration)"),
         Mode::OAuthUser { .. } => {
             println!(

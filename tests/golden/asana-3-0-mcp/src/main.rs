@@ -78,6 +78,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     credential_files: &[],
     always: &[],
     redirects: ::cast_runtime::codegen::Redirects::None,
+    inbound_scopes: &[],
     tools: tools::ALL,
 };
 

@@ -1,0 +1,269 @@
+//! The streamable HTTP transport: `/mcp` behind inbound authentication, the
+//! Protected Resource Metadata and `/healthz` open.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use rmcp::transport::{
+    StreamableHttpServerConfig, StreamableHttpService, streamable_http_server::session::local::LocalSessionManager,
+};
+
+use crate::{
+    inbound::{Inbound, Refusal},
+    server::Server,
+};
+
+/// Request bodies above this are refused (by rmcp, and by the scope check that reads them).
+const MAX_REQUEST_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// How the HTTP transport is exposed.
+#[derive(Debug)]
+pub(crate) struct HttpOptions {
+    pub listen: SocketAddr,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub sessions: bool,
+    pub inbound: Option<Inbound>,
+    pub allow_unauthenticated: bool,
+}
+
+/// Refuses to serve tools to an untrusted network without knowing who calls.
+pub(crate) fn check_exposure(options: &HttpOptions) -> Result<(), String> {
+    if options.inbound.is_some() {
+        return Ok(());
+    }
+    if options.allow_unauthenticated {
+        tracing::warn!(
+            address = %options.listen,
+            "inbound authentication is off (--allow-unauthenticated): anyone who can reach this port can call every tool with the upstream credential"
+        );
+        return Ok(());
+    }
+    if options.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to listen on {} without inbound authentication: anyone who can reach it could call every tool with the upstream credential. Give callers tokens (`token new --name LABEL`, then --inbound-tokens FILE), or accept your authorization server's tokens (--oauth-issuer URL --resource URL), or, only if something in front already authenticates every caller, pass --allow-unauthenticated",
+        options.listen
+    ))
+}
+
+struct Guard {
+    inbound: Inbound,
+    server: Server,
+}
+
+pub(crate) async fn serve(server: Server, options: HttpOptions) -> Result<(), String> {
+    check_exposure(&options)?;
+    let HttpOptions {
+        listen,
+        allowed_hosts,
+        allowed_origins,
+        sessions,
+        inbound,
+        ..
+    } = options;
+    let mut config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(sessions)
+        .with_json_response(!sessions)
+        .with_max_request_body_bytes(MAX_REQUEST_BODY_BYTES);
+    if allowed_hosts.iter().any(|h| h == "*") {
+        config = config.disable_allowed_hosts();
+    } else if !allowed_hosts.is_empty() {
+        config = config.with_allowed_hosts(allowed_hosts);
+    }
+    config = if allowed_origins.is_empty() {
+        // rmcp skips Origin checks on an empty list; a browser page must never reach
+        // this server unless an origin was allowed explicitly (DNS rebinding).
+        config.enforce_origin_validation()
+    } else {
+        config.with_allowed_origins(allowed_origins)
+    };
+    let shutdown = config.cancellation_token.clone();
+    let service = StreamableHttpService::new(
+        {
+            let server = server.clone();
+            move || Ok(server.clone())
+        },
+        LocalSessionManager::default().into(),
+        config,
+    );
+    let mut mcp = axum::Router::new().nest_service("/mcp", service);
+    let mut open = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    if let Some(inbound) = inbound {
+        if let Some(resource) = inbound.resource() {
+            let document = axum::Json(resource.metadata(server.api().title));
+            let path = url::Url::parse(&resource.metadata_url())
+                .map(|url| url.path().to_owned())
+                .unwrap_or_default();
+            let serve_document = move || {
+                let document = document.clone();
+                async move { document }
+            };
+            open = open.route(&path, axum::routing::get(serve_document.clone()));
+            if path != "/.well-known/oauth-protected-resource" {
+                open = open.route(
+                    "/.well-known/oauth-protected-resource",
+                    axum::routing::get(serve_document),
+                );
+            }
+        }
+        let guard = Arc::new(Guard {
+            inbound,
+            server: server.clone(),
+        });
+        mcp = mcp.layer(axum::middleware::from_fn_with_state(guard, authenticate));
+    }
+    let router = open.merge(mcp);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(address = %local, "listening on http://{local}/mcp");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            shutdown.cancel();
+        })
+        .await
+        .map_err(|e| format!("HTTP server failed: {e}"))
+}
+
+/// Lets through only requests with an accepted bearer token, and with scopes
+/// configured, only `tools/call` requests for tools the caller's scopes grant.
+async fn authenticate(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let authorization = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    let caller = match guard.inbound.check(authorization).await {
+        Ok(caller) => caller,
+        Err(refusal) => {
+            let reason = match &refusal {
+                Refusal::Missing => "no bearer token",
+                Refusal::Invalid(why) => why.as_str(),
+            };
+            tracing::info!(target: "cast::inbound", reason, "request refused");
+            return challenge(&guard.inbound, StatusCode::UNAUTHORIZED, &refusal, None);
+        }
+    };
+    let mut request = request;
+    if guard.server.restricts() && request.method() == axum::http::Method::POST {
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_REQUEST_BODY_BYTES).await else {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+        };
+        if let Some(tool) = called_tool(&bytes)
+            && !guard.server.may_call(&caller, &tool)
+        {
+            tracing::info!(target: "cast::inbound", caller = &*caller.label, tool, "call refused: insufficient scope");
+            let needed = guard.server.scopes_granting(&tool).join(" ");
+            let refusal = Refusal::Invalid(format!("the token's scopes do not include `{tool}`"));
+            return challenge(&guard.inbound, StatusCode::FORBIDDEN, &refusal, Some(&needed));
+        }
+        request = Request::from_parts(parts, Body::from(bytes));
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// The tool a JSON-RPC `tools/call` request names.
+fn called_tool(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        method: String,
+        #[serde(default)]
+        params: Option<Params>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Params {
+        name: String,
+    }
+    let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    (envelope.method == "tools/call").then_some(envelope.params?.name)
+}
+
+/// A `401`/`403` that says, in the way OAuth clients read it, what is needed
+/// (RFC 6750 §3, RFC 9728 §5.1).
+fn challenge(inbound: &Inbound, status: StatusCode, refusal: &Refusal, scope: Option<&str>) -> Response {
+    let quote = |text: &str| text.replace(['"', '\\'], "'");
+    let mut parts = Vec::new();
+    let (error, description) = match (status, refusal) {
+        (StatusCode::FORBIDDEN, Refusal::Invalid(why)) => (Some("insufficient_scope"), Some(why.as_str())),
+        (_, Refusal::Invalid(why)) => (Some("invalid_token"), Some(why.as_str())),
+        (_, Refusal::Missing) => (None, None),
+    };
+    if let Some(error) = error {
+        parts.push(format!("error=\"{error}\""));
+    }
+    if let Some(description) = description {
+        parts.push(format!("error_description=\"{}\"", quote(description)));
+    }
+    if let Some(scope) = scope.filter(|s| !s.is_empty()) {
+        parts.push(format!("scope=\"{}\"", quote(scope)));
+    }
+    if let Some(resource) = inbound.resource() {
+        parts.push(format!("resource_metadata=\"{}\"", resource.metadata_url()));
+    }
+    let value = if parts.is_empty() {
+        "Bearer".to_owned()
+    } else {
+        format!("Bearer {}", parts.join(", "))
+    };
+    let body = serde_json::json!({
+        "error": error.unwrap_or("unauthorized"),
+        "error_description": description.unwrap_or("this server needs `Authorization: Bearer <token>`"),
+    });
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tools_call_names_a_tool() {
+        assert_eq!(
+            called_tool(
+                br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"deleteItem","arguments":{}}}"#
+            ),
+            Some("deleteItem".to_owned())
+        );
+        assert_eq!(called_tool(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#), None);
+        assert_eq!(called_tool(b"not json"), None);
+    }
+
+    fn options(listen: &str) -> HttpOptions {
+        HttpOptions {
+            listen: listen.parse().expect("address"),
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            sessions: false,
+            inbound: None,
+            allow_unauthenticated: false,
+        }
+    }
+
+    #[test]
+    fn only_loopback_may_go_without_inbound_auth() {
+        assert!(check_exposure(&options("127.0.0.1:0")).is_ok());
+        assert!(check_exposure(&options("[::1]:0")).is_ok());
+        let err = check_exposure(&options("0.0.0.0:8080")).expect_err("exposed");
+        assert!(
+            err.starts_with("refusing to listen on 0.0.0.0:8080 without inbound authentication"),
+            "{err}"
+        );
+        let allowed = HttpOptions {
+            allow_unauthenticated: true,
+            ..options("0.0.0.0:8080")
+        };
+        assert!(check_exposure(&allowed).is_ok());
+    }
+}
