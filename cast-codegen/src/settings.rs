@@ -119,6 +119,10 @@ pub struct ToolSettings {
     /// Tool names to use instead of the generated ones, keyed by operationId or generated name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub rename: BTreeMap<String, String>,
+    /// Upstream timeouts in seconds for tools that need another than the server's
+    /// `--timeout-secs` (a slow report, a fast health check), by tool name or operationId.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub timeouts: BTreeMap<String, u64>,
 }
 
 /// Everything that shapes a generated crate besides the spec.

@@ -33,6 +33,8 @@ pub struct Api {
     /// `read`, `write` (changes, not destructive) and `destructive`. Empty: an
     /// authenticated caller may call every tool.
     pub inbound_scopes: &'static [(&'static str, &'static [&'static str])],
+    /// `[tools.timeouts]`: tools whose upstream calls get their own timeout, in seconds.
+    pub tool_timeouts: &'static [(&'static str, u64)],
     /// The enabled tools, in spec order.
     pub tools: &'static [&'static ToolDef],
 }

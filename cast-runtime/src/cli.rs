@@ -8,7 +8,6 @@ use std::{
 };
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use rmcp::ServiceExt;
 
 use crate::{
     api::{Api, Redirects},
@@ -17,7 +16,7 @@ use crate::{
     sealed::{MasterKey, PURPOSE_UPSTREAM, SealedHeader},
     secret::Secret,
     server::Server,
-    upstream::{DEFAULT_MAX_RESPONSE_BYTES, Upstream, UpstreamConfig},
+    upstream::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STRUCTURED_BYTES, Upstream, UpstreamConfig},
 };
 
 #[derive(Debug, Parser)]
@@ -37,9 +36,33 @@ struct Cli {
     /// Upstream base URL; overrides the spec's `servers`.
     #[arg(long, env = "CAST_BASE_URL", global = true)]
     base_url: Option<String>,
-    /// Upstream request timeout in seconds.
-    #[arg(long, env = "CAST_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    /// Upstream request timeout in seconds (connecting, sending and reading the answer);
+    /// `[tools.timeouts]` in cast.toml sets it per tool.
+    #[arg(long, env = "CAST_TIMEOUT_SECS", default_value_t = 30, global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
     timeout_secs: u64,
+    /// Upstream connect timeout in seconds.
+    #[arg(long, env = "CAST_CONNECT_TIMEOUT_SECS", default_value_t = 10, global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    connect_timeout_secs: u64,
+    /// Tries after the first for idempotent operations that failed to connect or got
+    /// 429, 502, 503 or 504 (backoff with jitter, `Retry-After` honoured up to 10 s).
+    #[arg(long, env = "CAST_RETRIES", default_value_t = 2, global = true)]
+    retries: u32,
+    /// Tool calls run at once at most; past it a call waits up to 2 s, then is refused as busy.
+    #[arg(long, env = "CAST_MAX_CONCURRENT_CALLS", default_value_t = crate::server::DEFAULT_MAX_CONCURRENT_CALLS,
+          global = true, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_concurrent_calls: u32,
+    /// On SIGTERM or SIGINT (or, over stdio, at the end of input): stop taking calls, let
+    /// calls in flight finish for this many seconds, then cancel what remains and exit 0.
+    #[arg(
+        long,
+        env = "CAST_SHUTDOWN_GRACE",
+        default_value_t = 25,
+        global = true,
+        value_name = "SECS"
+    )]
+    shutdown_grace: u64,
     /// Which upstream redirects to follow: `none`, or `same-origin` (at most 5, only to the
     /// upstream's own scheme, host and port). [default: as generated, `follow_redirects` in cast.toml]
     #[arg(long, env = "CAST_FOLLOW_REDIRECTS", global = true, value_name = "none|same-origin")]
@@ -47,6 +70,9 @@ struct Cli {
     /// Upstream responses are cut at this many bytes (the result says so).
     #[arg(long, env = "CAST_MAX_RESPONSE_BYTES", default_value_t = DEFAULT_MAX_RESPONSE_BYTES, global = true)]
     max_response_bytes: usize,
+    /// JSON responses up to this size also come back as `structuredContent`; larger ones as text only.
+    #[arg(long, env = "CAST_MAX_STRUCTURED_BYTES", default_value_t = DEFAULT_MAX_STRUCTURED_BYTES, global = true)]
+    max_structured_bytes: usize,
     /// Inbound bearer tokens: a file of token hashes (made with `token new`). Editing it
     /// (deleting a line revokes a token) takes effect without restart.
     #[arg(long, env = "CAST_INBOUND_TOKENS_FILE", global = true, value_name = "FILE")]
@@ -103,6 +129,20 @@ enum Command {
         /// as their audience. Needs --oauth-issuer.
         #[arg(long, env = "CAST_RESOURCE", value_name = "URL", requires = "oauth_issuer")]
         resource: Option<String>,
+        /// A request head must arrive within this many seconds; idle keep-alive connections close after it.
+        #[arg(long, env = "CAST_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        header_read_timeout_secs: u64,
+        /// Connections served with keep-alive at once; more are served one request each, with a 1 s header timeout.
+        #[arg(long, env = "CAST_MAX_CONNECTIONS", default_value_t = 512)]
+        max_connections: usize,
+        /// With --sessions: sessions kept at most (new ones are refused past it).
+        #[arg(long, env = "CAST_MAX_SESSIONS", default_value_t = crate::sessions::DEFAULT_MAX_SESSIONS)]
+        max_sessions: usize,
+        /// With --sessions: a session unused this many seconds is closed.
+        #[arg(long, env = "CAST_SESSION_IDLE_SECS", default_value_t = crate::sessions::DEFAULT_SESSION_IDLE.as_secs(),
+              value_parser = clap::value_parser!(u64).range(1..))]
+        session_idle_secs: u64,
         /// Serve a non-loopback address without inbound authentication. Anyone who can reach
         /// the port can then call every tool with the upstream credential: use it only behind
         /// something that authenticates every caller. Logged as a warning at every start.
@@ -148,7 +188,11 @@ pub fn main(api: &'static Api) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(api, cli)) {
+    let served = runtime.block_on(run(api, cli));
+    // What had to finish has (calls drained or their grace spent); a read of stdin still
+    // blocked in its thread must not hold the exit.
+    runtime.shutdown_background();
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -320,9 +364,16 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
         credentials,
         static_headers: api.static_headers,
         timeout: Duration::from_secs(cli.timeout_secs),
+        connect_timeout: Duration::from_secs(cli.connect_timeout_secs),
+        tool_timeouts: api.tool_timeouts,
+        retry: crate::upstream::RetryPolicy {
+            retries: cli.retries,
+            ..Default::default()
+        },
         max_response_bytes: cli.max_response_bytes,
+        max_structured_bytes: cli.max_structured_bytes,
     })?;
-    let server = Server::new(api, upstream)?;
+    let server = Server::new(api, upstream, cli.max_concurrent_calls)?;
     tracing::info!(
         server = api.name,
         version = api.version,
@@ -332,17 +383,7 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
         "starting"
     );
     match cli.command {
-        Command::Stdio => {
-            let running = server
-                .serve(rmcp::transport::stdio())
-                .await
-                .map_err(|e| format!("stdio transport failed: {e}"))?;
-            running
-                .waiting()
-                .await
-                .map_err(|e| format!("stdio transport failed: {e}"))?;
-            Ok(())
-        }
+        Command::Stdio => crate::stdio::serve(server, Duration::from_secs(cli.shutdown_grace)).await,
         Command::Http {
             listen,
             allowed_hosts,
@@ -351,6 +392,10 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
             oauth_issuer,
             resource,
             allow_unauthenticated,
+            header_read_timeout_secs,
+            max_connections,
+            max_sessions,
+            session_idle_secs,
         } => {
             let tokens = cli.inbound_tokens.map(TokenFile::open).transpose()?;
             let jwt = match (oauth_issuer, resource) {
@@ -369,6 +414,13 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
                 sessions,
                 inbound: Inbound::new(tokens, jwt),
                 allow_unauthenticated,
+                limits: crate::serve::Limits {
+                    header_read_timeout: Duration::from_secs(header_read_timeout_secs),
+                    max_connections,
+                    shutdown_grace: Duration::from_secs(cli.shutdown_grace),
+                    max_sessions,
+                    session_idle: Duration::from_secs(session_idle_secs),
+                },
             };
             crate::serve::serve(server, options).await
         }
@@ -415,7 +467,10 @@ async fn login(api: &'static Api, cli: &Cli, scheme: Option<&str>, client_id: Op
         .ok()
         .and_then(|secret| serde_json::from_str(secret.expose()).ok());
 
-    let http = crate::http::credential_client(Duration::from_secs(cli.timeout_secs))?;
+    let http = crate::http::credential_client(
+        Duration::from_secs(cli.timeout_secs),
+        Duration::from_secs(cli.connect_timeout_secs),
+    )?;
     let (endpoints, scopes, openid) = match chosen.kind {
         crate::api::SchemeKind::OAuth2AuthorizationCode {
             authorize_url,

@@ -61,6 +61,8 @@ pub struct SealedCredential {
     /// key in memory cannot open is retried with the file's key (master-key rotation).
     master_file: Option<PathBuf>,
     loaded: RwLock<Loaded>,
+    /// Whether the file was last found missing or unreadable (warned once per absence).
+    missing: std::sync::atomic::AtomicBool,
 }
 
 impl SealedCredential {
@@ -76,6 +78,7 @@ impl SealedCredential {
             expected,
             master_file: None,
             loaded: RwLock::new(Loaded { stamp, secret, master }),
+            missing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -108,18 +111,30 @@ impl SealedCredential {
         &self.path
     }
 
-    /// The current credential, reloading it first if the file changed.
+    /// The current credential, reloading it first if the file changed. If the file is
+    /// gone or unreadable, the previous credential stays in use and a warning says so once.
     pub fn current(&self) -> Arc<Secret> {
-        let stamp = FileStamp::of(&self.path).ok();
+        let stamp = match FileStamp::of(&self.path) {
+            Ok(stamp) => {
+                self.missing.store(false, std::sync::atomic::Ordering::Relaxed);
+                stamp
+            }
+            Err(err) => {
+                if !self.missing.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(
+                        file = %self.path.display(),
+                        "cannot read the credential file ({err}); keeping the previous credential until it is back"
+                    );
+                }
+                return self.loaded.read().unwrap_or_else(|e| e.into_inner()).secret.clone();
+            }
+        };
         {
             let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
-            if stamp.is_none() || stamp == Some(loaded.stamp) {
+            if stamp == loaded.stamp {
                 return loaded.secret.clone();
             }
         }
-        let Some(stamp) = stamp else {
-            unreachable!("handled above")
-        };
         let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
         if loaded.stamp != stamp {
             let mut opened = sealed::open_file(&loaded.master, &self.path, &self.expected);

@@ -6,12 +6,18 @@
 
 use std::time::Duration;
 
+/// Idle upstream connections kept for reuse, per host: enough for steady traffic, while a
+/// burst of calls does not leave hundreds of sockets open after it.
+const IDLE_CONNECTIONS_PER_HOST: usize = 32;
+
 /// A client that sends credentials: redirects are never followed by the client itself,
 /// and no `Referer` is ever sent.
-pub(crate) fn credential_client(timeout: Duration) -> Result<reqwest::Client, String> {
+pub(crate) fn credential_client(timeout: Duration, connect_timeout: Duration) -> Result<reqwest::Client, String> {
     crate::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(timeout)
+        .connect_timeout(connect_timeout)
+        .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST)
         .redirect(reqwest::redirect::Policy::none())
         .referer(false)
         .user_agent(concat!("cast-runtime/", env!("CARGO_PKG_VERSION")))

@@ -316,7 +316,7 @@ impl ResourceServer {
             issuer: issuer.to_owned(),
             resource: resource.to_owned(),
             scopes,
-            client: crate::http::credential_client(timeout)?,
+            client: crate::http::credential_client(timeout, timeout.min(Duration::from_secs(10)))?,
             keys: RwLock::new(Arc::new(JwkSet { keys: Vec::new() })),
             refresh: tokio::sync::Mutex::new(Refresh::default()),
         })

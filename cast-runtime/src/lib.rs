@@ -25,13 +25,15 @@ pub mod sealed;
 pub mod secret;
 mod serve;
 mod server;
+mod sessions;
+mod stdio;
 mod style;
 mod upstream;
 
 pub use api::{Annotations, Api, Method, Redirects, Scheme, SchemeKind, ToolDef};
 pub use secret::Secret;
 pub use server::Server;
-pub use upstream::{Upstream, UpstreamConfig};
+pub use upstream::{RetryPolicy, Upstream, UpstreamConfig};
 
 /// reqwest is built without a default TLS provider (ring builds faster than aws-lc);
 /// install ring once before the first client is made.

@@ -1,7 +1,11 @@
 //! The streamable HTTP transport: `/mcp` behind inbound authentication, the
 //! Protected Resource Metadata and `/healthz` open.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     body::Body,
@@ -10,9 +14,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use rmcp::transport::{
-    StreamableHttpServerConfig, StreamableHttpService, streamable_http_server::session::local::LocalSessionManager,
-};
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 
 use crate::{
     inbound::{Inbound, Refusal},
@@ -21,6 +23,11 @@ use crate::{
 
 /// Request bodies above this are refused (by rmcp, and by the scope check that reads them).
 const MAX_REQUEST_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// A connection past `--max-connections` is still served, but must send its request
+/// head within this and gets no keep-alive: a flood of slow connections cannot hold
+/// descriptors for long, and a health check still gets through.
+const OVERFLOW_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How the HTTP transport is exposed.
 #[derive(Debug)]
@@ -31,6 +38,21 @@ pub(crate) struct HttpOptions {
     pub sessions: bool,
     pub inbound: Option<Inbound>,
     pub allow_unauthenticated: bool,
+    pub limits: Limits,
+}
+
+/// Bounds on what callers can hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// A request head must arrive within this (also bounds idle keep-alive connections).
+    pub header_read_timeout: Duration,
+    /// Connections served normally at once.
+    pub max_connections: usize,
+    /// On SIGTERM or SIGINT, calls in flight get this long to finish.
+    pub shutdown_grace: Duration,
+    /// `--sessions`: sessions at most, and how long an idle one is kept.
+    pub max_sessions: usize,
+    pub session_idle: Duration,
 }
 
 /// Refuses to serve tools to an untrusted network without knowing who calls.
@@ -67,6 +89,7 @@ pub(crate) async fn serve(server: Server, options: HttpOptions) -> Result<(), St
         allowed_origins,
         sessions,
         inbound,
+        limits,
         ..
     } = options;
     let mut config = StreamableHttpServerConfig::default()
@@ -85,13 +108,14 @@ pub(crate) async fn serve(server: Server, options: HttpOptions) -> Result<(), St
     } else {
         config.with_allowed_origins(allowed_origins)
     };
-    let shutdown = config.cancellation_token.clone();
+    let rmcp_shutdown = config.cancellation_token.clone();
+    let sessions_manager = crate::sessions::Capped::new(limits.max_sessions, limits.session_idle);
     let service = StreamableHttpService::new(
         {
             let server = server.clone();
             move || Ok(server.clone())
         },
-        LocalSessionManager::default().into(),
+        Arc::new(sessions_manager),
         config,
     );
     let mut mcp = axum::Router::new().nest_service("/mcp", service);
@@ -126,13 +150,81 @@ pub(crate) async fn serve(server: Server, options: HttpOptions) -> Result<(), St
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, "listening on http://{local}/mcp");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            shutdown.cancel();
-        })
-        .await
-        .map_err(|e| format!("HTTP server failed: {e}"))
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let normal = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // Out of descriptors, most likely: back off instead of spinning.
+                    tracing::warn!(target: "cast::http", "cannot accept a connection: {err}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let permit = normal.clone().try_acquire_owned().ok();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(hyper_util::rt::TokioTimer::new());
+        if permit.is_some() {
+            http.header_read_timeout(limits.header_read_timeout).keep_alive(true);
+        } else {
+            http.header_read_timeout(OVERFLOW_HEADER_READ_TIMEOUT).keep_alive(false);
+        }
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let deadline = Instant::now() + limits.shutdown_grace;
+    tracing::info!(
+        target: "cast::http",
+        calls_in_flight = server.calls_in_flight(),
+        grace_secs = limits.shutdown_grace.as_secs(),
+        "shutting down: no new connections; calls in flight may finish"
+    );
+    let drained = tokio::time::timeout_at(deadline.into(), async {
+        if sessions {
+            // Session streams never end on their own: end them once the calls are done.
+            server.drained().await;
+            rmcp_shutdown.cancel();
+        }
+        graceful.shutdown().await;
+    })
+    .await;
+    rmcp_shutdown.cancel();
+    match drained {
+        Ok(()) => tracing::info!(target: "cast::http", "shut down: every call finished"),
+        Err(_) => tracing::warn!(
+            target: "cast::http",
+            calls_cancelled = server.calls_in_flight(),
+            "shut down at the end of the grace period: calls still running were cancelled"
+        ),
+    }
+    Ok(())
+}
+
+/// SIGTERM (what Docker and Kubernetes send) or SIGINT.
+pub(crate) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Lets through only requests with an accepted bearer token, and with scopes
@@ -248,6 +340,13 @@ mod tests {
             sessions: false,
             inbound: None,
             allow_unauthenticated: false,
+            limits: Limits {
+                header_read_timeout: Duration::from_secs(10),
+                max_connections: 8,
+                shutdown_grace: Duration::from_secs(1),
+                max_sessions: 8,
+                session_idle: Duration::from_secs(60),
+            },
         }
     }
 

@@ -20,6 +20,10 @@ use crate::{
 
 /// Tools never change while a server runs, so clients may cache the list for long.
 const TOOL_LIST_TTL_MS: u64 = 60 * 60 * 1000;
+/// Concurrent tool calls at most, by default (`--max-concurrent-calls`).
+pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 64;
+/// How long a call past the cap waits for a slot before it is refused as busy.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A generated server, ready to serve over any rmcp transport. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -33,11 +37,17 @@ struct Inner {
     /// `[inbound.scopes]` resolved: each scope and the tools (by index) it grants.
     grants: Vec<(&'static str, Vec<bool>)>,
     upstream: Arc<Upstream>,
+    /// One permit per call in flight; also how shutdown knows when all calls are done.
+    calls: Arc<tokio::sync::Semaphore>,
+    max_calls: u32,
 }
 
 impl Server {
     /// Parses every tool's schema once, so listing tools is a clone of ready data.
-    pub fn new(api: &'static Api, upstream: Upstream) -> Result<Self, String> {
+    pub fn new(api: &'static Api, upstream: Upstream, max_concurrent_calls: u32) -> Result<Self, String> {
+        if max_concurrent_calls == 0 {
+            return Err("--max-concurrent-calls must be at least 1".to_owned());
+        }
         let mut tools = Vec::with_capacity(api.tools.len());
         let mut by_name = HashMap::with_capacity(api.tools.len());
         for (index, def) in api.tools.iter().enumerate() {
@@ -62,7 +72,22 @@ impl Server {
             by_name,
             grants,
             upstream: Arc::new(upstream),
+            calls: Arc::new(tokio::sync::Semaphore::new(max_concurrent_calls as usize)),
+            max_calls: max_concurrent_calls,
         })))
+    }
+
+    /// Tool calls running now.
+    pub(crate) fn calls_in_flight(&self) -> usize {
+        self.0.max_calls as usize - self.0.calls.available_permits()
+    }
+
+    /// Resolves once no tool call is running.
+    pub(crate) async fn drained(&self) {
+        // Holding every permit at once means nothing else holds one.
+        if let Ok(permits) = self.0.calls.acquire_many(self.0.max_calls).await {
+            drop(permits);
+        }
     }
 
     /// Whether callers see only the tools their scopes grant.
@@ -114,6 +139,17 @@ impl Server {
     pub fn tools(&self) -> &[Tool] {
         &self.0.tools
     }
+}
+
+/// The refusal of a call past `--max-concurrent-calls`: a tool error a client can retry.
+fn busy(limit: u32) -> rmcp::model::CallToolResult {
+    let mut result = crate::call::tool_error(format!(
+        "busy: {limit} calls are in flight, the most this server runs at once; retry in a second"
+    ));
+    let mut meta = serde_json::Map::new();
+    meta.insert("io.cast/busy".to_owned(), serde_json::json!({ "retryAfterMs": 1000 }));
+    result.meta = Some(rmcp::model::MetaObject(meta));
+    result
 }
 
 /// Whether one `[inbound.scopes]` entry (a tool name or a class) covers `tool`.
@@ -215,12 +251,24 @@ impl ServerHandler for Server {
                 None,
             ));
         };
+        let Ok(Ok(_permit)) = tokio::time::timeout(BUSY_WAIT, self.0.calls.clone().acquire_owned()).await else {
+            tracing::warn!(target: "cast::calls", tool = def.name, limit = self.0.max_calls, "call refused: busy");
+            return Ok(busy(self.0.max_calls).into());
+        };
         let call = Call {
             upstream: self.0.upstream.clone(),
             tool: def,
             args: request.arguments.unwrap_or_default(),
             caller: caller.map(|c| c.label.clone()),
         };
-        Ok((def.call)(call).await.into())
+        // A client that cancels or goes away cancels the call: dropping its future drops the
+        // upstream request (and its connection) on the spot.
+        tokio::select! {
+            result = (def.call)(call) => Ok(result.into()),
+            () = context.ct.cancelled() => {
+                tracing::info!(target: "cast::calls", tool = def.name, "call cancelled: the upstream request was dropped");
+                Err(McpError::internal_error("the call was cancelled", None))
+            }
+        }
     }
 }

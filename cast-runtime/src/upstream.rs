@@ -49,6 +49,12 @@ pub struct Upstream {
     oauth: Vec<Option<TokenSource>>,
     static_headers: &'static [(&'static str, &'static str)],
     max_response_bytes: usize,
+    max_structured_bytes: usize,
+    /// Whole-request timeout, and per-tool ones from `[tools.timeouts]`.
+    timeout: Duration,
+    tool_timeouts: std::collections::HashMap<&'static str, Duration>,
+    retry: RetryPolicy,
+    budget: RetryBudget,
 }
 
 /// Where an OAuth 2.0 scheme's access tokens come from.
@@ -67,18 +73,98 @@ impl TokenSource {
     }
 }
 
-/// The outcome of one try; a 401 says which OAuth schemes' tokens it carried.
+/// The outcome of one try; a 401 says which OAuth schemes' tokens it carried, and a
+/// failure that another try may cure says how long the upstream asked to wait.
 enum Attempt {
     Done(CallToolResult),
     Unauthorized(CallToolResult, Vec<usize>),
+    Transient(CallToolResult, Option<Duration>),
 }
 
 impl Attempt {
     fn into_result(self) -> CallToolResult {
         match self {
-            Attempt::Done(result) | Attempt::Unauthorized(result, _) => result,
+            Attempt::Done(result) | Attempt::Unauthorized(result, _) | Attempt::Transient(result, _) => result,
         }
     }
+}
+
+/// How failed calls are tried again: only for operations that are idempotent, on
+/// connection failures, 502, 503, 504 and 429, with exponential backoff and full
+/// jitter, honouring `Retry-After` up to a cap, and within a budget shared by all
+/// calls so that a failing upstream is not hit with a storm of retries.
+#[derive(Debug)]
+pub struct RetryPolicy {
+    /// Tries after the first, at most.
+    pub retries: u32,
+    /// The first backoff; each next one doubles.
+    pub base: Duration,
+    /// A `Retry-After` longer than this is not waited for.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            retries: 2,
+            base: Duration::from_millis(100),
+            max_retry_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A token bucket shared by all calls: each call adds a fifth of a retry, each retry
+/// takes one; it starts and tops out at a burst of 50. So retries stay under a fifth of
+/// the calls (plus the burst) however badly the upstream fails; past that, failures are
+/// returned at once. Counted in thousandths, so the arithmetic is exact.
+#[derive(Debug)]
+struct RetryBudget(std::sync::atomic::AtomicU32);
+
+const RETRY_COST: u32 = 1000;
+const RETRY_BUDGET_DEPOSIT: u32 = RETRY_COST / 5;
+const RETRY_BUDGET_BURST: u32 = 50 * RETRY_COST;
+
+impl RetryBudget {
+    fn new() -> Self {
+        Self(std::sync::atomic::AtomicU32::new(RETRY_BUDGET_BURST))
+    }
+
+    fn deposit(&self) {
+        let _ = self.update(|tokens| Some((tokens + RETRY_BUDGET_DEPOSIT).min(RETRY_BUDGET_BURST)));
+    }
+
+    fn withdraw(&self) -> bool {
+        self.update(|tokens| tokens.checked_sub(RETRY_COST)).is_ok()
+    }
+
+    fn update(&self, f: impl FnMut(u32) -> Option<u32>) -> Result<u32, u32> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0.fetch_update(Relaxed, Relaxed, f)
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Full jitter: a random wait between zero and `base × 2^(retry − 1)`.
+fn backoff(base: Duration, retry: u32) -> Duration {
+    let ceiling = base.saturating_mul(1 << retry.saturating_sub(1).min(16));
+    let mut random = [0u8; 4];
+    let fraction = match getrandom::fill(&mut random) {
+        Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
+        Err(_) => 0.5,
+    };
+    ceiling.mul_f64(fraction)
 }
 
 /// What [`Upstream::new`] needs.
@@ -98,10 +184,18 @@ pub struct UpstreamConfig<'a> {
     pub credentials: Vec<Option<SealedCredential>>,
     /// Non-secret headers for every request.
     pub static_headers: &'static [(&'static str, &'static str)],
-    /// Per-request timeout.
+    /// Whole-request timeout (connecting, sending, reading the answer), at least a second.
     pub timeout: Duration,
+    /// Connecting alone, at least a second.
+    pub connect_timeout: Duration,
+    /// Per-tool timeouts (`[tools.timeouts]` in cast.toml), in seconds.
+    pub tool_timeouts: &'static [(&'static str, u64)],
+    /// How failed calls are tried again.
+    pub retry: RetryPolicy,
     /// Responses are cut at this size.
     pub max_response_bytes: usize,
+    /// JSON responses above this size come back as text only, without `structuredContent`.
+    pub max_structured_bytes: usize,
 }
 
 /// A request whose path, query, headers and body are final.
@@ -195,6 +289,7 @@ fn apply(credentials: &[Chosen]) -> Applied {
 /// A response as it may be shown: already redacted and cut to the size cap.
 struct Reply {
     status: reqwest::StatusCode,
+    retry_after: Option<Duration>,
     content_type: Option<String>,
     body: Vec<u8>,
     truncated: bool,
@@ -212,9 +307,32 @@ impl Upstream {
     /// Builds the upstream client. The base URL must be an absolute http(s) URL.
     pub fn new(config: UpstreamConfig<'_>) -> Result<Self, String> {
         let base = parse_base(config.base_url)?;
+        for (what, timeout) in [
+            ("--timeout-secs", config.timeout),
+            ("--connect-timeout-secs", config.connect_timeout),
+        ]
+        .into_iter()
+        .chain(
+            config
+                .tool_timeouts
+                .iter()
+                .map(|(_, s)| ("[tools.timeouts]", Duration::from_secs(*s))),
+        ) {
+            if timeout < Duration::from_secs(1) {
+                return Err(format!("{what} must be at least 1 second: every call would fail"));
+            }
+        }
         Ok(Self {
-            client: credential_client(config.timeout)?,
-            oauth_client: credential_client(config.timeout)?,
+            client: credential_client(config.timeout, config.connect_timeout)?,
+            oauth_client: credential_client(config.timeout, config.connect_timeout)?,
+            timeout: config.timeout,
+            tool_timeouts: config
+                .tool_timeouts
+                .iter()
+                .map(|(name, secs)| (*name, Duration::from_secs(*secs)))
+                .collect(),
+            retry: config.retry,
+            budget: RetryBudget::new(),
             base_url: config.base_url.trim_end_matches('/').to_owned(),
             base,
             base_url_overridden: config.base_url_overridden,
@@ -242,6 +360,7 @@ impl Upstream {
             credentials: config.credentials,
             static_headers: config.static_headers,
             max_response_bytes: config.max_response_bytes,
+            max_structured_bytes: config.max_structured_bytes,
         })
     }
 
@@ -290,17 +409,52 @@ impl Upstream {
     }
 
     pub(crate) async fn send(&self, request: Prepared) -> CallToolResult {
-        match self.attempt(&request).await {
-            // A refused OAuth token may have been revoked or expired early: renew once and retry.
-            Attempt::Unauthorized(_, oauth) if !oauth.is_empty() => {
-                for index in oauth {
-                    if let Some(cache) = &self.oauth[index] {
-                        cache.invalidate().await;
+        let tool = request.tool;
+        let timeout = self.tool_timeouts.get(tool.name).copied().unwrap_or(self.timeout);
+        let deadline = Instant::now() + timeout;
+        // Only calls whose repetition has no further effect are tried again.
+        let retryable = tool.annotations.idempotent || tool.annotations.read_only;
+        self.budget.deposit();
+        let mut attempts = 1u32;
+        let mut renewed_token = false;
+        loop {
+            let result = match self.attempt(&request, timeout).await {
+                // A refused OAuth token may have been revoked or expired early: renew once and retry.
+                Attempt::Unauthorized(_, oauth) if !oauth.is_empty() && !renewed_token => {
+                    for index in oauth {
+                        if let Some(cache) = &self.oauth[index] {
+                            cache.invalidate().await;
+                        }
+                    }
+                    renewed_token = true;
+                    attempts += 1;
+                    continue;
+                }
+                Attempt::Transient(result, asked) if retryable && attempts <= self.retry.retries => {
+                    let wait = match asked {
+                        Some(asked) if asked > self.retry.max_retry_after => None,
+                        Some(asked) => Some(asked),
+                        None => Some(backoff(self.retry.base, attempts)),
+                    };
+                    match wait {
+                        Some(wait) if Instant::now() + wait < deadline && self.budget.withdraw() => {
+                            tracing::info!(
+                                target: "cast::upstream",
+                                tool = tool.name,
+                                attempt = attempts,
+                                wait_ms = wait.as_millis() as u64,
+                                "trying again"
+                            );
+                            tokio::time::sleep(wait).await;
+                            attempts += 1;
+                            continue;
+                        }
+                        _ => result,
                     }
                 }
-                self.attempt(&request).await.into_result()
-            }
-            other => other.into_result(),
+                other => other.into_result(),
+            };
+            return with_attempts(result, attempts);
         }
     }
 
@@ -341,7 +495,7 @@ impl Upstream {
         Ok((url, base))
     }
 
-    async fn attempt(&self, request: &Prepared) -> Attempt {
+    async fn attempt(&self, request: &Prepared, timeout: Duration) -> Attempt {
         let tool = request.tool;
         let credentials = match self.credentials_for(tool).await {
             Ok(credentials) => credentials,
@@ -377,7 +531,7 @@ impl Upstream {
             }
         };
         let method = reqwest::Method::from_bytes(tool.method.as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut builder = self.client.request(method, url);
+        let mut builder = self.client.request(method, url).timeout(timeout);
         for (name, value) in self.static_headers {
             builder = builder.header(*name, *value);
         }
@@ -437,16 +591,20 @@ impl Upstream {
                     tool,
                     reply.status,
                     reply.content_type.as_deref(),
-                    &reply.body,
+                    reply.body,
                     reply.truncated.then_some(self.max_response_bytes),
+                    self.max_structured_bytes,
                 );
-                if reply.status == reqwest::StatusCode::UNAUTHORIZED {
-                    Attempt::Unauthorized(result, oauth_used)
-                } else {
-                    Attempt::Done(result)
+                match reply.status.as_u16() {
+                    401 => Attempt::Unauthorized(result, oauth_used),
+                    429 | 502 | 503 | 504 => Attempt::Transient(result, reply.retry_after),
+                    _ => Attempt::Done(result),
                 }
             }
             Err(failure) => {
+                // A connection that failed or broke may work the next time; a timeout already
+                // spent the call's time, and a refusal is final.
+                let transient = matches!(&failure, Failure::Transport(err) if !err.is_timeout());
                 let message = match failure {
                     Failure::Transport(err) => format!(
                         "upstream request failed: {}",
@@ -464,7 +622,11 @@ impl Upstream {
                     error = %message,
                     "upstream call failed"
                 );
-                Attempt::Done(tool_error(message))
+                if transient {
+                    Attempt::Transient(tool_error(message), None)
+                } else {
+                    Attempt::Done(tool_error(message))
+                }
             }
         }
     }
@@ -545,6 +707,7 @@ impl Upstream {
                 request = next;
                 continue;
             }
+            let asked_to_wait = retry_after(response.headers());
             let content_type = response
                 .headers()
                 .get(reqwest::header::CONTENT_TYPE)
@@ -562,6 +725,7 @@ impl Upstream {
             }
             return Ok(Reply {
                 status,
+                retry_after: asked_to_wait,
                 content_type,
                 body,
                 truncated,
@@ -569,6 +733,18 @@ impl Upstream {
             });
         }
     }
+}
+
+/// Says in `_meta` how many tries a call took, when it took more than one.
+fn with_attempts(mut result: CallToolResult, attempts: u32) -> CallToolResult {
+    if attempts > 1 {
+        result
+            .meta
+            .get_or_insert_with(|| rmcp::model::MetaObject(serde_json::Map::new()))
+            .0
+            .insert("io.cast/attempts".to_owned(), serde_json::json!(attempts));
+    }
+    result
 }
 
 fn parse_base(text: &str) -> Result<Url, String> {
@@ -625,17 +801,22 @@ fn media_essence(content_type: Option<&str>) -> String {
 
 /// Maps a response to MCP content: JSON to text plus `structuredContent`, text to
 /// text, images and audio to their content types, other bytes to an embedded blob.
+/// JSON bodies up to this size also come back as `structuredContent` by default; larger
+/// ones as text only, so a big answer is held once, not twice (`--max-structured-bytes`).
+pub const DEFAULT_MAX_STRUCTURED_BYTES: usize = 256 * 1024;
+
 fn respond(
     tool: &ToolDef,
     status: reqwest::StatusCode,
     content_type: Option<&str>,
-    body: &[u8],
+    body: Vec<u8>,
     truncated_at: Option<usize>,
+    max_structured_bytes: usize,
 ) -> CallToolResult {
     use base64::Engine as _;
     let reason = status.canonical_reason().unwrap_or("");
     if !status.is_success() {
-        let text = String::from_utf8_lossy(body);
+        let text = String::from_utf8_lossy(&body);
         let shown: String = text.chars().take(ERROR_BODY_LIMIT).collect();
         let cut = if shown.len() < text.len() || truncated_at.is_some() {
             " […]"
@@ -666,16 +847,23 @@ fn respond(
             "",
         ]
         .contains(&essence.as_str());
-    let base64 = || base64::engine::general_purpose::STANDARD.encode(body);
+    let base64 = || base64::engine::general_purpose::STANDARD.encode(&body);
     let mut result = if is_json || is_text {
-        let mut result = CallToolResult::success(vec![ContentBlock::text(String::from_utf8_lossy(body).into_owned())]);
-        // MCP structured content is an object; a truncated body is not valid JSON anyway.
-        if is_json
-            && truncated_at.is_none()
-            && let Ok(value @ serde_json::Value::Object(_)) = serde_json::from_slice(body)
-        {
-            result.structured_content = Some(value);
-        }
+        // The body becomes the text without a copy when it is UTF-8, as it nearly always is.
+        let text = String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        // MCP structured content is an object; a truncated body is not valid JSON anyway, and
+        // past `max_structured_bytes` the body is not parsed at all (the parsed tree of a
+        // list costs several times its text).
+        let structured = if is_json && truncated_at.is_none() && text.len() <= max_structured_bytes {
+            match serde_json::from_str(&text) {
+                Ok(value @ serde_json::Value::Object(_)) => Some(value),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        result.structured_content = structured;
         result
     } else if essence.starts_with("image/") {
         CallToolResult::success(vec![ContentBlock::image(base64(), essence)])
@@ -704,6 +892,26 @@ fn respond(
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_retry_budget_holds_retries_to_a_fifth_of_calls_plus_the_burst() {
+        let budget = RetryBudget::new();
+        // An upstream that fails every call: each call would retry as often as allowed.
+        let mut retries = 0;
+        for _ in 0..10_000 {
+            budget.deposit();
+            while budget.withdraw() {
+                retries += 1;
+            }
+        }
+        // The burst, then a fifth of each call (the very first deposit found it full).
+        assert_eq!(retries, 50 + 9_999 / 5);
+        // Calls that succeed refill it, up to the burst only.
+        for _ in 0..1_000 {
+            budget.deposit();
+        }
+        assert!((0..50).all(|_| budget.withdraw()) && !budget.withdraw());
+    }
+
     static TEST_TOOL: ToolDef = ToolDef {
         name: "t",
         title: None,
@@ -729,8 +937,9 @@ mod tests {
             &TEST_TOOL,
             reqwest::StatusCode::OK,
             Some("image/png"),
-            &[0x89, b'P'],
+            vec![0x89, b'P'],
             None,
+            DEFAULT_MAX_STRUCTURED_BYTES,
         );
         let json = serde_json::to_value(&image.content[0]).expect("json");
         assert_eq!(
@@ -741,20 +950,29 @@ mod tests {
             &TEST_TOOL,
             reqwest::StatusCode::OK,
             Some("application/pdf"),
-            b"%PDF",
+            b"%PDF".to_vec(),
             None,
+            DEFAULT_MAX_STRUCTURED_BYTES,
         );
         let json = serde_json::to_value(&blob.content[0]).expect("json");
         assert_eq!(json["resource"]["blob"], "JVBERg==");
         assert_eq!(json["resource"]["mimeType"], "application/pdf");
-        let text = respond(&TEST_TOOL, reqwest::StatusCode::OK, Some("text/csv"), b"a,b", None);
+        let text = respond(
+            &TEST_TOOL,
+            reqwest::StatusCode::OK,
+            Some("text/csv"),
+            b"a,b".to_vec(),
+            None,
+            DEFAULT_MAX_STRUCTURED_BYTES,
+        );
         assert_eq!(text.content[0].as_text().expect("text").text, "a,b");
         let cut = respond(
             &TEST_TOOL,
             reqwest::StatusCode::OK,
             Some("application/json"),
-            b"{\"a\":",
+            b"{\"a\":".to_vec(),
             Some(6),
+            DEFAULT_MAX_STRUCTURED_BYTES,
         );
         assert_eq!(cut.structured_content, None);
         assert_eq!(cut.meta.expect("meta").0["io.cast/truncated"]["limitBytes"], 6);
@@ -777,7 +995,11 @@ mod tests {
             credentials: Vec::new(),
             static_headers: &[],
             timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            tool_timeouts: &[],
+            retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_structured_bytes: DEFAULT_MAX_STRUCTURED_BYTES,
         }
     }
 
@@ -874,8 +1096,9 @@ mod tests {
             &TEST_TOOL,
             reqwest::StatusCode::UNAUTHORIZED,
             Some("application/json"),
-            br#"{"error":"MISSING_API_KEY"}"#,
+            br#"{"error":"MISSING_API_KEY"}"#.to_vec(),
             None,
+            DEFAULT_MAX_STRUCTURED_BYTES,
         );
         assert_eq!(result.is_error, Some(true));
         let text = result.content[0].as_text().expect("text").text.clone();
@@ -891,11 +1114,35 @@ mod tests {
             &TEST_TOOL,
             reqwest::StatusCode::OK,
             Some("application/json; charset=utf-8"),
-            br#"{"id":1}"#,
+            br#"{"id":1}"#.to_vec(),
             None,
+            DEFAULT_MAX_STRUCTURED_BYTES,
         );
         assert_eq!(result.structured_content, Some(serde_json::json!({"id": 1})));
-        let empty = respond(&TEST_TOOL, reqwest::StatusCode::NO_CONTENT, None, b"", None);
+        let big = respond(
+            &TEST_TOOL,
+            reqwest::StatusCode::OK,
+            Some("application/json"),
+            br#"{"id":1}"#.to_vec(),
+            None,
+            4,
+        );
+        assert_eq!(
+            (
+                big.structured_content,
+                big.content[0].as_text().map(|t| t.text.as_str())
+            ),
+            (None, Some(r#"{"id":1}"#)),
+            "above the limit: text only"
+        );
+        let empty = respond(
+            &TEST_TOOL,
+            reqwest::StatusCode::NO_CONTENT,
+            None,
+            b"".to_vec(),
+            None,
+            DEFAULT_MAX_STRUCTURED_BYTES,
+        );
         assert_eq!(empty.is_error, Some(false));
     }
 }

@@ -155,8 +155,14 @@ impl Launch {
     pub async fn http_with(&self, log: &Log, args: &[&str]) -> Result<(tokio::process::Child, String)> {
         let mut command_args = vec!["http"];
         command_args.extend_from_slice(args);
+        self.listening(log, &command_args).await
+    }
+
+    /// Starts `BIN ARGS…` (ARGS start a server listening on HTTP; `BIN` may be a wrapper
+    /// such as a shell); returns the child and the MCP endpoint URL.
+    pub async fn listening(&self, log: &Log, args: &[&str]) -> Result<(tokio::process::Child, String)> {
         let mut child = self
-            .command(&command_args)
+            .command(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -129,6 +129,10 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
         .inbound_scopes
         .iter()
         .map(|(scope, grants)| quote!((#scope, &[#(#grants),*])));
+    let tool_timeouts = api.tool_timeouts.iter().map(|(tool, secs)| {
+        let secs = Literal::u64_unsuffixed(*secs);
+        quote!((#tool, #secs))
+    });
     quote! {
         #visibility static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
             name: ::std::env!("CARGO_PKG_NAME"),
@@ -142,6 +146,7 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
             always: &[#(#always),*],
             redirects: #redirects,
             inbound_scopes: &[#(#inbound_scopes),*],
+            tool_timeouts: &[#(#tool_timeouts),*],
             tools: tools::ALL,
         };
     }

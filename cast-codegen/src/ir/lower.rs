@@ -104,6 +104,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
     diagnostics.0.append(&mut cx.diagnostics.0);
     select(&mut tools, settings, diagnostics);
     let inbound_scopes = inbound_scopes(&tools, settings, diagnostics);
+    let tool_timeouts = tool_timeouts(&tools, settings, diagnostics);
 
     ApiIr {
         crate_name,
@@ -117,6 +118,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         static_headers: settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         follow_same_origin_redirects: settings.follow_redirects == Some(FollowRedirects::SameOrigin),
         inbound_scopes,
+        tool_timeouts,
         tools,
     }
 }
@@ -166,6 +168,37 @@ fn inbound_scopes(tools: &[ToolIr], settings: &Settings, diagnostics: &mut Diagn
         scopes.push((scope.clone(), resolved));
     }
     scopes
+}
+
+/// `[tools.timeouts]` by tool name; each must name an enabled tool and be at least a second.
+fn tool_timeouts(tools: &[ToolIr], settings: &Settings, diagnostics: &mut Diagnostics) -> Vec<(String, u64)> {
+    let mut timeouts = Vec::new();
+    for (name, secs) in &settings.tools.timeouts {
+        let tool = tools
+            .iter()
+            .find(|t| t.enabled && (t.name == *name || t.operation_id.as_deref() == Some(name.as_str())));
+        match tool {
+            _ if *secs == 0 => diagnostics.push(
+                Diagnostic::error(
+                    "C0207",
+                    "",
+                    format!("[tools.timeouts] {name} = 0: every call would fail"),
+                )
+                .hint("give a timeout of at least 1 second"),
+            ),
+            Some(tool) => timeouts.push((tool.name.clone(), *secs)),
+            None => diagnostics.push(
+                Diagnostic::error(
+                    "C0207",
+                    "",
+                    format!("[tools.timeouts] names `{name}`, which is not an enabled tool"),
+                )
+                .hint("`cast-codegen tools SPEC` lists every tool name"),
+            ),
+        }
+    }
+    timeouts.sort();
+    timeouts
 }
 
 fn is_semver(version: &str) -> bool {

@@ -32,6 +32,8 @@ pub struct ApiIr {
     pub follow_same_origin_redirects: bool,
     /// `[inbound.scopes]`: each scope and the tool names or classes it grants.
     pub inbound_scopes: Vec<(String, Vec<String>)>,
+    /// `[tools.timeouts]`: tool name and upstream timeout in seconds.
+    pub tool_timeouts: Vec<(String, u64)>,
     /// Every operation, enabled or not, in spec order.
     pub tools: Vec<ToolIr>,
 }

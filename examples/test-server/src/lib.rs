@@ -137,6 +137,11 @@ struct Shared {
     /// Issuer mode: signing keys (key id, Ed25519 seed, published in the JWK set).
     signing: Mutex<Vec<(String, [u8; 32], bool)>>,
     jwks_requests: std::sync::atomic::AtomicUsize,
+    /// Fault routes: requests seen per `key`, and how many are in flight now.
+    fault_hits: Mutex<BTreeMap<String, usize>>,
+    fault_in_flight: std::sync::atomic::AtomicUsize,
+    /// Connections to close at once, unanswered.
+    drop_connections: std::sync::atomic::AtomicUsize,
     store: Mutex<Store>,
     seen: Mutex<Vec<Seen>>,
     base_url: String,
@@ -233,6 +238,24 @@ impl TestServer {
         self.shared.jwks_requests.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Fault routes: how many requests carried `key`.
+    pub fn fault_hits(&self, key: &str) -> usize {
+        lock(&self.shared.fault_hits).get(key).copied().unwrap_or(0)
+    }
+
+    /// Fault routes: requests being answered right now (a slow or stalled one counts
+    /// until its client goes away).
+    pub fn faults_in_flight(&self) -> usize {
+        self.shared.fault_in_flight.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Closes the next `n` connections as soon as they are accepted, unanswered.
+    pub fn drop_connections(&self, n: usize) {
+        self.shared
+            .drop_connections
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Every request received so far.
     pub fn seen(&self) -> Vec<Seen> {
         lock(&self.shared.seen).clone()
@@ -260,6 +283,9 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         keys: Mutex::new(vec![key]),
         signing: Mutex::new(Vec::new()),
         jwks_requests: std::sync::atomic::AtomicUsize::new(0),
+        fault_hits: Mutex::new(BTreeMap::new()),
+        fault_in_flight: std::sync::atomic::AtomicUsize::new(0),
+        drop_connections: std::sync::atomic::AtomicUsize::new(0),
         tokens: Mutex::new(BTreeMap::new()),
         token_requests: std::sync::atomic::AtomicUsize::new(0),
         codes: Mutex::new(BTreeMap::new()),
@@ -281,6 +307,8 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         .route("/api/items/{id}", get(get_item).put(update_item).delete(delete_item))
         .route("/api/users", get(list_users))
         .route("/api/status", get(status))
+        // The fault routes behind the key check, for faults under a credential (rotation).
+        .route("/api/fault/{kind}", any(fault))
         .layer(middleware::from_fn_with_state(shared.clone(), authenticate));
     let app = Router::new()
         .route("/openapi.json", get(openapi))
@@ -289,6 +317,7 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         .route("/respond/{kind}", get(respond))
         .route("/leak/{*rest}", any(leak))
         .route("/redirect/{status}", any(redirect))
+        .route("/fault/{kind}", any(fault))
         .route("/oauth/token", axum::routing::post(token))
         .route("/oauth/authorize", get(authorize))
         .route("/oauth/register", axum::routing::post(register))
@@ -297,6 +326,10 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
         .route("/jwks.json", get(jwks))
         .merge(api)
         .with_state(shared.clone());
+    let listener = Dropping {
+        listener,
+        shared: shared.clone(),
+    };
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -718,6 +751,153 @@ async fn leak(request: Request) -> Response {
     let body = format!("{open}{}{middle}{echoed}{close}", "a".repeat(pad));
     let content_type = if as_json { "application/json" } else { "text/plain" };
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// A listener that closes connections unanswered while [`TestServer::drop_connections`] says so.
+struct Dropping {
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl axum::serve::Listener for Dropping {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let Ok((stream, addr)) = self.listener.accept().await else {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            };
+            let dropping = self
+                .shared
+                .drop_connections
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if dropping {
+                // A reset, not a polite close: what a crashed or overloaded upstream does.
+                let _ = stream.set_zero_linger();
+                drop(stream);
+                continue;
+            }
+            return (stream, addr);
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.listener.local_addr()
+    }
+}
+
+/// Counts a fault request in flight for as long as it is answered.
+struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fault_in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Misbehaves on request, as failing upstreams do. `kind` is one of:
+///
+/// - `slow?ms=N`: answers `{"ok":true}` after N ms;
+/// - `stall`: never answers;
+/// - `status?code=C[&fail=N][&retry_after=S]`: answers C (with `Retry-After: S`) to the
+///   first N requests of its `key` (every request without `fail`), then `{"ok":true}`;
+/// - `reset`: starts a body, then breaks the connection mid-body;
+/// - `invalid-json`: `application/json` that is not JSON;
+/// - `huge?bytes=N`: streams N bytes of text, chunk by chunk, without a length;
+/// - `huge-json?bytes=N`: a JSON list of small objects, about N bytes.
+///
+/// Every request counts towards its `key` query parameter (default: the kind); with
+/// `close`, the answer closes its connection (so the client's next request opens a new one).
+async fn fault(State(shared): State<Arc<Shared>>, Path(kind): Path<String>, request: Request) -> Response {
+    use std::sync::atomic::Ordering;
+    let query = request.uri().query().map(str::to_owned);
+    let param = |name: &str| query_value(query.as_deref(), name);
+    let number = |name: &str| param(name).and_then(|v| v.parse::<u64>().ok());
+    let key = param("key").unwrap_or_else(|| kind.clone());
+    let hit = {
+        let mut hits = lock(&shared.fault_hits);
+        let count = hits.entry(key).or_insert(0);
+        *count += 1;
+        *count
+    };
+    shared.fault_in_flight.fetch_add(1, Ordering::SeqCst);
+    let _in_flight = InFlight(shared.clone());
+    let ok = || Json(json!({ "ok": true, "attempt": hit })).into_response();
+    let mut response = match kind.as_str() {
+        "slow" => {
+            tokio::time::sleep(std::time::Duration::from_millis(number("ms").unwrap_or(1000))).await;
+            ok()
+        }
+        "stall" => std::future::pending().await,
+        "status" if number("fail").is_some_and(|fail| (hit as u64) > fail) => ok(),
+        "status" => {
+            let code = number("code")
+                .and_then(|c| u16::try_from(c).ok())
+                .and_then(|c| StatusCode::from_u16(c).ok())
+                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut response = error(code, "FAULT", "injected failure");
+            if let Some(after) = param("retry_after")
+                && let Ok(value) = after.parse()
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        "reset" => {
+            // The pause lets the head and first chunk reach the client before the break.
+            let chunks = futures_util::stream::unfold(0u8, |step| async move {
+                match step {
+                    0 => Some((Ok(b"{\"partial\":\"".to_vec()), 1)),
+                    1 => {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset");
+                        Some((Err(reset), 2))
+                    }
+                    _ => None,
+                }
+            });
+            let body = axum::body::Body::from_stream(chunks);
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        "invalid-json" => ([(header::CONTENT_TYPE, "application/json")], "{\"ok\": tru").into_response(),
+        "huge" => {
+            let total = number("bytes").unwrap_or(64 * 1024 * 1024) as usize;
+            const CHUNK: usize = 64 * 1024;
+            let chunks = (0..total.div_ceil(CHUNK)).map(move |i| {
+                let len = CHUNK.min(total - i * CHUNK);
+                Ok::<_, std::io::Error>(vec![b'7'; len])
+            });
+            let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+            ([(header::CONTENT_TYPE, "text/plain")], body).into_response()
+        }
+        "huge-json" => {
+            // About N bytes of `{"items":[{"id":0,"name":"item 0"},…]}`, as a list endpoint sends.
+            let total = number("bytes").unwrap_or(1024 * 1024) as usize;
+            let mut body = String::with_capacity(total + 64);
+            body.push_str("{\"items\":[");
+            let mut id = 0u64;
+            while body.len() < total {
+                if id > 0 {
+                    body.push(',');
+                }
+                body.push_str(&format!("{{\"id\":{id},\"name\":\"item {id}\",\"done\":false}}"));
+                id += 1;
+            }
+            body.push_str("]}");
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        _ => not_found(&kind),
+    };
+    if param("close").is_some() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Answers with the redirect status in the path and `Location: <to>` from the query.

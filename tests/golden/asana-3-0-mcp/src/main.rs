@@ -79,6 +79,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     always: &[],
     redirects: ::cast_runtime::codegen::Redirects::None,
     inbound_scopes: &[],
+    tool_timeouts: &[],
     tools: tools::ALL,
 };
 
