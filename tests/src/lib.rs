@@ -261,6 +261,40 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// A JSON-RPC `tools/call` over plain HTTP, stateless (2026-07-28 headers and `_meta`);
+/// returns the JSON-RPC answer, or what went wrong below it.
+pub async fn stateless_call(
+    client: &reqwest::Client,
+    url: &str,
+    tool: &str,
+    args: serde_json::Value,
+) -> std::result::Result<serde_json::Value, String> {
+    let body = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": tool, "arguments": args,
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}
+        }
+    } });
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("HTTP {status}: {text}"));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
+}
+
 /// Connects to an HTTP endpoint speaking the 2026-07-28 protocol (`server/discover`, stateless).
 pub async fn connect_discover(url: &str) -> Result<RunningService<RoleClient, ClientConfig>> {
     connect_discover_as(url, None).await

@@ -400,7 +400,12 @@ async fn sign_in_and_refresh(mode: Mode, crate_name: &'static str, scheme: &str)
     // The browser opener is whatever `xdg-open` is on PATH: this one records what it was given.
     let opener_dir = tempfile::tempdir().expect("tempdir");
     let opener = opener_dir.path().join("xdg-open");
-    std::fs::write(&opener, "#!/bin/sh\nenv > \"$(dirname \"$0\")/opener.env\"\n").expect("opener");
+    // Written under another name, then renamed: the test never reads it half-written.
+    std::fs::write(
+        &opener,
+        "#!/bin/sh\nd=\"$(dirname \"$0\")\"\nenv > \"$d/opener.tmp\" && mv \"$d/opener.tmp\" \"$d/opener.env\"\n",
+    )
+    .expect("opener");
     {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -449,7 +454,15 @@ async fn sign_in_and_refresh(mode: Mode, crate_name: &'static str, scheme: &str)
     let (status, _, page) = browser_get(&callback).await;
     assert!(status.contains("200") && page.contains("Signed in"), "{status} {page}");
     assert!(login.wait().await.expect("wait").success());
-    let seen_by_opener = std::fs::read_to_string(opener_dir.path().join("opener.env")).expect("the opener ran");
+    // The opener runs on its own, so it may finish after the sign-in does.
+    let opener_env = opener_dir.path().join("opener.env");
+    for _ in 0..100 {
+        if opener_env.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let seen_by_opener = std::fs::read_to_string(&opener_env).expect("the opener ran");
     assert!(seen_by_opener.contains("PATH="), "{seen_by_opener}");
     assert!(
         !seen_by_opener.contains("CAST_") && !seen_by_opener.contains(&vault.master_b64),

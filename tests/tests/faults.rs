@@ -10,49 +10,11 @@ use cast_test_server::{Mode, TestServer, generate_key, start};
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 
-fn spec() -> Value {
-    let query = |names: &[&str]| -> Value {
-        names
-            .iter()
-            .map(|name| json!({ "name": name, "in": "query", "schema": { "type": "string" } }))
-            .collect()
-    };
-    let get = |id: &str, params: &[&str]| json!({ "operationId": id, "parameters": query(params), "responses": { "200": { "description": "ok" } } });
-    json!({
-        "openapi": "3.0.3",
-        "info": { "title": "Faults", "version": "1.0.0" },
-        "servers": [{ "url": "http://127.0.0.1:9" }],
-        "paths": {
-            "/fault/slow": { "get": get("slow", &["ms", "key", "close"]) },
-            "/fault/stall": { "get": get("stall", &["key"]) },
-            "/fault/status": {
-                "get": get("status", &["code", "fail", "retry_after", "key"]),
-                "post": get("statusPost", &["code", "fail", "retry_after", "key"])
-            },
-            "/fault/reset": { "get": get("reset", &["key"]) },
-            "/fault/invalid-json": { "get": get("invalidJson", &[]) },
-            "/fault/huge": { "get": get("huge", &["bytes"]) },
-            "/fault/huge-json": { "get": get("hugeJson", &["bytes"]) },
-            "/api/fault/slow": { "get": {
-                "operationId": "slowWithKey", "parameters": query(&["ms", "key"]),
-                "security": [{ "key": [] }],
-                "responses": { "200": { "description": "ok" } }
-            } }
-        },
-        "components": { "securitySchemes": {
-            "key": { "type": "apiKey", "in": "header", "name": "X-Api-Key" }
-        } }
-    })
-}
-
 fn binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let dir = workspace_root().join("target/faults");
-        std::fs::create_dir_all(&dir).expect("dir");
-        let spec_path = dir.join("faults.json");
-        std::fs::write(&spec_path, spec().to_string()).expect("spec");
-        let out = dir.join("faults-mcp");
+        let spec_path = workspace_root().join("tests/faults/faults-3.0.json");
+        let out = workspace_root().join("target/faults/faults-mcp");
         let settings = Settings::default().with_name("faults-mcp").with_all_enabled();
         let generated = generate(spec_path.to_str().expect("UTF-8"), settings, &out).expect("generate");
         assert!(!generated.diagnostics.has_errors(), "{}", generated.diagnostics);
@@ -245,32 +207,9 @@ async fn past_the_concurrency_cap_a_call_is_refused_as_busy_then_service_recover
     client.cancel().await.ok();
 }
 
-/// A JSON-RPC `tools/call` over plain HTTP, stateless (2026-07-28 style headers).
+/// One stateless `tools/call` on a connection of its own.
 async fn http_call(url: &str, tool: &str, args: Value) -> Result<Value, String> {
-    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": tool, "arguments": args,
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {}
-        }
-    } });
-    let response = cast_e2e::http_client()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status();
-    let text = response.text().await.map_err(|e| e.to_string())?;
-    if !status.is_success() {
-        return Err(format!("HTTP {status}: {text}"));
-    }
-    serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
+    cast_e2e::stateless_call(&cast_e2e::http_client(), url, tool, args).await
 }
 
 fn rss_kib(pid: u32) -> u64 {
