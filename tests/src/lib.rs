@@ -359,3 +359,66 @@ pub fn text(result: &CallToolResult) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A spec shaped like large payment and CRM APIs: `cycles × per_cycle` component schemas,
+/// each an object whose expandable properties are `anyOf` a string id or another component
+/// of its cycle (so every component reaches every other of its cycle by many paths), and
+/// `operations` operations, each reading one component and writing another.
+pub fn stress_spec(cycles: usize, per_cycle: usize, operations: usize) -> serde_json::Value {
+    use serde_json::json;
+    let name = |cycle: usize, i: usize| format!("C{cycle}_{}", i % per_cycle);
+    let expandable = |cycle: usize, i: usize| {
+        json!({ "anyOf": [
+            { "type": "string", "description": "The id." },
+            { "$ref": format!("#/components/schemas/{}", name(cycle, i)) }
+        ] })
+    };
+    let mut schemas = serde_json::Map::new();
+    for cycle in 0..cycles {
+        for i in 0..per_cycle {
+            schemas.insert(
+                name(cycle, i),
+                json!({
+                    "type": "object",
+                    "description": format!("Object {i} of family {cycle}."),
+                    "properties": {
+                        "id": { "type": "string" },
+                        "amount": { "type": "integer", "minimum": 0 },
+                        "next": expandable(cycle, i + 1),
+                        "skip": expandable(cycle, i + 7),
+                        "back": expandable(cycle, i + per_cycle - 1),
+                        "metadata": { "type": "object", "additionalProperties": { "type": "string" } }
+                    },
+                    "required": ["id"]
+                }),
+            );
+        }
+    }
+    let mut paths = serde_json::Map::new();
+    for op in 0..operations {
+        let (cycle, i) = (op % cycles, op * 13);
+        let schema = |i: usize| json!({ "$ref": format!("#/components/schemas/{}", name(cycle, i)) });
+        paths.insert(
+            format!("/objects{op}/{{id}}"),
+            json!({
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "get": {
+                    "operationId": format!("get{op}"),
+                    "responses": { "200": { "description": "ok", "content": { "application/json": { "schema": schema(i) } } } }
+                },
+                "post": {
+                    "operationId": format!("update{op}"),
+                    "requestBody": { "content": { "application/json": { "schema": schema(i + 1) } } },
+                    "responses": { "200": { "description": "ok", "content": { "application/json": { "schema": schema(i) } } } }
+                }
+            }),
+        );
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "Stress", "version": "1.0.0" },
+        "servers": [{ "url": "https://api.example.com" }],
+        "paths": paths,
+        "components": { "schemas": schemas }
+    })
+}

@@ -18,7 +18,7 @@ fn cases() -> Vec<(String, PathBuf, Settings)> {
         root.join("examples/test-server/openapi.json"),
         Settings::default(),
     )];
-    // Real specs from the shared corpus that exercise bodies, styles and servers.
+    // Real specs from the corpus that exercise bodies, styles and servers.
     for spec in [
         "petstore-expanded-3.0.yaml",
         "uspto-3.0.yaml",
@@ -28,7 +28,7 @@ fn cases() -> Vec<(String, PathBuf, Settings)> {
         let stem = spec.rsplit_once('.').map_or(spec, |(stem, _)| stem).replace('.', "-");
         cases.push((
             format!("{stem}-mcp"),
-            root.join("../shared/specs").join(spec),
+            root.join("tests/corpus").join(spec),
             Settings::default(),
         ));
     }

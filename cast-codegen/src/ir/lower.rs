@@ -562,10 +562,7 @@ fn lower_operation(
         input_schema["required"] = Value::Array(required);
     }
     input_schema["additionalProperties"] = json!(false);
-    let defs = cx.take_defs();
-    if !defs.is_empty() {
-        input_schema["$defs"] = Value::Object(defs.into_iter().collect());
-    }
+    let input_schema = cx.finish(input_schema);
     let output_schema = if settings.output_schemas == Some(false) {
         None
     } else {
@@ -773,21 +770,21 @@ fn lower_body(
             required.push(json!(arg));
         }
         let binary = kind == BodyKind::Multipart && is_binary_schema(doc, &original);
+        let description = text(
+            original
+                .get("description")
+                .or_else(|| deref(doc, &original).and_then(|o| o.get("description"))),
+        );
         let mut prop_schema = prop_schema.clone();
         if binary && let Some(map) = prop_schema.as_object_mut() {
             let hint = "File contents: base64, or a data: URI (data:TYPE;name=FILE;base64,DATA).";
-            let description = match map.get("description").and_then(Value::as_str) {
+            let described = match &description {
                 Some(d) => format!("{d} {hint}"),
                 None => hint.to_owned(),
             };
-            map.insert("description".into(), json!(description));
+            map.insert("description".into(), json!(described));
         }
         properties.insert(arg.clone(), prop_schema);
-        let description = text(
-            deref(doc, &original)
-                .and_then(|o| o.get("description"))
-                .or(original.get("description")),
-        );
         fields.push(FieldIr {
             name: ArgName { ident, arg },
             wire: wire.clone(),
@@ -950,12 +947,8 @@ fn output_schema(cx: &mut SchemaCx<'_>, operation: &Value, pointer: &str) -> Opt
         return None;
     }
     let at = format!("{pointer}/responses/{code}/content/{}/schema", pointer_token(media));
-    let mut converted = cx.convert(schema, &at, Direction::Response);
-    let defs = cx.take_defs();
-    if !defs.is_empty() {
-        converted["$defs"] = Value::Object(defs.into_iter().collect());
-    }
-    Some(converted)
+    let converted = cx.convert(schema, &at, Direction::Response);
+    Some(cx.finish(converted))
 }
 
 /// A server URL with its variables replaced by their defaults.

@@ -1,5 +1,7 @@
 //! OpenAPI schemas to the JSON Schema a tool advertises, and to Rust types.
 
+use std::collections::HashMap;
+
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
@@ -20,7 +22,7 @@ const OPENAPI_ONLY: &[&str] = &[
 ];
 
 /// Which side of the wire a schema describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// Arguments sent upstream: `readOnly` properties are left out.
     Request,
@@ -28,16 +30,51 @@ pub enum Direction {
     Response,
 }
 
-/// Resolves local `$ref`s and converts schemas; recursive schemas become `$defs` entries.
+/// Converts schemas. Every `$ref` target is converted once per direction into an arena,
+/// whatever the number of paths to it through the reference graph, so generation is
+/// linear in the document's size. [`SchemaCx::finish`] then assembles one self-contained
+/// schema: a component used once is inlined, one used more than once (or on a cycle) is
+/// written once under `$defs`.
 #[derive(Debug)]
 pub struct SchemaCx<'a> {
     doc: &'a Value,
-    /// Names (`$ref` targets) currently being expanded, to spot cycles.
-    stack: Vec<String>,
-    /// Recursive schemas referenced as `#/$defs/NAME`.
-    defs: IndexMap<String, Value>,
+    arena: Vec<Def>,
+    ids: HashMap<(String, Direction), usize>,
+    /// Components referenced but not yet converted (converted after the schema that named
+    /// them, so long reference chains never deepen the stack).
+    pending: Vec<usize>,
+    /// Components the schema being converted names directly.
+    named: Vec<usize>,
     pub(crate) diagnostics: Diagnostics,
 }
+
+/// One converted component.
+#[derive(Debug)]
+struct Def {
+    reference: String,
+    direction: Direction,
+    /// Converted, with the components it names as [`marker`]s.
+    body: Value,
+    /// Components it names directly, each once.
+    refs: Vec<usize>,
+}
+
+/// Stands for component `id` inside converted schemas until [`SchemaCx::finish`]. A NUL
+/// cannot come from a spec's own `$ref`, which names a JSON pointer.
+const MARKER: &str = "\0cast-def:";
+
+fn marker(id: usize) -> String {
+    format!("{MARKER}{id}")
+}
+
+/// The component a converted object stands for, if it is a marker.
+fn marked(value: &Value) -> Option<usize> {
+    value.get("$ref")?.as_str()?.strip_prefix(MARKER)?.parse().ok()
+}
+
+/// Inlining stops this deep; what lies further is written under `$defs`, so no chain of
+/// components, however long, can exhaust the stack.
+const MAX_INLINE_DEPTH: usize = 32;
 
 /// Resolves a local JSON pointer reference (`#/components/schemas/Item`).
 pub fn resolve<'v>(doc: &'v Value, reference: &str) -> Option<&'v Value> {
@@ -99,8 +136,10 @@ impl<'a> SchemaCx<'a> {
     pub fn new(doc: &'a Value) -> Self {
         Self {
             doc,
-            stack: Vec::new(),
-            defs: IndexMap::new(),
+            arena: Vec::new(),
+            ids: HashMap::new(),
+            pending: Vec::new(),
+            named: Vec::new(),
             diagnostics: Diagnostics::default(),
         }
     }
@@ -110,13 +149,16 @@ impl<'a> SchemaCx<'a> {
         self.doc
     }
 
-    /// Takes the `$defs` collected since the last call.
-    pub fn take_defs(&mut self) -> IndexMap<String, Value> {
-        std::mem::take(&mut self.defs)
+    /// Converts an OpenAPI (3.0 or 3.1) schema at `pointer` to JSON Schema 2020-12. The
+    /// components it names stay references until [`SchemaCx::finish`].
+    pub fn convert(&mut self, schema: &Value, pointer: &str, direction: Direction) -> Value {
+        let outer = std::mem::take(&mut self.named);
+        let converted = self.convert_body(schema, pointer, direction);
+        self.named = outer;
+        converted
     }
 
-    /// Converts an OpenAPI (3.0 or 3.1) schema at `pointer` to JSON Schema 2020-12.
-    pub fn convert(&mut self, schema: &Value, pointer: &str, direction: Direction) -> Value {
+    fn convert_body(&mut self, schema: &Value, pointer: &str, direction: Direction) -> Value {
         let Some(object) = schema.as_object() else {
             // `true`/`false` schemas (3.1) pass through.
             return schema.clone();
@@ -141,7 +183,7 @@ impl<'a> SchemaCx<'a> {
                             continue;
                         }
                         let at = format!("{here}/{}", crate::diag::pointer_token(name));
-                        out_props.insert(name.clone(), self.convert(prop, &at, direction));
+                        out_props.insert(name.clone(), self.convert_body(prop, &at, direction));
                     }
                     Value::Object(out_props)
                 }
@@ -154,13 +196,13 @@ impl<'a> SchemaCx<'a> {
                 | "unevaluatedItems"
                 | "if"
                 | "then"
-                | "else" => self.convert(value, &here, direction),
+                | "else" => self.convert_body(value, &here, direction),
                 "allOf" | "oneOf" | "anyOf" | "prefixItems" => match value.as_array() {
                     Some(items) => Value::Array(
                         items
                             .iter()
                             .enumerate()
-                            .map(|(i, item)| self.convert(item, &format!("{here}/{i}"), direction))
+                            .map(|(i, item)| self.convert_body(item, &format!("{here}/{i}"), direction))
                             .collect(),
                     ),
                     None => value.clone(),
@@ -168,7 +210,7 @@ impl<'a> SchemaCx<'a> {
                 "patternProperties" | "dependentSchemas" | "$defs" | "definitions" => match value.as_object() {
                     Some(map) => Value::Object(
                         map.iter()
-                            .map(|(k, v)| (k.clone(), self.convert(v, &format!("{here}/{k}"), direction)))
+                            .map(|(k, v)| (k.clone(), self.convert_body(v, &format!("{here}/{k}"), direction)))
                             .collect(),
                     ),
                     None => value.clone(),
@@ -212,43 +254,189 @@ impl<'a> SchemaCx<'a> {
         pointer: &str,
         direction: Direction,
     ) -> Value {
-        let Some(target) = resolve(self.doc, reference) else {
-            self.diagnostics.push(
-                Diagnostic::warning("C0102", pointer, format!("cannot resolve `$ref: {reference}`"))
-                    .hint("only references within the document are supported; the value is accepted as any JSON"),
-            );
-            return json!({});
-        };
-        let name = def_name(reference);
-        let mut converted = if self.stack.iter().any(|r| r == reference) {
-            // A cycle: refer to the definition instead of expanding forever.
-            if !self.defs.contains_key(&name) {
-                self.defs.insert(name.clone(), Value::Null);
-                self.stack.push(reference.to_owned());
-                let def = self.convert(target, reference, direction);
-                self.stack.pop();
-                self.defs.insert(name.clone(), def);
+        let key = (reference.to_owned(), direction);
+        let id = match self.ids.get(&key) {
+            Some(id) => *id,
+            None => {
+                if resolve(self.doc, reference).is_none() {
+                    self.diagnostics.push(
+                        Diagnostic::warning("C0102", pointer, format!("cannot resolve `$ref: {reference}`")).hint(
+                            "only references within the document are supported; the value is accepted as any JSON",
+                        ),
+                    );
+                    return json!({});
+                }
+                let id = self.arena.len();
+                self.arena.push(Def {
+                    reference: reference.to_owned(),
+                    direction,
+                    body: Value::Null,
+                    refs: Vec::new(),
+                });
+                self.ids.insert(key, id);
+                self.pending.push(id);
+                id
             }
-            json!({ "$ref": format!("#/$defs/{name}") })
-        } else {
-            self.stack.push(reference.to_owned());
-            let value = self.convert(target, reference, direction);
-            self.stack.pop();
-            value
         };
-        // 3.1 allows keywords beside `$ref`; a description there is about this use, so it wins.
-        if let Some(map) = converted.as_object_mut() {
-            for (key, value) in object {
-                if key != "$ref"
-                    && !key.starts_with("x-")
-                    && !OPENAPI_ONLY.contains(&key.as_str())
-                    && map.get("$ref").is_none()
-                {
-                    map.insert(key.clone(), value.clone());
+        if !self.named.contains(&id) {
+            self.named.push(id);
+        }
+        // 3.1 allows keywords beside `$ref`; they are about this use, so they stay here and
+        // win over the component's own when it is inlined.
+        let mut site = Map::new();
+        site.insert("$ref".to_owned(), json!(marker(id)));
+        for (key, value) in object {
+            if key != "$ref" && !key.starts_with("x-") && !OPENAPI_ONLY.contains(&key.as_str()) {
+                site.insert(key.clone(), value.clone());
+            }
+        }
+        Value::Object(site)
+    }
+
+    /// Converts the components named so far, and those they name, until none is left.
+    fn convert_pending(&mut self) {
+        while let Some(id) = self.pending.pop() {
+            let reference = self.arena[id].reference.clone();
+            let direction = self.arena[id].direction;
+            let target = resolve(self.doc, &reference).cloned().unwrap_or(Value::Null);
+            let outer = std::mem::take(&mut self.named);
+            let body = self.convert_body(&target, &reference, direction);
+            let refs = std::mem::replace(&mut self.named, outer);
+            self.arena[id].body = body;
+            self.arena[id].refs = refs;
+        }
+    }
+
+    /// One self-contained JSON Schema from a converted one: components used once are
+    /// inlined where they are used, the others written once under `$defs` (named by their
+    /// last pointer segment, made unique within this schema).
+    pub fn finish(&mut self, schema: Value) -> Value {
+        self.convert_pending();
+        // A schema that is itself a reference keeps its shape at the root (an MCP output
+        // schema must say `"type": "object"` there).
+        let root = match marked(&schema) {
+            Some(id) => merge_site(self.arena[id].body.clone(), &schema),
+            None => schema,
+        };
+        let uses = self.uses(&root);
+        let cyclic = self.cyclic(&uses);
+        let mut out = Assembly {
+            cx: self,
+            uses: &uses,
+            cyclic: &cyclic,
+            names: HashMap::new(),
+            taken: std::collections::HashSet::new(),
+            queue: Vec::new(),
+        };
+        let mut root = out.emit(&root, 0);
+        let mut defs = Map::new();
+        while let Some(id) = out.queue.pop() {
+            let name = out.names[&id].clone();
+            let body = out.emit(&out.cx.arena[id].body, 0);
+            defs.insert(name, body);
+        }
+        if !defs.is_empty()
+            && let Some(map) = root.as_object_mut()
+        {
+            let mut sorted: Vec<(String, Value)> = defs.into_iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            match map.get_mut("$defs").and_then(Value::as_object_mut) {
+                Some(existing) => existing.extend(sorted),
+                None => {
+                    map.insert("$defs".to_owned(), Value::Object(sorted.into_iter().collect()));
                 }
             }
         }
-        converted
+        root
+    }
+
+    /// How often each component reachable from `root` is used in it, counting each
+    /// component's own body once (as it will be written once).
+    fn uses(&self, root: &Value) -> IndexMap<usize, usize> {
+        let mut uses: IndexMap<usize, usize> = IndexMap::new();
+        let mut queue = Vec::new();
+        count_markers(root, &mut |id| {
+            let n = uses.entry(id).or_insert(0);
+            if *n == 0 {
+                queue.push(id);
+            }
+            *n += 1;
+        });
+        while let Some(id) = queue.pop() {
+            count_markers(&self.arena[id].body, &mut |inner| {
+                let n = uses.entry(inner).or_insert(0);
+                if *n == 0 {
+                    queue.push(inner);
+                }
+                *n += 1;
+            });
+        }
+        uses
+    }
+
+    /// The components among `reachable` that lie on a cycle (Tarjan's strongly connected
+    /// components, iteratively).
+    fn cyclic(&self, reachable: &IndexMap<usize, usize>) -> std::collections::HashSet<usize> {
+        let mut index: HashMap<usize, (usize, usize)> = HashMap::new(); // id → (index, lowlink)
+        let mut on_stack = std::collections::HashSet::new();
+        let mut stack = Vec::new();
+        let mut cyclic = std::collections::HashSet::new();
+        let mut next = 0;
+        for &start in reachable.keys() {
+            if index.contains_key(&start) {
+                continue;
+            }
+            let mut work: Vec<(usize, usize)> = vec![(start, 0)];
+            index.insert(start, (next, next));
+            next += 1;
+            stack.push(start);
+            on_stack.insert(start);
+            while let Some(&mut (node, ref mut child)) = work.last_mut() {
+                let refs = &self.arena[node].refs;
+                if *child < refs.len() {
+                    let target = refs[*child];
+                    *child += 1;
+                    if target == node {
+                        cyclic.insert(node);
+                    }
+                    match index.get(&target) {
+                        None => {
+                            index.insert(target, (next, next));
+                            next += 1;
+                            stack.push(target);
+                            on_stack.insert(target);
+                            work.push((target, 0));
+                        }
+                        Some(&(target_index, _)) if on_stack.contains(&target) => {
+                            let entry = index.get_mut(&node).expect("indexed");
+                            entry.1 = entry.1.min(target_index);
+                        }
+                        Some(_) => {}
+                    }
+                    continue;
+                }
+                work.pop();
+                let (node_index, low) = index[&node];
+                if let Some(&(parent, _)) = work.last() {
+                    let entry = index.get_mut(&parent).expect("indexed");
+                    entry.1 = entry.1.min(low);
+                }
+                if low == node_index {
+                    let mut component = Vec::new();
+                    while let Some(member) = stack.pop() {
+                        on_stack.remove(&member);
+                        component.push(member);
+                        if member == node {
+                            break;
+                        }
+                    }
+                    if component.len() > 1 {
+                        cyclic.extend(component);
+                    }
+                }
+            }
+        }
+        cyclic
     }
 
     /// The Rust type for values of `schema`; `Json` where no precise type fits.
@@ -303,6 +491,101 @@ impl<'a> SchemaCx<'a> {
     }
 }
 
+/// Writes one schema out of the arena: markers become the inlined component or a
+/// `$defs` reference.
+struct Assembly<'c, 'a> {
+    cx: &'c SchemaCx<'a>,
+    uses: &'c IndexMap<usize, usize>,
+    cyclic: &'c std::collections::HashSet<usize>,
+    names: HashMap<usize, String>,
+    taken: std::collections::HashSet<String>,
+    /// Components to write under `$defs`.
+    queue: Vec<usize>,
+}
+
+impl Assembly<'_, '_> {
+    fn emit(&mut self, value: &Value, depth: usize) -> Value {
+        if let Some(id) = marked(value) {
+            let once = self.uses.get(&id).copied().unwrap_or(0) <= 1 && !self.cyclic.contains(&id);
+            if once && depth < MAX_INLINE_DEPTH {
+                let inlined = merge_site(self.cx.arena[id].body.clone(), value);
+                return self.emit(&inlined, depth + 1);
+            }
+            let name = self.name(id);
+            let mut site = value.as_object().cloned().unwrap_or_default();
+            site.insert("$ref".to_owned(), json!(format!("#/$defs/{name}")));
+            return Value::Object(
+                site.into_iter()
+                    .map(|(k, v)| {
+                        let v = if k == "$ref" { v } else { self.emit(&v, depth) };
+                        (k, v)
+                    })
+                    .collect(),
+            );
+        }
+        match value {
+            Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), self.emit(v, depth))).collect()),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.emit(v, depth)).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// The `$defs` name of component `id` in this schema, queued for writing on first use.
+    fn name(&mut self, id: usize) -> String {
+        if let Some(name) = self.names.get(&id) {
+            return name.clone();
+        }
+        let reference = &self.cx.arena[id].reference;
+        let mut name = def_name(reference);
+        if self.taken.contains(&name) {
+            // Two components with the same last segment: the whole pointer tells them apart.
+            name = def_name(&reference.trim_start_matches("#/").replace('/', "_"));
+            let base = name.clone();
+            let mut n = 2;
+            while self.taken.contains(&name) {
+                name = format!("{base}_{n}");
+                n += 1;
+            }
+        }
+        self.taken.insert(name.clone());
+        self.names.insert(id, name.clone());
+        self.queue.push(id);
+        name
+    }
+}
+
+/// A component's body used at a site: the site's own keywords win.
+fn merge_site(body: Value, site: &Value) -> Value {
+    let extra: Vec<(&String, &Value)> = site
+        .as_object()
+        .map(|m| m.iter().filter(|(k, _)| *k != "$ref").collect())
+        .unwrap_or_default();
+    if extra.is_empty() {
+        return body;
+    }
+    match body {
+        Value::Object(mut map) => {
+            for (k, v) in extra {
+                map.insert(k.clone(), v.clone());
+            }
+            Value::Object(map)
+        }
+        // `true`/`false` schemas have no keywords to merge into.
+        other => other,
+    }
+}
+
+fn count_markers(value: &Value, found: &mut impl FnMut(usize)) {
+    if let Some(id) = marked(value) {
+        found(id);
+    }
+    match value {
+        Value::Object(map) => map.values().for_each(|v| count_markers(v, found)),
+        Value::Array(items) => items.iter().for_each(|v| count_markers(v, found)),
+        _ => {}
+    }
+}
+
 /// 3.0's `nullable` and boolean `exclusiveMinimum`/`exclusiveMaximum` in JSON Schema 2020-12 terms.
 fn apply_openapi_30_idioms(original: &Map<String, Value>, out: &mut Map<String, Value>) {
     if original.get("nullable").and_then(Value::as_bool) == Some(true) {
@@ -351,23 +634,112 @@ mod tests {
     fn cycles_become_defs_and_read_only_is_dropped() {
         let doc = doc();
         let mut cx = SchemaCx::new(&doc);
-        let schema = cx.convert(
+        let converted = cx.convert(
             &json!({ "$ref": "#/components/schemas/Node" }),
             "/x",
             Direction::Request,
         );
+        let node = json!({ "type": "object", "properties": {
+            "label": { "type": ["string", "null"] },
+            "children": { "type": "array", "items": { "$ref": "#/$defs/Node" } }
+        }, "required": ["label"] });
+        let mut expected = node.clone();
+        expected["$defs"] = json!({ "Node": node });
+        assert_eq!(cx.finish(converted), expected);
+    }
+
+    fn finished(doc: &Value, schema: Value) -> Value {
+        let mut cx = SchemaCx::new(doc);
+        let converted = cx.convert(&schema, "/x", Direction::Request);
+        cx.finish(converted)
+    }
+
+    #[test]
+    fn a_component_used_once_is_inlined_and_one_used_twice_is_written_once() {
+        let doc = json!({ "components": { "schemas": {
+            "Money": { "type": "object", "properties": { "cents": { "type": "integer" } } },
+            "Note": { "type": "string", "description": "A note." }
+        }}});
+        let money = json!({ "$ref": "#/components/schemas/Money" });
+        let schema = json!({ "type": "object", "properties": {
+            "price": money, "tax": money,
+            "note": { "$ref": "#/components/schemas/Note", "description": "Why." }
+        }});
         assert_eq!(
-            schema,
+            finished(&doc, schema),
             json!({ "type": "object", "properties": {
-                "label": { "type": ["string", "null"] },
-                "children": { "type": "array", "items": { "$ref": "#/$defs/Node" } }
-            }, "required": ["label"] })
+                "price": { "$ref": "#/$defs/Money" },
+                "tax": { "$ref": "#/$defs/Money" },
+                "note": { "type": "string", "description": "Why." }
+            }, "$defs": { "Money": { "type": "object", "properties": { "cents": { "type": "integer" } } } } })
         );
-        let defs = cx.take_defs();
+    }
+
+    #[test]
+    fn components_with_the_same_last_segment_keep_apart() {
+        let doc = json!({
+            "components": { "schemas": { "Item": { "type": "string" } } },
+            "definitions": { "Item": { "type": "integer" } }
+        });
+        let (a, b) = (
+            json!({ "$ref": "#/components/schemas/Item" }),
+            json!({ "$ref": "#/definitions/Item" }),
+        );
+        let schema = json!({ "type": "object", "properties": { "a": a, "a2": a, "b": b, "b2": b } });
+        let out = finished(&doc, schema);
+        let defs = out["$defs"].as_object().expect("defs");
+        assert_eq!(defs.len(), 2, "{out}");
+        let a_name = out["properties"]["a"]["$ref"].as_str().expect("ref");
+        let b_name = out["properties"]["b"]["$ref"].as_str().expect("ref");
+        assert_ne!(a_name, b_name);
+        assert_eq!(defs[a_name.trim_start_matches("#/$defs/")], json!({ "type": "string" }));
         assert_eq!(
-            defs["Node"]["properties"]["children"]["items"],
-            json!({ "$ref": "#/$defs/Node" })
+            defs[b_name.trim_start_matches("#/$defs/")],
+            json!({ "type": "integer" })
         );
+    }
+
+    /// Each level names the next twice: 2^40 paths, 40 components.
+    #[test]
+    fn a_shared_reference_graph_costs_its_size_not_its_paths() {
+        let mut schemas = Map::new();
+        for level in 0..40 {
+            let next = json!({ "$ref": format!("#/components/schemas/L{}", level + 1) });
+            schemas.insert(
+                format!("L{level}"),
+                json!({ "type": "object", "properties": { "left": next, "right": next } }),
+            );
+        }
+        schemas.insert("L40".to_owned(), json!({ "type": "string" }));
+        let doc = json!({ "components": { "schemas": schemas } });
+        let out = finished(&doc, json!({ "$ref": "#/components/schemas/L0" }));
+        assert_eq!(out["$defs"].as_object().map(Map::len), Some(40));
+        assert!(out.to_string().len() < 10_000);
+    }
+
+    /// A chain far longer than any stack could follow by recursion.
+    #[test]
+    fn a_long_chain_of_components_does_not_exhaust_the_stack() {
+        let mut schemas = Map::new();
+        for level in 0..20_000 {
+            schemas.insert(
+                format!("C{level}"),
+                json!({ "anyOf": [{ "type": "string" }, { "$ref": format!("#/components/schemas/C{}", level + 1) }] }),
+            );
+        }
+        schemas.insert("C20000".to_owned(), json!({ "type": "integer" }));
+        let doc = json!({ "components": { "schemas": schemas } });
+        let out = finished(
+            &doc,
+            json!({ "type": "object", "properties": { "c": { "$ref": "#/components/schemas/C0" } } }),
+        );
+        // Inlined 32 deep at a time, each next stretch written under `$defs`, each
+        // component exactly once.
+        let defs = out["$defs"].as_object().expect("defs");
+        assert_eq!(defs.len(), (20_001 - MAX_INLINE_DEPTH).div_ceil(MAX_INLINE_DEPTH + 1));
+        let text = out.to_string();
+        assert_eq!(text.matches("\"$ref\"").count(), defs.len());
+        assert_eq!(text.matches("\"integer\"").count(), 1);
     }
 
     #[test]

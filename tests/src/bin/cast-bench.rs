@@ -1,4 +1,4 @@
-//! Generation benchmark over `../shared/specs`: time (median of runs) and peak heap
+//! Generation benchmark over `tests/corpus`: time (median of runs) and peak heap
 //! per spec, then the compile time of the crate generated for the largest spec.
 //!
 //! `cargo run --release -p cast-e2e --bin cast-bench [-- --skip-compile]`
@@ -52,9 +52,9 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 fn main() {
     let skip_compile = std::env::args().any(|a| a == "--skip-compile");
-    let dir = workspace_root().join("../shared/specs");
+    let dir = workspace_root().join("tests/corpus");
     let mut specs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("../shared/specs")
+        .expect("tests/corpus")
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "yaml"))
@@ -81,6 +81,30 @@ fn main() {
         println!(
             "| {} | {} | {tools} | {:.1} ms | {:.1} MiB |",
             spec.file_name().expect("name").to_string_lossy(),
+            bytes.len(),
+            median(samples).as_secs_f64() * 1000.0,
+            peak as f64 / (1024.0 * 1024.0)
+        );
+    }
+    // Shaped like large payment and CRM APIs: mutually referencing, expandable components.
+    for (cycles, per_cycle, operations) in [(20, 100, 200), (10, 500, 400)] {
+        let spec = cast_e2e::stress_spec(cycles, per_cycle, operations);
+        let bytes = serde_json::to_vec(&spec).expect("spec");
+        let source = Source::new("stress.json");
+        let baseline = LIVE.load(Ordering::Relaxed);
+        PEAK.store(baseline, Ordering::Relaxed);
+        let mut samples = Vec::new();
+        let mut tools = 0;
+        for _ in 0..5 {
+            let started = Instant::now();
+            let generated = generator.generate(&bytes, &source).expect("generate");
+            samples.push(started.elapsed());
+            tools = generated.api.enabled_tools().count();
+        }
+        let peak = PEAK.load(Ordering::Relaxed) - baseline;
+        println!(
+            "| stress: {} components in {cycles} cycles | {} | {tools} | {:.1} ms | {:.1} MiB |",
+            cycles * per_cycle,
             bytes.len(),
             median(samples).as_secs_f64() * 1000.0,
             peak as f64 / (1024.0 * 1024.0)

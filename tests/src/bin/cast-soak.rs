@@ -7,7 +7,8 @@
 //! `cargo run --release -p cast-e2e --bin cast-soak [-- --calls 1000000 --concurrency 32]`
 //!
 //! The mix per 100 calls: 90 fast GETs, 5 that fail once with 503 and heal on a retry,
-//! 4 JSON lists of about 10 kB, 1 upstream 404 (a clean tool error). The upstream runs in
+//! 4 JSON lists of about 10 kB, 1 upstream 404 (a clean tool error); latency is given for
+//! the fast calls alone and for all (the healed ones include their backoff). The upstream runs in
 //! this process, so both share the machine with the server.
 
 use std::{
@@ -158,7 +159,8 @@ async fn main() -> Result<()> {
                 let (tool, args) = call_for(i);
                 let sent = Instant::now();
                 let answer = stateless_call(&client, &url, tool, args).await;
-                latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                let micros = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
+                latencies.push((i % 100 < 90, micros));
                 match answer {
                     Ok(answer) if correct(i, &answer) => {}
                     Ok(answer) => wrong.push(format!("call {i} ({tool}): {answer}")),
@@ -207,11 +209,6 @@ async fn main() -> Result<()> {
         wrong.append(&mut w);
     }
     let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let percentile = |p: f64| {
-        let index = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
-        f64::from(latencies[index]) / 1000.0
-    };
     println!(
         "\n{} calls in {:.1} s: {:.0} calls/s; {} unexpected outcomes; peak server RSS {:.1} MiB (VmHWM {:.1} MiB)",
         latencies.len(),
@@ -221,14 +218,24 @@ async fn main() -> Result<()> {
         peak_rss as f64 / 1024.0,
         proc_status(pid, "VmHWM:") as f64 / 1024.0
     );
-    println!(
-        "latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
-        percentile(0.5),
-        percentile(0.9),
-        percentile(0.99),
-        percentile(0.999),
-        percentile(1.0)
-    );
+    let fast: Vec<u32> = latencies.iter().filter(|(fast, _)| *fast).map(|(_, l)| *l).collect();
+    let all: Vec<u32> = latencies.iter().map(|(_, l)| *l).collect();
+    // The flaky fifth waits out a backoff (up to 100 ms, jittered) before its retry.
+    for (what, mut sample) in [("fast GETs (90 %)", fast), ("every call", all)] {
+        sample.sort_unstable();
+        let percentile = |p: f64| {
+            let index = ((sample.len() as f64 * p).ceil() as usize).clamp(1, sample.len()) - 1;
+            f64::from(sample[index]) / 1000.0
+        };
+        println!(
+            "latency, {what}: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+            percentile(0.5),
+            percentile(0.9),
+            percentile(0.99),
+            percentile(0.999),
+            percentile(1.0)
+        );
+    }
     for line in wrong.iter().take(5) {
         println!("unexpected: {line}");
     }

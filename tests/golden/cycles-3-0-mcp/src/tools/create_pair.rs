@@ -10,7 +10,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     method: ::cast_runtime::codegen::Method::Post,
     path_template: "/pairs",
     path_pieces: &["/pairs"],
-    input_schema: r##"{"type":"object","properties":{"b":{"type":"object","properties":{"a":{"type":"object","properties":{"b":{"$ref":"#/$defs/B"},"name":{"type":["string","null"]}}}}},"name":{"type":["string","null"]}},"additionalProperties":false,"$defs":{"B":{"type":"object","properties":{"a":{"$ref":"#/$defs/A"}}},"A":{"type":"object","properties":{"b":{"$ref":"#/$defs/B"},"name":{"type":["string","null"]}}}}}"##,
+    input_schema: r##"{"type":"object","properties":{"b":{"$ref":"#/$defs/B"},"name":{"type":["string","null"]}},"additionalProperties":false,"$defs":{"A":{"type":"object","properties":{"b":{"$ref":"#/$defs/B"},"name":{"type":["string","null"]}}},"B":{"type":"object","properties":{"a":{"$ref":"#/$defs/A"}}}}}"##,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
     security: &[],

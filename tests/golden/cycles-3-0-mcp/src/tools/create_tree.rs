@@ -10,7 +10,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     method: ::cast_runtime::codegen::Method::Post,
     path_template: "/trees",
     path_pieces: &["/trees"],
-    input_schema: r##"{"type":"object","properties":{"label":{"type":"string"},"children":{"type":"array","items":{"type":"object","required":["label"],"properties":{"label":{"type":"string"},"children":{"type":"array","items":{"$ref":"#/$defs/Node"}}}}}},"required":["label"],"additionalProperties":false,"$defs":{"Node":{"type":"object","required":["label"],"properties":{"label":{"type":"string"},"children":{"type":"array","items":{"$ref":"#/$defs/Node"}}}}}}"##,
+    input_schema: r##"{"type":"object","properties":{"label":{"type":"string"},"children":{"type":"array","items":{"$ref":"#/$defs/Node"}}},"required":["label"],"additionalProperties":false,"$defs":{"Node":{"type":"object","required":["label"],"properties":{"label":{"type":"string"},"children":{"type":"array","items":{"$ref":"#/$defs/Node"}}}}}}"##,
     output_schema: ::std::option::Option::Some(
         r##"{"type":"object","required":["label"],"properties":{"id":{"type":"integer"},"label":{"type":"string"},"children":{"type":"array","items":{"$ref":"#/$defs/Node"}}},"$defs":{"Node":{"type":"object","required":["label"],"properties":{"id":{"type":"integer"},"label":{"type":"string"},"children":{"type":"array","items":{"$ref":"#/$defs/Node"}}}}}}"##,
     ),

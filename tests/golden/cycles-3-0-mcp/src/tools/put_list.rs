@@ -10,7 +10,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     method: ::cast_runtime::codegen::Method::Put,
     path_template: "/lists",
     path_pieces: &["/lists"],
-    input_schema: r##"{"type":"object","properties":{"body":{"type":"array","items":{"$ref":"#/$defs/List"},"description":"The request body."}},"required":["body"],"additionalProperties":false,"$defs":{"List":{"type":"array","items":{"$ref":"#/$defs/List"}}}}"##,
+    input_schema: r##"{"type":"object","properties":{"body":{"$ref":"#/$defs/List","description":"The request body."}},"required":["body"],"additionalProperties":false,"$defs":{"List":{"type":"array","items":{"$ref":"#/$defs/List"}}}}"##,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
     security: &[],
