@@ -422,3 +422,21 @@ pub fn stress_spec(cycles: usize, per_cycle: usize, operations: usize) -> serde_
         "components": { "schemas": schemas }
     })
 }
+
+/// A `/proc/PID/status` field counted in KiB (`VmRSS`, `VmHWM`); 0 where it cannot be read.
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Descriptors the process holds open.
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}

@@ -213,30 +213,12 @@ async fn http_call(url: &str, tool: &str, args: Value) -> Result<Value, String> 
 }
 
 fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+    cast_e2e::proc_status_kib(pid, "VmRSS")
 }
 
 /// The process's peak resident memory so far.
 fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+    cast_e2e::proc_status_kib(pid, "VmHWM")
 }
 
 #[tokio::test]
@@ -588,7 +570,7 @@ async fn thousands_of_calls_under_faults_all_end_cleanly_and_nothing_leaks() {
     let pid = child.id().expect("pid");
     let warm = http_call(&url, "slow", json!({ "ms": "0" })).await.expect("warm-up");
     assert_eq!(warm["result"]["isError"], false);
-    let (rss_before, fds_before) = (rss_kib(pid), open_fds(pid));
+    let (rss_before, fds_before) = (rss_kib(pid), cast_e2e::open_fds(pid));
 
     // 2,000 calls, 200 at a time over HTTP: fast, slow, flaky (healed by a retry), failing,
     // and large; each must end with its real result or a clean tool error.
@@ -656,7 +638,10 @@ async fn thousands_of_calls_under_faults_all_end_cleanly_and_nothing_leaks() {
     );
     eventually("the upstream to be idle", || server.faults_in_flight() == 0).await;
     // What stays open is the upstream pool's idle connections (32 at most), no more.
-    eventually("connections to be released", || open_fds(pid) <= fds_before + 32 + 4).await;
+    eventually("connections to be released", || {
+        cast_e2e::open_fds(pid) <= fds_before + 32 + 4
+    })
+    .await;
     let rss_after = rss_kib(pid);
     assert!(
         rss_after < rss_before + 64 * 1024,

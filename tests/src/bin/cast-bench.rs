@@ -50,6 +50,27 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// One table row: the median of 5 generations and the peak heap they took.
+fn row(generator: &Generator, name: &str, bytes: &[u8], source: &Source) {
+    let mut samples = Vec::new();
+    let mut tools = 0;
+    let baseline = LIVE.load(Ordering::Relaxed);
+    PEAK.store(baseline, Ordering::Relaxed);
+    for _ in 0..5 {
+        let started = Instant::now();
+        let generated = generator.generate(bytes, source).expect("generate");
+        samples.push(started.elapsed());
+        tools = generated.api.enabled_tools().count();
+    }
+    let peak = PEAK.load(Ordering::Relaxed) - baseline;
+    println!(
+        "| {name} | {} | {tools} | {:.1} ms | {:.1} MiB |",
+        bytes.len(),
+        median(samples).as_secs_f64() * 1000.0,
+        peak as f64 / (1024.0 * 1024.0)
+    );
+}
+
 fn main() {
     let skip_compile = std::env::args().any(|a| a == "--skip-compile");
     let dir = workspace_root().join("tests/corpus");
@@ -66,49 +87,20 @@ fn main() {
     let generator = Generator::new(Settings::default().with_all_enabled().with_name("bench-mcp"));
     for spec in &specs {
         let bytes = std::fs::read(spec).expect("read spec");
-        let source = Source::new(spec.to_str().expect("UTF-8 path"));
-        let mut samples = Vec::new();
-        let mut tools = 0;
-        let baseline = LIVE.load(Ordering::Relaxed);
-        PEAK.store(baseline, Ordering::Relaxed);
-        for _ in 0..5 {
-            let started = Instant::now();
-            let generated = generator.generate(&bytes, &source).expect("generate");
-            samples.push(started.elapsed());
-            tools = generated.api.enabled_tools().count();
-        }
-        let peak = PEAK.load(Ordering::Relaxed) - baseline;
-        println!(
-            "| {} | {} | {tools} | {:.1} ms | {:.1} MiB |",
-            spec.file_name().expect("name").to_string_lossy(),
-            bytes.len(),
-            median(samples).as_secs_f64() * 1000.0,
-            peak as f64 / (1024.0 * 1024.0)
+        let name = spec.file_name().expect("name").to_string_lossy().into_owned();
+        row(
+            &generator,
+            &name,
+            &bytes,
+            &Source::new(spec.to_str().expect("UTF-8 path")),
         );
     }
     // Shaped like large payment and CRM APIs: mutually referencing, expandable components.
     for (cycles, per_cycle, operations) in [(20, 100, 200), (10, 500, 400)] {
         let spec = cast_e2e::stress_spec(cycles, per_cycle, operations);
         let bytes = serde_json::to_vec(&spec).expect("spec");
-        let source = Source::new("stress.json");
-        let baseline = LIVE.load(Ordering::Relaxed);
-        PEAK.store(baseline, Ordering::Relaxed);
-        let mut samples = Vec::new();
-        let mut tools = 0;
-        for _ in 0..5 {
-            let started = Instant::now();
-            let generated = generator.generate(&bytes, &source).expect("generate");
-            samples.push(started.elapsed());
-            tools = generated.api.enabled_tools().count();
-        }
-        let peak = PEAK.load(Ordering::Relaxed) - baseline;
-        println!(
-            "| stress: {} components in {cycles} cycles | {} | {tools} | {:.1} ms | {:.1} MiB |",
-            cycles * per_cycle,
-            bytes.len(),
-            median(samples).as_secs_f64() * 1000.0,
-            peak as f64 / (1024.0 * 1024.0)
-        );
+        let name = format!("stress: {} components in {cycles} cycles", cycles * per_cycle);
+        row(&generator, &name, &bytes, &Source::new("stress.json"));
     }
     if skip_compile {
         return;

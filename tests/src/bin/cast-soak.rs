@@ -21,7 +21,7 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 use cast_codegen::Settings;
-use cast_e2e::{Launch, Log, generated_target_dir, stateless_call, workspace_root};
+use cast_e2e::{Launch, Log, generated_target_dir, open_fds, proc_status_kib, stateless_call, workspace_root};
 use serde_json::{Value, json};
 
 struct Options {
@@ -78,21 +78,6 @@ fn correct(i: u64, answer: &Value) -> bool {
     }
 }
 
-fn proc_status(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
-}
-
 fn build_server() -> Result<std::path::PathBuf> {
     let spec = workspace_root().join("tests/faults/faults-3.0.json");
     let out = workspace_root().join("target/soak/faults-mcp");
@@ -138,7 +123,7 @@ async fn main() -> Result<()> {
         "soak: {} calls, {} at a time, server pid {pid}: {} KiB resident after one call",
         options.calls,
         options.concurrency,
-        proc_status(pid, "VmRSS:")
+        proc_status_kib(pid, "VmRSS")
     );
 
     let next = Arc::new(AtomicU64::new(0));
@@ -187,7 +172,7 @@ async fn main() -> Result<()> {
         .is_ok();
         let now = Instant::now();
         let calls_done = done.load(Ordering::Relaxed);
-        let rss = proc_status(pid, "VmRSS:");
+        let rss = proc_status_kib(pid, "VmRSS");
         peak_rss = peak_rss.max(rss);
         let rate = (calls_done - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
         println!(
@@ -216,7 +201,7 @@ async fn main() -> Result<()> {
         latencies.len() as f64 / elapsed.as_secs_f64(),
         wrong.len(),
         peak_rss as f64 / 1024.0,
-        proc_status(pid, "VmHWM:") as f64 / 1024.0
+        proc_status_kib(pid, "VmHWM") as f64 / 1024.0
     );
     let fast: Vec<u32> = latencies.iter().filter(|(fast, _)| *fast).map(|(_, l)| *l).collect();
     let all: Vec<u32> = latencies.iter().map(|(_, l)| *l).collect();
