@@ -207,6 +207,31 @@ async fn past_the_concurrency_cap_a_call_is_refused_as_busy_then_service_recover
     client.cancel().await.ok();
 }
 
+/// Sends SIGTERM to `child`, as Docker and Kubernetes do.
+fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("pid").to_string();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(status.expect("kill").success());
+}
+
+/// Every call accepted before the signal gets its real answer, then the process exits 0
+/// within the grace period.
+async fn every_answer_then_exit_0(
+    child: &mut tokio::process::Child,
+    calls: Vec<tokio::task::JoinHandle<Result<Value, String>>>,
+) {
+    for call in calls {
+        let answer = call.await.expect("join").expect("every accepted call gets its answer");
+        assert_eq!(answer["result"]["isError"], false, "{answer}");
+        assert_eq!(answer["result"]["structuredContent"]["ok"], true, "{answer}");
+    }
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits within the grace period")
+        .expect("wait");
+    assert!(exit.success(), "{exit:?}");
+}
+
 /// One stateless `tools/call` on a connection of its own.
 async fn http_call(url: &str, tool: &str, args: Value) -> Result<Value, String> {
     cast_e2e::stateless_call(&cast_e2e::http_client(), url, tool, args).await
@@ -229,7 +254,6 @@ async fn sigterm_lets_accepted_calls_finish_refuses_new_ones_and_exits_0() {
         .http(&log)
         .await
         .expect("serve");
-    let pid = child.id().expect("pid");
     let calls: Vec<_> = (0..10)
         .map(|i| {
             let url = url.clone();
@@ -239,26 +263,13 @@ async fn sigterm_lets_accepted_calls_finish_refuses_new_ones_and_exits_0() {
         })
         .collect();
     eventually("every call to reach the upstream", || server.faults_in_flight() == 10).await;
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    sigterm(&child);
     let address = url.trim_start_matches("http://").trim_end_matches("/mcp").to_owned();
     eventually("new connections to be refused", || {
         std::net::TcpStream::connect(&address).is_err()
     })
     .await;
-    for call in calls {
-        let answer = call.await.expect("join").expect("every accepted call gets its answer");
-        assert_eq!(answer["result"]["isError"], false, "{answer}");
-        assert_eq!(answer["result"]["structuredContent"]["ok"], true, "{answer}");
-    }
-    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("exits within the grace period")
-        .expect("wait");
-    assert!(exit.success(), "{exit:?}");
+    every_answer_then_exit_0(&mut child, calls).await;
     assert!(log.lock().expect("log").contains("shut down: every call finished"));
 }
 
@@ -299,9 +310,7 @@ async fn over_stdio_calls_sent_before_the_end_of_input_or_a_sigterm_are_answered
                 keys.iter().all(|key| server.fault_hits(key) == 1)
             })
             .await;
-            let pid = child.id().expect("pid").to_string();
-            let status = std::process::Command::new("kill").args(["-TERM", &pid]).status();
-            assert!(status.expect("kill").success());
+            sigterm(&child);
             // Input stays open: only the signal ends the session.
             std::mem::forget(stdin);
         } else {
@@ -388,23 +397,8 @@ async fn sigterm_during_a_key_rotation_loses_no_call() {
         .matches("cannot read the credential file")
         .count();
     assert_eq!(warnings, 1, "{}", log.lock().expect("log"));
-    let pid = child.id().expect("pid").to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    for call in calls {
-        let answer = call.await.expect("join").expect("every accepted call gets its answer");
-        assert_eq!(answer["result"]["structuredContent"]["ok"], true, "{answer}");
-    }
-    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("exits within the grace period")
-        .expect("wait");
-    assert!(exit.success(), "{exit:?}");
+    sigterm(&child);
+    every_answer_then_exit_0(&mut child, calls).await;
     let seen = server.seen();
     for i in 0..5 {
         let with = |name: &str| {
