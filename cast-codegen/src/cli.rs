@@ -266,7 +266,7 @@ fn report(diagnostics: &Diagnostics) -> String {
 }
 
 fn deny(diagnostics: &Diagnostics, deny_warnings: bool) -> Result<(), String> {
-    if deny_warnings && !diagnostics.is_empty() {
+    if deny_warnings && diagnostics.counts() != (0, 0) {
         return Err("warnings are denied (--deny-warnings)".to_owned());
     }
     Ok(())
@@ -397,16 +397,21 @@ fn check(spec: SpecArgs) -> Result<(), String> {
         .analyze(&bytes, &source)
         .map_err(|d| report(&d))?;
     if !diagnostics.is_empty() {
-        eprintln!("{diagnostics}");
+        eprintln!("{diagnostics:#}");
     }
     if diagnostics.has_errors() {
         return Err(String::new());
     }
+    let census = api.census();
     eprintln!(
-        "{}: {} operations, {} enabled as tools",
+        "{}: {} operations, {} enabled as tools; {} of {} argument fields typed ({:.1}% left as JSON values, {} of them any JSON by the spec)",
         source.display,
         api.tools.len(),
-        api.enabled_tools().count()
+        api.enabled_tools().count(),
+        census.fields - census.untyped - census.any,
+        census.fields,
+        census.untyped_percent(),
+        census.any,
     );
     deny(&diagnostics, spec.deny_warnings)
 }

@@ -6,6 +6,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing, nothing lost: listed by `cast-codegen check`, counted elsewhere.
+    Note,
     /// Something was skipped or degraded; the crate is still generated.
     Warning,
     /// Generation cannot produce a correct crate.
@@ -42,6 +44,14 @@ impl Diagnostic {
         }
     }
 
+    /// A note at `pointer`.
+    pub fn note(code: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Note,
+            ..Self::error(code, pointer, message)
+        }
+    }
+
     /// A warning at `pointer`.
     pub fn warning(code: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
@@ -66,6 +76,7 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let severity = match self.severity {
+            Severity::Note => "note",
             Severity::Warning => "warning",
             Severity::Error => "error",
         };
@@ -97,10 +108,15 @@ impl Diagnostics {
         self.0.iter().any(|d| d.severity == Severity::Error)
     }
 
-    /// How many of each: (errors, warnings).
+    /// How many of each: (errors, warnings); notes are not counted.
     pub fn counts(&self) -> (usize, usize) {
-        let errors = self.0.iter().filter(|d| d.severity == Severity::Error).count();
-        (errors, self.0.len() - errors)
+        let count = |severity| self.0.iter().filter(|d| d.severity == severity).count();
+        (count(Severity::Error), count(Severity::Warning))
+    }
+
+    /// How many notes.
+    pub fn notes(&self) -> usize {
+        self.0.iter().filter(|d| d.severity == Severity::Note).count()
     }
 
     /// Whether there are none.
@@ -114,19 +130,28 @@ impl Diagnostics {
     }
 }
 
+/// Errors and warnings in full, then the counts; notes in full only with `{:#}`.
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for diagnostic in &self.0 {
+        let all = f.alternate();
+        for diagnostic in self.0.iter().filter(|d| all || d.severity != Severity::Note) {
             writeln!(f, "{diagnostic}")?;
         }
         let (errors, warnings) = self.counts();
+        let notes = self.notes();
         let plural = |n: usize| if n == 1 { "" } else { "s" };
-        match (errors, warnings) {
-            (0, 0) => Ok(()),
-            (0, w) => write!(f, "{w} warning{}", plural(w)),
-            (e, 0) => write!(f, "{e} error{}", plural(e)),
-            (e, w) => write!(f, "{e} error{}, {w} warning{}", plural(e), plural(w)),
+        let mut parts = Vec::new();
+        if errors > 0 {
+            parts.push(format!("{errors} error{}", plural(errors)));
         }
+        if warnings > 0 {
+            parts.push(format!("{warnings} warning{}", plural(warnings)));
+        }
+        if notes > 0 {
+            let listed = if all { "" } else { " (`cast-codegen check` lists them)" };
+            parts.push(format!("{notes} note{}{listed}", plural(notes)));
+        }
+        write!(f, "{}", parts.join(", "))
     }
 }
 

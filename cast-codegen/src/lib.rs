@@ -160,7 +160,7 @@ pub fn build_with(spec: &Path, settings: &Settings, config: &Path) -> Result<Pat
         return Err(diagnostics);
     }
     if out_dir.is_some() {
-        for warning in diagnostics.iter() {
+        for warning in diagnostics.iter().filter(|d| d.severity != Severity::Note) {
             println!(
                 "cargo::warning={}",
                 warning.to_string().lines().next().unwrap_or_default()

@@ -86,7 +86,7 @@ macro_rules! display_param {
         }
     )*};
 }
-display_param!(String, str, bool, i32, i64, u32, u64, f32, f64);
+display_param!(String, str, bool, i32, i64, u32, u64, f32, f64, serde_json::Number);
 
 impl<T: ParamValue + ?Sized> ParamValue for &T {
     fn param_text(&self) -> ParamText {
@@ -98,6 +98,26 @@ impl<T: ParamValue> ParamValue for Option<T> {
     fn param_text(&self) -> ParamText {
         self.as_ref().map_or(ParamText::Absent, ParamValue::param_text)
     }
+}
+
+impl<T: ParamValue> ParamValue for crate::value::Nullable<T> {
+    fn param_text(&self) -> ParamText {
+        match self {
+            Self::Null => ParamText::Absent,
+            Self::Value(value) => value.param_text(),
+        }
+    }
+}
+
+impl<T: Serialize> ParamValue for indexmap::IndexMap<String, T> {
+    fn param_text(&self) -> ParamText {
+        param_text_of(self)
+    }
+}
+
+/// The parameter text of a generated type: as its JSON value would be sent.
+pub fn param_text_of<T: Serialize>(value: &T) -> ParamText {
+    serde_json::to_value(value).map_or(ParamText::Absent, |value| value.param_text())
 }
 
 impl<T: ParamValue> ParamValue for Vec<T> {

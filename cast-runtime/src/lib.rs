@@ -29,6 +29,7 @@ mod sessions;
 mod stdio;
 mod style;
 mod upstream;
+mod value;
 
 pub use api::{Annotations, Api, Method, Redirects, Scheme, SchemeKind, ToolDef};
 pub use secret::Secret;

@@ -2,6 +2,7 @@
 //! everything else through the templates in `cast-codegen/templates/`.
 
 mod rust;
+mod types;
 
 pub use rust::module_rs;
 
@@ -45,7 +46,7 @@ fn space_items(text: &str) -> String {
     for line in text.lines() {
         let starts_item = !line.is_empty() && !line.starts_with([' ', '}', ')', ']']);
         let previous_ended = previous.starts_with('}')
-            || previous.starts_with(')')
+            || (previous.starts_with(')') && !previous.starts_with(")]"))
             || previous.starts_with("#![")
             || (!previous.starts_with([' ', '/']) && previous.ends_with(';'))
             || (previous.starts_with("//!") && !line.starts_with("//!"));
@@ -111,8 +112,16 @@ pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<Str
     );
     for tool in api.enabled_tools() {
         let path = format!("src/tools/{}.rs", tool.module);
-        let text = format_rust(&path, rust::tool_rs(tool), &header)?;
+        let text = format_rust(&path, rust::tool_rs(api, tool), &header)?;
         files.insert(path, text);
+    }
+    if types::has_types(api) {
+        let items = types::types_rs(api);
+        let tokens = quote::quote! {
+            //! The argument types the tools share, each defined once.
+            #items
+        };
+        files.insert("src/types.rs".to_owned(), format_rust("src/types.rs", tokens, &header)?);
     }
 
     let rows: Vec<ToolRow<'_>> = api

@@ -8,6 +8,7 @@ use super::{
     Annotations, ApiIr, ArgName, BodyIr, BodyKind, BodyShape, FieldIr, HttpMethod, Location, ParamIr, RustType,
     SchemeIr, SchemeKind, Style, Styled, ToolIr, naming,
     schema::{Direction, SchemaCx, deref},
+    types::TypeSpace,
 };
 use crate::{
     diag::{Diagnostic, Diagnostics, pointer_token},
@@ -52,6 +53,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
     let base_url = base_url(doc, source, settings, diagnostics);
     let security = security(doc, settings, &base_url, diagnostics);
     let mut cx = SchemaCx::new(doc);
+    let mut space = TypeSpace::default();
     let mut tools = Vec::new();
     let mut taken_names = HashSet::new();
     let mut taken_modules = HashSet::new();
@@ -81,6 +83,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
                 let pointer = format!("{item_pointer}/{key}");
                 let lowered = lower_operation(
                     &mut cx,
+                    &mut space,
                     OperationRef {
                         path,
                         method,
@@ -120,6 +123,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         inbound_scopes,
         tool_timeouts,
         tools,
+        types: space.into_types(),
     }
 }
 
@@ -401,6 +405,7 @@ fn choose_name(
 
 fn lower_operation(
     cx: &mut SchemaCx<'_>,
+    space: &mut TypeSpace,
     op: OperationRef<'_>,
     settings: &Settings,
     taken_names: &mut HashSet<String>,
@@ -415,6 +420,7 @@ fn lower_operation(
     let route = format!("{} {}", op.method.as_str(), op.path);
     let name = naming::unique_tool_name(name, &route, taken_names, max_name_length(settings));
     let module = naming::unique(naming::module_ident(&name), taken_modules, usize::MAX);
+    let type_hint = naming::type_ident(&name);
 
     // Parameters: path-item level first, overridden by operation level on (name, in).
     let mut raw_params: Vec<(String, Value)> = Vec::new();
@@ -488,6 +494,12 @@ fn lower_operation(
             .unwrap_or_else(|| json!({ "type": "string" }));
         let schema_pointer = format!("{pointer}/schema");
         let mut converted = cx.convert(&schema, &schema_pointer, Direction::Request);
+        let ty = space.rust_type(
+            cx,
+            &converted,
+            &schema_pointer,
+            &format!("{type_hint}{}", naming::type_ident(&wire)),
+        );
         let description = text(param.get("description"));
         if let (Some(d), Some(map)) = (&description, converted.as_object_mut()) {
             map.entry("description").or_insert_with(|| json!(d));
@@ -499,7 +511,6 @@ fn lower_operation(
             required.push(json!(arg));
         }
         properties.insert(arg.clone(), converted);
-        let ty = cx.rust_type(&schema);
         params.push(ParamIr {
             name: ArgName { ident, arg },
             wire,
@@ -546,6 +557,8 @@ fn lower_operation(
     let body = match doc_operation.get("requestBody") {
         Some(body) => lower_body(
             cx,
+            space,
+            &type_hint,
             body,
             &format!("{}/requestBody", op.pointer),
             &label,
@@ -663,6 +676,8 @@ fn is_binary_schema(doc: &Value, schema: &Value) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn lower_body(
     cx: &mut SchemaCx<'_>,
+    space: &mut TypeSpace,
+    type_hint: &str,
     body: &Value,
     pointer: &str,
     label: &str,
@@ -719,10 +734,11 @@ fn lower_body(
                 json!({ "type": "string", "contentEncoding": "base64", "description": format!("The `{media}` body: base64, or a data: URI.") }),
                 RustType::String,
             ),
-            _ => (
-                cx.convert(&schema, &schema_pointer, Direction::Request),
-                cx.rust_type(&schema),
-            ),
+            _ => {
+                let converted = cx.convert(&schema, &schema_pointer, Direction::Request);
+                let ty = space.rust_type(cx, &converted, &schema_pointer, &format!("{type_hint}Body"));
+                (converted, ty)
+            }
         };
         if let Some(map) = converted.as_object_mut() {
             let description = match kind {
@@ -775,6 +791,13 @@ fn lower_body(
                 .get("description")
                 .or_else(|| deref(doc, &original).and_then(|o| o.get("description"))),
         );
+        let at = format!("{schema_pointer}/properties/{}", pointer_token(wire));
+        let ty = space.rust_type(
+            cx,
+            prop_schema,
+            &at,
+            &format!("{type_hint}{}", naming::type_ident(wire)),
+        );
         let mut prop_schema = prop_schema.clone();
         if binary && let Some(map) = prop_schema.as_object_mut() {
             let hint = "File contents: base64, or a data: URI (data:TYPE;name=FILE;base64,DATA).";
@@ -789,7 +812,7 @@ fn lower_body(
             name: ArgName { ident, arg },
             wire: wire.clone(),
             required: is_required,
-            ty: cx.rust_type(&original),
+            ty,
             description,
             binary,
         });

@@ -4,6 +4,7 @@
 pub mod lower;
 pub mod naming;
 pub mod schema;
+pub mod types;
 
 use serde_json::Value;
 
@@ -36,12 +37,19 @@ pub struct ApiIr {
     pub tool_timeouts: Vec<(String, u64)>,
     /// Every operation, enabled or not, in spec order.
     pub tools: Vec<ToolIr>,
+    /// The named argument types tools refer to, each component once.
+    pub types: Vec<types::TypeDef>,
 }
 
 impl ApiIr {
     /// The tools that will be generated.
     pub fn enabled_tools(&self) -> impl Iterator<Item = &ToolIr> {
         self.tools.iter().filter(|t| t.enabled)
+    }
+
+    /// How many argument fields of the enabled tools are typed.
+    pub fn census(&self) -> types::Census {
+        types::census(&self.types, self.enabled_tools().flat_map(ToolIr::argument_types))
     }
 }
 
@@ -228,6 +236,18 @@ pub struct ToolIr {
     pub why: String,
 }
 
+impl ToolIr {
+    /// The type of each top-level argument.
+    pub fn argument_types(&self) -> impl Iterator<Item = &RustType> {
+        let body: Vec<&RustType> = match self.body.as_ref().map(|b| &b.shape) {
+            Some(BodyShape::Fields(fields)) => fields.iter().map(|f| &f.ty).collect(),
+            Some(BodyShape::Whole { ty, .. }) => vec![ty],
+            None => Vec::new(),
+        };
+        self.params.iter().map(|p| &p.ty).chain(body)
+    }
+}
+
 /// Where a parameter goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)]
@@ -281,20 +301,40 @@ impl Styled {
     }
 }
 
+/// A named type of the generated crate: an index into [`ApiIr::types`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TypeId(pub usize);
+
 /// A Rust type for an argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RustType {
     /// `String`.
     String,
+    /// `i32` (`format: int32`).
+    I32,
     /// `i64`.
     I64,
-    /// `f64`.
-    F64,
+    /// `u32` (`int32` with `minimum >= 0`).
+    U32,
+    /// `u64` (`minimum >= 0`).
+    U64,
+    /// `serde_json::Number`: any JSON number, sent on exactly as given.
+    Number,
     /// `bool`.
     Bool,
     /// `Vec<T>`.
     Vec(Box<RustType>),
-    /// `serde_json::Value`: any JSON, for shapes without a precise type.
+    /// A map from property names to `T`, in the order given.
+    Map(Box<RustType>),
+    /// A value that may be an explicit `null`.
+    Nullable(Box<RustType>),
+    /// `Box<T>`: a reference back into a type that contains this one.
+    Boxed(Box<RustType>),
+    /// A type of [`ApiIr::types`].
+    Named(TypeId),
+    /// `serde_json::Value` where the schema allows any JSON.
+    Any,
+    /// `serde_json::Value` for a shape Cast cannot type (a `C0401` note says where).
     Json,
 }
 

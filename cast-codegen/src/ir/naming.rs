@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use heck::{ToKebabCase, ToSnakeCase};
+use heck::{ToKebabCase, ToSnakeCase, ToUpperCamelCase};
 use sha2::{Digest, Sha256};
 
 /// The longest tool name most clients accept (`^[a-zA-Z0-9_-]{1,64}$`).
@@ -139,6 +139,48 @@ pub fn field_ident(wire: &str) -> String {
         ident.push('_');
     } else if KEYWORDS.contains(&ident.as_str()) {
         ident.insert_str(0, "r#");
+    }
+    ident
+}
+
+/// Names a generated type must not take: the items generated code and serde's derive
+/// output refer to without a path.
+const RESERVED_TYPES: &[&str] = &[
+    "Self",
+    "String",
+    "Option",
+    "Some",
+    "None",
+    "Result",
+    "Ok",
+    "Err",
+    "Vec",
+    "Box",
+    "Value",
+    "Map",
+    "Number",
+    "Nullable",
+    "Default",
+    "Deserialize",
+    "Serialize",
+    "Params",
+    "Body",
+    "TOOL",
+    "IndexMap",
+];
+
+/// An UpperCamelCase Rust type name for a schema name (`pet_status` becomes `PetStatus`).
+pub fn type_ident(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
+        .collect();
+    let mut ident = ascii.to_upper_camel_case();
+    if ident.is_empty() {
+        ident = format!("Type{}", short_hash(name));
+    }
+    if ident.starts_with(|c: char| c.is_ascii_digit()) || RESERVED_TYPES.contains(&ident.as_str()) {
+        ident.insert(0, 'T');
     }
     ident
 }

@@ -5,10 +5,7 @@ use std::collections::HashMap;
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
-use crate::{
-    diag::{Diagnostic, Diagnostics},
-    ir::RustType,
-};
+use crate::diag::{Diagnostic, Diagnostics};
 
 /// Keywords that mean something to OpenAPI tooling but nothing to a JSON Schema validator.
 const OPENAPI_ONLY: &[&str] = &[
@@ -68,7 +65,7 @@ fn marker(id: usize) -> String {
 }
 
 /// The component a converted object stands for, if it is a marker.
-fn marked(value: &Value) -> Option<usize> {
+pub(crate) fn marked(value: &Value) -> Option<usize> {
     value.get("$ref")?.as_str()?.strip_prefix(MARKER)?.parse().ok()
 }
 
@@ -307,6 +304,13 @@ impl<'a> SchemaCx<'a> {
         }
     }
 
+    /// Component `id` as converted: its `$ref` pointer and its body (with markers).
+    pub(crate) fn component(&mut self, id: usize) -> (&str, &Value) {
+        self.convert_pending();
+        let def = &self.arena[id];
+        (&def.reference, &def.body)
+    }
+
     /// One self-contained JSON Schema from a converted one: components used once are
     /// inlined where they are used, the others written once under `$defs` (named by their
     /// last pointer segment, made unique within this schema).
@@ -437,45 +441,6 @@ impl<'a> SchemaCx<'a> {
             }
         }
         cyclic
-    }
-
-    /// The Rust type for values of `schema`; `Json` where no precise type fits.
-    pub fn rust_type(&self, schema: &Value) -> RustType {
-        self.rust_type_depth(schema, 0)
-    }
-
-    fn rust_type_depth(&self, schema: &Value, depth: usize) -> RustType {
-        if depth > 16 {
-            return RustType::Json;
-        }
-        let Some(schema) = deref(self.doc, schema) else {
-            return RustType::Json;
-        };
-        let types: Vec<&str> = match schema.get("type") {
-            Some(Value::String(t)) => vec![t.as_str()],
-            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect(),
-            _ => Vec::new(),
-        };
-        if ["allOf", "oneOf", "anyOf", "const"]
-            .iter()
-            .any(|k| schema.get(k).is_some())
-        {
-            return RustType::Json;
-        }
-        match types.as_slice() {
-            ["string"] => RustType::String,
-            ["integer"] => RustType::I64,
-            ["number"] => RustType::F64,
-            ["boolean"] => RustType::Bool,
-            ["array"] => match schema.get("items") {
-                Some(items) => match self.rust_type_depth(items, depth + 1) {
-                    RustType::Json => RustType::Json,
-                    inner => RustType::Vec(Box::new(inner)),
-                },
-                None => RustType::Json,
-            },
-            _ => RustType::Json,
-        }
     }
 
     /// Whether `schema` admits `null` (3.0 `nullable`, 3.1 `type: [.., "null"]`).
@@ -740,19 +705,6 @@ mod tests {
         let text = out.to_string();
         assert_eq!(text.matches("\"$ref\"").count(), defs.len());
         assert_eq!(text.matches("\"integer\"").count(), 1);
-    }
-
-    #[test]
-    fn rust_types() {
-        let doc = doc();
-        let cx = SchemaCx::new(&doc);
-        assert_eq!(
-            cx.rust_type(&json!({ "$ref": "#/components/schemas/Tags" })),
-            RustType::Vec(Box::new(RustType::String))
-        );
-        assert_eq!(cx.rust_type(&json!({ "type": ["integer", "null"] })), RustType::I64);
-        assert_eq!(cx.rust_type(&json!({ "oneOf": [] })), RustType::Json);
-        assert_eq!(cx.rust_type(&json!({ "$ref": "#/nowhere" })), RustType::Json);
     }
 
     #[test]

@@ -6,6 +6,9 @@
 
 mod tools;
 
+#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+mod types;
+
 static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     name: ::std::env!("CARGO_PKG_NAME"),
     version: ::std::env!("CARGO_PKG_VERSION"),

@@ -31,16 +31,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// A request to create shareable access for a user.
-    #[serde(default)]
-    data: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub data: ::std::option::Option<super::super::types::AccessRequestCreateRequest>,
 }
 
 /// The `application/json` body `createAccessRequest` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    data: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub data: ::std::option::Option<super::super::types::AccessRequestCreateRequest>,
 }
 
 async fn handle(

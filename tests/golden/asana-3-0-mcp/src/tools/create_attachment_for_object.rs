@@ -68,26 +68,30 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
-    #[serde(default)]
-    opt_pretty: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub opt_pretty: ::std::option::Option<bool>,
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    #[serde(default)]
-    opt_fields: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub opt_fields: ::std::option::Option<
+        ::std::vec::Vec<super::super::types::GetAttachmentOptFieldsItem>,
+    >,
     /// The type of the attachment. Must be one of the given values. If not specified, a file attachment of type `asana` will be assumed. Note that if the value of `resource_subtype` is `external`, a `parent`, `name`, and `url` must also be provided.
-    #[serde(default)]
-    resource_subtype: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub resource_subtype: ::std::option::Option<
+        super::super::types::CreateAttachmentForObjectResourceSubtype,
+    >,
     /// Required for `asana` attachments.
-    #[serde(default)]
-    file: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub file: ::std::option::Option<::std::string::String>,
     /// Required identifier of the parent task, project, or project_brief, as a string.
-    #[serde(default)]
-    parent: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parent: ::std::option::Option<::std::string::String>,
     /// The URL of the external resource being attached. Required for attachments of type `external`.
-    #[serde(default)]
-    url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub url: ::std::option::Option<::std::string::String>,
     /// The name of the external resource being attached. Required for attachments of type `external`.
-    #[serde(default)]
-    name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
     /// *Optional*. Only relevant for external attachments with a parent task.
     /// A boolean indicating whether the current app should be connected with
     /// the attachment for the purposes of showing an app components widget.
@@ -98,26 +102,28 @@ struct Params {
     /// 1. An OAuth token must be used to authenticate the request
     /// 2. The app needs to have its `widget_metadata_url` configured in the developer console
     /// 3. The task the attachment is being attached to must be in a project with the app installed
-    #[serde(default)]
-    connect_to_app: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub connect_to_app: ::std::option::Option<bool>,
 }
 
 /// The `multipart/form-data` body `createAttachmentForObject` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    resource_subtype: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    file: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parent: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    url: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    name: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    connect_to_app: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub resource_subtype: ::std::option::Option<
+        super::super::types::CreateAttachmentForObjectResourceSubtype,
+    >,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub file: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parent: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub connect_to_app: ::std::option::Option<bool>,
 }
 
 async fn handle(

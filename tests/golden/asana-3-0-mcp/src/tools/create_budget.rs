@@ -32,18 +32,18 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
-    #[serde(default)]
-    opt_pretty: ::std::option::Option<bool>,
-    #[serde(default)]
-    data: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub opt_pretty: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub data: ::std::option::Option<super::super::types::BudgetRequest>,
 }
 
 /// The `application/json` body `createBudget` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    data: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub data: ::std::option::Option<super::super::types::BudgetRequest>,
 }
 
 async fn handle(

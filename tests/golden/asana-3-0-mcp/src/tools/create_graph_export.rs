@@ -35,16 +35,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// A *graph_export* request starts a job to export data starting from a parent object.
-    #[serde(default)]
-    data: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub data: ::std::option::Option<super::super::types::GraphExportRequest>,
 }
 
 /// The `application/json` body `createGraphExport` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    data: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub data: ::std::option::Option<super::super::types::GraphExportRequest>,
 }
 
 async fn handle(

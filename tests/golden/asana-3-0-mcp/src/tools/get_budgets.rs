@@ -32,10 +32,10 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
-    #[serde(default)]
-    opt_pretty: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub opt_pretty: ::std::option::Option<bool>,
     /// Globally unique identifier for the budget's parent object. This currently can only be a `project`.
-    parent: ::std::string::String,
+    pub parent: ::std::string::String,
 }
 
 async fn handle(

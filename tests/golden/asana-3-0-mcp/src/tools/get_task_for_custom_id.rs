@@ -48,9 +48,9 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// Globally unique identifier for the workspace or organization.
-    workspace_gid: ::std::string::String,
+    pub workspace_gid: ::std::string::String,
     /// Generated custom ID for a task.
-    custom_id: ::std::string::String,
+    pub custom_id: ::std::string::String,
 }
 
 async fn handle(

@@ -31,7 +31,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// Globally unique identifier for the access request.
-    access_request_gid: ::std::string::String,
+    pub access_request_gid: ::std::string::String,
 }
 
 async fn handle(

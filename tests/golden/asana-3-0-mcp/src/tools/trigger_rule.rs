@@ -29,17 +29,17 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// The ID of the incoming web request trigger. This value is a path parameter that is automatically generated for the API endpoint.
-    rule_trigger_gid: ::std::string::String,
-    #[serde(default)]
-    data: ::std::option::Option<::cast_runtime::codegen::Value>,
+    pub rule_trigger_gid: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub data: ::std::option::Option<super::super::types::RuleTriggerRequest>,
 }
 
 /// The `application/json` body `triggerRule` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    data: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub data: ::std::option::Option<super::super::types::RuleTriggerRequest>,
 }
 
 async fn handle(

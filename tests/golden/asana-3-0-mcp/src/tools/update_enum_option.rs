@@ -35,14 +35,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// Globally unique identifier for the enum option.
-    enum_option_gid: ::std::string::String,
+    pub enum_option_gid: ::std::string::String,
     /// Provides “pretty” output.
     /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
-    #[serde(default)]
-    opt_pretty: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub opt_pretty: ::std::option::Option<bool>,
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    #[serde(default)]
-    opt_fields: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub opt_fields: ::std::option::Option<
+        ::std::vec::Vec<super::super::types::CreateEnumOptionForCustomFieldOptFieldsItem>,
+    >,
     /// Enum options are the possible values which an enum custom field can adopt. An enum custom field must contain at least 1 enum option but no more than 500.
     ///
     /// You can add enum options to a custom field by using the `POST /custom_fields/custom_field_gid/enum_options` endpoint.
@@ -54,16 +56,16 @@ struct Params {
     /// Enum options are an ordered list and by default new enum options are inserted at the end. Ordering in relation to existing enum options can be specified on creation by using `insert_before` or `insert_after` to reference an existing enum option. Only one of `insert_before` and `insert_after` can be provided when creating a new enum option.
     ///
     /// An enum options list can be reordered with the `POST /custom_fields/custom_field_gid/enum_options/insert` endpoint.
-    #[serde(default)]
-    data: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub data: ::std::option::Option<super::super::types::EnumOptionBase>,
 }
 
 /// The `application/json` body `updateEnumOption` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    data: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub data: ::std::option::Option<super::super::types::EnumOptionBase>,
 }
 
 async fn handle(

@@ -29,28 +29,28 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// Display name.
-    name: ::std::string::String,
+    pub name: ::std::string::String,
     /// Free-form label used for filtering.
-    #[serde(default)]
-    tag: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub tag: ::std::option::Option<::std::string::String>,
     /// Unit price in euros.
-    #[serde(default)]
-    price: ::std::option::Option<f64>,
-    #[serde(default)]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub price: ::std::option::Option<::cast_runtime::codegen::serde_json::Number>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<super::super::types::CreateItemStatus>,
 }
 
 /// The `application/json` body `createItem` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
-    name: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    tag: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    price: ::std::option::Option<f64>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status: ::std::option::Option<::std::string::String>,
+    pub name: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub tag: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub price: ::std::option::Option<::cast_runtime::codegen::serde_json::Number>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<super::super::types::CreateItemStatus>,
 }
 
 async fn handle(

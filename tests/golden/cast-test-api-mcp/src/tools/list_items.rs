@@ -31,14 +31,14 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// Maximum number of items to return.
-    #[serde(default)]
-    limit: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub limit: ::std::option::Option<u32>,
     /// Number of items to skip.
-    #[serde(default)]
-    offset: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub offset: ::std::option::Option<u32>,
     /// Only items with this tag.
-    #[serde(default)]
-    tag: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub tag: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

@@ -26,20 +26,26 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    #[serde(default)]
-    b: ::std::option::Option<::cast_runtime::codegen::Value>,
-    #[serde(default)]
-    name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub b: ::std::option::Option<super::super::types::B>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
+    pub name: ::std::option::Option<
+        ::cast_runtime::codegen::Nullable<::std::string::String>,
+    >,
 }
 
 /// The `application/json` body `createPair` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    b: ::std::option::Option<::cast_runtime::codegen::Value>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub b: ::std::option::Option<super::super::types::B>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
+    pub name: ::std::option::Option<
+        ::cast_runtime::codegen::Nullable<::std::string::String>,
+    >,
 }
 
 async fn handle(

@@ -28,18 +28,18 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    label: ::std::string::String,
-    #[serde(default)]
-    children: ::std::option::Option<::cast_runtime::codegen::Value>,
+    pub label: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub children: ::std::option::Option<::std::vec::Vec<super::super::types::Node>>,
 }
 
 /// The `application/json` body `createTree` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
-    label: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    children: ::std::option::Option<::cast_runtime::codegen::Value>,
+    pub label: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub children: ::std::option::Option<::std::vec::Vec<super::super::types::Node>>,
 }
 
 async fn handle(

@@ -27,7 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// The request body.
-    body: ::cast_runtime::codegen::Value,
+    pub body: super::super::types::List,
 }
 
 async fn handle(

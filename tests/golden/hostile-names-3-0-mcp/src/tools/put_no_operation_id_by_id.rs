@@ -26,16 +26,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    id: i64,
+    pub id: i64,
     /// Collides with the path parameter.
-    body_id: ::std::string::String,
-    r#type: ::std::string::String,
+    pub body_id: ::std::string::String,
+    pub r#type: super::super::types::PutNoOperationIdByIdType,
     #[serde(rename = "self")]
-    #[serde(default)]
-    self_: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_: ::std::option::Option<bool>,
     #[serde(rename = "```")]
-    #[serde(default)]
-    field_f1b90184: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub field_f1b90184: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/json` body `put_no_operation_id_by_id` sends.
@@ -43,14 +43,14 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "id")]
-    body_id: ::std::string::String,
-    r#type: ::std::string::String,
+    pub body_id: ::std::string::String,
+    pub r#type: super::super::types::PutNoOperationIdByIdType,
     #[serde(rename = "self")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    self_: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_: ::std::option::Option<bool>,
     #[serde(rename = "```")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    field_f1b90184: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub field_f1b90184: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

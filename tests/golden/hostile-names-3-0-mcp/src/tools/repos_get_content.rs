@@ -26,9 +26,9 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    owner: ::std::string::String,
-    repo: ::std::string::String,
-    path: ::std::string::String,
+    pub owner: ::std::string::String,
+    pub repo: ::std::string::String,
+    pub path: ::std::string::String,
 }
 
 async fn handle(

@@ -26,19 +26,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    #[serde(default)]
-    r#type: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub r#type: ::std::option::Option<::std::string::String>,
     #[serde(rename = "self")]
-    #[serde(default)]
-    self_: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub self_: ::std::option::Option<::std::string::String>,
     #[serde(rename = "X-Request-ID")]
-    #[serde(default)]
-    x_request_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub x_request_id: ::std::option::Option<::std::string::String>,
     #[serde(rename = "2nd")]
-    #[serde(default)]
-    _2nd: ::std::option::Option<i64>,
-    #[serde(default)]
-    r#gen: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub _2nd: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub r#gen: ::std::option::Option<bool>,
 }
 
 async fn handle(

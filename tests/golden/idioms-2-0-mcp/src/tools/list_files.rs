@@ -26,12 +26,12 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    #[serde(default)]
-    page: ::std::option::Option<i64>,
-    #[serde(default)]
-    ext: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    #[serde(default)]
-    ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub page: ::std::option::Option<u64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub ext: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 
 async fn handle(

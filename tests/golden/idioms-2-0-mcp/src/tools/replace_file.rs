@@ -26,11 +26,14 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    id: ::std::string::String,
-    #[serde(default)]
-    body_id: ::std::option::Option<::std::string::String>,
-    #[serde(default)]
-    note: ::std::option::Option<::std::string::String>,
+    pub id: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub body_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
+    pub note: ::std::option::Option<
+        ::cast_runtime::codegen::Nullable<::std::string::String>,
+    >,
 }
 
 /// The `application/json` body `replaceFile` sends.
@@ -38,10 +41,13 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "id")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    body_id: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    note: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub body_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
+    pub note: ::std::option::Option<
+        ::cast_runtime::codegen::Nullable<::std::string::String>,
+    >,
 }
 
 async fn handle(

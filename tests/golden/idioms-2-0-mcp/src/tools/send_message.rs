@@ -29,10 +29,10 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "To")]
-    to: ::std::string::String,
+    pub to: ::std::string::String,
     #[serde(rename = "Body")]
-    #[serde(default)]
-    body: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub body: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `sendMessage` sends.
@@ -40,10 +40,10 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "To")]
-    to: ::std::string::String,
+    pub to: ::std::string::String,
     #[serde(rename = "Body")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    body: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub body: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

@@ -31,18 +31,18 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// The file.
-    file: ::std::string::String,
-    #[serde(default)]
-    note: ::std::option::Option<::std::string::String>,
+    pub file: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub note: ::std::option::Option<::std::string::String>,
 }
 
 /// The `multipart/form-data` body `uploadFile` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
-    file: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    note: ::std::option::Option<::std::string::String>,
+    pub file: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub note: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

@@ -29,7 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// The request body.
-    body: ::std::string::String,
+    pub body: ::std::string::String,
 }
 
 async fn handle(

@@ -26,29 +26,35 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    id: ::std::string::String,
-    #[serde(default)]
-    name: ::std::option::Option<::std::string::String>,
-    #[serde(default)]
-    kind: ::std::option::Option<::cast_runtime::codegen::Value>,
-    #[serde(default)]
-    price: ::std::option::Option<f64>,
-    #[serde(default)]
-    tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub id: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
+    pub name: ::std::option::Option<
+        ::cast_runtime::codegen::Nullable<::std::string::String>,
+    >,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub kind: ::std::option::Option<super::super::types::PatchItemKind>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub price: ::std::option::Option<::cast_runtime::codegen::serde_json::Number>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 
 /// The `application/merge-patch+json` body `patchItem` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    name: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    kind: ::std::option::Option<::cast_runtime::codegen::Value>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    price: ::std::option::Option<f64>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
+    pub name: ::std::option::Option<
+        ::cast_runtime::codegen::Nullable<::std::string::String>,
+    >,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub kind: ::std::option::Option<super::super::types::PatchItemKind>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub price: ::std::option::Option<::cast_runtime::codegen::serde_json::Number>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 
 async fn handle(

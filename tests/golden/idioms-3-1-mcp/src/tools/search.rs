@@ -26,11 +26,11 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    q: ::std::string::String,
-    #[serde(default)]
-    ids: ::std::option::Option<::std::vec::Vec<i64>>,
-    #[serde(default)]
-    filter: ::std::option::Option<::cast_runtime::codegen::Value>,
+    pub q: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub ids: ::std::option::Option<::std::vec::Vec<i64>>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub filter: ::std::option::Option<super::super::types::Filter>,
 }
 
 async fn handle(

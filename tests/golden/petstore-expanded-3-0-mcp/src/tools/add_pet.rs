@@ -26,18 +26,18 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    name: ::std::string::String,
-    #[serde(default)]
-    tag: ::std::option::Option<::std::string::String>,
+    pub name: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub tag: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/json` body `addPet` sends.
 #[derive(::cast_runtime::codegen::serde::Serialize)]
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
-    name: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    tag: ::std::option::Option<::std::string::String>,
+    pub name: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub tag: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

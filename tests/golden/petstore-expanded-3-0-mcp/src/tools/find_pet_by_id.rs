@@ -27,7 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// ID of pet to fetch
-    id: i64,
+    pub id: i64,
 }
 
 async fn handle(

@@ -32,47 +32,47 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will be responsible for the new Address resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The name to associate with the new address.
     #[serde(rename = "CustomerName")]
-    #[serde(default)]
-    customer_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub customer_name: ::std::option::Option<::std::string::String>,
     /// The number and street address of the new address.
     #[serde(rename = "Street")]
-    #[serde(default)]
-    street: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub street: ::std::option::Option<::std::string::String>,
     /// The city of the new address.
     #[serde(rename = "City")]
-    #[serde(default)]
-    city: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub city: ::std::option::Option<::std::string::String>,
     /// The state or region of the new address.
     #[serde(rename = "Region")]
-    #[serde(default)]
-    region: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub region: ::std::option::Option<::std::string::String>,
     /// The postal code of the new address.
     #[serde(rename = "PostalCode")]
-    #[serde(default)]
-    postal_code: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub postal_code: ::std::option::Option<::std::string::String>,
     /// The ISO country code of the new address.
     #[serde(rename = "IsoCountry")]
-    #[serde(default)]
-    iso_country: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub iso_country: ::std::option::Option<::std::string::String>,
     /// A descriptive string that you create to describe the new address. It can be up to 64 characters long for Regulatory Compliance addresses and 32 characters long for Emergency addresses.
     #[serde(rename = "FriendlyName")]
-    #[serde(default)]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     /// Whether to enable emergency calling on the new address. Can be: `true` or `false`.
     #[serde(rename = "EmergencyEnabled")]
-    #[serde(default)]
-    emergency_enabled: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub emergency_enabled: ::std::option::Option<bool>,
     /// Whether we should automatically correct the address. Can be: `true` or `false` and the default is `true`. If empty or `true`, we will correct the address you provide if necessary. If `false`, we won't alter the address you provide.
     #[serde(rename = "AutoCorrectAddress")]
-    #[serde(default)]
-    auto_correct_address: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub auto_correct_address: ::std::option::Option<bool>,
     /// The additional number and street address of the address.
     #[serde(rename = "StreetSecondary")]
-    #[serde(default)]
-    street_secondary: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub street_secondary: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateAddress` sends.
@@ -80,35 +80,35 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "CustomerName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    customer_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub customer_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Street")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    street: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub street: ::std::option::Option<::std::string::String>,
     #[serde(rename = "City")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    city: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub city: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Region")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    region: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub region: ::std::option::Option<::std::string::String>,
     #[serde(rename = "PostalCode")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    postal_code: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub postal_code: ::std::option::Option<::std::string::String>,
     #[serde(rename = "IsoCountry")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    iso_country: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub iso_country: ::std::option::Option<::std::string::String>,
     #[serde(rename = "FriendlyName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "EmergencyEnabled")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    emergency_enabled: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub emergency_enabled: ::std::option::Option<bool>,
     #[serde(rename = "AutoCorrectAddress")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    auto_correct_address: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub auto_correct_address: ::std::option::Option<bool>,
     #[serde(rename = "StreetSecondary")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    street_secondary: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub street_secondary: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

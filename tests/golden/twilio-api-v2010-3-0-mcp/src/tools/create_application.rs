@@ -32,71 +32,81 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The API version to use to start a new TwiML session. Can be: `2010-04-01` or `2008-08-01`. The default value is the account's default API version.
     #[serde(rename = "ApiVersion")]
-    #[serde(default)]
-    api_version: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub api_version: ::std::option::Option<::std::string::String>,
     /// The URL we should call when the phone number assigned to this application receives a call.
     #[serde(rename = "VoiceUrl")]
-    #[serde(default)]
-    voice_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceMethod")]
-    #[serde(default)]
-    voice_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default)]
-    voice_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_fallback_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default)]
-    voice_fallback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_fallback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
-    #[serde(default)]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default)]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// Whether we should look up the caller's caller-ID name from the CNAM database (additional charges apply). Can be: `true` or `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default)]
-    voice_caller_id_lookup: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_caller_id_lookup: ::std::option::Option<bool>,
     /// The URL we should call when the phone number receives an incoming SMS message.
     #[serde(rename = "SmsUrl")]
-    #[serde(default)]
-    sms_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `sms_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsMethod")]
-    #[serde(default)]
-    sms_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL that we should call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default)]
-    sms_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_fallback_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default)]
-    sms_fallback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_fallback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL we should call using a POST method to send status information about SMS messages sent by the application.
     #[serde(rename = "SmsStatusCallback")]
-    #[serde(default)]
-    sms_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_status_callback: ::std::option::Option<::std::string::String>,
     /// The URL we should call using a POST method to send message status information to your application.
     #[serde(rename = "MessageStatusCallback")]
-    #[serde(default)]
-    message_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub message_status_callback: ::std::option::Option<::std::string::String>,
     /// A descriptive string that you create to describe the new application. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default)]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     /// Whether to allow other Twilio accounts to dial this applicaton using Dial verb. Can be: `true` or `false`.
     #[serde(rename = "PublicApplicationConnectEnabled")]
-    #[serde(default)]
-    public_application_connect_enabled: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub public_application_connect_enabled: ::std::option::Option<bool>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateApplication` sends.
@@ -104,53 +114,63 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "ApiVersion")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    api_version: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub api_version: ::std::option::Option<::std::string::String>,
     #[serde(rename = "VoiceUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    voice_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "VoiceMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    voice_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    voice_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_fallback_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    voice_fallback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_fallback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "StatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    voice_caller_id_lookup: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_caller_id_lookup: ::std::option::Option<bool>,
     #[serde(rename = "SmsUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "SmsMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_fallback_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_fallback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_fallback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "SmsStatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_status_callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "MessageStatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    message_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub message_status_callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "FriendlyName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "PublicApplicationConnectEnabled")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    public_application_connect_enabled: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub public_application_connect_enabled: ::std::option::Option<bool>,
 }
 
 async fn handle(

@@ -38,14 +38,14 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the Phone Number to assign the Add-on.
     #[serde(rename = "ResourceSid")]
-    resource_sid: ::std::string::String,
+    pub resource_sid: ::std::string::String,
     /// The SID that identifies the Add-on installation.
     #[serde(rename = "InstalledAddOnSid")]
-    #[serde(default)]
-    installed_add_on_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub installed_add_on_sid: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateIncomingPhoneNumberAssignedAddOn` sends.
@@ -53,8 +53,8 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "InstalledAddOnSid")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    installed_add_on_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub installed_add_on_sid: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

@@ -32,98 +32,112 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The phone number to purchase specified in [E.164](https://www.twilio.com/docs/glossary/what-e164) format.  E.164 phone numbers consist of a + followed by the country code and subscriber number without punctuation characters. For example, +14155551234.
     #[serde(rename = "PhoneNumber")]
-    #[serde(default)]
-    phone_number: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub phone_number: ::std::option::Option<::std::string::String>,
     /// The API version to use for incoming calls made to the new phone number. The default is `2010-04-01`.
     #[serde(rename = "ApiVersion")]
-    #[serde(default)]
-    api_version: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub api_version: ::std::option::Option<::std::string::String>,
     /// A descriptive string that you created to describe the new phone number. It can be up to 64 characters long. By default, this is a formatted version of the phone number.
     #[serde(rename = "FriendlyName")]
-    #[serde(default)]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     /// The SID of the application that should handle SMS messages sent to the new phone number. If an `sms_application_sid` is present, we ignore all `sms_*_url` values and use those of the application.
     #[serde(rename = "SmsApplicationSid")]
-    #[serde(default)]
-    sms_application_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_application_sid: ::std::option::Option<::std::string::String>,
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default)]
-    sms_fallback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_fallback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default)]
-    sms_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_fallback_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsMethod")]
-    #[serde(default)]
-    sms_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL we should call when the new phone number receives an incoming SMS message.
     #[serde(rename = "SmsUrl")]
-    #[serde(default)]
-    sms_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_url: ::std::option::Option<::std::string::String>,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
-    #[serde(default)]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default)]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
-    #[serde(default)]
-    voice_application_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_application_sid: ::std::option::Option<::std::string::String>,
     /// Whether to lookup the caller's name from the CNAM database and post it to your app. Can be: `true` or `false` and defaults to `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default)]
-    voice_caller_id_lookup: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_caller_id_lookup: ::std::option::Option<bool>,
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default)]
-    voice_fallback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_fallback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default)]
-    voice_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_fallback_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceMethod")]
-    #[serde(default)]
-    voice_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL that we should call to answer a call to the new phone number. The `voice_url` will not be called if a `voice_application_sid` or a `trunk_sid` is set.
     #[serde(rename = "VoiceUrl")]
-    #[serde(default)]
-    voice_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_url: ::std::option::Option<::std::string::String>,
     /// The SID of the Identity resource that we should associate with the new phone number. Some regions require an Identity to meet local regulations.
     #[serde(rename = "IdentitySid")]
-    #[serde(default)]
-    identity_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub identity_sid: ::std::option::Option<::std::string::String>,
     /// The SID of the Address resource we should associate with the new phone number. Some regions require addresses to meet local regulations.
     #[serde(rename = "AddressSid")]
-    #[serde(default)]
-    address_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub address_sid: ::std::option::Option<::std::string::String>,
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(rename = "EmergencyStatus")]
-    #[serde(default)]
-    emergency_status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub emergency_status: ::std::option::Option<
+        super::super::types::IncomingPhoneNumberTollFreeEnumEmergencyStatus,
+    >,
     /// The SID of the emergency address configuration to use for emergency calling from the new phone number.
     #[serde(rename = "EmergencyAddressSid")]
-    #[serde(default)]
-    emergency_address_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub emergency_address_sid: ::std::option::Option<::std::string::String>,
     /// The SID of the Trunk we should use to handle calls to the new phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use only those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
     #[serde(rename = "TrunkSid")]
-    #[serde(default)]
-    trunk_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub trunk_sid: ::std::option::Option<::std::string::String>,
     #[serde(rename = "VoiceReceiveMode")]
-    #[serde(default)]
-    voice_receive_mode: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_receive_mode: ::std::option::Option<
+        super::super::types::IncomingPhoneNumberTollFreeEnumVoiceReceiveMode,
+    >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(rename = "BundleSid")]
-    #[serde(default)]
-    bundle_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub bundle_sid: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateIncomingPhoneNumberTollFree` sends.
@@ -131,74 +145,88 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "PhoneNumber")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    phone_number: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub phone_number: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ApiVersion")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    api_version: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub api_version: ::std::option::Option<::std::string::String>,
     #[serde(rename = "FriendlyName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "SmsApplicationSid")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_application_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_application_sid: ::std::option::Option<::std::string::String>,
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_fallback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_fallback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_fallback_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "SmsMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "SmsUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "StatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "VoiceApplicationSid")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    voice_application_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_application_sid: ::std::option::Option<::std::string::String>,
     #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    voice_caller_id_lookup: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_caller_id_lookup: ::std::option::Option<bool>,
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    voice_fallback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_fallback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    voice_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_fallback_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "VoiceMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    voice_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "VoiceUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    voice_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "IdentitySid")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    identity_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub identity_sid: ::std::option::Option<::std::string::String>,
     #[serde(rename = "AddressSid")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    address_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub address_sid: ::std::option::Option<::std::string::String>,
     #[serde(rename = "EmergencyStatus")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    emergency_status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub emergency_status: ::std::option::Option<
+        super::super::types::IncomingPhoneNumberTollFreeEnumEmergencyStatus,
+    >,
     #[serde(rename = "EmergencyAddressSid")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    emergency_address_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub emergency_address_sid: ::std::option::Option<::std::string::String>,
     #[serde(rename = "TrunkSid")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    trunk_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub trunk_sid: ::std::option::Option<::std::string::String>,
     #[serde(rename = "VoiceReceiveMode")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    voice_receive_mode: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub voice_receive_mode: ::std::option::Option<
+        super::super::types::IncomingPhoneNumberTollFreeEnumVoiceReceiveMode,
+    >,
     #[serde(rename = "BundleSid")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    bundle_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub bundle_sid: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

@@ -34,14 +34,14 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with the Message resource for which to create MessageFeedback.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the Message resource for which to create MessageFeedback.
     #[serde(rename = "MessageSid")]
-    message_sid: ::std::string::String,
+    pub message_sid: ::std::string::String,
     /// Reported outcome indicating whether there is confirmation that the Message recipient performed a tracked user action. Can be: `unconfirmed` or `confirmed`. For more details see [How to Optimize Message Deliverability with Message Feedback](https://www.twilio.com/docs/messaging/guides/send-message-feedback-to-twilio).
     #[serde(rename = "Outcome")]
-    #[serde(default)]
-    outcome: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub outcome: ::std::option::Option<super::super::types::MessageFeedbackEnumOutcome>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateMessageFeedback` sends.
@@ -49,8 +49,8 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Outcome")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    outcome: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub outcome: ::std::option::Option<super::super::types::MessageFeedbackEnumOutcome>,
 }
 
 async fn handle(

@@ -32,218 +32,232 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the participant's conference.
     #[serde(rename = "ConferenceSid")]
-    conference_sid: ::std::string::String,
+    pub conference_sid: ::std::string::String,
     /// The phone number, Client identifier, or username portion of SIP address that made this call. Phone numbers are in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (e.g., +16175551212). Client identifiers are formatted `client:name`. If using a phone number, it must be a Twilio number or a Verified [outgoing caller id](https://www.twilio.com/docs/voice/api/outgoing-caller-ids) for your account. If the `to` parameter is a phone number, `from` must also be a phone number. If `to` is sip address, this value of `from` should be a username portion to be used to populate the P-Asserted-Identity header that is passed to the SIP endpoint.
     #[serde(rename = "From")]
-    #[serde(default)]
-    from: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub from: ::std::option::Option<::std::string::String>,
     /// The phone number, SIP address, Client, TwiML App identifier that received this call. Phone numbers are in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (e.g., +16175551212). SIP addresses are formatted as `sip:name@company.com`. Client identifiers are formatted `client:name`. TwiML App identifiers are formatted `app:<APP_SID>`. [Custom parameters](https://www.twilio.com/docs/voice/api/conference-participant-resource#custom-parameters) may also be specified.
     #[serde(rename = "To")]
-    #[serde(default)]
-    to: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub to: ::std::option::Option<::std::string::String>,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
-    #[serde(default)]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` and `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default)]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The conference state changes that should generate a call to `status_callback`. Can be: `initiated`, `ringing`, `answered`, and `completed`. Separate multiple values with a space. The default value is `completed`.
     #[serde(rename = "StatusCallbackEvent")]
-    #[serde(default)]
-    status_callback_event: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_event: ::std::option::Option<
+        ::std::vec::Vec<::std::string::String>,
+    >,
     /// A label for this participant. If one is supplied, it may subsequently be used to fetch, update or delete the participant.
     #[serde(rename = "Label")]
-    #[serde(default)]
-    label: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub label: ::std::option::Option<::std::string::String>,
     /// The number of seconds that we should allow the phone to ring before assuming there is no answer. Can be an integer between `5` and `600`, inclusive. The default value is `60`. We always add a 5-second timeout buffer to outgoing calls, so  value of 10 would result in an actual timeout that was closer to 15 seconds.
     #[serde(rename = "Timeout")]
-    #[serde(default)]
-    timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub timeout: ::std::option::Option<i64>,
     /// Whether to record the participant and their conferences, including the time between conferences. Can be `true` or `false` and the default is `false`.
     #[serde(rename = "Record")]
-    #[serde(default)]
-    record: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub record: ::std::option::Option<bool>,
     /// Whether the agent is muted in the conference. Can be `true` or `false` and the default is `false`.
     #[serde(rename = "Muted")]
-    #[serde(default)]
-    muted: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub muted: ::std::option::Option<bool>,
     /// Whether to play a notification beep to the conference when the participant joins. Can be: `true`, `false`, `onEnter`, or `onExit`. The default value is `true`.
     #[serde(rename = "Beep")]
-    #[serde(default)]
-    beep: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub beep: ::std::option::Option<::std::string::String>,
     /// Whether to start the conference when the participant joins, if it has not already started. Can be: `true` or `false` and the default is `true`. If `false` and the conference has not started, the participant is muted and hears background music until another participant starts the conference.
     #[serde(rename = "StartConferenceOnEnter")]
-    #[serde(default)]
-    start_conference_on_enter: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub start_conference_on_enter: ::std::option::Option<bool>,
     /// Whether to end the conference when the participant leaves. Can be: `true` or `false` and defaults to `false`.
     #[serde(rename = "EndConferenceOnExit")]
-    #[serde(default)]
-    end_conference_on_exit: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub end_conference_on_exit: ::std::option::Option<bool>,
     /// The URL that Twilio calls using the `wait_method` before the conference has started. The URL may return an MP3 file, a WAV file, or a TwiML document. The default value is the URL of our standard hold music. If you do not want anything to play while waiting for the conference to start, specify an empty string by setting `wait_url` to `''`. For more details on the allowable verbs within the `waitUrl`, see the `waitUrl` attribute in the [<Conference> TwiML instruction](https://www.twilio.com/docs/voice/twiml/conference#attributes-waiturl).
     #[serde(rename = "WaitUrl")]
-    #[serde(default)]
-    wait_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub wait_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `wait_url`. Can be `GET` or `POST` and the default is `POST`. When using a static audio file, this should be `GET` so that we can cache the file.
     #[serde(rename = "WaitMethod")]
-    #[serde(default)]
-    wait_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub wait_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// Whether to allow an agent to hear the state of the outbound call, including ringing or disconnect messages. Can be: `true` or `false` and defaults to `true`.
     #[serde(rename = "EarlyMedia")]
-    #[serde(default)]
-    early_media: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub early_media: ::std::option::Option<bool>,
     /// The maximum number of participants in the conference. Can be a positive integer from `2` to `250`. The default value is `250`.
     #[serde(rename = "MaxParticipants")]
-    #[serde(default)]
-    max_participants: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub max_participants: ::std::option::Option<i64>,
     /// Whether to record the conference the participant is joining. Can be: `true`, `false`, `record-from-start`, and `do-not-record`. The default value is `false`.
     #[serde(rename = "ConferenceRecord")]
-    #[serde(default)]
-    conference_record: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_record: ::std::option::Option<::std::string::String>,
     /// Whether to trim leading and trailing silence from the conference recording. Can be: `trim-silence` or `do-not-trim` and defaults to `trim-silence`.
     #[serde(rename = "ConferenceTrim")]
-    #[serde(default)]
-    conference_trim: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_trim: ::std::option::Option<::std::string::String>,
     /// The URL we should call using the `conference_status_callback_method` when the conference events in `conference_status_callback_event` occur. Only the value set by the first participant to join the conference is used. Subsequent `conference_status_callback` values are ignored.
     #[serde(rename = "ConferenceStatusCallback")]
-    #[serde(default)]
-    conference_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_status_callback: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `conference_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "ConferenceStatusCallbackMethod")]
-    #[serde(default)]
-    conference_status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The conference state changes that should generate a call to `conference_status_callback`. Can be: `start`, `end`, `join`, `leave`, `mute`, `hold`, `modify`, `speaker`, and `announcement`. Separate multiple values with a space. Defaults to `start end`.
     #[serde(rename = "ConferenceStatusCallbackEvent")]
-    #[serde(default)]
-    conference_status_callback_event: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_status_callback_event: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// The recording channels for the final recording. Can be: `mono` or `dual` and the default is `mono`.
     #[serde(rename = "RecordingChannels")]
-    #[serde(default)]
-    recording_channels: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub recording_channels: ::std::option::Option<::std::string::String>,
     /// The URL that we should call using the `recording_status_callback_method` when the recording status changes.
     #[serde(rename = "RecordingStatusCallback")]
-    #[serde(default)]
-    recording_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub recording_status_callback: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use when we call `recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "RecordingStatusCallbackMethod")]
-    #[serde(default)]
-    recording_status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub recording_status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The SIP username used for authentication.
     #[serde(rename = "SipAuthUsername")]
-    #[serde(default)]
-    sip_auth_username: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sip_auth_username: ::std::option::Option<::std::string::String>,
     /// The SIP password for authentication.
     #[serde(rename = "SipAuthPassword")]
-    #[serde(default)]
-    sip_auth_password: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sip_auth_password: ::std::option::Option<::std::string::String>,
     /// The [region](https://support.twilio.com/hc/en-us/articles/223132167-How-global-low-latency-routing-and-region-selection-work-for-conferences-and-Client-calls) where we should mix the recorded audio. Can be:`us1`, `us2`, `ie1`, `de1`, `sg1`, `br1`, `au1`, or `jp1`.
     #[serde(rename = "Region")]
-    #[serde(default)]
-    region: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub region: ::std::option::Option<::std::string::String>,
     /// The URL we should call using the `conference_recording_status_callback_method` when the conference recording is available.
     #[serde(rename = "ConferenceRecordingStatusCallback")]
-    #[serde(default)]
-    conference_recording_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_recording_status_callback: ::std::option::Option<
+        ::std::string::String,
+    >,
     /// The HTTP method we should use to call `conference_recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "ConferenceRecordingStatusCallbackMethod")]
-    #[serde(default)]
-    conference_recording_status_callback_method: ::std::option::Option<
-        ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_recording_status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
     >,
     /// The recording state changes that should generate a call to `recording_status_callback`. Can be: `started`, `in-progress`, `paused`, `resumed`, `stopped`, `completed`, `failed`, and `absent`. Separate multiple values with a space, ex: `'in-progress completed failed'`.
     #[serde(rename = "RecordingStatusCallbackEvent")]
-    #[serde(default)]
-    recording_status_callback_event: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub recording_status_callback_event: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// The conference recording state changes that generate a call to `conference_recording_status_callback`. Can be: `in-progress`, `completed`, `failed`, and `absent`. Separate multiple values with a space, ex: `'in-progress completed failed'`
     #[serde(rename = "ConferenceRecordingStatusCallbackEvent")]
-    #[serde(default)]
-    conference_recording_status_callback_event: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_recording_status_callback_event: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     /// Whether the participant is coaching another call. Can be: `true` or `false`. If not present, defaults to `false` unless `call_sid_to_coach` is defined. If `true`, `call_sid_to_coach` must be defined.
     #[serde(rename = "Coaching")]
-    #[serde(default)]
-    coaching: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub coaching: ::std::option::Option<bool>,
     /// The SID of the participant who is being `coached`. The participant being coached is the only participant who can hear the participant who is `coaching`.
     #[serde(rename = "CallSidToCoach")]
-    #[serde(default)]
-    call_sid_to_coach: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub call_sid_to_coach: ::std::option::Option<::std::string::String>,
     /// Jitter buffer size for the connecting participant. Twilio will use this setting to apply Jitter Buffer before participant's audio is mixed into the conference. Can be: `off`, `small`, `medium`, and `large`. Default to `large`.
     #[serde(rename = "JitterBufferSize")]
-    #[serde(default)]
-    jitter_buffer_size: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub jitter_buffer_size: ::std::option::Option<::std::string::String>,
     /// The SID of a BYOC (Bring Your Own Carrier) trunk to route this call with. Note that `byoc` is only meaningful when `to` is a phone number; it will otherwise be ignored. (Beta)
     #[serde(rename = "Byoc")]
-    #[serde(default)]
-    byoc: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub byoc: ::std::option::Option<::std::string::String>,
     /// The phone number, Client identifier, or username portion of SIP address that made this call. Phone numbers are in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (e.g., +16175551212). Client identifiers are formatted `client:name`. If using a phone number, it must be a Twilio number or a Verified [outgoing caller id](https://www.twilio.com/docs/voice/api/outgoing-caller-ids) for your account. If the `to` parameter is a phone number, `callerId` must also be a phone number. If `to` is sip address, this value of `callerId` should be a username portion to be used to populate the From header that is passed to the SIP endpoint.
     #[serde(rename = "CallerId")]
-    #[serde(default)]
-    caller_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub caller_id: ::std::option::Option<::std::string::String>,
     /// The Reason for the outgoing call. Use it to specify the purpose of the call that is presented on the called party's phone. (Branded Calls Beta)
     #[serde(rename = "CallReason")]
-    #[serde(default)]
-    call_reason: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub call_reason: ::std::option::Option<::std::string::String>,
     /// The audio track to record for the call. Can be: `inbound`, `outbound` or `both`. The default is `both`. `inbound` records the audio that is received by Twilio. `outbound` records the audio that is sent from Twilio. `both` records the audio that is received and sent by Twilio.
     #[serde(rename = "RecordingTrack")]
-    #[serde(default)]
-    recording_track: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub recording_track: ::std::option::Option<::std::string::String>,
     /// The maximum duration of the call in seconds. Constraints depend on account and configuration.
     #[serde(rename = "TimeLimit")]
-    #[serde(default)]
-    time_limit: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub time_limit: ::std::option::Option<i64>,
     /// Whether to detect if a human, answering machine, or fax has picked up the call. Can be: `Enable` or `DetectMessageEnd`. Use `Enable` if you would like us to return `AnsweredBy` as soon as the called party is identified. Use `DetectMessageEnd`, if you would like to leave a message on an answering machine. For more information, see [Answering Machine Detection](https://www.twilio.com/docs/voice/answering-machine-detection).
     #[serde(rename = "MachineDetection")]
-    #[serde(default)]
-    machine_detection: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub machine_detection: ::std::option::Option<::std::string::String>,
     /// The number of seconds that we should attempt to detect an answering machine before timing out and sending a voice request with `AnsweredBy` of `unknown`. The default timeout is 30 seconds.
     #[serde(rename = "MachineDetectionTimeout")]
-    #[serde(default)]
-    machine_detection_timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub machine_detection_timeout: ::std::option::Option<i64>,
     /// The number of milliseconds that is used as the measuring stick for the length of the speech activity, where durations lower than this value will be interpreted as a human and longer than this value as a machine. Possible Values: 1000-6000. Default: 2400.
     #[serde(rename = "MachineDetectionSpeechThreshold")]
-    #[serde(default)]
-    machine_detection_speech_threshold: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub machine_detection_speech_threshold: ::std::option::Option<i64>,
     /// The number of milliseconds of silence after speech activity at which point the speech activity is considered complete. Possible Values: 500-5000. Default: 1200.
     #[serde(rename = "MachineDetectionSpeechEndThreshold")]
-    #[serde(default)]
-    machine_detection_speech_end_threshold: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub machine_detection_speech_end_threshold: ::std::option::Option<i64>,
     /// The number of milliseconds of initial silence after which an `unknown` AnsweredBy result will be returned. Possible Values: 2000-10000. Default: 5000.
     #[serde(rename = "MachineDetectionSilenceTimeout")]
-    #[serde(default)]
-    machine_detection_silence_timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub machine_detection_silence_timeout: ::std::option::Option<i64>,
     /// The URL that we should call using the `amd_status_callback_method` to notify customer application whether the call was answered by human, machine or fax.
     #[serde(rename = "AmdStatusCallback")]
-    #[serde(default)]
-    amd_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub amd_status_callback: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use when calling the `amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "AmdStatusCallbackMethod")]
-    #[serde(default)]
-    amd_status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub amd_status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// Whether to trim any leading and trailing silence from the participant recording. Can be: `trim-silence` or `do-not-trim` and the default is `trim-silence`.
     #[serde(rename = "Trim")]
-    #[serde(default)]
-    trim: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub trim: ::std::option::Option<::std::string::String>,
     /// A token string needed to invoke a forwarded call. A call_token is generated when an incoming call is received on a Twilio number. Pass an incoming call's call_token value to a forwarded call via the call_token parameter when creating a new call. A forwarded call should bear the same CallerID of the original incoming call.
     #[serde(rename = "CallToken")]
-    #[serde(default)]
-    call_token: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub call_token: ::std::option::Option<::std::string::String>,
     /// The URL that we should use to deliver `push call notification`.
     #[serde(rename = "ClientNotificationUrl")]
-    #[serde(default)]
-    client_notification_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub client_notification_url: ::std::option::Option<::std::string::String>,
     /// The name that populates the display name in the From header. Must be between 2 and 255 characters. Only applicable for calls to sip address.
     #[serde(rename = "CallerDisplayName")]
-    #[serde(default)]
-    caller_display_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub caller_display_name: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateParticipant` sends.
@@ -251,163 +265,177 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "From")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    from: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub from: ::std::option::Option<::std::string::String>,
     #[serde(rename = "To")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    to: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub to: ::std::option::Option<::std::string::String>,
     #[serde(rename = "StatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "StatusCallbackEvent")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback_event: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_event: ::std::option::Option<
+        ::std::vec::Vec<::std::string::String>,
+    >,
     #[serde(rename = "Label")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    label: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub label: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Timeout")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub timeout: ::std::option::Option<i64>,
     #[serde(rename = "Record")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    record: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub record: ::std::option::Option<bool>,
     #[serde(rename = "Muted")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    muted: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub muted: ::std::option::Option<bool>,
     #[serde(rename = "Beep")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    beep: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub beep: ::std::option::Option<::std::string::String>,
     #[serde(rename = "StartConferenceOnEnter")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    start_conference_on_enter: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub start_conference_on_enter: ::std::option::Option<bool>,
     #[serde(rename = "EndConferenceOnExit")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    end_conference_on_exit: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub end_conference_on_exit: ::std::option::Option<bool>,
     #[serde(rename = "WaitUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    wait_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub wait_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "WaitMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    wait_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub wait_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "EarlyMedia")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    early_media: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub early_media: ::std::option::Option<bool>,
     #[serde(rename = "MaxParticipants")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    max_participants: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub max_participants: ::std::option::Option<i64>,
     #[serde(rename = "ConferenceRecord")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    conference_record: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_record: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ConferenceTrim")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    conference_trim: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_trim: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ConferenceStatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    conference_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_status_callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ConferenceStatusCallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    conference_status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "ConferenceStatusCallbackEvent")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    conference_status_callback_event: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_status_callback_event: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     #[serde(rename = "RecordingChannels")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    recording_channels: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub recording_channels: ::std::option::Option<::std::string::String>,
     #[serde(rename = "RecordingStatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    recording_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub recording_status_callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "RecordingStatusCallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    recording_status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub recording_status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "SipAuthUsername")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sip_auth_username: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sip_auth_username: ::std::option::Option<::std::string::String>,
     #[serde(rename = "SipAuthPassword")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sip_auth_password: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sip_auth_password: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Region")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    region: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub region: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ConferenceRecordingStatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    conference_recording_status_callback: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "ConferenceRecordingStatusCallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    conference_recording_status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_recording_status_callback: ::std::option::Option<
         ::std::string::String,
     >,
+    #[serde(rename = "ConferenceRecordingStatusCallbackMethod")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_recording_status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "RecordingStatusCallbackEvent")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    recording_status_callback_event: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub recording_status_callback_event: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     #[serde(rename = "ConferenceRecordingStatusCallbackEvent")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    conference_recording_status_callback_event: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conference_recording_status_callback_event: ::std::option::Option<
         ::std::vec::Vec<::std::string::String>,
     >,
     #[serde(rename = "Coaching")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    coaching: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub coaching: ::std::option::Option<bool>,
     #[serde(rename = "CallSidToCoach")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    call_sid_to_coach: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub call_sid_to_coach: ::std::option::Option<::std::string::String>,
     #[serde(rename = "JitterBufferSize")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    jitter_buffer_size: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub jitter_buffer_size: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Byoc")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    byoc: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub byoc: ::std::option::Option<::std::string::String>,
     #[serde(rename = "CallerId")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    caller_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub caller_id: ::std::option::Option<::std::string::String>,
     #[serde(rename = "CallReason")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    call_reason: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub call_reason: ::std::option::Option<::std::string::String>,
     #[serde(rename = "RecordingTrack")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    recording_track: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub recording_track: ::std::option::Option<::std::string::String>,
     #[serde(rename = "TimeLimit")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    time_limit: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub time_limit: ::std::option::Option<i64>,
     #[serde(rename = "MachineDetection")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    machine_detection: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub machine_detection: ::std::option::Option<::std::string::String>,
     #[serde(rename = "MachineDetectionTimeout")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    machine_detection_timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub machine_detection_timeout: ::std::option::Option<i64>,
     #[serde(rename = "MachineDetectionSpeechThreshold")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    machine_detection_speech_threshold: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub machine_detection_speech_threshold: ::std::option::Option<i64>,
     #[serde(rename = "MachineDetectionSpeechEndThreshold")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    machine_detection_speech_end_threshold: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub machine_detection_speech_end_threshold: ::std::option::Option<i64>,
     #[serde(rename = "MachineDetectionSilenceTimeout")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    machine_detection_silence_timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub machine_detection_silence_timeout: ::std::option::Option<i64>,
     #[serde(rename = "AmdStatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    amd_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub amd_status_callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "AmdStatusCallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    amd_status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub amd_status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "Trim")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    trim: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub trim: ::std::option::Option<::std::string::String>,
     #[serde(rename = "CallToken")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    call_token: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub call_token: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ClientNotificationUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    client_notification_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub client_notification_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "CallerDisplayName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    caller_display_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub caller_display_name: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

@@ -32,82 +32,86 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Transcription resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Transcription resource is associated with.
     #[serde(rename = "CallSid")]
-    call_sid: ::std::string::String,
+    pub call_sid: ::std::string::String,
     /// The user-specified name of this Transcription, if one was given when the Transcription was created. This may be used to stop the Transcription.
     #[serde(rename = "Name")]
-    #[serde(default)]
-    name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
     /// One of `inbound_track`, `outbound_track`, `both_tracks`.
     #[serde(rename = "Track")]
-    #[serde(default)]
-    track: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub track: ::std::option::Option<
+        super::super::types::RealtimeTranscriptionEnumTrack,
+    >,
     /// Absolute URL of the status callback.
     #[serde(rename = "StatusCallbackUrl")]
-    #[serde(default)]
-    status_callback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_url: ::std::option::Option<::std::string::String>,
     /// The http method for the status_callback (one of GET, POST).
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default)]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// Friendly name given to the Inbound Track
     #[serde(rename = "InboundTrackLabel")]
-    #[serde(default)]
-    inbound_track_label: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub inbound_track_label: ::std::option::Option<::std::string::String>,
     /// Friendly name given to the Outbound Track
     #[serde(rename = "OutboundTrackLabel")]
-    #[serde(default)]
-    outbound_track_label: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub outbound_track_label: ::std::option::Option<::std::string::String>,
     /// Indicates if partial results are going to be sent to the customer
     #[serde(rename = "PartialResults")]
-    #[serde(default)]
-    partial_results: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub partial_results: ::std::option::Option<bool>,
     /// Language code used by the transcription engine, specified in [BCP-47](https://www.rfc-editor.org/rfc/bcp/bcp47.txt) format
     #[serde(rename = "LanguageCode")]
-    #[serde(default)]
-    language_code: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub language_code: ::std::option::Option<::std::string::String>,
     /// Definition of the transcription engine to be used, among those supported by Twilio
     #[serde(rename = "TranscriptionEngine")]
-    #[serde(default)]
-    transcription_engine: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub transcription_engine: ::std::option::Option<::std::string::String>,
     /// indicates if the server will attempt to filter out profanities, replacing all but the initial character in each filtered word with asterisks
     #[serde(rename = "ProfanityFilter")]
-    #[serde(default)]
-    profanity_filter: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub profanity_filter: ::std::option::Option<bool>,
     /// Recognition model used by the transcription engine, among those supported by the provider
     #[serde(rename = "SpeechModel")]
-    #[serde(default)]
-    speech_model: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub speech_model: ::std::option::Option<::std::string::String>,
     /// A Phrase contains words and phrase "hints" so that the speech recognition engine is more likely to recognize them.
     #[serde(rename = "Hints")]
-    #[serde(default)]
-    hints: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub hints: ::std::option::Option<::std::string::String>,
     /// The provider will add punctuation to recognition result
     #[serde(rename = "EnableAutomaticPunctuation")]
-    #[serde(default)]
-    enable_automatic_punctuation: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub enable_automatic_punctuation: ::std::option::Option<bool>,
     /// The SID or unique name of the [Intelligence Service](https://www.twilio.com/docs/conversational-intelligence/api/service-resource) for persisting transcripts and running post-call Language Operators
     #[serde(rename = "IntelligenceService")]
-    #[serde(default)]
-    intelligence_service: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub intelligence_service: ::std::option::Option<::std::string::String>,
     /// The ID of the Conversations Configuration for customizing conversation behavior in Intelligence Service
     #[serde(rename = "ConversationConfiguration")]
-    #[serde(default)]
-    conversation_configuration: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conversation_configuration: ::std::option::Option<::std::string::String>,
     /// The ID of the Conversation for associating this Transcription with an existing Conversation in Intelligence Service
     #[serde(rename = "ConversationId")]
-    #[serde(default)]
-    conversation_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conversation_id: ::std::option::Option<::std::string::String>,
     /// The ID of the RealTimeTranscription Configuration for configuring all the non-default behaviors in one go.
     #[serde(rename = "ConfigurationId")]
-    #[serde(default)]
-    configuration_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub configuration_id: ::std::option::Option<::std::string::String>,
     /// Whether the callback includes raw provider data.
     #[serde(rename = "EnableProviderData")]
-    #[serde(default)]
-    enable_provider_data: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub enable_provider_data: ::std::option::Option<bool>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateRealtimeTranscription` sends.
@@ -115,59 +119,63 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Track")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    track: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub track: ::std::option::Option<
+        super::super::types::RealtimeTranscriptionEnumTrack,
+    >,
     #[serde(rename = "StatusCallbackUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "InboundTrackLabel")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    inbound_track_label: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub inbound_track_label: ::std::option::Option<::std::string::String>,
     #[serde(rename = "OutboundTrackLabel")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    outbound_track_label: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub outbound_track_label: ::std::option::Option<::std::string::String>,
     #[serde(rename = "PartialResults")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    partial_results: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub partial_results: ::std::option::Option<bool>,
     #[serde(rename = "LanguageCode")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    language_code: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub language_code: ::std::option::Option<::std::string::String>,
     #[serde(rename = "TranscriptionEngine")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    transcription_engine: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub transcription_engine: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ProfanityFilter")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    profanity_filter: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub profanity_filter: ::std::option::Option<bool>,
     #[serde(rename = "SpeechModel")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    speech_model: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub speech_model: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Hints")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    hints: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub hints: ::std::option::Option<::std::string::String>,
     #[serde(rename = "EnableAutomaticPunctuation")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    enable_automatic_punctuation: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub enable_automatic_punctuation: ::std::option::Option<bool>,
     #[serde(rename = "IntelligenceService")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    intelligence_service: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub intelligence_service: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ConversationConfiguration")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    conversation_configuration: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conversation_configuration: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ConversationId")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    conversation_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub conversation_id: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ConfigurationId")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    configuration_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub configuration_id: ::std::option::Option<::std::string::String>,
     #[serde(rename = "EnableProviderData")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    enable_provider_data: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub enable_provider_data: ::std::option::Option<bool>,
 }
 
 async fn handle(

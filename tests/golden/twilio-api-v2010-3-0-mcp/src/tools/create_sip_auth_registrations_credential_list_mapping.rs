@@ -36,14 +36,14 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the SIP domain that will contain the new resource.
     #[serde(rename = "DomainSid")]
-    domain_sid: ::std::string::String,
+    pub domain_sid: ::std::string::String,
     /// The SID of the CredentialList resource to map to the SIP domain.
     #[serde(rename = "CredentialListSid")]
-    #[serde(default)]
-    credential_list_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub credential_list_sid: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateSipAuthRegistrationsCredentialListMapping` sends.
@@ -51,8 +51,8 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "CredentialListSid")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    credential_list_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub credential_list_sid: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

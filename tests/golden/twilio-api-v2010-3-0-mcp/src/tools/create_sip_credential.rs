@@ -36,18 +36,18 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The unique id of the Account that is responsible for this resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The unique id that identifies the credential list to include the created credential.
     #[serde(rename = "CredentialListSid")]
-    credential_list_sid: ::std::string::String,
+    pub credential_list_sid: ::std::string::String,
     /// The username that will be passed when authenticating SIP requests. The username should be sent in response to Twilio's challenge of the initial INVITE. It can be up to 32 characters long.
     #[serde(rename = "Username")]
-    #[serde(default)]
-    username: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub username: ::std::option::Option<::std::string::String>,
     /// The password that the username will use when authenticating SIP requests. The password must be a minimum of 12 characters, contain at least 1 digit, and have mixed case. (eg `IWasAtSignal2018`)
     #[serde(rename = "Password")]
-    #[serde(default)]
-    password: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub password: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateSipCredential` sends.
@@ -55,11 +55,11 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Username")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    username: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub username: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Password")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    password: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub password: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

@@ -32,11 +32,11 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The unique id of the [Account](https://www.twilio.com/docs/iam/api/account) responsible for this resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// A human readable descriptive text that describes the IpAccessControlList, up to 255 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default)]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateSipIpAccessControlList` sends.
@@ -44,8 +44,8 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "FriendlyName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

@@ -38,14 +38,14 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The unique id of the Account that is responsible for this resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// A 34 character string that uniquely identifies the SIP domain.
     #[serde(rename = "DomainSid")]
-    domain_sid: ::std::string::String,
+    pub domain_sid: ::std::string::String,
     /// The unique id of the IP access control list to map to the SIP domain.
     #[serde(rename = "IpAccessControlListSid")]
-    #[serde(default)]
-    ip_access_control_list_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub ip_access_control_list_sid: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateSipIpAccessControlListMapping` sends.
@@ -53,8 +53,8 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "IpAccessControlListSid")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    ip_access_control_list_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub ip_access_control_list_sid: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

@@ -32,822 +32,824 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Siprec resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Siprec resource is associated with.
     #[serde(rename = "CallSid")]
-    call_sid: ::std::string::String,
+    pub call_sid: ::std::string::String,
     /// The user-specified name of this Siprec, if one was given when the Siprec was created. This may be used to stop the Siprec.
     #[serde(rename = "Name")]
-    #[serde(default)]
-    name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
     /// Unique name used when configuring the connector via Marketplace Add-on.
     #[serde(rename = "ConnectorName")]
-    #[serde(default)]
-    connector_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub connector_name: ::std::option::Option<::std::string::String>,
     /// One of `inbound_track`, `outbound_track`, `both_tracks`.
     #[serde(rename = "Track")]
-    #[serde(default)]
-    track: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub track: ::std::option::Option<super::super::types::SiprecEnumTrack>,
     /// Absolute URL of the status callback.
     #[serde(rename = "StatusCallback")]
-    #[serde(default)]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     /// The http method for the status_callback (one of GET, POST).
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default)]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// Parameter name
     #[serde(rename = "Parameter1.Name")]
-    #[serde(default)]
-    parameter1_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter1_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter1.Value")]
-    #[serde(default)]
-    parameter1_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter1_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter2.Name")]
-    #[serde(default)]
-    parameter2_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter2_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter2.Value")]
-    #[serde(default)]
-    parameter2_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter2_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter3.Name")]
-    #[serde(default)]
-    parameter3_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter3_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter3.Value")]
-    #[serde(default)]
-    parameter3_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter3_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter4.Name")]
-    #[serde(default)]
-    parameter4_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter4_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter4.Value")]
-    #[serde(default)]
-    parameter4_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter4_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter5.Name")]
-    #[serde(default)]
-    parameter5_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter5_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter5.Value")]
-    #[serde(default)]
-    parameter5_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter5_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter6.Name")]
-    #[serde(default)]
-    parameter6_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter6_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter6.Value")]
-    #[serde(default)]
-    parameter6_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter6_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter7.Name")]
-    #[serde(default)]
-    parameter7_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter7_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter7.Value")]
-    #[serde(default)]
-    parameter7_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter7_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter8.Name")]
-    #[serde(default)]
-    parameter8_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter8_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter8.Value")]
-    #[serde(default)]
-    parameter8_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter8_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter9.Name")]
-    #[serde(default)]
-    parameter9_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter9_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter9.Value")]
-    #[serde(default)]
-    parameter9_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter9_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter10.Name")]
-    #[serde(default)]
-    parameter10_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter10_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter10.Value")]
-    #[serde(default)]
-    parameter10_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter10_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter11.Name")]
-    #[serde(default)]
-    parameter11_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter11_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter11.Value")]
-    #[serde(default)]
-    parameter11_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter11_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter12.Name")]
-    #[serde(default)]
-    parameter12_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter12_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter12.Value")]
-    #[serde(default)]
-    parameter12_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter12_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter13.Name")]
-    #[serde(default)]
-    parameter13_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter13_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter13.Value")]
-    #[serde(default)]
-    parameter13_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter13_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter14.Name")]
-    #[serde(default)]
-    parameter14_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter14_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter14.Value")]
-    #[serde(default)]
-    parameter14_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter14_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter15.Name")]
-    #[serde(default)]
-    parameter15_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter15_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter15.Value")]
-    #[serde(default)]
-    parameter15_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter15_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter16.Name")]
-    #[serde(default)]
-    parameter16_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter16_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter16.Value")]
-    #[serde(default)]
-    parameter16_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter16_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter17.Name")]
-    #[serde(default)]
-    parameter17_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter17_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter17.Value")]
-    #[serde(default)]
-    parameter17_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter17_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter18.Name")]
-    #[serde(default)]
-    parameter18_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter18_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter18.Value")]
-    #[serde(default)]
-    parameter18_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter18_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter19.Name")]
-    #[serde(default)]
-    parameter19_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter19_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter19.Value")]
-    #[serde(default)]
-    parameter19_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter19_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter20.Name")]
-    #[serde(default)]
-    parameter20_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter20_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter20.Value")]
-    #[serde(default)]
-    parameter20_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter20_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter21.Name")]
-    #[serde(default)]
-    parameter21_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter21_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter21.Value")]
-    #[serde(default)]
-    parameter21_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter21_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter22.Name")]
-    #[serde(default)]
-    parameter22_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter22_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter22.Value")]
-    #[serde(default)]
-    parameter22_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter22_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter23.Name")]
-    #[serde(default)]
-    parameter23_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter23_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter23.Value")]
-    #[serde(default)]
-    parameter23_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter23_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter24.Name")]
-    #[serde(default)]
-    parameter24_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter24_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter24.Value")]
-    #[serde(default)]
-    parameter24_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter24_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter25.Name")]
-    #[serde(default)]
-    parameter25_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter25_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter25.Value")]
-    #[serde(default)]
-    parameter25_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter25_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter26.Name")]
-    #[serde(default)]
-    parameter26_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter26_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter26.Value")]
-    #[serde(default)]
-    parameter26_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter26_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter27.Name")]
-    #[serde(default)]
-    parameter27_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter27_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter27.Value")]
-    #[serde(default)]
-    parameter27_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter27_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter28.Name")]
-    #[serde(default)]
-    parameter28_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter28_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter28.Value")]
-    #[serde(default)]
-    parameter28_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter28_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter29.Name")]
-    #[serde(default)]
-    parameter29_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter29_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter29.Value")]
-    #[serde(default)]
-    parameter29_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter29_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter30.Name")]
-    #[serde(default)]
-    parameter30_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter30_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter30.Value")]
-    #[serde(default)]
-    parameter30_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter30_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter31.Name")]
-    #[serde(default)]
-    parameter31_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter31_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter31.Value")]
-    #[serde(default)]
-    parameter31_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter31_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter32.Name")]
-    #[serde(default)]
-    parameter32_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter32_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter32.Value")]
-    #[serde(default)]
-    parameter32_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter32_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter33.Name")]
-    #[serde(default)]
-    parameter33_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter33_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter33.Value")]
-    #[serde(default)]
-    parameter33_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter33_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter34.Name")]
-    #[serde(default)]
-    parameter34_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter34_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter34.Value")]
-    #[serde(default)]
-    parameter34_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter34_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter35.Name")]
-    #[serde(default)]
-    parameter35_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter35_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter35.Value")]
-    #[serde(default)]
-    parameter35_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter35_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter36.Name")]
-    #[serde(default)]
-    parameter36_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter36_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter36.Value")]
-    #[serde(default)]
-    parameter36_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter36_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter37.Name")]
-    #[serde(default)]
-    parameter37_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter37_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter37.Value")]
-    #[serde(default)]
-    parameter37_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter37_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter38.Name")]
-    #[serde(default)]
-    parameter38_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter38_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter38.Value")]
-    #[serde(default)]
-    parameter38_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter38_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter39.Name")]
-    #[serde(default)]
-    parameter39_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter39_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter39.Value")]
-    #[serde(default)]
-    parameter39_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter39_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter40.Name")]
-    #[serde(default)]
-    parameter40_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter40_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter40.Value")]
-    #[serde(default)]
-    parameter40_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter40_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter41.Name")]
-    #[serde(default)]
-    parameter41_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter41_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter41.Value")]
-    #[serde(default)]
-    parameter41_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter41_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter42.Name")]
-    #[serde(default)]
-    parameter42_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter42_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter42.Value")]
-    #[serde(default)]
-    parameter42_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter42_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter43.Name")]
-    #[serde(default)]
-    parameter43_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter43_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter43.Value")]
-    #[serde(default)]
-    parameter43_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter43_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter44.Name")]
-    #[serde(default)]
-    parameter44_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter44_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter44.Value")]
-    #[serde(default)]
-    parameter44_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter44_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter45.Name")]
-    #[serde(default)]
-    parameter45_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter45_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter45.Value")]
-    #[serde(default)]
-    parameter45_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter45_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter46.Name")]
-    #[serde(default)]
-    parameter46_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter46_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter46.Value")]
-    #[serde(default)]
-    parameter46_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter46_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter47.Name")]
-    #[serde(default)]
-    parameter47_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter47_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter47.Value")]
-    #[serde(default)]
-    parameter47_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter47_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter48.Name")]
-    #[serde(default)]
-    parameter48_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter48_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter48.Value")]
-    #[serde(default)]
-    parameter48_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter48_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter49.Name")]
-    #[serde(default)]
-    parameter49_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter49_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter49.Value")]
-    #[serde(default)]
-    parameter49_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter49_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter50.Name")]
-    #[serde(default)]
-    parameter50_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter50_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter50.Value")]
-    #[serde(default)]
-    parameter50_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter50_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter51.Name")]
-    #[serde(default)]
-    parameter51_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter51_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter51.Value")]
-    #[serde(default)]
-    parameter51_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter51_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter52.Name")]
-    #[serde(default)]
-    parameter52_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter52_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter52.Value")]
-    #[serde(default)]
-    parameter52_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter52_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter53.Name")]
-    #[serde(default)]
-    parameter53_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter53_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter53.Value")]
-    #[serde(default)]
-    parameter53_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter53_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter54.Name")]
-    #[serde(default)]
-    parameter54_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter54_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter54.Value")]
-    #[serde(default)]
-    parameter54_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter54_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter55.Name")]
-    #[serde(default)]
-    parameter55_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter55_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter55.Value")]
-    #[serde(default)]
-    parameter55_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter55_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter56.Name")]
-    #[serde(default)]
-    parameter56_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter56_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter56.Value")]
-    #[serde(default)]
-    parameter56_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter56_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter57.Name")]
-    #[serde(default)]
-    parameter57_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter57_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter57.Value")]
-    #[serde(default)]
-    parameter57_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter57_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter58.Name")]
-    #[serde(default)]
-    parameter58_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter58_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter58.Value")]
-    #[serde(default)]
-    parameter58_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter58_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter59.Name")]
-    #[serde(default)]
-    parameter59_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter59_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter59.Value")]
-    #[serde(default)]
-    parameter59_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter59_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter60.Name")]
-    #[serde(default)]
-    parameter60_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter60_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter60.Value")]
-    #[serde(default)]
-    parameter60_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter60_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter61.Name")]
-    #[serde(default)]
-    parameter61_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter61_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter61.Value")]
-    #[serde(default)]
-    parameter61_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter61_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter62.Name")]
-    #[serde(default)]
-    parameter62_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter62_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter62.Value")]
-    #[serde(default)]
-    parameter62_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter62_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter63.Name")]
-    #[serde(default)]
-    parameter63_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter63_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter63.Value")]
-    #[serde(default)]
-    parameter63_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter63_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter64.Name")]
-    #[serde(default)]
-    parameter64_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter64_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter64.Value")]
-    #[serde(default)]
-    parameter64_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter64_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter65.Name")]
-    #[serde(default)]
-    parameter65_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter65_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter65.Value")]
-    #[serde(default)]
-    parameter65_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter65_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter66.Name")]
-    #[serde(default)]
-    parameter66_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter66_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter66.Value")]
-    #[serde(default)]
-    parameter66_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter66_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter67.Name")]
-    #[serde(default)]
-    parameter67_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter67_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter67.Value")]
-    #[serde(default)]
-    parameter67_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter67_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter68.Name")]
-    #[serde(default)]
-    parameter68_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter68_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter68.Value")]
-    #[serde(default)]
-    parameter68_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter68_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter69.Name")]
-    #[serde(default)]
-    parameter69_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter69_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter69.Value")]
-    #[serde(default)]
-    parameter69_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter69_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter70.Name")]
-    #[serde(default)]
-    parameter70_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter70_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter70.Value")]
-    #[serde(default)]
-    parameter70_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter70_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter71.Name")]
-    #[serde(default)]
-    parameter71_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter71_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter71.Value")]
-    #[serde(default)]
-    parameter71_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter71_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter72.Name")]
-    #[serde(default)]
-    parameter72_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter72_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter72.Value")]
-    #[serde(default)]
-    parameter72_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter72_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter73.Name")]
-    #[serde(default)]
-    parameter73_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter73_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter73.Value")]
-    #[serde(default)]
-    parameter73_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter73_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter74.Name")]
-    #[serde(default)]
-    parameter74_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter74_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter74.Value")]
-    #[serde(default)]
-    parameter74_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter74_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter75.Name")]
-    #[serde(default)]
-    parameter75_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter75_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter75.Value")]
-    #[serde(default)]
-    parameter75_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter75_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter76.Name")]
-    #[serde(default)]
-    parameter76_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter76_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter76.Value")]
-    #[serde(default)]
-    parameter76_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter76_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter77.Name")]
-    #[serde(default)]
-    parameter77_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter77_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter77.Value")]
-    #[serde(default)]
-    parameter77_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter77_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter78.Name")]
-    #[serde(default)]
-    parameter78_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter78_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter78.Value")]
-    #[serde(default)]
-    parameter78_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter78_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter79.Name")]
-    #[serde(default)]
-    parameter79_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter79_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter79.Value")]
-    #[serde(default)]
-    parameter79_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter79_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter80.Name")]
-    #[serde(default)]
-    parameter80_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter80_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter80.Value")]
-    #[serde(default)]
-    parameter80_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter80_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter81.Name")]
-    #[serde(default)]
-    parameter81_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter81_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter81.Value")]
-    #[serde(default)]
-    parameter81_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter81_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter82.Name")]
-    #[serde(default)]
-    parameter82_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter82_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter82.Value")]
-    #[serde(default)]
-    parameter82_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter82_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter83.Name")]
-    #[serde(default)]
-    parameter83_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter83_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter83.Value")]
-    #[serde(default)]
-    parameter83_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter83_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter84.Name")]
-    #[serde(default)]
-    parameter84_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter84_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter84.Value")]
-    #[serde(default)]
-    parameter84_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter84_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter85.Name")]
-    #[serde(default)]
-    parameter85_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter85_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter85.Value")]
-    #[serde(default)]
-    parameter85_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter85_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter86.Name")]
-    #[serde(default)]
-    parameter86_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter86_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter86.Value")]
-    #[serde(default)]
-    parameter86_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter86_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter87.Name")]
-    #[serde(default)]
-    parameter87_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter87_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter87.Value")]
-    #[serde(default)]
-    parameter87_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter87_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter88.Name")]
-    #[serde(default)]
-    parameter88_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter88_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter88.Value")]
-    #[serde(default)]
-    parameter88_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter88_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter89.Name")]
-    #[serde(default)]
-    parameter89_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter89_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter89.Value")]
-    #[serde(default)]
-    parameter89_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter89_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter90.Name")]
-    #[serde(default)]
-    parameter90_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter90_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter90.Value")]
-    #[serde(default)]
-    parameter90_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter90_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter91.Name")]
-    #[serde(default)]
-    parameter91_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter91_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter91.Value")]
-    #[serde(default)]
-    parameter91_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter91_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter92.Name")]
-    #[serde(default)]
-    parameter92_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter92_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter92.Value")]
-    #[serde(default)]
-    parameter92_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter92_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter93.Name")]
-    #[serde(default)]
-    parameter93_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter93_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter93.Value")]
-    #[serde(default)]
-    parameter93_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter93_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter94.Name")]
-    #[serde(default)]
-    parameter94_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter94_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter94.Value")]
-    #[serde(default)]
-    parameter94_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter94_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter95.Name")]
-    #[serde(default)]
-    parameter95_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter95_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter95.Value")]
-    #[serde(default)]
-    parameter95_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter95_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter96.Name")]
-    #[serde(default)]
-    parameter96_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter96_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter96.Value")]
-    #[serde(default)]
-    parameter96_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter96_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter97.Name")]
-    #[serde(default)]
-    parameter97_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter97_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter97.Value")]
-    #[serde(default)]
-    parameter97_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter97_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter98.Name")]
-    #[serde(default)]
-    parameter98_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter98_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter98.Value")]
-    #[serde(default)]
-    parameter98_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter98_value: ::std::option::Option<::std::string::String>,
     /// Parameter name
     #[serde(rename = "Parameter99.Name")]
-    #[serde(default)]
-    parameter99_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter99_name: ::std::option::Option<::std::string::String>,
     /// Parameter value
     #[serde(rename = "Parameter99.Value")]
-    #[serde(default)]
-    parameter99_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter99_value: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateSiprec` sends.
@@ -855,614 +857,616 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ConnectorName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    connector_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub connector_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Track")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    track: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub track: ::std::option::Option<super::super::types::SiprecEnumTrack>,
     #[serde(rename = "StatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "Parameter1.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter1_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter1_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter1.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter1_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter1_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter2.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter2_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter2_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter2.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter2_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter2_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter3.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter3_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter3_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter3.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter3_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter3_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter4.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter4_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter4_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter4.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter4_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter4_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter5.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter5_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter5_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter5.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter5_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter5_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter6.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter6_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter6_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter6.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter6_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter6_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter7.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter7_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter7_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter7.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter7_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter7_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter8.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter8_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter8_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter8.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter8_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter8_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter9.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter9_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter9_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter9.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter9_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter9_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter10.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter10_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter10_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter10.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter10_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter10_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter11.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter11_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter11_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter11.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter11_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter11_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter12.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter12_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter12_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter12.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter12_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter12_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter13.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter13_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter13_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter13.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter13_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter13_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter14.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter14_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter14_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter14.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter14_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter14_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter15.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter15_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter15_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter15.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter15_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter15_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter16.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter16_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter16_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter16.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter16_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter16_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter17.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter17_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter17_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter17.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter17_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter17_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter18.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter18_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter18_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter18.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter18_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter18_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter19.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter19_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter19_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter19.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter19_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter19_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter20.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter20_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter20_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter20.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter20_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter20_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter21.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter21_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter21_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter21.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter21_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter21_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter22.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter22_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter22_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter22.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter22_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter22_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter23.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter23_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter23_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter23.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter23_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter23_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter24.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter24_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter24_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter24.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter24_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter24_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter25.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter25_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter25_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter25.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter25_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter25_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter26.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter26_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter26_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter26.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter26_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter26_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter27.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter27_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter27_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter27.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter27_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter27_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter28.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter28_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter28_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter28.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter28_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter28_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter29.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter29_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter29_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter29.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter29_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter29_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter30.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter30_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter30_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter30.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter30_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter30_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter31.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter31_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter31_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter31.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter31_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter31_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter32.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter32_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter32_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter32.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter32_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter32_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter33.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter33_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter33_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter33.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter33_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter33_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter34.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter34_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter34_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter34.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter34_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter34_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter35.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter35_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter35_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter35.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter35_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter35_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter36.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter36_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter36_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter36.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter36_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter36_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter37.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter37_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter37_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter37.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter37_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter37_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter38.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter38_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter38_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter38.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter38_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter38_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter39.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter39_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter39_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter39.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter39_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter39_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter40.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter40_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter40_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter40.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter40_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter40_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter41.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter41_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter41_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter41.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter41_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter41_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter42.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter42_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter42_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter42.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter42_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter42_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter43.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter43_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter43_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter43.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter43_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter43_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter44.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter44_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter44_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter44.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter44_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter44_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter45.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter45_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter45_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter45.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter45_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter45_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter46.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter46_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter46_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter46.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter46_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter46_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter47.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter47_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter47_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter47.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter47_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter47_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter48.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter48_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter48_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter48.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter48_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter48_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter49.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter49_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter49_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter49.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter49_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter49_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter50.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter50_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter50_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter50.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter50_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter50_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter51.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter51_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter51_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter51.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter51_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter51_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter52.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter52_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter52_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter52.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter52_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter52_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter53.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter53_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter53_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter53.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter53_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter53_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter54.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter54_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter54_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter54.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter54_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter54_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter55.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter55_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter55_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter55.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter55_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter55_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter56.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter56_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter56_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter56.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter56_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter56_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter57.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter57_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter57_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter57.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter57_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter57_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter58.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter58_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter58_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter58.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter58_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter58_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter59.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter59_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter59_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter59.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter59_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter59_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter60.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter60_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter60_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter60.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter60_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter60_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter61.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter61_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter61_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter61.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter61_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter61_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter62.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter62_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter62_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter62.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter62_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter62_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter63.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter63_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter63_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter63.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter63_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter63_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter64.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter64_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter64_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter64.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter64_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter64_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter65.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter65_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter65_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter65.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter65_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter65_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter66.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter66_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter66_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter66.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter66_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter66_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter67.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter67_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter67_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter67.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter67_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter67_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter68.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter68_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter68_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter68.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter68_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter68_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter69.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter69_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter69_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter69.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter69_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter69_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter70.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter70_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter70_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter70.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter70_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter70_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter71.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter71_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter71_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter71.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter71_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter71_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter72.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter72_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter72_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter72.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter72_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter72_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter73.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter73_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter73_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter73.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter73_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter73_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter74.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter74_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter74_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter74.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter74_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter74_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter75.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter75_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter75_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter75.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter75_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter75_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter76.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter76_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter76_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter76.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter76_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter76_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter77.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter77_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter77_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter77.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter77_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter77_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter78.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter78_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter78_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter78.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter78_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter78_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter79.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter79_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter79_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter79.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter79_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter79_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter80.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter80_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter80_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter80.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter80_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter80_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter81.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter81_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter81_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter81.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter81_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter81_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter82.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter82_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter82_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter82.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter82_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter82_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter83.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter83_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter83_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter83.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter83_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter83_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter84.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter84_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter84_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter84.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter84_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter84_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter85.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter85_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter85_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter85.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter85_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter85_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter86.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter86_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter86_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter86.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter86_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter86_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter87.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter87_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter87_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter87.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter87_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter87_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter88.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter88_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter88_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter88.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter88_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter88_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter89.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter89_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter89_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter89.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter89_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter89_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter90.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter90_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter90_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter90.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter90_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter90_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter91.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter91_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter91_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter91.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter91_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter91_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter92.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter92_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter92_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter92.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter92_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter92_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter93.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter93_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter93_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter93.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter93_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter93_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter94.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter94_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter94_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter94.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter94_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter94_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter95.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter95_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter95_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter95.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter95_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter95_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter96.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter96_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter96_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter96.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter96_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter96_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter97.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter97_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter97_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter97.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter97_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter97_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter98.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter98_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter98_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter98.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter98_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter98_value: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter99.Name")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter99_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter99_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Parameter99.Value")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    parameter99_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub parameter99_value: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

@@ -32,11 +32,11 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The duration in seconds for which the generated credentials are valid. The default value is 86400 (24 hours).
     #[serde(rename = "Ttl")]
-    #[serde(default)]
-    ttl: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub ttl: ::std::option::Option<i64>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateToken` sends.
@@ -44,8 +44,8 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Ttl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    ttl: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub ttl: ::std::option::Option<i64>,
 }
 
 async fn handle(

@@ -34,18 +34,18 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created User Defined Message.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the User Defined Message is associated with.
     #[serde(rename = "CallSid")]
-    call_sid: ::std::string::String,
+    pub call_sid: ::std::string::String,
     /// The User Defined Message in the form of URL-encoded JSON string.
     #[serde(rename = "Content")]
-    #[serde(default)]
-    content: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub content: ::std::option::Option<::std::string::String>,
     /// A unique string value to identify API call. This should be a unique string value per API call and can be a randomly generated.
     #[serde(rename = "IdempotencyKey")]
-    #[serde(default)]
-    idempotency_key: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateUserDefinedMessage` sends.
@@ -53,11 +53,11 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Content")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    content: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub content: ::std::option::Option<::std::string::String>,
     #[serde(rename = "IdempotencyKey")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    idempotency_key: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

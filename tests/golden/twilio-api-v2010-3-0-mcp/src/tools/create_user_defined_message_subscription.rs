@@ -38,22 +38,22 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that subscribed to the User Defined Messages.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the User Defined Messages subscription is associated with. This refers to the Call SID that is producing the user defined messages.
     #[serde(rename = "CallSid")]
-    call_sid: ::std::string::String,
+    pub call_sid: ::std::string::String,
     /// The URL we should call using the `method` to send user defined events to your application. URLs must contain a valid hostname (underscores are not permitted).
     #[serde(rename = "Callback")]
-    #[serde(default)]
-    callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub callback: ::std::option::Option<::std::string::String>,
     /// A unique string value to identify API call. This should be a unique string value per API call and can be a randomly generated.
     #[serde(rename = "IdempotencyKey")]
-    #[serde(default)]
-    idempotency_key: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
     /// The HTTP method Twilio will use when requesting the above `Url`. Either `GET` or `POST`. Default is `POST`.
     #[serde(rename = "Method")]
-    #[serde(default)]
-    method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub method: ::std::option::Option<super::super::types::CreateApplicationVoiceMethod>,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateUserDefinedMessageSubscription` sends.
@@ -61,14 +61,14 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Callback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "IdempotencyKey")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    idempotency_key: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Method")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub method: ::std::option::Option<super::super::types::CreateApplicationVoiceMethod>,
 }
 
 async fn handle(

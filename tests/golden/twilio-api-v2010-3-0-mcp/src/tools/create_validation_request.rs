@@ -32,31 +32,33 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) responsible for the new caller ID resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The phone number to verify in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number.
     #[serde(rename = "PhoneNumber")]
-    #[serde(default)]
-    phone_number: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub phone_number: ::std::option::Option<::std::string::String>,
     /// A descriptive string that you create to describe the new caller ID resource. It can be up to 64 characters long. The default value is a formatted version of the phone number.
     #[serde(rename = "FriendlyName")]
-    #[serde(default)]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     /// The number of seconds to delay before initiating the verification call. Can be an integer between `0` and `60`, inclusive. The default is `0`.
     #[serde(rename = "CallDelay")]
-    #[serde(default)]
-    call_delay: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub call_delay: ::std::option::Option<i64>,
     /// The digits to dial after connecting the verification call.
     #[serde(rename = "Extension")]
-    #[serde(default)]
-    extension: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub extension: ::std::option::Option<::std::string::String>,
     /// The URL we should call using the `status_callback_method` to send status information about the verification process to your application.
     #[serde(rename = "StatusCallback")]
-    #[serde(default)]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`, and the default is `POST`.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default)]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
 }
 
 /// The `application/x-www-form-urlencoded` body `CreateValidationRequest` sends.
@@ -64,23 +66,25 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "PhoneNumber")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    phone_number: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub phone_number: ::std::option::Option<::std::string::String>,
     #[serde(rename = "FriendlyName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "CallDelay")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    call_delay: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub call_delay: ::std::option::Option<i64>,
     #[serde(rename = "Extension")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    extension: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub extension: ::std::option::Option<::std::string::String>,
     #[serde(rename = "StatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
 }
 
 async fn handle(

@@ -37,13 +37,13 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource to fetch.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the Phone Number to which the Add-on is assigned.
     #[serde(rename = "ResourceSid")]
-    resource_sid: ::std::string::String,
+    pub resource_sid: ::std::string::String,
     /// The Twilio-provided string that uniquely identifies the resource to fetch.
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
 }
 
 async fn handle(

@@ -32,13 +32,13 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with the Media resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the Message resource that is associated with the Media resource.
     #[serde(rename = "MessageSid")]
-    message_sid: ::std::string::String,
+    pub message_sid: ::std::string::String,
     /// The Twilio-provided string that uniquely identifies the Media resource to fetch.
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
 }
 
 async fn handle(

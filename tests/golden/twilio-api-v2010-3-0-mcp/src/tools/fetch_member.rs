@@ -30,13 +30,13 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Member resource(s) to fetch.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the Queue in which to find the members to fetch.
     #[serde(rename = "QueueSid")]
-    queue_sid: ::std::string::String,
+    pub queue_sid: ::std::string::String,
     /// The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID of the resource(s) to fetch.
     #[serde(rename = "CallSid")]
-    call_sid: ::std::string::String,
+    pub call_sid: ::std::string::String,
 }
 
 async fn handle(

@@ -30,13 +30,13 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording AddOnResult resource to fetch.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the recording to which the result to fetch belongs.
     #[serde(rename = "ReferenceSid")]
-    reference_sid: ::std::string::String,
+    pub reference_sid: ::std::string::String,
     /// The Twilio-provided string that uniquely identifies the Recording AddOnResult resource to fetch.
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
 }
 
 async fn handle(

@@ -36,16 +36,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording AddOnResult Payload resource to fetch.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the recording to which the AddOnResult resource that contains the payload to fetch belongs.
     #[serde(rename = "ReferenceSid")]
-    reference_sid: ::std::string::String,
+    pub reference_sid: ::std::string::String,
     /// The SID of the AddOnResult to which the payload to fetch belongs.
     #[serde(rename = "AddOnResultSid")]
-    add_on_result_sid: ::std::string::String,
+    pub add_on_result_sid: ::std::string::String,
     /// The Twilio-provided string that uniquely identifies the Recording AddOnResult Payload resource to fetch.
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
 }
 
 async fn handle(

@@ -29,9 +29,9 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
 }
 
 async fn handle(

@@ -35,13 +35,13 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The unique id of the Account that is responsible for this resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The unique id that identifies the credential list that contains the desired credential.
     #[serde(rename = "CredentialListSid")]
-    credential_list_sid: ::std::string::String,
+    pub credential_list_sid: ::std::string::String,
     /// The unique id that identifies the resource to fetch.
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
 }
 
 async fn handle(

@@ -35,13 +35,13 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The unique id of the Account that is responsible for this resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// A 34 character string that uniquely identifies the SIP domain.
     #[serde(rename = "DomainSid")]
-    domain_sid: ::std::string::String,
+    pub domain_sid: ::std::string::String,
     /// A 34 character string that uniquely identifies the resource to fetch.
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
 }
 
 async fn handle(

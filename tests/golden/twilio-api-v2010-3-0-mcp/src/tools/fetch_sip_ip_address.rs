@@ -35,13 +35,13 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The unique id of the [Account](https://www.twilio.com/docs/iam/api/account) responsible for this resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The IpAccessControlList Sid that identifies the IpAddress resources to fetch.
     #[serde(rename = "IpAccessControlListSid")]
-    ip_access_control_list_sid: ::std::string::String,
+    pub ip_access_control_list_sid: ::std::string::String,
     /// A 34 character string that uniquely identifies the IpAddress resource to fetch.
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
 }
 
 async fn handle(

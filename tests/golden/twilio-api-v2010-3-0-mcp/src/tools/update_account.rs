@@ -32,15 +32,15 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The Account Sid that uniquely identifies the account to update
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
     /// Update the human-readable description of this Account
     #[serde(rename = "FriendlyName")]
-    #[serde(default)]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     /// The status of this account. Usually `active`, but can be `suspended` or `closed`.
     #[serde(rename = "Status")]
-    #[serde(default)]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<super::super::types::AccountEnumStatus>,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdateAccount` sends.
@@ -48,11 +48,11 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "FriendlyName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Status")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<super::super::types::AccountEnumStatus>,
 }
 
 async fn handle(

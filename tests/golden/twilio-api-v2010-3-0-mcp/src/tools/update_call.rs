@@ -32,45 +32,49 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Call resource(s) to update.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The Twilio-provided string that uniquely identifies the Call resource to update
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
     /// The absolute URL that returns the TwiML instructions for the call. We will call this URL using the `method` when the call connects. For more information, see the [Url Parameter](https://www.twilio.com/docs/voice/make-calls#specify-a-url-parameter) section in [Making Calls](https://www.twilio.com/docs/voice/make-calls).
     #[serde(rename = "Url")]
-    #[serde(default)]
-    url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub url: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use when calling the `url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "Method")]
-    #[serde(default)]
-    method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub method: ::std::option::Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "Status")]
-    #[serde(default)]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<super::super::types::CallEnumUpdateStatus>,
     /// The URL that we call using the `fallback_method` if an error occurs when requesting or executing the TwiML at `url`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "FallbackUrl")]
-    #[serde(default)]
-    fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub fallback_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method that we should use to request the `fallback_url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "FallbackMethod")]
-    #[serde(default)]
-    fallback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub fallback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL we should call using the `status_callback_method` to send status information to your application. If no `status_callback_event` is specified, we will send the `completed` status. If an `application_sid` parameter is present, this parameter is ignored. URLs must contain a valid hostname (underscores are not permitted).
     #[serde(rename = "StatusCallback")]
-    #[serde(default)]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use when requesting the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default)]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// TwiML instructions for the call Twilio will use without fetching Twiml from url. Twiml and url parameters are mutually exclusive
     #[serde(rename = "Twiml")]
-    #[serde(default)]
-    twiml: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub twiml: ::std::option::Option<::std::string::String>,
     /// The maximum duration of the call in seconds. Constraints depend on account and configuration.
     #[serde(rename = "TimeLimit")]
-    #[serde(default)]
-    time_limit: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub time_limit: ::std::option::Option<i64>,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdateCall` sends.
@@ -78,32 +82,36 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Url")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Method")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub method: ::std::option::Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "Status")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<super::super::types::CallEnumUpdateStatus>,
     #[serde(rename = "FallbackUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub fallback_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "FallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    fallback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub fallback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "StatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "Twiml")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    twiml: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub twiml: ::std::option::Option<::std::string::String>,
     #[serde(rename = "TimeLimit")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    time_limit: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub time_limit: ::std::option::Option<i64>,
 }
 
 async fn handle(

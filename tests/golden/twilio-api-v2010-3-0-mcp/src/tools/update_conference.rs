@@ -32,21 +32,23 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Conference resource(s) to update.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The Twilio-provided string that uniquely identifies the Conference resource to update
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
     #[serde(rename = "Status")]
-    #[serde(default)]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<super::super::types::ConferenceEnumUpdateStatus>,
     /// The URL we should call to announce something into the conference. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs.
     #[serde(rename = "AnnounceUrl")]
-    #[serde(default)]
-    announce_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub announce_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method used to call `announce_url`. Can be: `GET` or `POST` and the default is `POST`
     #[serde(rename = "AnnounceMethod")]
-    #[serde(default)]
-    announce_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub announce_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdateConference` sends.
@@ -54,14 +56,16 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Status")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<super::super::types::ConferenceEnumUpdateStatus>,
     #[serde(rename = "AnnounceUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    announce_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub announce_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "AnnounceMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    announce_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub announce_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
 }
 
 async fn handle(

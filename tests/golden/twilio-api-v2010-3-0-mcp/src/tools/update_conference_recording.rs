@@ -34,21 +34,23 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Conference Recording resource to update.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The Conference SID that identifies the conference associated with the recording to update.
     #[serde(rename = "ConferenceSid")]
-    conference_sid: ::std::string::String,
+    pub conference_sid: ::std::string::String,
     /// The Twilio-provided string that uniquely identifies the Conference Recording resource to update. Use `Twilio.CURRENT` to reference the current active recording.
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
     /// The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource).
     #[serde(rename = "Status")]
-    #[serde(default)]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<
+        super::super::types::ConferenceRecordingEnumStatus,
+    >,
     /// Whether to record during a pause. Can be: `skip` or `silence` and the default is `silence`. `skip` does not record during the pause period, while `silence` will replace the actual audio of the call with silence during the pause period. This parameter only applies when setting `status` is set to `paused`.
     #[serde(rename = "PauseBehavior")]
-    #[serde(default)]
-    pause_behavior: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub pause_behavior: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdateConferenceRecording` sends.
@@ -56,11 +58,13 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Status")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<
+        super::super::types::ConferenceRecordingEnumStatus,
+    >,
     #[serde(rename = "PauseBehavior")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pause_behavior: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub pause_behavior: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

@@ -34,42 +34,46 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the ConnectApp resources to update.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The Twilio-provided string that uniquely identifies the ConnectApp resource to update.
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
     /// The URL to redirect the user to after we authenticate the user and obtain authorization to access the Connect App.
     #[serde(rename = "AuthorizeRedirectUrl")]
-    #[serde(default)]
-    authorize_redirect_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub authorize_redirect_url: ::std::option::Option<::std::string::String>,
     /// The company name to set for the Connect App.
     #[serde(rename = "CompanyName")]
-    #[serde(default)]
-    company_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub company_name: ::std::option::Option<::std::string::String>,
     /// The HTTP method to use when calling `deauthorize_callback_url`.
     #[serde(rename = "DeauthorizeCallbackMethod")]
-    #[serde(default)]
-    deauthorize_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub deauthorize_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL to call using the `deauthorize_callback_method` to de-authorize the Connect App.
     #[serde(rename = "DeauthorizeCallbackUrl")]
-    #[serde(default)]
-    deauthorize_callback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub deauthorize_callback_url: ::std::option::Option<::std::string::String>,
     /// A description of the Connect App.
     #[serde(rename = "Description")]
-    #[serde(default)]
-    description: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub description: ::std::option::Option<::std::string::String>,
     /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default)]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     /// A public URL where users can obtain more information about this Connect App.
     #[serde(rename = "HomepageUrl")]
-    #[serde(default)]
-    homepage_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub homepage_url: ::std::option::Option<::std::string::String>,
     /// A comma-separated list of the permissions you will request from the users of this ConnectApp.  Can include: `get-all` and `post-all`.
     #[serde(rename = "Permissions")]
-    #[serde(default)]
-    permissions: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub permissions: ::std::option::Option<
+        ::std::vec::Vec<super::super::types::ConnectAppEnumPermission>,
+    >,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdateConnectApp` sends.
@@ -77,29 +81,33 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "AuthorizeRedirectUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    authorize_redirect_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub authorize_redirect_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "CompanyName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    company_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub company_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "DeauthorizeCallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    deauthorize_callback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub deauthorize_callback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "DeauthorizeCallbackUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    deauthorize_callback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub deauthorize_callback_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Description")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    description: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub description: ::std::option::Option<::std::string::String>,
     #[serde(rename = "FriendlyName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "HomepageUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    homepage_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub homepage_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Permissions")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    permissions: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub permissions: ::std::option::Option<
+        ::std::vec::Vec<super::super::types::ConnectAppEnumPermission>,
+    >,
 }
 
 async fn handle(

@@ -34,21 +34,21 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Member resource(s) to update.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the Queue in which to find the members to update.
     #[serde(rename = "QueueSid")]
-    queue_sid: ::std::string::String,
+    pub queue_sid: ::std::string::String,
     /// The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID of the resource(s) to update.
     #[serde(rename = "CallSid")]
-    call_sid: ::std::string::String,
+    pub call_sid: ::std::string::String,
     /// The absolute URL of the Queue resource.
     #[serde(rename = "Url")]
-    #[serde(default)]
-    url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub url: ::std::option::Option<::std::string::String>,
     /// How to pass the update request data. Can be `GET` or `POST` and the default is `POST`. `POST` sends the data as encoded form data and `GET` sends the data as query parameters.
     #[serde(rename = "Method")]
-    #[serde(default)]
-    method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub method: ::std::option::Option<super::super::types::CreateApplicationVoiceMethod>,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdateMember` sends.
@@ -56,11 +56,11 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Url")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Method")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub method: ::std::option::Option<super::super::types::CreateApplicationVoiceMethod>,
 }
 
 async fn handle(

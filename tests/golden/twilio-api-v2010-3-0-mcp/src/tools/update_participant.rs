@@ -32,61 +32,67 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Participant resources to update.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the conference with the participant to update.
     #[serde(rename = "ConferenceSid")]
-    conference_sid: ::std::string::String,
+    pub conference_sid: ::std::string::String,
     /// The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID or label of the participant to update. Non URL safe characters in a label must be percent encoded, for example, a space character is represented as %20.
     #[serde(rename = "CallSid")]
-    call_sid: ::std::string::String,
+    pub call_sid: ::std::string::String,
     /// Whether the participant should be muted. Can be `true` or `false`. `true` will mute the participant, and `false` will un-mute them. Anything value other than `true` or `false` is interpreted as `false`.
     #[serde(rename = "Muted")]
-    #[serde(default)]
-    muted: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub muted: ::std::option::Option<bool>,
     /// Whether the participant should be on hold. Can be: `true` or `false`. `true` puts the participant on hold, and `false` lets them rejoin the conference.
     #[serde(rename = "Hold")]
-    #[serde(default)]
-    hold: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub hold: ::std::option::Option<bool>,
     /// The URL we call using the `hold_method` for music that plays when the participant is on hold. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs.
     #[serde(rename = "HoldUrl")]
-    #[serde(default)]
-    hold_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub hold_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `hold_url`. Can be: `GET` or `POST` and the default is `GET`.
     #[serde(rename = "HoldMethod")]
-    #[serde(default)]
-    hold_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub hold_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL we call using the `announce_method` for an announcement to the participant. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs.
     #[serde(rename = "AnnounceUrl")]
-    #[serde(default)]
-    announce_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub announce_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `announce_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "AnnounceMethod")]
-    #[serde(default)]
-    announce_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub announce_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL that Twilio calls using the `wait_method` before the conference has started. The URL may return an MP3 file, a WAV file, or a TwiML document. The default value is the URL of our standard hold music. If you do not want anything to play while waiting for the conference to start, specify an empty string by setting `wait_url` to `''`. For more details on the allowable verbs within the `waitUrl`, see the `waitUrl` attribute in the [<Conference> TwiML instruction](https://www.twilio.com/docs/voice/twiml/conference#attributes-waiturl).
     #[serde(rename = "WaitUrl")]
-    #[serde(default)]
-    wait_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub wait_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use to call `wait_url`. Can be `GET` or `POST` and the default is `POST`. When using a static audio file, this should be `GET` so that we can cache the file.
     #[serde(rename = "WaitMethod")]
-    #[serde(default)]
-    wait_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub wait_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// Whether to play a notification beep to the conference when the participant exits. Can be: `true` or `false`.
     #[serde(rename = "BeepOnExit")]
-    #[serde(default)]
-    beep_on_exit: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub beep_on_exit: ::std::option::Option<bool>,
     /// Whether to end the conference when the participant leaves. Can be: `true` or `false` and defaults to `false`.
     #[serde(rename = "EndConferenceOnExit")]
-    #[serde(default)]
-    end_conference_on_exit: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub end_conference_on_exit: ::std::option::Option<bool>,
     /// Whether the participant is coaching another call. Can be: `true` or `false`. If not present, defaults to `false` unless `call_sid_to_coach` is defined. If `true`, `call_sid_to_coach` must be defined.
     #[serde(rename = "Coaching")]
-    #[serde(default)]
-    coaching: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub coaching: ::std::option::Option<bool>,
     /// The SID of the participant who is being `coached`. The participant being coached is the only participant who can hear the participant who is `coaching`.
     #[serde(rename = "CallSidToCoach")]
-    #[serde(default)]
-    call_sid_to_coach: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub call_sid_to_coach: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdateParticipant` sends.
@@ -94,41 +100,47 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Muted")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    muted: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub muted: ::std::option::Option<bool>,
     #[serde(rename = "Hold")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    hold: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub hold: ::std::option::Option<bool>,
     #[serde(rename = "HoldUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    hold_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub hold_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "HoldMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    hold_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub hold_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "AnnounceUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    announce_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub announce_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "AnnounceMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    announce_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub announce_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "WaitUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    wait_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub wait_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "WaitMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    wait_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub wait_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "BeepOnExit")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    beep_on_exit: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub beep_on_exit: ::std::option::Option<bool>,
     #[serde(rename = "EndConferenceOnExit")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    end_conference_on_exit: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub end_conference_on_exit: ::std::option::Option<bool>,
     #[serde(rename = "Coaching")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    coaching: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub coaching: ::std::option::Option<bool>,
     #[serde(rename = "CallSidToCoach")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    call_sid_to_coach: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub call_sid_to_coach: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

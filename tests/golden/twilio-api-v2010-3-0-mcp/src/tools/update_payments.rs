@@ -34,29 +34,29 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will update the resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the call that will update the resource. This should be the same call sid that was used to create payments resource.
     #[serde(rename = "CallSid")]
-    call_sid: ::std::string::String,
+    pub call_sid: ::std::string::String,
     /// The SID of Payments session that needs to be updated.
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
     /// A unique token that will be used to ensure that multiple API calls with the same information do not result in multiple transactions. This should be a unique string value per API call and can be a randomly generated.
     #[serde(rename = "IdempotencyKey")]
-    #[serde(default)]
-    idempotency_key: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
     /// Provide an absolute or relative URL to receive status updates regarding your Pay session. Read more about the [Update](https://www.twilio.com/docs/voice/api/payment-resource#statuscallback-update) and [Complete/Cancel](https://www.twilio.com/docs/voice/api/payment-resource#statuscallback-cancelcomplete) POST requests.
     #[serde(rename = "StatusCallback")]
-    #[serde(default)]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     /// The piece of payment information that you wish the caller to enter. Must be one of `payment-card-number`, `expiration-date`, `security-code`, `postal-code`, `bank-routing-number`, `bank-account-number`, or their `-matcher` variants for input confirmation when `RequireMatchingInputs` is enabled.
     #[serde(rename = "Capture")]
-    #[serde(default)]
-    capture: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub capture: ::std::option::Option<super::super::types::PaymentsEnumCapture>,
     /// Indicates whether the current payment session should be cancelled or completed. When `cancel` the payment session is cancelled. When `complete`, Twilio sends the payment information to the selected Pay Connector for processing.
     #[serde(rename = "Status")]
-    #[serde(default)]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<super::super::types::PaymentsEnumStatus>,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdatePayments` sends.
@@ -64,17 +64,17 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "IdempotencyKey")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    idempotency_key: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
     #[serde(rename = "StatusCallback")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status_callback: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Capture")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    capture: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub capture: ::std::option::Option<super::super::types::PaymentsEnumCapture>,
     #[serde(rename = "Status")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<super::super::types::PaymentsEnumStatus>,
 }
 
 async fn handle(

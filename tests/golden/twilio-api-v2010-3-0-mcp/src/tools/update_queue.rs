@@ -32,18 +32,18 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Queue resource to update.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The Twilio-provided string that uniquely identifies the Queue resource to update
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
     /// A descriptive string that you created to describe this resource. It can be up to 64 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default)]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     /// The maximum number of calls allowed to be in the queue. The default is 1000. The maximum is 5000.
     #[serde(rename = "MaxSize")]
-    #[serde(default)]
-    max_size: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub max_size: ::std::option::Option<i64>,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdateQueue` sends.
@@ -51,11 +51,11 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "FriendlyName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "MaxSize")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    max_size: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub max_size: ::std::option::Option<i64>,
 }
 
 async fn handle(

@@ -34,16 +34,18 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Transcription resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Transcription resource is associated with.
     #[serde(rename = "CallSid")]
-    call_sid: ::std::string::String,
+    pub call_sid: ::std::string::String,
     /// The SID of the Transcription resource, or the `name` used when creating the resource
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
     #[serde(rename = "Status")]
-    #[serde(default)]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<
+        super::super::types::RealtimeTranscriptionEnumUpdateStatus,
+    >,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdateRealtimeTranscription` sends.
@@ -51,8 +53,10 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Status")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    status: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<
+        super::super::types::RealtimeTranscriptionEnumUpdateStatus,
+    >,
 }
 
 async fn handle(

@@ -34,34 +34,38 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the ShortCode resource(s) to update.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The Twilio-provided string that uniquely identifies the ShortCode resource to update
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
     /// A descriptive string that you created to describe this resource. It can be up to 64 characters long. By default, the `FriendlyName` is the short code.
     #[serde(rename = "FriendlyName")]
-    #[serde(default)]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     /// The API version to use to start a new TwiML session. Can be: `2010-04-01` or `2008-08-01`.
     #[serde(rename = "ApiVersion")]
-    #[serde(default)]
-    api_version: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub api_version: ::std::option::Option<::std::string::String>,
     /// The URL we should call when receiving an incoming SMS message to this short code.
     #[serde(rename = "SmsUrl")]
-    #[serde(default)]
-    sms_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method we should use when calling the `sms_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsMethod")]
-    #[serde(default)]
-    sms_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     /// The URL that we should call if an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default)]
-    sms_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_fallback_url: ::std::option::Option<::std::string::String>,
     /// The HTTP method that we should use to call the `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default)]
-    sms_fallback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_fallback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdateShortCode` sends.
@@ -69,23 +73,27 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "FriendlyName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ApiVersion")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    api_version: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub api_version: ::std::option::Option<::std::string::String>,
     #[serde(rename = "SmsUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "SmsMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_fallback_url: ::std::option::Option<::std::string::String>,
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    sms_fallback_method: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub sms_fallback_method: ::std::option::Option<
+        super::super::types::CreateApplicationVoiceMethod,
+    >,
 }
 
 async fn handle(

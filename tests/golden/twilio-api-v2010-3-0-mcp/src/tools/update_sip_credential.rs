@@ -37,17 +37,17 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The unique id of the Account that is responsible for this resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The unique id that identifies the credential list that includes this credential.
     #[serde(rename = "CredentialListSid")]
-    credential_list_sid: ::std::string::String,
+    pub credential_list_sid: ::std::string::String,
     /// The unique id that identifies the resource to update.
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
     /// The password that the username will use when authenticating SIP requests. The password must be a minimum of 12 characters, contain at least 1 digit, and have mixed case. (eg `IWasAtSignal2018`)
     #[serde(rename = "Password")]
-    #[serde(default)]
-    password: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub password: ::std::option::Option<::std::string::String>,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdateSipCredential` sends.
@@ -55,8 +55,8 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "Password")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    password: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub password: ::std::option::Option<::std::string::String>,
 }
 
 async fn handle(

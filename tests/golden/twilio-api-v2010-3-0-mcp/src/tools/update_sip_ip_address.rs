@@ -37,25 +37,25 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 struct Params {
     /// The unique id of the [Account](https://www.twilio.com/docs/iam/api/account) responsible for this resource.
     #[serde(rename = "AccountSid")]
-    account_sid: ::std::string::String,
+    pub account_sid: ::std::string::String,
     /// The IpAccessControlList Sid that identifies the IpAddress resources to update.
     #[serde(rename = "IpAccessControlListSid")]
-    ip_access_control_list_sid: ::std::string::String,
+    pub ip_access_control_list_sid: ::std::string::String,
     /// A 34 character string that identifies the IpAddress resource to update.
     #[serde(rename = "Sid")]
-    sid: ::std::string::String,
+    pub sid: ::std::string::String,
     /// An IP address in dotted decimal notation from which you want to accept traffic. Any SIP requests from this IP address will be allowed by Twilio. IPv4 only supported today.
     #[serde(rename = "IpAddress")]
-    #[serde(default)]
-    ip_address: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub ip_address: ::std::option::Option<::std::string::String>,
     /// A human readable descriptive text for this resource, up to 255 characters long.
     #[serde(rename = "FriendlyName")]
-    #[serde(default)]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     /// An integer representing the length of the CIDR prefix to use with this IP address when accepting traffic. By default the entire IP address is used.
     #[serde(rename = "CidrPrefixLength")]
-    #[serde(default)]
-    cidr_prefix_length: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub cidr_prefix_length: ::std::option::Option<i64>,
 }
 
 /// The `application/x-www-form-urlencoded` body `UpdateSipIpAddress` sends.
@@ -63,14 +63,14 @@ struct Params {
 #[serde(crate = "::cast_runtime::codegen::serde")]
 struct Body {
     #[serde(rename = "IpAddress")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    ip_address: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub ip_address: ::std::option::Option<::std::string::String>,
     #[serde(rename = "FriendlyName")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub friendly_name: ::std::option::Option<::std::string::String>,
     #[serde(rename = "CidrPrefixLength")]
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    cidr_prefix_length: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub cidr_prefix_length: ::std::option::Option<i64>,
 }
 
 async fn handle(

@@ -31,9 +31,9 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
     /// Name of the dataset.
-    dataset: ::std::string::String,
+    pub dataset: ::std::string::String,
     /// Version of the dataset.
-    version: ::std::string::String,
+    pub version: ::std::string::String,
 }
 
 async fn handle(
