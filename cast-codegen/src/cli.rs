@@ -404,12 +404,13 @@ fn check(spec: SpecArgs) -> Result<(), String> {
     }
     let census = api.census();
     eprintln!(
-        "{}: {} operations, {} enabled as tools; {} of {} argument fields typed ({:.1}% left as JSON values, {} of them any JSON by the spec)",
+        "{}: {} operations, {} enabled as tools; {} of {} argument fields typed, {} untyped ({:.1}%, C0401 notes), {} any JSON by the spec",
         source.display,
         api.tools.len(),
         api.enabled_tools().count(),
         census.fields - census.untyped - census.any,
         census.fields,
+        census.untyped,
         census.untyped_percent(),
         census.any,
     );

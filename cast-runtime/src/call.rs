@@ -20,6 +20,8 @@ pub struct Call {
     pub(crate) args: JsonObject,
     /// The inbound caller's label, for the log line (never its token).
     pub(crate) caller: Option<Arc<str>>,
+    /// The tool's constraints, checked once the arguments have their types.
+    pub(crate) constraints: Arc<crate::constraints::Constraints>,
 }
 
 /// A tool error result with one text block.
@@ -28,12 +30,13 @@ pub fn tool_error(message: impl Into<String>) -> CallToolResult {
 }
 
 impl Call {
-    /// Deserializes the arguments into the tool's params struct. A bad argument
-    /// becomes a tool error that names it (`limit: invalid type: string "x", expected i64`).
+    /// Deserializes the arguments into the tool's params struct, then checks the spec's
+    /// constraints. A bad argument becomes a tool error that names it
+    /// (`limit: invalid type: string "x", expected i64`; `items[2].count: 0 is less than the minimum of 1`).
     #[allow(clippy::result_large_err)]
     pub fn args<T: DeserializeOwned>(&mut self) -> Result<T, CallToolResult> {
         let args = serde_json::Value::Object(std::mem::take(&mut self.args));
-        serde_path_to_error::deserialize(args).map_err(|err| {
+        let params = serde_path_to_error::deserialize(&args).map_err(|err| {
             let path = err.path().to_string();
             let inner = err.into_inner();
             if path == "." {
@@ -41,7 +44,9 @@ impl Call {
             } else {
                 tool_error(format!("invalid argument `{path}` for `{}`: {inner}", self.tool.name))
             }
-        })
+        })?;
+        self.constraints.check(self.tool.name, &args).map_err(tool_error)?;
+        Ok(params)
     }
 
     /// Starts the upstream request of this tool.

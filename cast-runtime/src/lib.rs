@@ -16,6 +16,7 @@ mod body;
 mod call;
 mod cli;
 pub mod codegen;
+mod constraints;
 pub mod credential;
 mod http;
 mod inbound;

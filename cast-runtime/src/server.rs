@@ -14,6 +14,7 @@ use rmcp::{
 use crate::{
     api::{Api, ToolDef},
     call::Call,
+    constraints::Constraints,
     inbound::Caller,
     upstream::Upstream,
 };
@@ -34,6 +35,8 @@ struct Inner {
     api: &'static Api,
     tools: Vec<Tool>,
     by_name: HashMap<&'static str, (&'static ToolDef, usize)>,
+    /// Each tool's argument constraints, by index.
+    constraints: Vec<Arc<Constraints>>,
     /// `[inbound.scopes]` resolved: each scope and the tools (by index) it grants.
     grants: Vec<(&'static str, Vec<bool>)>,
     upstream: Arc<Upstream>,
@@ -66,10 +69,16 @@ impl Server {
                 (*scope, tools)
             })
             .collect();
+        let constraints = api
+            .tools
+            .iter()
+            .map(|def| Arc::new(Constraints::new(def.input_schema)))
+            .collect();
         Ok(Self(Arc::new(Inner {
             api,
             tools,
             by_name,
+            constraints,
             grants,
             upstream: Arc::new(upstream),
             calls: Arc::new(tokio::sync::Semaphore::new(max_concurrent_calls as usize)),
@@ -240,7 +249,7 @@ impl ServerHandler for Server {
         let caller = caller_of(&context);
         // A tool the caller may not call is, to that caller, a tool that does not exist
         // (the HTTP layer has already answered 403; this holds for any transport).
-        let Some((def, _)) = self
+        let Some(&(def, index)) = self
             .0
             .by_name
             .get(request.name.as_ref())
@@ -260,6 +269,7 @@ impl ServerHandler for Server {
             tool: def,
             args: request.arguments.unwrap_or_default(),
             caller: caller.map(|c| c.label.clone()),
+            constraints: self.0.constraints[index].clone(),
         };
         // A client that cancels or goes away cancels the call: dropping its future drops the
         // upstream request (and its connection) on the spot.

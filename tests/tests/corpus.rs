@@ -4,7 +4,13 @@
 
 use std::{path::PathBuf, time::Instant};
 
-use cast_codegen::{Settings, Severity};
+use cast_codegen::{
+    Settings, Severity,
+    ir::{
+        RustType, ToolIr,
+        types::{TypeDef, TypeKind},
+    },
+};
 use cast_e2e::{Launch, build, generate, workspace_root};
 
 fn specs() -> Vec<PathBuf> {
@@ -19,6 +25,22 @@ fn specs() -> Vec<PathBuf> {
     specs
 }
 
+/// Whether the generator before the type space (primitives and arrays of them only) left
+/// this top-level argument as `serde_json::Value`: the "before" column of the report.
+fn was_untyped(ty: &RustType, types: &[TypeDef]) -> bool {
+    match ty {
+        RustType::Nullable(inner) | RustType::Boxed(inner) => was_untyped(inner, types),
+        RustType::Vec(inner) => was_untyped(inner, types) || matches!(**inner, RustType::Vec(_)),
+        RustType::Named(id) => match &types[id.0].kind {
+            TypeKind::Alias(target) => was_untyped(target, types),
+            TypeKind::Enum(_) => false,
+            TypeKind::Struct { .. } | TypeKind::Union(_) => true,
+        },
+        RustType::Map(_) | RustType::Any | RustType::Json => true,
+        _ => false,
+    }
+}
+
 fn crate_name(spec: &std::path::Path) -> String {
     let stem = spec.file_stem().expect("file name").to_string_lossy();
     format!("{}-mcp", stem.replace(['.', '_'], "-"))
@@ -30,8 +52,9 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
     assert!(specs.len() >= 18, "the corpus has {} specs", specs.len());
     let root = workspace_root().join("target/corpus");
     let mut report = String::from(
-        "| spec | operations | tools | skipped | warnings | generate ms | listed over MCP |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "| spec | operations | tools | skipped | warnings | generate ms | listed over MCP | argument fields | untyped (C0401) | any JSON by the spec | top-level arguments untyped before |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
+    let (mut all_fields, mut all_untyped, mut all_args, mut all_before) = (0, 0, 0, 0);
     let mut failures = Vec::new();
     for spec in &specs {
         let name = crate_name(spec);
@@ -109,14 +132,35 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
                 skipped.len()
             ));
         }
+        let census = generated.api.census();
+        let arguments: Vec<&RustType> = generated.api.enabled_tools().flat_map(ToolIr::argument_types).collect();
+        let before = arguments.iter().filter(|ty| was_untyped(ty, &generated.api.types)).count();
+        let percent = |part: usize, whole: usize| if whole == 0 { 0.0 } else { 100.0 * part as f64 / whole as f64 };
+        (all_fields, all_untyped) = (all_fields + census.fields, all_untyped + census.untyped);
+        (all_args, all_before) = (all_args + arguments.len(), all_before + before);
         let spec_name = spec.file_name().expect("name").to_string_lossy();
         report.push_str(&format!(
-            "| {spec_name} | {operations} | {tools} | {} | {warnings} | {millis} | {} |\n",
+            "| {spec_name} | {operations} | {tools} | {} | {warnings} | {millis} | {} | {} | {} ({:.1}%) | {} | {before} of {} ({:.1}%) |\n",
             skipped.len(),
             listed
                 .as_ref()
-                .map_or_else(|e| format!("error: {e}"), |c| c.to_string())
+                .map_or_else(|e| format!("error: {e}"), |c| c.to_string()),
+            census.fields,
+            census.untyped,
+            census.untyped_percent(),
+            census.any,
+            arguments.len(),
+            percent(before, arguments.len()),
         ));
+    }
+    let share = |part: usize, whole: usize| 100.0 * part as f64 / whole.max(1) as f64;
+    report.push_str(&format!(
+        "\nAll specs: {all_untyped} of {all_fields} argument fields untyped ({:.2}%); before, {all_before} of {all_args} top-level arguments ({:.1}%).\n",
+        share(all_untyped, all_fields),
+        share(all_before, all_args),
+    ));
+    if share(all_untyped, all_fields) >= 5.0 {
+        failures.push(format!("{all_untyped} of {all_fields} argument fields are untyped (5% at most)"));
     }
     std::fs::create_dir_all(&root).expect("report folder");
     std::fs::write(root.join("REPORT.md"), &report).expect("report");

@@ -505,6 +505,57 @@ fn cases() -> Vec<(&'static str, Value, Expect)> {
                 ..Sent::default()
             }),
         ),
+        // Typed nested bodies: components as structs, undeclared properties kept where the
+        // spec allows them, explicit `null` where it is nullable.
+        (
+            "body_typed",
+            json!({ "order": { "items": [{ "status": "sold", "sku": "ABC-1", "qty": 2, "wrap": "red" }] }, "note": null }),
+            Wire(Sent {
+                method: "POST",
+                path: "/echo/b/typed",
+                headers: &[("content-type", "application/json")],
+                body: Some(r#"{"order":{"items":[{"sku":"ABC-1","status":"sold","qty":2,"wrap":"red"}]},"note":null}"#),
+                ..Sent::default()
+            }),
+        ),
+        (
+            "body_typed",
+            json!({ "order": { "items": [] }, "priority": 2 }),
+            Wire(Sent {
+                method: "POST",
+                path: "/echo/b/typed",
+                headers: &[("content-type", "application/json")],
+                body: Some(r#"{"order":{"items":[]},"priority":2}"#),
+                ..Sent::default()
+            }),
+        ),
+        (
+            "body_typed",
+            json!({ "order": { "items": [{ "sku": "ABC-1", "status": "sold" }, { "sku": "ABC-2", "status": "avail" }] } }),
+            ToolError(
+                "invalid argument `order.items[1].status` for `body_typed`: unknown variant `avail`, expected one of `available`, `sold`, `archived`",
+            ),
+        ),
+        (
+            "body_typed",
+            json!({ "order": { "items": [], "rush": true } }),
+            ToolError("invalid argument `order.rush` for `body_typed`: unknown field `rush`, expected `items`"),
+        ),
+        (
+            "body_typed",
+            json!({ "order": { "items": [{ "sku": "ABC-1", "status": "sold", "qty": "2" }] } }),
+            ToolError(
+                "invalid argument `order.items[0].qty` for `body_typed`: invalid type: string \"2\", expected u64",
+            ),
+        ),
+        // The spec's constraints, all reported at once, each at its path.
+        (
+            "body_typed",
+            json!({ "order": { "items": [{ "sku": "abc", "status": "sold", "qty": 0 }] }, "priority": 5 }),
+            ToolError(
+                "invalid arguments for `body_typed`:\n- `order.items[0].sku`: \"abc\" does not match \"^[A-Z]{3}-[0-9]+$\"\n- `order.items[0].qty`: 0 is less than the minimum of 1\n- `priority`: 5 is not one of 1, 2 or 3",
+            ),
+        ),
         (
             "path_int",
             json!({ "n": "forty-two" }),

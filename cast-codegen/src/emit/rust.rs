@@ -172,8 +172,9 @@ pub fn module_rs(api: &ApiIr) -> TokenStream {
         let allow = types_allow();
         let items = types_rs(api);
         quote! {
-            /// The argument types the tools share, each defined once.
-            #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+            /// The argument types the tools share, each defined once. Only serde is derived:
+            /// more would cost every build and serve no handler.
+            #[allow(missing_debug_implementations, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
             #allow
             pub mod types { #items }
         }

@@ -121,6 +121,17 @@ pub fn unique(name: String, taken: &mut HashSet<String>, max_len: usize) -> Stri
     unreachable!("an unused suffix always exists")
 }
 
+/// Makes an UpperCamelCase `name` unique within `taken` by appending `2`, `3`, … and records it.
+pub fn unique_camel(name: String, taken: &mut HashSet<String>) -> String {
+    if taken.insert(name.clone()) {
+        return name;
+    }
+    (2..)
+        .map(|n| format!("{name}{n}"))
+        .find(|candidate| taken.insert(candidate.clone()))
+        .expect("an unused suffix always exists")
+}
+
 /// A snake_case Rust identifier for a wire name; keywords become raw identifiers
 /// (`r#type`), or get a trailing `_` where Rust forbids raw forms (`self_`).
 pub fn field_ident(wire: &str) -> String {

@@ -141,7 +141,7 @@ impl TypeSpace {
     }
 
     fn reserve(&mut self, name: &str) -> TypeId {
-        let name = naming::unique(type_ident(name), &mut self.names, usize::MAX);
+        let name = naming::unique_camel(type_ident(name), &mut self.names);
         self.types.push(TypeDef {
             name,
             description: None,
@@ -248,7 +248,7 @@ impl TypeSpace {
                     .iter()
                     .enumerate()
                     .map(|(i, value)| {
-                        let ident = naming::unique(variant_ident(value, i), &mut taken, usize::MAX);
+                        let ident = naming::unique_camel(variant_ident(value, i), &mut taken);
                         (ident, (*value).to_owned())
                     })
                     .collect();
@@ -410,7 +410,7 @@ impl TypeSpace {
                         // A member that accepts anything swallows the rest: the whole is any JSON.
                         return ty;
                     }
-                    let name = naming::unique(variant_name(&ty, &self.types, i), &mut taken, usize::MAX);
+                    let name = naming::unique_camel(variant_name(&ty, &self.types, i), &mut taken);
                     variants.push((name, ty));
                 }
                 self.item(slot, hint, description, TypeKind::Union(variants))
