@@ -39,6 +39,26 @@ pub struct Api {
     pub tools: &'static [&'static ToolDef],
 }
 
+impl Api {
+    /// The defaults every generated `API` static ends with (`..Api::BASE`), so a field added
+    /// to the runtime later does not break crates generated before it.
+    pub const BASE: Api = Api {
+        name: "",
+        version: "",
+        title: "",
+        instructions: None,
+        base_url: "",
+        schemes: &[],
+        static_headers: &[],
+        credential_files: &[],
+        always: &[],
+        redirects: Redirects::None,
+        inbound_scopes: &[],
+        tool_timeouts: &[],
+        tools: &[],
+    };
+}
+
 /// Which upstream redirects a server follows. A redirect is the one way an upstream (or
 /// anything on its path) could send the credential somewhere else, so the default is none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -196,4 +216,27 @@ pub struct ToolDef {
     pub annotations: Annotations,
     /// The typed handler.
     pub call: fn(Call) -> ToolFuture,
+}
+
+impl ToolDef {
+    /// The defaults every generated `TOOL` static ends with (`..ToolDef::BASE`), so a field
+    /// added to the runtime later does not break crates generated before it.
+    pub const BASE: ToolDef = ToolDef {
+        name: "",
+        title: None,
+        description: "",
+        method: Method::Get,
+        path_template: "",
+        path_pieces: &[],
+        input_schema: r#"{"type":"object"}"#,
+        output_schema: None,
+        base_url: None,
+        security: &[],
+        annotations: Annotations {
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+        },
+        call: |_| Box::pin(async { crate::call::tool_error("this tool has no handler") }),
+    };
 }

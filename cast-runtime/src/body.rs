@@ -10,6 +10,9 @@ pub enum Encoding {
     Json,
     /// `application/x-www-form-urlencoded`: arrays repeat the key, objects are sent as JSON text.
     Form,
+    /// `application/x-www-form-urlencoded` with the operation's `encoding` object: the listed
+    /// fields are styled as it says (`deepObject` gives `card[number]=…`), the others as [`Encoding::Form`].
+    FormWith(&'static [(&'static str, crate::style::Styled)]),
     /// `multipart/form-data`; the named fields are files (base64 or `data:` URIs).
     Multipart {
         /// Fields whose values are file contents.
@@ -27,7 +30,8 @@ pub(crate) type Encoded = (Vec<u8>, Option<String>);
 pub(crate) fn encode(encoding: Encoding, value: &Value) -> Result<Encoded, String> {
     match encoding {
         Encoding::Json => Ok((serde_json::to_vec(value).map_err(|e| e.to_string())?, None)),
-        Encoding::Form => Ok((form(value)?.into_bytes(), None)),
+        Encoding::Form => Ok((form(value, &[])?.into_bytes(), None)),
+        Encoding::FormWith(styles) => Ok((form(value, styles)?.into_bytes(), None)),
         Encoding::Multipart { files } => multipart(value, files),
         Encoding::Text => match value {
             Value::String(text) => Ok((text.clone().into_bytes(), None)),
@@ -49,12 +53,18 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-fn form(value: &Value) -> Result<String, String> {
+fn form(value: &Value, styles: &[(&str, crate::style::Styled)]) -> Result<String, String> {
     let Value::Object(fields) = value else {
         return Err("a form body must be an object of fields".to_owned());
     };
     let mut out = form_urlencoded::Serializer::new(String::new());
     for (name, value) in fields {
+        if let Some((_, styled)) = styles.iter().find(|(field, _)| field == name) {
+            crate::style::form_fields(name, *styled, value, &mut |key, text| {
+                out.append_pair(&key, &text);
+            });
+            continue;
+        }
         match value {
             Value::Array(items) => {
                 for item in items {
@@ -193,7 +203,7 @@ mod tests {
     fn form_bodies() {
         let body = json!({ "To": "+1 555", "Tags": ["a", "b&c"], "Skip": null, "N": 3, "Meta": { "k": 1 } });
         assert_eq!(
-            form(&body).expect("form"),
+            form(&body, &[]).expect("form"),
             "To=%2B1+555&Tags=a&Tags=b%26c&N=3&Meta=%7B%22k%22%3A1%7D"
         );
     }

@@ -2,6 +2,11 @@
 //! re-exported here, so its `Cargo.toml` lists `cast-runtime` alone and the
 //! generator and the runtime agree on one small, versioned surface.
 
+/// The version of the contract between generated code and this runtime: the items below and
+/// what they mean. Generated code asserts the version it was made for, so a runtime that
+/// changed the contract fails to build it with a message that says to regenerate.
+pub const CONTRACT: u32 = 1;
+
 pub use ::indexmap::IndexMap;
 pub use ::serde;
 pub use ::serde_json;

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use serde_json::Value;
+
 use crate::call::ParamText;
 
 /// Where a parameter goes.
@@ -177,6 +179,62 @@ pub(crate) fn query(out: &mut String, name: &str, styled: Styled, value: &ParamT
     }
 }
 
+/// One form field as the `encoding` object styles it, as unencoded key–value pairs.
+/// `deepObject` nests to any depth, as the form APIs that use it expect
+/// (`card[number]=…`, `items[0][price]=…`, `expand[]=a`).
+pub(crate) fn form_fields(name: &str, styled: Styled, value: &Value, push: &mut dyn FnMut(String, String)) {
+    let text = |value: &Value| match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let delimiter = match styled.style {
+        Style::SpaceDelimited => " ",
+        Style::PipeDelimited => "|",
+        _ => ",",
+    };
+    match (styled.style, value) {
+        (_, Value::Null) => {}
+        (Style::Json, value) => push(name.to_owned(), value.to_string()),
+        (Style::DeepObject, Value::Object(fields)) => {
+            for (key, value) in fields {
+                form_fields(&format!("{name}[{key}]"), styled, value, push);
+            }
+        }
+        (Style::DeepObject, Value::Array(items)) => {
+            for (index, item) in items.iter().enumerate() {
+                match item {
+                    Value::Object(_) | Value::Array(_) => form_fields(&format!("{name}[{index}]"), styled, item, push),
+                    Value::Null => {}
+                    scalar => push(format!("{name}[]"), text(scalar)),
+                }
+            }
+        }
+        (Style::Form, Value::Array(items)) if styled.explode => {
+            for item in items.iter().filter(|i| !i.is_null()) {
+                push(name.to_owned(), text(item));
+            }
+        }
+        (Style::Form, Value::Object(fields)) if styled.explode => {
+            for (key, value) in fields.iter().filter(|(_, v)| !v.is_null()) {
+                push(key.clone(), text(value));
+            }
+        }
+        (_, Value::Array(items)) => {
+            let joined: Vec<String> = items.iter().filter(|i| !i.is_null()).map(text).collect();
+            push(name.to_owned(), joined.join(delimiter));
+        }
+        (_, Value::Object(fields)) => {
+            let flat: Vec<String> = fields
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .flat_map(|(k, v)| [k.clone(), text(v)])
+                .collect();
+            push(name.to_owned(), flat.join(delimiter));
+        }
+        (_, scalar) => push(name.to_owned(), text(scalar)),
+    }
+}
+
 /// A header parameter's value (simple style, not percent-encoded).
 pub(crate) fn header(styled: Styled, value: &ParamText) -> Option<String> {
     match value {
@@ -225,6 +283,48 @@ pub(crate) fn cookie(name: &str, styled: Styled, value: &ParamText) -> Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairs(styled: Styled, value: serde_json::Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        form_fields("card", styled, &value, &mut |k, v| out.push((k, v)));
+        out
+    }
+
+    #[test]
+    fn deep_objects_nest_to_any_depth() {
+        let deep = Styled {
+            style: Style::DeepObject,
+            explode: true,
+            allow_reserved: false,
+        };
+        let value = serde_json::json!({ "number": "4242", "meta": { "k": 1 }, "items": [{ "price": "p1" }], "tags": ["a", "b"], "gone": null });
+        let expected = [
+            ("card[number]", "4242"),
+            ("card[meta][k]", "1"),
+            ("card[items][0][price]", "p1"),
+            ("card[tags][]", "a"),
+            ("card[tags][]", "b"),
+        ];
+        let expected: Vec<(String, String)> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(pairs(deep, value), expected);
+        let json = Styled {
+            style: Style::Json,
+            ..deep
+        };
+        assert_eq!(
+            pairs(json, serde_json::json!({ "a": [1] })),
+            [("card".to_owned(), r#"{"a":[1]}"#.to_owned())]
+        );
+        let piped = Styled {
+            style: Style::PipeDelimited,
+            explode: false,
+            allow_reserved: false,
+        };
+        assert_eq!(
+            pairs(piped, serde_json::json!(["a", "b"])),
+            [("card".to_owned(), "a|b".to_owned())]
+        );
+    }
 
     fn blue() -> ParamText {
         ParamText::One("blue".into())

@@ -134,8 +134,17 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
         }
         let census = generated.api.census();
         let arguments: Vec<&RustType> = generated.api.enabled_tools().flat_map(ToolIr::argument_types).collect();
-        let before = arguments.iter().filter(|ty| was_untyped(ty, &generated.api.types)).count();
-        let percent = |part: usize, whole: usize| if whole == 0 { 0.0 } else { 100.0 * part as f64 / whole as f64 };
+        let before = arguments
+            .iter()
+            .filter(|ty| was_untyped(ty, &generated.api.types))
+            .count();
+        let percent = |part: usize, whole: usize| {
+            if whole == 0 {
+                0.0
+            } else {
+                100.0 * part as f64 / whole as f64
+            }
+        };
         (all_fields, all_untyped) = (all_fields + census.fields, all_untyped + census.untyped);
         (all_args, all_before) = (all_args + arguments.len(), all_before + before);
         let spec_name = spec.file_name().expect("name").to_string_lossy();
@@ -160,7 +169,9 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
         share(all_before, all_args),
     ));
     if share(all_untyped, all_fields) >= 5.0 {
-        failures.push(format!("{all_untyped} of {all_fields} argument fields are untyped (5% at most)"));
+        failures.push(format!(
+            "{all_untyped} of {all_fields} argument fields are untyped (5% at most)"
+        ));
     }
     std::fs::create_dir_all(&root).expect("report folder");
     std::fs::write(root.join("REPORT.md"), &report).expect("report");

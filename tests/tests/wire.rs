@@ -459,6 +459,20 @@ fn cases() -> Vec<(&'static str, Value, Expect)> {
                 ..Sent::default()
             }),
         ),
+        // The `encoding` object: deepObject nesting, JSON text, and a delimited array.
+        (
+            "body_form_encoded",
+            json!({ "tags": ["x", "y"], "meta": { "a": 1 }, "card": { "exp": { "year": 2030, "month": 12 }, "number": "4242" }, "name": "Ann" }),
+            Wire(Sent {
+                method: "POST",
+                path: "/echo/b/form-deep",
+                headers: &[("content-type", "application/x-www-form-urlencoded")],
+                body: Some(
+                    "name=Ann&card%5Bnumber%5D=4242&card%5Bexp%5D%5Bmonth%5D=12&card%5Bexp%5D%5Byear%5D=2030&meta=%7B%22a%22%3A1%7D&tags=x%7Cy",
+                ),
+                ..Sent::default()
+            }),
+        ),
         (
             "body_text",
             json!({ "body": "plain text\nline 2" }),

@@ -4,7 +4,7 @@
 mod rust;
 mod types;
 
-pub use rust::module_rs;
+pub use rust::{RUNTIME_CONTRACT, module_rs};
 
 use std::collections::BTreeMap;
 

@@ -6,6 +6,10 @@ use quote::{format_ident, quote};
 use super::types::{TypePaths, has_types, types_rs};
 use crate::ir::{ApiIr, BodyKind, BodyShape, HttpMethod, Location, ParamIr, SchemeKind, Style, Styled, ToolIr};
 
+/// The version of the generated-code/runtime contract this generator writes for; it must
+/// equal `cast_runtime::codegen::CONTRACT` (the contract test checks it).
+pub const RUNTIME_CONTRACT: u32 = 1;
+
 /// Lints that judge generated type names and layouts the spec decided.
 fn types_allow() -> TokenStream {
     quote!(#[allow(clippy::large_enum_variant, clippy::enum_variant_names)])
@@ -114,7 +118,18 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
         let secs = Literal::u64_unsuffixed(*secs);
         quote!((#tool, #secs))
     });
+    let contract = Literal::u32_unsuffixed(RUNTIME_CONTRACT);
+    let mismatch = format!(
+        "this crate was generated for version {RUNTIME_CONTRACT} of the cast-runtime contract, and the cast-runtime it builds with has another: regenerate it with the cast-codegen release that matches this cast-runtime"
+    );
     quote! {
+        const _: () = ::std::assert!(
+            ::cast_runtime::codegen::CONTRACT == #contract,
+            #mismatch,
+        );
+
+        // `..BASE` fills what a later runtime may add; today every field is given.
+        #[allow(clippy::needless_update)]
         #visibility static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
             name: ::std::env!("CARGO_PKG_NAME"),
             version: ::std::env!("CARGO_PKG_VERSION"),
@@ -129,6 +144,7 @@ fn api_static(api: &ApiIr, visibility: TokenStream) -> TokenStream {
             inbound_scopes: &[#(#inbound_scopes),*],
             tool_timeouts: &[#(#tool_timeouts),*],
             tools: tools::ALL,
+            ..::cast_runtime::codegen::Api::BASE
         };
     }
 }
@@ -293,7 +309,14 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr) -> TokenStream {
         };
         let encoding = match body.kind {
             BodyKind::Json => quote!(::cast_runtime::codegen::Encoding::Json),
-            BodyKind::Form => quote!(::cast_runtime::codegen::Encoding::Form),
+            BodyKind::Form if body.encodings.is_empty() => quote!(::cast_runtime::codegen::Encoding::Form),
+            BodyKind::Form => {
+                let fields = body.encodings.iter().map(|(field, styled)| {
+                    let styled = styled_tokens(*styled);
+                    quote!((#field, #styled))
+                });
+                quote!(::cast_runtime::codegen::Encoding::FormWith(&[#(#fields),*]))
+            }
             BodyKind::Multipart => quote!(::cast_runtime::codegen::Encoding::Multipart { files: &[#(#files),*] }),
             BodyKind::Text => quote!(::cast_runtime::codegen::Encoding::Text),
             BodyKind::Binary => quote!(::cast_runtime::codegen::Encoding::Binary),
@@ -355,6 +378,7 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr) -> TokenStream {
         #![doc = #module_doc]
 
         #tool_doc
+        #[allow(clippy::needless_update)]
         pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
             name: #name,
             title: #title,
@@ -372,6 +396,7 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr) -> TokenStream {
                 idempotent: #idempotent,
             },
             call: |call| ::std::boxed::Box::pin(handle(call)),
+            ..::cast_runtime::codegen::ToolDef::BASE
         };
 
         #[doc = #params_doc]
@@ -412,7 +437,13 @@ fn param_call(param: &ParamIr) -> TokenStream {
         Location::Header => quote!(Header),
         Location::Cookie => quote!(Cookie),
     };
-    let style = match param.styled.style {
+    let styled = styled_tokens(param.styled);
+    quote!(.styled(::cast_runtime::codegen::In::#location, #wire, #styled, &params.#field))
+}
+
+/// A `Styled` value, as the runtime spells it.
+fn styled_tokens(styled: Styled) -> TokenStream {
+    let style = match styled.style {
         Style::Simple => quote!(Simple),
         Style::Label => quote!(Label),
         Style::Matrix => quote!(Matrix),
@@ -426,17 +457,12 @@ fn param_call(param: &ParamIr) -> TokenStream {
         explode,
         allow_reserved,
         ..
-    } = param.styled;
-    quote!(.styled(
-        ::cast_runtime::codegen::In::#location,
-        #wire,
-        ::cast_runtime::codegen::Styled {
-            style: ::cast_runtime::codegen::Style::#style,
-            explode: #explode,
-            allow_reserved: #allow_reserved,
-        },
-        &params.#field,
-    ))
+    } = styled;
+    quote!(::cast_runtime::codegen::Styled {
+        style: ::cast_runtime::codegen::Style::#style,
+        explode: #explode,
+        allow_reserved: #allow_reserved,
+    })
 }
 
 #[cfg(test)]

@@ -754,6 +754,7 @@ fn lower_body(
         return Ok(Some(BodyIr {
             media,
             kind,
+            encodings: Vec::new(),
             shape: BodyShape::Whole {
                 name: ArgName { ident, arg },
                 required: body_required,
@@ -817,11 +818,56 @@ fn lower_body(
             binary,
         });
     }
+    let encodings = match kind {
+        BodyKind::Form => form_encodings(
+            media_object,
+            &format!("{pointer}/content/{}", pointer_token(&media)),
+            label,
+            &mut cx.diagnostics,
+        ),
+        _ => Vec::new(),
+    };
     Ok(Some(BodyIr {
         media,
         kind,
+        encodings,
         shape: BodyShape::Fields(fields),
     }))
+}
+
+/// The styles a form body's `encoding` object gives its fields: `style`, `explode` and
+/// `allowReserved` as for query parameters, and a JSON `contentType` as JSON text.
+fn form_encodings(
+    media_object: &Value,
+    pointer: &str,
+    label: &str,
+    diagnostics: &mut Diagnostics,
+) -> Vec<(String, Styled)> {
+    let Some(encoding) = media_object.get("encoding").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut styled = Vec::new();
+    for (field, entry) in encoding {
+        let at = format!("{pointer}/encoding/{}", pointer_token(field));
+        let json = entry
+            .get("contentType")
+            .and_then(Value::as_str)
+            .is_some_and(|t| body_kind(t).0 == BodyKind::Json);
+        if json {
+            let style = Styled {
+                style: Style::Json,
+                ..Styled::default_for(Location::Query)
+            };
+            styled.push((field.clone(), style));
+        } else if ["style", "explode", "allowReserved"]
+            .iter()
+            .any(|k| entry.get(k).is_some())
+        {
+            let (style, _) = param_style(entry, Location::Query, &at, label, diagnostics);
+            styled.push((field.clone(), style));
+        }
+    }
+    styled
 }
 
 /// Applies `[tools]` settings and the destructive-by-default rule.

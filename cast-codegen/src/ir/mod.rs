@@ -390,6 +390,8 @@ pub struct BodyIr {
     pub kind: BodyKind,
     /// Its arguments.
     pub shape: BodyShape,
+    /// Form fields the operation's `encoding` object styles, by wire name.
+    pub encodings: Vec<(String, Styled)>,
 }
 
 /// How a body maps to arguments.

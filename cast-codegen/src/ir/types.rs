@@ -243,6 +243,9 @@ impl TypeSpace {
         if let Some(Value::Array(values)) = object.get("enum") {
             let strings: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
             if !strings.is_empty() && strings.len() == values.len() {
+                // Specs repeat values (Okta's grant types); one variant each.
+                let mut once = HashSet::new();
+                let strings: Vec<&str> = strings.into_iter().filter(|v| once.insert(*v)).collect();
                 let mut taken = HashSet::new();
                 let variants = strings
                     .iter()

@@ -6,6 +6,12 @@
 
 mod tools;
 
+const _: () = ::std::assert!(
+    ::cast_runtime::codegen::CONTRACT == 1,
+    "this crate was generated for version 1 of the cast-runtime contract, and the cast-runtime it builds with has another: regenerate it with the cast-codegen release that matches this cast-runtime",
+);
+
+#[allow(clippy::needless_update)]
 static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     name: ::std::env!("CARGO_PKG_NAME"),
     version: ::std::env!("CARGO_PKG_VERSION"),
@@ -27,6 +33,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     inbound_scopes: &[],
     tool_timeouts: &[],
     tools: tools::ALL,
+    ..::cast_runtime::codegen::Api::BASE
 };
 
 fn main() -> ::std::process::ExitCode {

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>projects:write</code>
 ///
 /// Custom fields are associated with projects by way of custom field settings.  This method creates a setting for the project.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "addCustomFieldSettingForProject",
     title: ::std::option::Option::Some("Add a custom field to a project"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `addCustomFieldSettingForProject`.

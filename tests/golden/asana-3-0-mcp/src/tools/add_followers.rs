@@ -7,6 +7,7 @@
 /// Adds followers to a goal. Returns the goal the followers were added to.
 /// Each goal can be associated with zero or more followers in the system.
 /// Requests to add/remove followers, if successful, will return the complete updated goal record, described above.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "addFollowers",
     title: ::std::option::Option::Some("Add a collaborator to a goal"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `addFollowers`.

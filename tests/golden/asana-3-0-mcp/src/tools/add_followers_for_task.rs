@@ -9,6 +9,7 @@
 /// Adds followers to a task. Returns an empty data block.
 /// Each task can be associated with zero or more followers in the system.
 /// Requests to add/remove followers, if successful, will return the complete updated task record, described above.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "addFollowersForTask",
     title: ::std::option::Option::Some("Add followers to a task"),
@@ -28,6 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `addFollowersForTask`.

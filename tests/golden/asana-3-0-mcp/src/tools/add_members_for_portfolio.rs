@@ -6,6 +6,7 @@
 ///
 /// Adds the specified list of users as members of the portfolio.
 /// Returns the updated portfolio record.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "addMembersForPortfolio",
     title: ::std::option::Option::Some("Add users to a portfolio"),
@@ -25,6 +26,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `addMembersForPortfolio`.

@@ -25,6 +25,7 @@
 /// A task can have at most 20 projects multi-homed to it.
 ///
 /// Returns an empty data block.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "addProjectForTask",
     title: ::std::option::Option::Some("Add a project to a task"),
@@ -44,6 +45,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `addProjectForTask`.

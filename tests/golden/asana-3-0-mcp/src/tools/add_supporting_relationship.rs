@@ -7,6 +7,7 @@
 /// Creates a goal relationship by adding a supporting resource to a given goal.
 ///
 /// Returns the newly created goal relationship record.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "addSupportingRelationship",
     title: ::std::option::Option::Some("Add a supporting goal relationship"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `addSupportingRelationship`.

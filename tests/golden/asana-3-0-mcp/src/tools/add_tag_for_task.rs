@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>tasks:write</code>
 ///
 /// Adds a tag to a task. Returns an empty data block.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "addTagForTask",
     title: ::std::option::Option::Some("Add a tag to a task"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `addTagForTask`.

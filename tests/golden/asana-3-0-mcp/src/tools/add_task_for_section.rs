@@ -11,6 +11,7 @@
 /// The task will be inserted at the top of a section unless an insert_before or insert_after parameter is declared.
 ///
 /// This does not work for separators (tasks with the resource_subtype of section).
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "addTaskForSection",
     title: ::std::option::Option::Some("Add task to section"),
@@ -30,6 +31,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `addTaskForSection`.

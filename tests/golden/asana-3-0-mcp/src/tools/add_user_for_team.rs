@@ -7,6 +7,7 @@
 /// The user making this call must be a member of the team in order to add others. The user being added must exist in the same organization as the team.
 ///
 /// Returns the complete team membership record for the newly added user.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "addUserForTeam",
     title: ::std::option::Option::Some("Add a user to a team"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `addUserForTeam`.

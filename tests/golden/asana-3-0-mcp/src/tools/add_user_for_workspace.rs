@@ -4,6 +4,7 @@
 
 /// Add a user to a workspace or organization.
 /// The user can be referenced by their globally unique user ID or their email address. Returns the full user record for the invited user.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "addUserForWorkspace",
     title: ::std::option::Option::Some("Add a user to a workspace or organization"),
@@ -23,6 +24,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `addUserForWorkspace`.

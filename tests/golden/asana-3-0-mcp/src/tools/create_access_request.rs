@@ -5,6 +5,7 @@
 /// Create an access request
 ///
 /// Submits a new access request for a private object. Currently supports projects and portfolios.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createAccessRequest",
     title: ::std::option::Option::Some("Create an access request"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createAccessRequest`.

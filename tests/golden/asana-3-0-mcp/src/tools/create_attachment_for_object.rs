@@ -41,6 +41,7 @@
 /// ```
 ///
 /// Sends the request body as `multipart/form-data`.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createAttachmentForObject",
     title: ::std::option::Option::Some("Upload an attachment"),
@@ -60,6 +61,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createAttachmentForObject`.

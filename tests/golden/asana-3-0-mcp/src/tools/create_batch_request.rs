@@ -5,6 +5,7 @@
 /// Submit parallel requests
 ///
 /// Make multiple requests in parallel to Asana's API.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createBatchRequest",
     title: ::std::option::Option::Some("Submit parallel requests"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createBatchRequest`.

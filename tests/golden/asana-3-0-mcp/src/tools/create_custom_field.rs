@@ -16,6 +16,7 @@
 /// `date`, or `people`.
 ///
 /// Returns the full record of the newly created custom field.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createCustomField",
     title: ::std::option::Option::Some("Create a custom field"),
@@ -35,6 +36,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createCustomField`.

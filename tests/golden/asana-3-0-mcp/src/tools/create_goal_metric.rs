@@ -5,6 +5,7 @@
 /// Create a goal metric
 ///
 /// Creates and adds a goal metric to a specified goal. Note that this replaces an existing goal metric if one already exists.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createGoalMetric",
     title: ::std::option::Option::Some("Create a goal metric"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createGoalMetric`.

@@ -9,6 +9,7 @@
 /// Once initiated, use the [jobs](/reference/getjob) endpoint to monitor progress.
 ///
 /// **Export Caching:** When exporting more than 1,000 tasks, the results are cached for 4 hours. Any new export requests made within this 4-hour window will return the same cached results rather than generating a fresh export.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createGraphExport",
     title: ::std::option::Option::Some("Initiate a graph export"),
@@ -28,6 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createGraphExport`.

@@ -5,6 +5,7 @@
 /// Create an organization export request
 ///
 /// This method creates a request to export an Organization. Asana will complete the export at some point after you create the request.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createOrganizationExport",
     title: ::std::option::Option::Some("Create an organization export request"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createOrganizationExport`.

@@ -13,6 +13,7 @@
 /// to the portfolio when it is created. Portfolios created via our
 /// API will *not* be created with the same initial state to allow
 /// integrations to create their own starting state on a portfolio.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createPortfolio",
     title: ::std::option::Option::Some("Create a portfolio"),
@@ -32,6 +33,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createPortfolio`.

@@ -24,6 +24,7 @@
 /// deprecation. Clients should switch to using `POST /memberships` with
 /// `{ parent: project, member: team }` to share a project with a team after
 /// creation.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createProject",
     title: ::std::option::Option::Some("Create a project"),
@@ -43,6 +44,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createProject`.

@@ -9,6 +9,7 @@
 /// Creates a project shared with the given team.
 ///
 /// Returns the full record of the newly created project.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createProjectForTeam",
     title: ::std::option::Option::Some("Create a project in a team"),
@@ -28,6 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createProjectForTeam`.

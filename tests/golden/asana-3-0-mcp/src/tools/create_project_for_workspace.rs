@@ -12,6 +12,7 @@
 /// supply a team to share the project with.
 ///
 /// Returns the full record of the newly created project.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createProjectForWorkspace",
     title: ::std::option::Option::Some("Create a project in a workspace"),
@@ -31,6 +32,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createProjectForWorkspace`.

@@ -9,6 +9,7 @@
 /// Creates a new status update on the project.
 ///
 /// Returns the full record of the newly created project status update.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createProjectStatusForProject",
     title: ::std::option::Option::Some("Create a project status"),
@@ -28,6 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createProjectStatusForProject`.

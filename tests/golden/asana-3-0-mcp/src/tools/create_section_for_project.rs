@@ -6,6 +6,7 @@
 ///
 /// Creates a new section in a project.
 /// Returns the full record of the newly created section.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createSectionForProject",
     title: ::std::option::Option::Some("Create a section in a project"),
@@ -25,6 +26,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createSectionForProject`.

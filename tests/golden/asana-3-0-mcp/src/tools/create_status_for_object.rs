@@ -6,6 +6,7 @@
 ///
 /// Creates a new status update on an object.
 /// Returns the full record of the newly created status update.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createStatusForObject",
     title: ::std::option::Option::Some("Create a status update"),
@@ -25,6 +26,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createStatusForObject`.

@@ -11,6 +11,7 @@
 /// authenticated user, and timestamped when the server receives the request.
 ///
 /// Returns the full record for the new story added to the goal.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createStoryForGoal",
     title: ::std::option::Option::Some("Create a story on a goal"),
@@ -30,6 +31,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createStoryForGoal`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>tasks:write</code>
 ///
 /// Creates a new subtask and adds it to the parent task. Returns the full record for the newly created subtask.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createSubtaskForTask",
     title: ::std::option::Option::Some("Create a subtask"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createSubtaskForTask`.

@@ -14,6 +14,7 @@
 /// organization.
 ///
 /// Returns the full record of the newly created tag.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createTagForWorkspace",
     title: ::std::option::Option::Some("Create a tag in a workspace"),
@@ -33,6 +34,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createTagForWorkspace`.

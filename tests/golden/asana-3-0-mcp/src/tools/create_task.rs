@@ -13,6 +13,7 @@
 /// Every task is required to be created in a specific workspace, and this
 /// workspace cannot be changed once set. The workspace need not be set
 /// explicitly if you specify `projects` or a `parent` task instead.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createTask",
     title: ::std::option::Option::Some("Create a task"),
@@ -32,6 +33,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createTask`.

@@ -9,6 +9,7 @@
 /// Creates a new time tracking category in a given workspace.
 ///
 /// Returns the record of the newly created time tracking category.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createTimeTrackingCategory",
     title: ::std::option::Option::Some("Create a time tracking category"),
@@ -28,6 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createTimeTrackingCategory`.

@@ -7,6 +7,7 @@
 /// Creates a time tracking entry on a given task.
 ///
 /// Returns the record of the newly created time tracking entry.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createTimeTrackingEntry",
     title: ::std::option::Option::Some("Create a time tracking entry"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createTimeTrackingEntry`.

@@ -8,6 +8,7 @@
 ///
 /// Creates a new timesheet approval status for a user's timesheet week. The start_date must be a Monday and end_date must be the following Sunday.
 /// Returns the created timesheet approval status record.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "createTimesheetApprovalStatus",
     title: ::std::option::Option::Some("Create a timesheet approval status"),
@@ -27,6 +28,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `createTimesheetApprovalStatus`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>projects:write</code>
 ///
 /// Creates and returns a job that will asynchronously handle the duplication.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "duplicateProject",
     title: ::std::option::Option::Some("Duplicate a project"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `duplicateProject`.

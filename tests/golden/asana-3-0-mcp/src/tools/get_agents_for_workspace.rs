@@ -5,6 +5,7 @@
 /// Get a list of agents in a workspace
 ///
 /// Returns the compact records of agents (AI Teammates) configured. Use `opt_fields` to request additional fields in the workspace.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getAgentsForWorkspace",
     title: ::std::option::Option::Some("Get a list of agents in a workspace"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getAgentsForWorkspace`.

@@ -5,6 +5,7 @@
 /// Get an allocation
 ///
 /// Returns the complete allocation record for a single allocation.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getAllocation",
     title: ::std::option::Option::Some("Get an allocation"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getAllocation`.

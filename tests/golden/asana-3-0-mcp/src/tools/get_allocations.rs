@@ -5,6 +5,7 @@
 /// Get multiple allocations
 ///
 /// Returns a list of allocations filtered to a specific project, user or placeholder.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getAllocations",
     title: ::std::option::Option::Some("Get multiple allocations"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getAllocations`.

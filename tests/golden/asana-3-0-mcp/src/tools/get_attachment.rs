@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>attachments:read</code>
 ///
 /// Get the full record for a single attachment.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getAttachment",
     title: ::std::option::Option::Some("Get an attachment"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getAttachment`.

@@ -5,6 +5,7 @@
 /// Get all budgets
 ///
 /// Gets all budgets for a given *parent*. This will at most return a list of size 1 for a given *parent*.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getBudgets",
     title: ::std::option::Option::Some("Get all budgets"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getBudgets`.

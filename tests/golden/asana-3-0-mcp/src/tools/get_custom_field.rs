@@ -14,6 +14,7 @@
 /// is only relevant for the enum type and defines the set of choices that
 /// the enum could represent. The examples below show some of these
 /// type-specific custom field definitions.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getCustomField",
     title: ::std::option::Option::Some("Get a custom field"),
@@ -33,6 +34,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getCustomField`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>custom_fields:read</code>
 ///
 /// Returns a list of the compact representation of all of the custom fields in a workspace.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getCustomFieldsForWorkspace",
     title: ::std::option::Option::Some("Get a workspace's custom fields"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getCustomFieldsForWorkspace`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>tasks:read</code>
 ///
 /// Returns the compact representations of all of the dependents of a task.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getDependentsForTask",
     title: ::std::option::Option::Some("Get dependents from a task"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getDependentsForTask`.

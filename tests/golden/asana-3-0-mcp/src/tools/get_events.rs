@@ -18,6 +18,7 @@
 /// event. This may be different from the one that the events were requested
 /// for. For example, a subscription to a project will contain events for
 /// tasks contained within the project.*
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getEvents",
     title: ::std::option::Option::Some("Get events on a resource"),
@@ -37,6 +38,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getEvents`.

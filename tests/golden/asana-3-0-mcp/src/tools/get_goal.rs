@@ -18,6 +18,7 @@
 /// </table>
 ///
 /// Returns the complete goal record for a single goal.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getGoal",
     title: ::std::option::Option::Some("Get a goal"),
@@ -37,6 +38,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getGoal`.

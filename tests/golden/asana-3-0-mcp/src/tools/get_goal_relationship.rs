@@ -5,6 +5,7 @@
 /// Get a goal relationship
 ///
 /// Returns the complete updated goal relationship record for a single goal relationship.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getGoalRelationship",
     title: ::std::option::Option::Some("Get a goal relationship"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getGoalRelationship`.

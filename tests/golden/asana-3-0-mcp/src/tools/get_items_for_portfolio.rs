@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>portfolios:read</code>
 ///
 /// Get a list of the items in compact form in a portfolio.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getItemsForPortfolio",
     title: ::std::option::Option::Some("Get portfolio items"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getItemsForPortfolio`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>ooo_entries:read</code>
 ///
 /// Returns a list of OOO entries for the specified user.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getOooEntries",
     title: ::std::option::Option::Some("Get OOO entries for a user"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getOooEntries`.

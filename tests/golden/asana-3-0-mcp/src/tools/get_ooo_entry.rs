@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>ooo_entries:read</code>
 ///
 /// Returns the complete OOO entry record for a single OOO entry.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getOooEntry",
     title: ::std::option::Option::Some("Get an OOO entry"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getOooEntry`.

@@ -5,6 +5,7 @@
 /// Get details on an org export request
 ///
 /// Returns details of a previously-requested Organization export.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getOrganizationExport",
     title: ::std::option::Option::Some("Get details on an org export request"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getOrganizationExport`.

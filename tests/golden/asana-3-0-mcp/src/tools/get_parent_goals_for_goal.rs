@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>goals:read</code>
 ///
 /// Returns a compact representation of all of the parent goals of a goal.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getParentGoalsForGoal",
     title: ::std::option::Option::Some("Get parent goals from a goal"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getParentGoalsForGoal`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>portfolios:read</code>
 ///
 /// Returns the complete portfolio record for a single portfolio.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getPortfolio",
     title: ::std::option::Option::Some("Get a portfolio"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getPortfolio`.

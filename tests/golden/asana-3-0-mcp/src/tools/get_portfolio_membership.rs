@@ -5,6 +5,7 @@
 /// Get a portfolio membership
 ///
 /// Returns the complete portfolio record for a single portfolio membership.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getPortfolioMembership",
     title: ::std::option::Option::Some("Get a portfolio membership"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getPortfolioMembership`.

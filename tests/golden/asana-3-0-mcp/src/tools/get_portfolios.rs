@@ -11,6 +11,7 @@
 /// - If the request is made from a regular API user (PAT or OAuth), then only portfolios owned by the current API user are returned.
 /// - If the request is made from a Service Account without the `owner` parameter, then all portfolios across the workspace are returned.
 /// - If the request is made from a Service Account with the `owner` parameter, then only portfolios owned by the specified user are returned.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getPortfolios",
     title: ::std::option::Option::Some("Get multiple portfolios"),
@@ -30,6 +31,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getPortfolios`.

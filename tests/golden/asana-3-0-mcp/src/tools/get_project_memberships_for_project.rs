@@ -5,6 +5,7 @@
 /// Get memberships from a project
 ///
 /// Returns the compact project membership records for the project.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getProjectMembershipsForProject",
     title: ::std::option::Option::Some("Get memberships from a project"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getProjectMembershipsForProject`.

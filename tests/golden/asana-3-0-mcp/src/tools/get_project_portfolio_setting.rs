@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>project_portfolio_settings:read</code>
 ///
 /// Returns the complete project portfolio setting record for a single project portfolio setting.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getProjectPortfolioSetting",
     title: ::std::option::Option::Some("Get a project portfolio setting"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getProjectPortfolioSetting`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>project_portfolio_settings:read</code>
 ///
 /// Returns a compact representation of all of the project portfolio settings for the given portfolio.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getProjectPortfolioSettingsForPortfolio",
     title: ::std::option::Option::Some("Get project portfolio settings for a portfolio"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getProjectPortfolioSettingsForPortfolio`.

@@ -7,6 +7,7 @@
 /// *Deprecated: new integrations should prefer the `/status_updates/{status_gid}` route.*
 ///
 /// Returns the complete record for a single status update.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getProjectStatus",
     title: ::std::option::Option::Some("Get a project status"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getProjectStatus`.

@@ -7,6 +7,7 @@
 /// *Deprecated: new integrations should prefer the `/status_updates` route.*
 ///
 /// Returns the compact project status update records for all updates on the project.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getProjectStatusesForProject",
     title: ::std::option::Option::Some("Get statuses from a project"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getProjectStatusesForProject`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>project_templates:read</code>
 ///
 /// Returns the compact project template records for all project templates in the given team or workspace.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getProjectTemplates",
     title: ::std::option::Option::Some("Get multiple project templates"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getProjectTemplates`.

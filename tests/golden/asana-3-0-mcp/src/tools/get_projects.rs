@@ -9,6 +9,7 @@
 /// Returns the compact project records for some filtered set of projects. Use one or more of the parameters provided to filter the projects returned.
 /// *Note: This endpoint may timeout for large domains. Try filtering by team!*
 /// **The `team` filter is deprecated.** Please use `GET /memberships` with `{ member: team, resource_subtype: project_membership }` to find projects shared with a team.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getProjects",
     title: ::std::option::Option::Some("Get multiple projects"),
@@ -28,6 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getProjects`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>projects:read</code>
 ///
 /// Returns a compact representation of all of the projects the task is in.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getProjectsForTask",
     title: ::std::option::Option::Some("Get projects a task is in"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getProjectsForTask`.

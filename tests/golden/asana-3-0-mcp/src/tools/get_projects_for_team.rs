@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>projects:read</code>
 ///
 /// Returns the compact project records for all projects in the team.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getProjectsForTeam",
     title: ::std::option::Option::Some("Get a team's projects"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getProjectsForTeam`.

@@ -5,6 +5,7 @@
 /// Get reactions with an emoji base on an object.
 ///
 /// Returns the reactions with a specified emoji base character on the object.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getReactionsOnObject",
     title: ::std::option::Option::Some("Get reactions with an emoji base on an object."),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getReactionsOnObject`.

@@ -5,6 +5,7 @@
 /// Get a section
 ///
 /// Returns the complete record for a single section.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getSection",
     title: ::std::option::Option::Some("Get a section"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getSection`.

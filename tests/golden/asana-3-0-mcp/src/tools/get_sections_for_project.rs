@@ -5,6 +5,7 @@
 /// Get sections in a project
 ///
 /// Returns the compact records for all sections in the specified project.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getSectionsForProject",
     title: ::std::option::Option::Some("Get sections in a project"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getSectionsForProject`.

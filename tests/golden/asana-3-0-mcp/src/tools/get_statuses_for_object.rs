@@ -5,6 +5,7 @@
 /// Get status updates from an object
 ///
 /// Returns the compact status update records for all updates on the object.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getStatusesForObject",
     title: ::std::option::Option::Some("Get status updates from an object"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getStatusesForObject`.

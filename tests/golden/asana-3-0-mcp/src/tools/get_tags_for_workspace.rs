@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>tags:read</code>
 ///
 /// Returns the compact tag records for some filtered set of tags. Use one or more of the parameters provided to filter the tags returned.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTagsForWorkspace",
     title: ::std::option::Option::Some("Get tags in a workspace"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTagsForWorkspace`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>task_templates:read</code>
 ///
 /// Returns the compact task template records for some filtered set of task templates. You must specify a `project`
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTaskTemplates",
     title: ::std::option::Option::Some("Get multiple task templates"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTaskTemplates`.

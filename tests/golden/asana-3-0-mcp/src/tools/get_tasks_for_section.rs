@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>tasks:read</code>
 ///
 /// *Board view only*: Returns the compact section records for all tasks within the given section.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTasksForSection",
     title: ::std::option::Option::Some("Get tasks from a section"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTasksForSection`.

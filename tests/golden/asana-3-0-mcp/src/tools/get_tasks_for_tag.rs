@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>tasks:read</code>
 ///
 /// Returns the compact task records for all tasks with the given tag. Tasks can have more than one tag at a time.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTasksForTag",
     title: ::std::option::Option::Some("Get tasks from a tag"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTasksForTag`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>team_memberships:read</code>
 ///
 /// Returns compact team membership records.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTeamMemberships",
     title: ::std::option::Option::Some("Get team memberships"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTeamMemberships`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>team_memberships:read</code>
 ///
 /// Returns the compact team memberships for the team.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTeamMembershipsForTeam",
     title: ::std::option::Option::Some("Get memberships from a team"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTeamMembershipsForTeam`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>team_memberships:read</code>
 ///
 /// Returns the compact team membership records for the user.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTeamMembershipsForUser",
     title: ::std::option::Option::Some("Get memberships from a user"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTeamMembershipsForUser`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>teams:read</code>
 ///
 /// Returns the compact records for all teams to which the given user is assigned.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTeamsForUser",
     title: ::std::option::Option::Some("Get teams for a user"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTeamsForUser`.

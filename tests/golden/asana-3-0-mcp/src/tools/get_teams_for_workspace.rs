@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>teams:read</code>
 ///
 /// Returns the compact records for all teams in the workspace visible to the authorized user.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTeamsForWorkspace",
     title: ::std::option::Option::Some("Get teams in a workspace"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTeamsForWorkspace`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>time_tracking_categories:read</code>
 ///
 /// Returns a paginated list of time tracking categories for a given workspace.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTimeTrackingCategories",
     title: ::std::option::Option::Some("Get time tracking categories for a workspace"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTimeTrackingCategories`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>time_tracking_entries:read</code>
 ///
 /// Returns a list of time tracking entries filtered to a task, attributed project, portfolio or user.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTimeTrackingEntries",
     title: ::std::option::Option::Some("Get multiple time tracking entries"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTimeTrackingEntries`.

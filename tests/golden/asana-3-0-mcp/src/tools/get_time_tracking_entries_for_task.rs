@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>time_tracking_entries:read</code>
 ///
 /// Returns time tracking entries for a given task.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTimeTrackingEntriesForTask",
     title: ::std::option::Option::Some("Get time tracking entries for a task"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTimeTrackingEntriesForTask`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>time_tracking_categories:read</code>
 ///
 /// Returns a paginated list of time tracking entries filtered by a given time tracking category.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTimeTrackingEntriesForTimeTrackingCategory",
     title: ::std::option::Option::Some(
@@ -28,6 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTimeTrackingEntriesForTimeTrackingCategory`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>timesheet_approval_statuses:read</code>
 ///
 /// Returns the complete timesheet approval status record for a single timesheet approval status.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getTimesheetApprovalStatus",
     title: ::std::option::Option::Some("Get a timesheet approval status"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getTimesheetApprovalStatus`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>users:read</code>
 ///
 /// Returns the full user record for the single user with the provided ID in the specified workspace or organization.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getUserForWorkspace",
     title: ::std::option::Option::Some("Get a user in a workspace or organization"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getUserForWorkspace`.

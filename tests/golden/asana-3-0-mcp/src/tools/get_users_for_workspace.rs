@@ -8,6 +8,7 @@
 ///
 /// Returns the compact records for all users in the specified workspace or organization.
 /// Results are sorted alphabetically and limited to 2000. For more results use the `/users` endpoint.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getUsersForWorkspace",
     title: ::std::option::Option::Some("Get users in a workspace or organization"),
@@ -27,6 +28,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getUsersForWorkspace`.

@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>webhooks:read</code>
 ///
 /// Get the compact representation of all webhooks your app has registered for the authenticated user in the given workspace.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getWebhooks",
     title: ::std::option::Option::Some("Get multiple webhooks"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getWebhooks`.

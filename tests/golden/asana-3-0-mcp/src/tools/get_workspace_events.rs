@@ -7,6 +7,7 @@
 /// Returns the full record for all events that have occurred since the sync token was created.
 /// The response is a list of events and the schema of each event is as described [here](/reference/events).
 /// Asana limits a single sync token to 1000 events. If more than 1000 events exist for a given domain, `has_more: true` will be returned in the response, indicating that there are more events to pull.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getWorkspaceEvents",
     title: ::std::option::Option::Some("Get workspace events"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getWorkspaceEvents`.

@@ -5,6 +5,7 @@
 /// Get a workspace membership
 ///
 /// Returns the complete workspace record for a single workspace membership.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getWorkspaceMembership",
     title: ::std::option::Option::Some("Get a workspace membership"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getWorkspaceMembership`.

@@ -5,6 +5,7 @@
 /// Get workspace memberships for a user
 ///
 /// Returns the compact workspace membership records for the user.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getWorkspaceMembershipsForUser",
     title: ::std::option::Option::Some("Get workspace memberships for a user"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getWorkspaceMembershipsForUser`.

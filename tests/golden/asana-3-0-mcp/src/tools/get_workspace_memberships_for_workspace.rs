@@ -5,6 +5,7 @@
 /// Get the workspace memberships for a workspace
 ///
 /// Returns the compact workspace membership records for the workspace.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "getWorkspaceMembershipsForWorkspace",
     title: ::std::option::Option::Some("Get the workspace memberships for a workspace"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `getWorkspaceMembershipsForWorkspace`.

@@ -8,6 +8,7 @@
 ///
 /// Moves a particular enum option to be either before or after another specified enum option in the custom field.
 /// Locked custom fields can only be reordered by the user who locked the field.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "insertEnumOptionForCustomField",
     title: ::std::option::Option::Some("Reorder a custom field's enum"),
@@ -27,6 +28,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `insertEnumOptionForCustomField`.

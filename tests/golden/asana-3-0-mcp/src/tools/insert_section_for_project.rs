@@ -10,6 +10,7 @@
 /// Sections cannot be moved between projects.
 ///
 /// Returns an empty data block.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "insertSectionForProject",
     title: ::std::option::Option::Some("Move or Insert sections"),
@@ -29,6 +30,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `insertSectionForProject`.

@@ -5,6 +5,7 @@
 /// Instantiate a task from a task template
 ///
 /// Creates and returns a job that will asynchronously handle the task instantiation.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "instantiateTask",
     title: ::std::option::Option::Some("Instantiate a task from a task template"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `instantiateTask`.

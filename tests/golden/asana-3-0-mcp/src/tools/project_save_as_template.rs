@@ -5,6 +5,7 @@
 /// Create a project template from a project
 ///
 /// Creates and returns a job that will asynchronously handle the project template creation.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "projectSaveAsTemplate",
     title: ::std::option::Option::Some("Create a project template from a project"),
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `projectSaveAsTemplate`.

@@ -9,6 +9,7 @@
 /// Updates the parent of a given task. This endpoint can be used to make a task a subtask of another task, or to remove its existing parent.
 /// When using `insert_before` and `insert_after`, at most one of those two options can be specified, and they must already be subtasks of the parent.
 /// Returns the complete, updated record of the affected [task](/reference/tasks#/task).
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "setParentForTask",
     title: ::std::option::Option::Some("Set the parent of a task"),
@@ -28,6 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `setParentForTask`.

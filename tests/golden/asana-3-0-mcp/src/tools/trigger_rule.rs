@@ -3,6 +3,7 @@
 //! `POST /rule_triggers/{rule_trigger_gid}/run`: Trigger a rule
 
 /// Trigger a rule which uses an ["incoming web request"](/docs/incoming-web-requests) trigger.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "triggerRule",
     title: ::std::option::Option::Some("Trigger a rule"),
@@ -22,6 +23,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `triggerRule`.

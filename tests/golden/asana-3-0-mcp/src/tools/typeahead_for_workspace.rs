@@ -44,6 +44,7 @@
 /// projects that are relevant for the requesting user's api token.
 ///
 /// The `agent` type returns only agents, currently limited to AI Teammates, which are Asana's first-party agents. The `actor` type returns a combined set of users and agents.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "typeaheadForWorkspace",
     title: ::std::option::Option::Some("Get objects via typeahead"),
@@ -63,6 +64,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `typeaheadForWorkspace`.

@@ -7,6 +7,7 @@
 /// An existing budget can be updated by making a PUT request on the URL for
 /// that budget. Only the fields provided in the `data` block will be updated;
 /// any unspecified fields will remain unchanged.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "updateBudget",
     title: ::std::option::Option::Some("Update a budget"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `updateBudget`.

@@ -9,6 +9,7 @@
 /// Updates an existing enum option. Enum custom fields require at least one enabled enum option.
 /// Locked custom fields can only be updated by the user who locked the field.
 /// Returns the full record of the updated enum option.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "updateEnumOption",
     title: ::std::option::Option::Some("Update an enum option"),
@@ -28,6 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `updateEnumOption`.

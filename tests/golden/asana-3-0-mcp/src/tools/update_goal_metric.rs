@@ -8,6 +8,7 @@
 /// otherwise responds with a 400 status code.
 ///
 /// Returns the complete updated goal metric record.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "updateGoalMetric",
     title: ::std::option::Option::Some("Update a goal metric"),
@@ -27,6 +28,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `updateGoalMetric`.

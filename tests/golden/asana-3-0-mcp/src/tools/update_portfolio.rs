@@ -11,6 +11,7 @@
 /// any unspecified fields will remain unchanged.
 ///
 /// Returns the complete updated portfolio record.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "updatePortfolio",
     title: ::std::option::Option::Some("Update a portfolio"),
@@ -30,6 +31,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `updatePortfolio`.

@@ -21,6 +21,7 @@
 /// indicate an affected deprecation. Clients should switch to using
 /// `POST /memberships` with `{ parent: project, member: team }` to share a
 /// project with a team.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "updateProject",
     title: ::std::option::Option::Some("Update a project"),
@@ -40,6 +41,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `updateProject`.

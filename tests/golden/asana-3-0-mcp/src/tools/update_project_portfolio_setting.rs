@@ -12,6 +12,7 @@
 /// unchanged.
 ///
 /// Returns the complete updated project portfolio setting record.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "updateProjectPortfolioSetting",
     title: ::std::option::Option::Some("Update a project portfolio setting"),
@@ -31,6 +32,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `updateProjectPortfolioSetting`.

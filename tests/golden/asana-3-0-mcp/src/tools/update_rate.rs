@@ -9,6 +9,7 @@
 /// any unspecified fields will remain unchanged. (note that at this time, the only field that can be updated is the `rate` field.)
 ///
 /// Returns the complete updated rate record.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "updateRate",
     title: ::std::option::Option::Some("Update a rate"),
@@ -28,6 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `updateRate`.

@@ -14,6 +14,7 @@
 /// you last retrieved the tag.
 ///
 /// Returns the complete updated tag record.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "updateTag",
     title: ::std::option::Option::Some("Update a tag"),
@@ -33,6 +34,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `updateTag`.

@@ -15,6 +15,7 @@
 /// you last retrieved the task.
 ///
 /// Returns the complete updated task record.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "updateTask",
     title: ::std::option::Option::Some("Update a task"),
@@ -34,6 +35,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `updateTask`.

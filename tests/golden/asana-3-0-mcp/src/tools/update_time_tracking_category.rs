@@ -10,6 +10,7 @@
 /// `data` block will be updated; any unspecified fields will remain unchanged.
 ///
 /// Returns the complete updated time tracking category record.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "updateTimeTrackingCategory",
     title: ::std::option::Option::Some("Update a time tracking category"),
@@ -29,6 +30,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `updateTimeTrackingCategory`.

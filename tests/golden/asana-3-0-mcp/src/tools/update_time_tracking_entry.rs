@@ -13,6 +13,7 @@
 /// you last retrieved the task.
 ///
 /// Returns the complete updated time tracking entry record.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "updateTimeTrackingEntry",
     title: ::std::option::Option::Some("Update a time tracking entry"),
@@ -32,6 +33,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `updateTimeTrackingEntry`.

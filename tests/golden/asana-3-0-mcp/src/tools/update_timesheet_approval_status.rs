@@ -7,6 +7,7 @@
 /// <b>Required scope: </b><code>timesheet_approval_statuses:write</code>
 ///
 /// Updates the approval status of a timesheet approval status. The update supports state transitions such as submitting, recalling submission, approving, and rejecting. Only the fields provided in the `data` block will be updated; any unspecified fields will remain unchanged. Invalid transitions will result in a 400 error.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "updateTimesheetApprovalStatus",
     title: ::std::option::Option::Some("Update a timesheet approval status"),
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `updateTimesheetApprovalStatus`.

@@ -3,6 +3,7 @@
 //! `GET /users`: Non-ASCII operationId
 
 /// Non-ASCII operationId
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "get_users_3f9f17ad",
     title: ::std::option::Option::Some("Non-ASCII operationId"),
@@ -20,6 +21,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `get_users_3f9f17ad`.

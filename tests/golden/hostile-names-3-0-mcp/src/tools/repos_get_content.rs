@@ -3,6 +3,7 @@
 //! `GET /repos/{owner}/{repo}/contents/{path}`: repos_get-content
 
 /// GET /repos/{owner}/{repo}/contents/{path}
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "repos_get-content",
     title: ::std::option::Option::None,
@@ -20,6 +21,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `repos_get-content`.

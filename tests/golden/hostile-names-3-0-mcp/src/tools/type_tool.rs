@@ -3,6 +3,7 @@
 //! `GET /type`: A keyword as operationId
 
 /// A keyword as operationId
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "type",
     title: ::std::option::Option::Some("A keyword as operationId"),
@@ -20,6 +21,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `type`.

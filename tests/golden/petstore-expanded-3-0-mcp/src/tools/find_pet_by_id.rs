@@ -3,6 +3,7 @@
 //! `GET /pets/{id}`: find_pet_by_id
 
 /// Returns a user based on a single ID, if the user does not have access to the pet
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "find_pet_by_id",
     title: ::std::option::Option::None,
@@ -20,6 +21,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `find_pet_by_id`.

@@ -5,6 +5,7 @@
 /// Create a new IP Access Control List mapping
 ///
 /// Sends the request body as `application/x-www-form-urlencoded`.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "CreateSipAuthCallsIpAccessControlListMapping",
     title: ::std::option::Option::Some("Create a new IP Access Control List mapping"),
@@ -28,6 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `CreateSipAuthCallsIpAccessControlListMapping`.

@@ -5,6 +5,7 @@
 /// Create a CredentialListMapping resource for an account.
 ///
 /// Sends the request body as `application/x-www-form-urlencoded`.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "CreateSipCredentialListMapping",
     title: ::std::option::Option::Some(
@@ -30,6 +31,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `CreateSipCredentialListMapping`.

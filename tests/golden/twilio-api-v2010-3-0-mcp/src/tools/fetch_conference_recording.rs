@@ -3,6 +3,7 @@
 //! `GET /2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Recordings/{Sid}.json`: Fetch an instance of a recording for a call
 
 /// Fetch an instance of a recording for a call
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "FetchConferenceRecording",
     title: ::std::option::Option::Some("Fetch an instance of a recording for a call"),
@@ -22,6 +23,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `FetchConferenceRecording`.

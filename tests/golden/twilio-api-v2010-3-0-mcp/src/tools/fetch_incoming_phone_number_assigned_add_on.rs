@@ -3,6 +3,7 @@
 //! `GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{Sid}.json`: Fetch an instance of an Add-on installation currently assigned to this Number.
 
 /// Fetch an instance of an Add-on installation currently assigned to this Number.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "FetchIncomingPhoneNumberAssignedAddOn",
     title: ::std::option::Option::Some(
@@ -29,6 +30,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `FetchIncomingPhoneNumberAssignedAddOn`.

@@ -3,6 +3,7 @@
 //! `GET /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/CredentialListMappings/{Sid}.json`: Fetch a specific instance of a credential list mapping
 
 /// Fetch a specific instance of a credential list mapping
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "FetchSipAuthCallsCredentialListMapping",
     title: ::std::option::Option::Some(
@@ -29,6 +30,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `FetchSipAuthCallsCredentialListMapping`.

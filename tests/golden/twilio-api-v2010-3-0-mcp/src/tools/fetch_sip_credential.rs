@@ -3,6 +3,7 @@
 //! `GET /2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json`: Fetch a single credential.
 
 /// Fetch a single credential.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "FetchSipCredential",
     title: ::std::option::Option::Some("Fetch a single credential."),
@@ -27,6 +28,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `FetchSipCredential`.

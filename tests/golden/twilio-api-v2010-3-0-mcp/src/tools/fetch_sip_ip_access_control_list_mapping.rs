@@ -3,6 +3,7 @@
 //! `GET /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings/{Sid}.json`: Fetch an IpAccessControlListMapping resource.
 
 /// Fetch an IpAccessControlListMapping resource.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "FetchSipIpAccessControlListMapping",
     title: ::std::option::Option::Some("Fetch an IpAccessControlListMapping resource."),
@@ -27,6 +28,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `FetchSipIpAccessControlListMapping`.

@@ -3,6 +3,7 @@
 //! `GET /2010-04-01/Accounts/{AccountSid}/Usage/Triggers/{Sid}.json`: Fetch and instance of a usage-trigger
 
 /// Fetch and instance of a usage-trigger
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "FetchUsageTrigger",
     title: ::std::option::Option::Some("Fetch and instance of a usage-trigger"),
@@ -22,6 +23,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `FetchUsageTrigger`.

@@ -3,6 +3,7 @@
 //! `GET /2010-04-01/Accounts/{AccountSid}/ConnectApps.json`: Retrieve a list of connect-apps belonging to the account used to make the request
 
 /// Retrieve a list of connect-apps belonging to the account used to make the request
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "ListConnectApp",
     title: ::std::option::Option::Some(
@@ -24,6 +25,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `ListConnectApp`.

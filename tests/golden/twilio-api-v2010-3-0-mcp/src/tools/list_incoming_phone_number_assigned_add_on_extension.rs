@@ -3,6 +3,7 @@
 //! `GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions.json`: Retrieve a list of Extensions for the Assigned Add-on.
 
 /// Retrieve a list of Extensions for the Assigned Add-on.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "ListIncomingPhoneNumberAssignedAddOnExtension",
     title: ::std::option::Option::Some(
@@ -29,6 +30,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `ListIncomingPhoneNumberAssignedAddOnExtension`.

@@ -3,6 +3,7 @@
 //! `GET /2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists.json`: Get All Credential Lists
 
 /// Get All Credential Lists
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "ListSipCredentialList",
     title: ::std::option::Option::Some("Get All Credential Lists"),
@@ -22,6 +23,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `ListSipCredentialList`.

@@ -3,6 +3,7 @@
 //! `GET /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json`: Retrieve a list of IpAccessControlListMapping resources.
 
 /// Retrieve a list of IpAccessControlListMapping resources.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "ListSipIpAccessControlListMapping",
     title: ::std::option::Option::Some(
@@ -28,6 +29,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `ListSipIpAccessControlListMapping`.

@@ -3,6 +3,7 @@
 //! `GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/AllTime.json`: ListUsageRecordAllTime
 
 /// GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/AllTime.json
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "ListUsageRecordAllTime",
     title: ::std::option::Option::None,
@@ -22,6 +23,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: true,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `ListUsageRecordAllTime`.

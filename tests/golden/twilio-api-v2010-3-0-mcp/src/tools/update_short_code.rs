@@ -5,6 +5,7 @@
 /// Update a short code with the following parameters
 ///
 /// Sends the request body as `application/x-www-form-urlencoded`.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "UpdateShortCode",
     title: ::std::option::Option::Some(
@@ -26,6 +27,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `UpdateShortCode`.

@@ -5,6 +5,7 @@
 /// Update an IpAddress resource.
 ///
 /// Sends the request body as `application/x-www-form-urlencoded`.
+#[allow(clippy::needless_update)]
 pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
     name: "UpdateSipIpAddress",
     title: ::std::option::Option::Some("Update an IpAddress resource."),
@@ -29,6 +30,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         idempotent: false,
     },
     call: |call| ::std::boxed::Box::pin(handle(call)),
+    ..::cast_runtime::codegen::ToolDef::BASE
 };
 
 /// The arguments of `UpdateSipIpAddress`.
