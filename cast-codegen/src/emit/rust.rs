@@ -3,7 +3,7 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use super::types::{TypePaths, has_types, types_rs};
+use super::types::{Sent, TypePaths, has_types, types_rs};
 use crate::ir::{ApiIr, BodyKind, BodyShape, HttpMethod, Location, ParamIr, SchemeKind, Style, Styled, ToolIr};
 
 /// The version of the generated-code/runtime contract this generator writes for; it must
@@ -283,6 +283,10 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr) -> TokenStream {
         idempotent,
     } = tool.annotations;
 
+    // A body of fields is `Params` itself, serialized: each body field under its wire name,
+    // the parameters skipped. One struct, so arguments are never copied into a second one.
+    let params_are_body = matches!(tool.body.as_ref().map(|b| &b.shape), Some(BodyShape::Fields(_)));
+    let param_sent = if params_are_body { Sent::Skip } else { Sent::Same };
     let mut fields = Vec::new();
     let mut chain = Vec::new();
     for index in &tool.path_params {
@@ -295,12 +299,12 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr) -> TokenStream {
         fields.push(paths.field(
             &param.name.ident,
             &param.name.arg,
+            param_sent,
             &param.ty,
             param.required,
-            param.description.as_deref(),
+            None,
         ));
     }
-    let mut body_struct = quote!();
     if let Some(body) = &tool.body {
         let media = &body.media;
         let files: Vec<&str> = match &body.shape {
@@ -323,7 +327,7 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr) -> TokenStream {
         };
         match &body.shape {
             BodyShape::Whole { name, required, ty } => {
-                fields.push(paths.field(&name.ident, &name.arg, ty, *required, Some("The request body.")));
+                fields.push(paths.field(&name.ident, &name.arg, Sent::Same, ty, *required, None));
                 let field = ident(&name.ident);
                 chain.push(if *required {
                     quote!(.body(#encoding, #media, &params.#field))
@@ -332,34 +336,34 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr) -> TokenStream {
                 });
             }
             BodyShape::Fields(body_fields) => {
-                let mut members = Vec::new();
-                let mut moves = Vec::new();
                 for field in body_fields {
+                    let sent = Sent::As(&field.wire);
                     fields.push(paths.field(
                         &field.name.ident,
                         &field.name.arg,
+                        sent,
                         &field.ty,
                         field.required,
-                        field.description.as_deref(),
+                        None,
                     ));
-                    let member = ident(&field.name.ident);
-                    members.push(paths.field(&field.name.ident, &field.wire, &field.ty, field.required, None));
-                    moves.push(quote!(#member: params.#member));
                 }
-                let doc = format!(" The `{media}` body `{name}` sends.");
-                body_struct = quote! {
-                    #[doc = #doc]
-                    #[derive(::cast_runtime::codegen::serde::Serialize)]
-                    #[serde(crate = "::cast_runtime::codegen::serde")]
-                    struct Body {
-                        #(#members,)*
-                    }
-                };
-                chain.push(quote!(.body(#encoding, #media, &Body { #(#moves,)* })));
+                chain.push(quote!(.body(#encoding, #media, &params)));
             }
         }
     }
-    let params_doc = format!(" The arguments of `{name}`.");
+    let params_doc = if params_are_body {
+        format!(
+            " The arguments of `{name}`, and the `{}` body it sends.",
+            tool.body.as_ref().map_or("", |b| b.media.as_str())
+        )
+    } else {
+        format!(" The arguments of `{name}`.")
+    };
+    let derive = if params_are_body {
+        quote!(#[derive(::cast_runtime::codegen::serde::Deserialize, ::cast_runtime::codegen::serde::Serialize)])
+    } else {
+        quote!(#[derive(::cast_runtime::codegen::serde::Deserialize)])
+    };
     let read_params = if fields.is_empty() {
         quote! {
             if let ::std::result::Result::Err(error) = call.args::<Params>() {
@@ -400,13 +404,12 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr) -> TokenStream {
         };
 
         #[doc = #params_doc]
-        #[derive(::cast_runtime::codegen::serde::Deserialize)]
+        #derive
         #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
         struct Params {
             #(#fields,)*
         }
 
-        #body_struct
 
         async fn handle(mut call: ::cast_runtime::codegen::Call) -> ::cast_runtime::codegen::CallToolResult {
             #read_params

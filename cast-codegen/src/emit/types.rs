@@ -69,32 +69,55 @@ impl TypePaths<'_> {
         }
     }
 
-    /// A struct field that is deserialized from arguments and serialized upstream.
+    /// A struct field that is deserialized under `name_in` and serialized as `sent`.
     pub fn field(
         &self,
-        name: &str,
-        wire: &str,
+        ident_text: &str,
+        name_in: &str,
+        sent: Sent<'_>,
         ty: &RustType,
         required: bool,
         description: Option<&str>,
     ) -> TokenStream {
         let docs = description.map(doc_attrs).unwrap_or_default();
-        let rename = (plain(name) != wire).then(|| quote!(#[serde(rename = #wire)]));
-        let field = ident(name);
+        let plain_name = plain(ident_text);
+        let rename = match sent {
+            Sent::As(wire) if wire != name_in => {
+                Some(quote!(#[serde(rename(deserialize = #name_in, serialize = #wire))]))
+            }
+            Sent::As(_) | Sent::Same | Sent::Skip if plain_name != name_in => Some(quote!(#[serde(rename = #name_in)])),
+            _ => None,
+        };
+        let field = ident(ident_text);
         let inner = self.rust(ty);
+        let skip = (sent == Sent::Skip).then(|| quote!(#[serde(skip_serializing)]));
         if required {
-            return quote!(#docs #rename pub #field: #inner);
+            return quote!(#docs #rename #skip pub #field: #inner);
         }
         // An optional field that admits `null`: absent and `null` are different things to send.
         let present = matches!(ty, RustType::Nullable(_))
             .then(|| quote!(#[serde(deserialize_with = "::cast_runtime::codegen::present")]));
+        let default = if sent == Sent::Skip {
+            quote!(#[serde(default)])
+        } else {
+            quote!(#[serde(default, skip_serializing_if = "::std::option::Option::is_none")])
+        };
         quote! {
-            #docs #rename
-            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-            #present
+            #docs #rename #default #skip #present
             pub #field: ::std::option::Option<#inner>
         }
     }
+}
+
+/// How a field is serialized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent<'a> {
+    /// Under the name it is read by.
+    Same,
+    /// Under this wire name (a body field of a tool's arguments).
+    As(&'a str),
+    /// Not at all (a path, query or header argument of a tool whose arguments are the body).
+    Skip,
 }
 
 impl RustType {
@@ -212,7 +235,16 @@ pub fn types_rs(api: &ApiIr) -> TokenStream {
             TypeKind::Struct { fields, additional } => {
                 let mut members: Vec<TokenStream> = fields
                     .iter()
-                    .map(|f| paths.field(&f.ident, &f.wire, &f.ty, f.required, f.description.as_deref()))
+                    .map(|f| {
+                        paths.field(
+                            &f.ident,
+                            &f.wire,
+                            Sent::Same,
+                            &f.ty,
+                            f.required,
+                            f.description.as_deref(),
+                        )
+                    })
                     .collect();
                 let serde = match additional {
                     Some(values) => {

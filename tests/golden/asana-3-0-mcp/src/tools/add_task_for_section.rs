@@ -34,24 +34,18 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `addTaskForSection`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `addTaskForSection`, and the `application/json` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The globally unique identifier for the section.
+    #[serde(skip_serializing)]
     pub section_gid: ::std::string::String,
-    /// Provides “pretty” output.
-    /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing)]
     pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::SectionTaskInsertRequest>,
-}
-
-/// The `application/json` body `addTaskForSection` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub data: ::std::option::Option<super::super::types::SectionTaskInsertRequest>,
 }
@@ -66,11 +60,7 @@ async fn handle(
     call.request()
         .path("section_gid", &params.section_gid)
         .query("opt_pretty", &params.opt_pretty)
-        .body(
-            ::cast_runtime::codegen::Encoding::Json,
-            "application/json",
-            &Body { data: params.data },
-        )
+        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

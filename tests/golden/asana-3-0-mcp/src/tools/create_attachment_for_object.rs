@@ -64,54 +64,21 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `createAttachmentForObject`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `createAttachmentForObject`, and the `multipart/form-data` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Provides “pretty” output.
-    /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing)]
     pub opt_pretty: ::std::option::Option<bool>,
-    /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing)]
     pub opt_fields: ::std::option::Option<
         ::std::vec::Vec<super::super::types::GetAttachmentOptFieldsItem>,
     >,
-    /// The type of the attachment. Must be one of the given values. If not specified, a file attachment of type `asana` will be assumed. Note that if the value of `resource_subtype` is `external`, a `parent`, `name`, and `url` must also be provided.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub resource_subtype: ::std::option::Option<
-        super::super::types::CreateAttachmentForObjectResourceSubtype,
-    >,
-    /// Required for `asana` attachments.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub file: ::std::option::Option<::std::string::String>,
-    /// Required identifier of the parent task, project, or project_brief, as a string.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<::std::string::String>,
-    /// The URL of the external resource being attached. Required for attachments of type `external`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub url: ::std::option::Option<::std::string::String>,
-    /// The name of the external resource being attached. Required for attachments of type `external`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
-    /// *Optional*. Only relevant for external attachments with a parent task.
-    /// A boolean indicating whether the current app should be connected with
-    /// the attachment for the purposes of showing an app components widget.
-    /// Requires the app to have been added to a project the parent task is in.
-    /// This property can only be set if an OAuth token is used to authenticate the request.
-    ///
-    /// Criteria for displaying app widget:
-    /// 1. An OAuth token must be used to authenticate the request
-    /// 2. The app needs to have its `widget_metadata_url` configured in the developer console
-    /// 3. The task the attachment is being attached to must be in a project with the app installed
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub connect_to_app: ::std::option::Option<bool>,
-}
-
-/// The `multipart/form-data` body `createAttachmentForObject` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub resource_subtype: ::std::option::Option<
         super::super::types::CreateAttachmentForObjectResourceSubtype,
@@ -152,14 +119,7 @@ async fn handle(
                 files: &["file"],
             },
             "multipart/form-data",
-            &Body {
-                resource_subtype: params.resource_subtype,
-                file: params.file,
-                parent: params.parent,
-                url: params.url,
-                name: params.name,
-                connect_to_app: params.connect_to_app,
-            },
+            &params,
         )
         .send()
         .await

@@ -29,36 +29,27 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `createStatusForObject`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `createStatusForObject`, and the `application/json` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Provides “pretty” output.
-    /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing)]
     pub opt_pretty: ::std::option::Option<bool>,
-    /// Results per page.
-    /// The number of objects to return per page. The value must be between 1 and 100.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing)]
     pub limit: ::std::option::Option<u64>,
-    /// Offset token.
-    /// An offset to the next page returned by the API. A pagination request will return an offset token, which can be used as an input parameter to the next request. If an offset is not passed in, the API will return the first page of results.
-    /// *Note: You can only pass in an offset that was returned to you via a previously paginated request.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing)]
     pub offset: ::std::option::Option<::std::string::String>,
-    /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing)]
     pub opt_fields: ::std::option::Option<
         ::std::vec::Vec<super::super::types::GetStatusOptFieldsItem>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::StatusUpdateRequest>,
-}
-
-/// The `application/json` body `createStatusForObject` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub data: ::std::option::Option<super::super::types::StatusUpdateRequest>,
 }
@@ -84,11 +75,7 @@ async fn handle(
             },
             &params.opt_fields,
         )
-        .body(
-            ::cast_runtime::codegen::Encoding::Json,
-            "application/json",
-            &Body { data: params.data },
-        )
+        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

@@ -42,37 +42,23 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Globally unique identifier for the workspace or organization.
     pub workspace_gid: ::std::string::String,
-    /// Filter to events created after this time (inclusive).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub start_at: ::std::option::Option<::std::string::String>,
-    /// Filter to events created before this time (exclusive).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub end_at: ::std::option::Option<::std::string::String>,
-    /// Filter to events of this type.
-    /// Refer to the [supported audit log events](/docs/audit-log-events#supported-audit-log-events) for a full list of values.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub event_type: ::std::option::Option<::std::string::String>,
-    /// Filter to events with an actor of this type.
-    /// This only needs to be included if querying for actor types without an ID. If `actor_gid` is included, this should be excluded.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub actor_type: ::std::option::Option<
         super::super::types::GetAuditLogEventsActorType,
     >,
-    /// Filter to events triggered by the actor with this ID.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub actor_gid: ::std::option::Option<::std::string::String>,
-    /// Filter to events with this resource ID.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub resource_gid: ::std::option::Option<::std::string::String>,
-    /// Results per page.
-    /// The number of objects to return per page. The value must be between 1 and 100.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub limit: ::std::option::Option<u64>,
-    /// Offset token.
-    /// An offset to the next page returned by the API. A pagination request will return an offset token, which can be used as an input parameter to the next request. If an offset is not passed in, the API will return the first page of results.
-    /// *Note: You can only pass in an offset that was returned to you via a previously paginated request.*
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub offset: ::std::option::Option<::std::string::String>,
 }

@@ -36,47 +36,24 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Provides “pretty” output.
-    /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub opt_pretty: ::std::option::Option<bool>,
-    /// Results per page.
-    /// The number of objects to return per page. The value must be between 1 and 100.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub limit: ::std::option::Option<u64>,
-    /// Offset token.
-    /// An offset to the next page returned by the API. A pagination request will return an offset token, which can be used as an input parameter to the next request. If an offset is not passed in, the API will return the first page of results.
-    /// *Note: You can only pass in an offset that was returned to you via a previously paginated request.*
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub offset: ::std::option::Option<::std::string::String>,
-    /// The assignee to filter tasks on. If searching for unassigned tasks, assignee.any = null can be specified.
-    /// *Note: If you specify `assignee`, you must also specify the `workspace` to filter on.*
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub assignee: ::std::option::Option<::std::string::String>,
-    /// The project to filter tasks on.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub project: ::std::option::Option<::std::string::String>,
-    /// The section to filter tasks on.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub section: ::std::option::Option<::std::string::String>,
-    /// The workspace to filter tasks on.
-    /// *Note: If you specify `workspace`, you must also specify the `assignee` to filter on.*
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub workspace: ::std::option::Option<::std::string::String>,
-    /// Only return tasks that are either incomplete or that have been completed since this time.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub completed_since: ::std::option::Option<::std::string::String>,
-    /// Only return tasks that have been modified since the given time.
-    ///
-    /// *Note: A task is considered “modified” if any of its properties
-    /// change, or associations between it and other objects are modified
-    /// (e.g.  a task being added to a project). A task is not considered
-    /// modified just because another object it is associated with (e.g. a
-    /// subtask) is modified. Actions that count as modifying the task
-    /// include assigning, renaming, completing, and adding stories.*
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub modified_since: ::std::option::Option<::std::string::String>,
-    /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub opt_fields: ::std::option::Option<
         ::std::vec::Vec<super::super::types::GetTasksOptFieldsItem>,

@@ -34,14 +34,9 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Globally unique identifier for the workspace or organization.
     pub workspace_gid: ::std::string::String,
-    /// Provides “pretty” output.
-    /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub opt_pretty: ::std::option::Option<bool>,
-    /// A sync token received from the last request, or none on first sync. Events will be returned from the point in time that the sync token was generated.
-    /// *Note: On your first request, omit the sync token. The response will be the same as for an expired sync token, and will include a new valid sync token. If the sync token is too old (which may happen from time to time) the API will return a `412 Precondition Failed` error, and include a fresh sync token in the response.*
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sync: ::std::option::Option<::std::string::String>,
 }

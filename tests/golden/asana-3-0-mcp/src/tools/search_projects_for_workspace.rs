@@ -65,127 +65,96 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Globally unique identifier for the workspace or organization.
     pub workspace_gid: ::std::string::String,
-    /// Provides “pretty” output.
-    /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub opt_pretty: ::std::option::Option<bool>,
-    /// Performs full-text search on the project name.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub text: ::std::option::Option<::std::string::String>,
-    /// One of `due_date`, `created_at`, `completed_at`, `relevance`, or `modified_at`, defaults to `modified_at`.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sort_by: ::std::option::Option<
         super::super::types::SearchProjectsForWorkspaceSortBy,
     >,
-    /// Default `false`.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sort_ascending: ::std::option::Option<bool>,
-    /// Filter on project completion status.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub completed: ::std::option::Option<bool>,
-    /// Comma-separated list of team IDs.
     #[serde(rename = "teams.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub teams_any: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of user identifiers to filter on as project owners. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "owner.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub owner_any: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of user identifiers to filter on as members. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "members.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub members_any: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of user identifiers to exclude as members. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "members.not")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub members_not: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of portfolio IDs to filter on.
     #[serde(rename = "portfolios.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub portfolios_any: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string or `null`.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "::cast_runtime::codegen::present")]
     pub completed_on: ::std::option::Option<
         ::cast_runtime::codegen::Nullable<::std::string::String>,
     >,
-    /// ISO 8601 date string.
     #[serde(rename = "completed_on.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub completed_on_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string.
     #[serde(rename = "completed_on.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub completed_on_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 datetime string.
     #[serde(rename = "completed_at.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub completed_at_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 datetime string.
     #[serde(rename = "completed_at.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub completed_at_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string or `null`.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "::cast_runtime::codegen::present")]
     pub created_on: ::std::option::Option<
         ::cast_runtime::codegen::Nullable<::std::string::String>,
     >,
-    /// ISO 8601 date string.
     #[serde(rename = "created_on.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub created_on_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string.
     #[serde(rename = "created_on.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub created_on_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 datetime string.
     #[serde(rename = "created_at.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub created_at_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 datetime string.
     #[serde(rename = "created_at.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub created_at_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string or `null`.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "::cast_runtime::codegen::present")]
     pub due_on: ::std::option::Option<
         ::cast_runtime::codegen::Nullable<::std::string::String>,
     >,
-    /// ISO 8601 date string.
     #[serde(rename = "due_on.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub due_on_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string.
     #[serde(rename = "due_on.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub due_on_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 datetime string.
     #[serde(rename = "due_at.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub due_at_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 datetime string.
     #[serde(rename = "due_at.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub due_at_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string or `null`.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "::cast_runtime::codegen::present")]
     pub start_on: ::std::option::Option<
         ::cast_runtime::codegen::Nullable<::std::string::String>,
     >,
-    /// ISO 8601 date string.
     #[serde(rename = "start_on.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub start_on_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string.
     #[serde(rename = "start_on.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub start_on_after: ::std::option::Option<::std::string::String>,
-    /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub opt_fields: ::std::option::Option<
         ::std::vec::Vec<super::super::types::CreateProjectOptFieldsItem>,

@@ -86,230 +86,173 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Globally unique identifier for the workspace or organization.
     pub workspace_gid: ::std::string::String,
-    /// Provides “pretty” output.
-    /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub opt_pretty: ::std::option::Option<bool>,
-    /// Performs full-text search on both task name and description
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub text: ::std::option::Option<::std::string::String>,
-    /// Filters results by the task's resource_subtype
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub resource_subtype: ::std::option::Option<
         super::super::types::TaskCreateRequestResourceSubtype,
     >,
-    /// Comma-separated list of user identifiers. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "assignee.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub assignee_any: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of user identifiers. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "assignee.not")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub assignee_not: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of portfolio IDs
     #[serde(rename = "portfolios.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub portfolios_any: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of project IDs
     #[serde(rename = "projects.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub projects_any: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of project IDs
     #[serde(rename = "projects.not")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub projects_not: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of project IDs
     #[serde(rename = "projects.all")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub projects_all: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of section or column IDs
     #[serde(rename = "sections.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sections_any: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of section or column IDs
     #[serde(rename = "sections.not")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sections_not: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of section or column IDs
     #[serde(rename = "sections.all")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sections_all: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of tag IDs
     #[serde(rename = "tags.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags_any: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of tag IDs
     #[serde(rename = "tags.not")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags_not: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of tag IDs
     #[serde(rename = "tags.all")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tags_all: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of team IDs
     #[serde(rename = "teams.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub teams_any: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of user identifiers. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "followers.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub followers_any: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of user identifiers. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "followers.not")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub followers_not: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of user identifiers. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "created_by.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub created_by_any: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of user identifiers. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "created_by.not")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub created_by_not: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of user identifiers. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "assigned_by.any")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub assigned_by_any: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of user identifiers. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "assigned_by.not")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub assigned_by_not: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of user identifiers. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "liked_by.not")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub liked_by_not: ::std::option::Option<::std::string::String>,
-    /// Comma-separated list of user identifiers. This can either be the string "me", an email, or the gid of a user.
     #[serde(rename = "commented_on_by.not")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub commented_on_by_not: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string
     #[serde(rename = "due_on.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub due_on_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string
     #[serde(rename = "due_on.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub due_on_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string or `null`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "::cast_runtime::codegen::present")]
     pub due_on: ::std::option::Option<
         ::cast_runtime::codegen::Nullable<::std::string::String>,
     >,
-    /// ISO 8601 datetime string
     #[serde(rename = "due_at.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub due_at_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 datetime string
     #[serde(rename = "due_at.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub due_at_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string
     #[serde(rename = "start_on.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub start_on_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string
     #[serde(rename = "start_on.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub start_on_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string or `null`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "::cast_runtime::codegen::present")]
     pub start_on: ::std::option::Option<
         ::cast_runtime::codegen::Nullable<::std::string::String>,
     >,
-    /// ISO 8601 date string
     #[serde(rename = "created_on.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub created_on_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string
     #[serde(rename = "created_on.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub created_on_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string or `null`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "::cast_runtime::codegen::present")]
     pub created_on: ::std::option::Option<
         ::cast_runtime::codegen::Nullable<::std::string::String>,
     >,
-    /// ISO 8601 datetime string
     #[serde(rename = "created_at.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub created_at_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 datetime string
     #[serde(rename = "created_at.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub created_at_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string
     #[serde(rename = "completed_on.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub completed_on_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string
     #[serde(rename = "completed_on.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub completed_on_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string or `null`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "::cast_runtime::codegen::present")]
     pub completed_on: ::std::option::Option<
         ::cast_runtime::codegen::Nullable<::std::string::String>,
     >,
-    /// ISO 8601 datetime string
     #[serde(rename = "completed_at.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub completed_at_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 datetime string
     #[serde(rename = "completed_at.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub completed_at_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string
     #[serde(rename = "modified_on.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub modified_on_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string
     #[serde(rename = "modified_on.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub modified_on_after: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 date string or `null`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "::cast_runtime::codegen::present")]
     pub modified_on: ::std::option::Option<
         ::cast_runtime::codegen::Nullable<::std::string::String>,
     >,
-    /// ISO 8601 datetime string
     #[serde(rename = "modified_at.before")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub modified_at_before: ::std::option::Option<::std::string::String>,
-    /// ISO 8601 datetime string
     #[serde(rename = "modified_at.after")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub modified_at_after: ::std::option::Option<::std::string::String>,
-    /// Filter to incomplete tasks with dependents
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub is_blocking: ::std::option::Option<bool>,
-    /// Filter to tasks with incomplete dependencies
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub is_blocked: ::std::option::Option<bool>,
-    /// Filter to tasks with attachments
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub has_attachment: ::std::option::Option<bool>,
-    /// Filter to completed tasks
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub completed: ::std::option::Option<bool>,
-    /// Filter to subtasks
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub is_subtask: ::std::option::Option<bool>,
-    /// One of `due_date`, `created_at`, `completed_at`, `likes`, `relevance`, or `modified_at`, defaults to `modified_at`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sort_by: ::std::option::Option<
         super::super::types::SearchTasksForWorkspaceSortBy,
     >,
-    /// Default `false`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sort_ascending: ::std::option::Option<bool>,
-    /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub opt_fields: ::std::option::Option<
         ::std::vec::Vec<super::super::types::CreateTaskOptFieldsItem>,

@@ -26,20 +26,15 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `triggerRule`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `triggerRule`, and the `application/json` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The ID of the incoming web request trigger. This value is a path parameter that is automatically generated for the API endpoint.
+    #[serde(skip_serializing)]
     pub rule_trigger_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::RuleTriggerRequest>,
-}
-
-/// The `application/json` body `triggerRule` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub data: ::std::option::Option<super::super::types::RuleTriggerRequest>,
 }
@@ -53,11 +48,7 @@ async fn handle(
     };
     call.request()
         .path("rule_trigger_gid", &params.rule_trigger_gid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Json,
-            "application/json",
-            &Body { data: params.data },
-        )
+        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

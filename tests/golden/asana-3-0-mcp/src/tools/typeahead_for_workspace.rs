@@ -71,24 +71,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Globally unique identifier for the workspace or organization.
     pub workspace_gid: ::std::string::String,
-    /// The type of values the typeahead should return. You can choose from one of the following: `actor`, `agent`, `custom_field`, `goal`, `project`, `project_template`, `portfolio`, `tag`, `task`, `team`, and `user`. Note that unlike in the names of endpoints, the types listed here are in singular form (e.g. `task`). Using multiple types is not yet supported. The `agent` type returns only agents, currently limited to AI Teammates, which are Asana's first-party agents. The `actor` type returns a combined set of users and agents.
     pub resource_type: super::super::types::TypeaheadForWorkspaceResourceType,
-    /// *Deprecated: new integrations should prefer the resource_type field.*
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<super::super::types::TypeaheadForWorkspaceType>,
-    /// The string that will be used to search for relevant objects. If an empty string is passed in, the API will return results.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub query: ::std::option::Option<::std::string::String>,
-    /// The number of results to return. The default is 20 if this parameter is omitted, with a minimum of 1 and a maximum of 100. If there are fewer results found than requested, all will be returned.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub count: ::std::option::Option<i64>,
-    /// Provides “pretty” output.
-    /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub opt_pretty: ::std::option::Option<bool>,
-    /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub opt_fields: ::std::option::Option<
         ::std::vec::Vec<super::super::types::TypeaheadForWorkspaceOptFieldsItem>,

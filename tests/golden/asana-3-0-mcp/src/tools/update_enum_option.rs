@@ -32,40 +32,23 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `updateEnumOption`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `updateEnumOption`, and the `application/json` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Globally unique identifier for the enum option.
+    #[serde(skip_serializing)]
     pub enum_option_gid: ::std::string::String,
-    /// Provides “pretty” output.
-    /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing)]
     pub opt_pretty: ::std::option::Option<bool>,
-    /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing)]
     pub opt_fields: ::std::option::Option<
         ::std::vec::Vec<super::super::types::CreateEnumOptionForCustomFieldOptFieldsItem>,
     >,
-    /// Enum options are the possible values which an enum custom field can adopt. An enum custom field must contain at least 1 enum option but no more than 500.
-    ///
-    /// You can add enum options to a custom field by using the `POST /custom_fields/custom_field_gid/enum_options` endpoint.
-    ///
-    /// **It is not possible to remove or delete an enum option**. Instead, enum options can be disabled by updating the `enabled` field to false with the `PUT /enum_options/enum_option_gid` endpoint. Other attributes can be updated similarly.
-    ///
-    /// On creation of an enum option, `enabled` is always set to `true`, meaning the enum option is a selectable value for the custom field. Setting `enabled=false` is equivalent to “trashing” the enum option in the Asana web app within the “Edit Fields” dialog. The enum option will no longer be selectable but, if the enum option value was previously set within a task, the task will retain the value.
-    ///
-    /// Enum options are an ordered list and by default new enum options are inserted at the end. Ordering in relation to existing enum options can be specified on creation by using `insert_before` or `insert_after` to reference an existing enum option. Only one of `insert_before` and `insert_after` can be provided when creating a new enum option.
-    ///
-    /// An enum options list can be reordered with the `POST /custom_fields/custom_field_gid/enum_options/insert` endpoint.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::EnumOptionBase>,
-}
-
-/// The `application/json` body `updateEnumOption` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub data: ::std::option::Option<super::super::types::EnumOptionBase>,
 }
@@ -90,11 +73,7 @@ async fn handle(
             },
             &params.opt_fields,
         )
-        .body(
-            ::cast_runtime::codegen::Encoding::Json,
-            "application/json",
-            &Body { data: params.data },
-        )
+        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

@@ -32,30 +32,23 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `updateRate`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `updateRate`, and the `application/json` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Globally unique identifier for the rate.
+    #[serde(skip_serializing)]
     pub rate_gid: ::std::string::String,
-    /// Provides “pretty” output.
-    /// Provides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing)]
     pub opt_pretty: ::std::option::Option<bool>,
-    /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default)]
+    #[serde(skip_serializing)]
     pub opt_fields: ::std::option::Option<
         ::std::vec::Vec<super::super::types::CreateRateOptFieldsItem>,
     >,
-    /// A generic Asana Resource, containing a globally unique identifier.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::RateUpdateRequest>,
-}
-
-/// The `application/json` body `updateRate` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub data: ::std::option::Option<super::super::types::RateUpdateRequest>,
 }
@@ -80,11 +73,7 @@ async fn handle(
             },
             &params.opt_fields,
         )
-        .body(
-            ::cast_runtime::codegen::Encoding::Json,
-            "application/json",
-            &Body { data: params.data },
-        )
+        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

@@ -26,26 +26,13 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `createItem`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `createItem`, and the `application/json` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Display name.
-    pub name: ::std::string::String,
-    /// Free-form label used for filtering.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub tag: ::std::option::Option<::std::string::String>,
-    /// Unit price in euros.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub price: ::std::option::Option<::cast_runtime::codegen::serde_json::Number>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<super::super::types::CreateItemStatus>,
-}
-
-/// The `application/json` body `createItem` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     pub name: ::std::string::String,
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tag: ::std::option::Option<::std::string::String>,
@@ -63,16 +50,7 @@ async fn handle(
         ::std::result::Result::Err(error) => return error,
     };
     call.request()
-        .body(
-            ::cast_runtime::codegen::Encoding::Json,
-            "application/json",
-            &Body {
-                name: params.name,
-                tag: params.tag,
-                price: params.price,
-                status: params.status,
-            },
-        )
+        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

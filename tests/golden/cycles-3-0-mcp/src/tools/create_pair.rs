@@ -24,23 +24,13 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `createPair`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `createPair`, and the `application/json` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub b: ::std::option::Option<super::super::types::B>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub name: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
-}
-
-/// The `application/json` body `createPair` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub b: ::std::option::Option<super::super::types::B>,
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -58,14 +48,7 @@ async fn handle(
         ::std::result::Result::Err(error) => return error,
     };
     call.request()
-        .body(
-            ::cast_runtime::codegen::Encoding::Json,
-            "application/json",
-            &Body {
-                b: params.b,
-                name: params.name,
-            },
-        )
+        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

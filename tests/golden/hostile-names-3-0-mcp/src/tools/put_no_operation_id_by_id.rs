@@ -24,27 +24,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `put_no_operation_id_by_id`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `put_no_operation_id_by_id`, and the `application/json` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
+    #[serde(skip_serializing)]
     pub id: i64,
-    /// Collides with the path parameter.
-    pub body_id: ::std::string::String,
-    pub r#type: super::super::types::PutNoOperationIdByIdType,
-    #[serde(rename = "self")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<bool>,
-    #[serde(rename = "```")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub field_f1b90184: ::std::option::Option<::std::string::String>,
-}
-
-/// The `application/json` body `put_no_operation_id_by_id` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
-    #[serde(rename = "id")]
+    #[serde(rename(deserialize = "body_id", serialize = "id"))]
     pub body_id: ::std::string::String,
     pub r#type: super::super::types::PutNoOperationIdByIdType,
     #[serde(rename = "self")]
@@ -64,16 +53,7 @@ async fn handle(
     };
     call.request()
         .path("id", &params.id)
-        .body(
-            ::cast_runtime::codegen::Encoding::Json,
-            "application/json",
-            &Body {
-                body_id: params.body_id,
-                r#type: params.r#type,
-                self_: params.self_,
-                field_f1b90184: params.field_f1b90184,
-            },
-        )
+        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

@@ -24,25 +24,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `replaceFile`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `replaceFile`, and the `application/json` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
+    #[serde(skip_serializing)]
     pub id: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub body_id: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub note: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
-}
-
-/// The `application/json` body `replaceFile` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
-    #[serde(rename = "id")]
+    #[serde(rename(deserialize = "body_id", serialize = "id"))]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub body_id: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -61,14 +52,7 @@ async fn handle(
     };
     call.request()
         .path("id", &params.id)
-        .body(
-            ::cast_runtime::codegen::Encoding::Json,
-            "application/json",
-            &Body {
-                body_id: params.body_id,
-                note: params.note,
-            },
-        )
+        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

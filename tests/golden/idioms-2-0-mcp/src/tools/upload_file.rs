@@ -28,20 +28,13 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `uploadFile`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `uploadFile`, and the `multipart/form-data` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The file.
-    pub file: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub note: ::std::option::Option<::std::string::String>,
-}
-
-/// The `multipart/form-data` body `uploadFile` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     pub file: ::std::string::String,
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub note: ::std::option::Option<::std::string::String>,
@@ -60,10 +53,7 @@ async fn handle(
                 files: &["file"],
             },
             "multipart/form-data",
-            &Body {
-                file: params.file,
-                note: params.note,
-            },
+            &params,
         )
         .send()
         .await

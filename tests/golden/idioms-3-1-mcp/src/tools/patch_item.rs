@@ -24,28 +24,15 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `patchItem`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `patchItem`, and the `application/merge-patch+json` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
+    #[serde(skip_serializing)]
     pub id: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub name: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub kind: ::std::option::Option<super::super::types::PatchItemKind>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub price: ::std::option::Option<::cast_runtime::codegen::serde_json::Number>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-}
-
-/// The `application/merge-patch+json` body `patchItem` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "::cast_runtime::codegen::present")]
     pub name: ::std::option::Option<
@@ -71,12 +58,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Json,
             "application/merge-patch+json",
-            &Body {
-                name: params.name,
-                kind: params.kind,
-                price: params.price,
-                tags: params.tags,
-            },
+            &params,
         )
         .send()
         .await

@@ -24,19 +24,13 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `addPet`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `addPet`, and the `application/json` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    pub name: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub tag: ::std::option::Option<::std::string::String>,
-}
-
-/// The `application/json` body `addPet` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     pub name: ::std::string::String,
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub tag: ::std::option::Option<::std::string::String>,
@@ -50,14 +44,7 @@ async fn handle(
         ::std::result::Result::Err(error) => return error,
     };
     call.request()
-        .body(
-            ::cast_runtime::codegen::Encoding::Json,
-            "application/json",
-            &Body {
-                name: params.name,
-                tag: params.tag,
-            },
-        )
+        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

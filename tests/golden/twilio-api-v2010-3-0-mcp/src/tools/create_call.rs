@@ -30,175 +30,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreateCall`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreateCall`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The phone number, SIP address, or client identifier to call.
-    #[serde(rename = "To")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub to: ::std::option::Option<::std::string::String>,
-    /// The phone number or client identifier to use as the caller id. If using a phone number, it must be a Twilio number or a Verified [outgoing caller id](https://www.twilio.com/docs/voice/api/outgoing-caller-ids) for your account. If the `to` parameter is a phone number, `From` must also be a phone number.
-    #[serde(rename = "From")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub from: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use when calling the `url` parameter's value. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
-    #[serde(rename = "Method")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub method: ::std::option::Option<super::super::types::CreateApplicationVoiceMethod>,
-    /// The URL that we call using the `fallback_method` if an error occurs when requesting or executing the TwiML at `url`. If an `application_sid` parameter is present, this parameter is ignored.
-    #[serde(rename = "FallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub fallback_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method that we should use to request the `fallback_url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
-    #[serde(rename = "FallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL we should call using the `status_callback_method` to send status information to your application. If no `status_callback_event` is specified, we will send the `completed` status. If an `application_sid` parameter is present, this parameter is ignored. URLs must contain a valid hostname (underscores are not permitted).
-    #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
-    /// The call progress events that we will send to the `status_callback` URL. Can be: `initiated`, `ringing`, `answered`, and `completed`. If no event is specified, we send the `completed` status. If you want to receive multiple events, specify each one in a separate `status_callback_event` parameter. See the code sample for [monitoring call progress](https://www.twilio.com/docs/voice/api/call-resource?code-sample=code-create-a-call-resource-and-specify-a-statuscallbackevent&code-sdk-version=json). If an `application_sid` is present, this parameter is ignored.
-    #[serde(rename = "StatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_event: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
-    /// The HTTP method we should use when calling the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
-    #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The string of keys to dial after connecting to the number, with a maximum length of 32 digits. Valid digits in the string include any digit (`0`-`9`), '`A`', '`B`', '`C`', '`D`', '`#`', and '`*`'. You can also use '`w`' to insert a half-second pause and '`W`' to insert a one-second pause. For example, to pause for one second after connecting and then dial extension 1234 followed by the # key, set this parameter to `W1234#`. Be sure to URL-encode this string because the '`#`' character has special meaning in a URL. If both `SendDigits` and `MachineDetection` parameters are provided, then `MachineDetection` will be ignored.
-    #[serde(rename = "SendDigits")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub send_digits: ::std::option::Option<::std::string::String>,
-    /// The integer number of seconds that we should allow the phone to ring before assuming there is no answer. The default is `60` seconds and the maximum is `600` seconds. For some call flows, we will add a 5-second buffer to the timeout value you provide. For this reason, a timeout value of 10 seconds could result in an actual timeout closer to 15 seconds. You can set this to a short time, such as `15` seconds, to hang up before reaching an answering machine or voicemail.
-    #[serde(rename = "Timeout")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub timeout: ::std::option::Option<i64>,
-    /// Whether to record the call. Can be `true` to record the phone call, or `false` to not. The default is `false`. The `recording_url` is sent to the `status_callback` URL.
-    #[serde(rename = "Record")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub record: ::std::option::Option<bool>,
-    /// The number of channels in the final recording. Can be: `mono` or `dual`. The default is `mono`. `mono` records both legs of the call in a single channel of the recording file. `dual` records each leg to a separate channel of the recording file. The first channel of a dual-channel recording contains the parent call and the second channel contains the child call.
-    #[serde(rename = "RecordingChannels")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_channels: ::std::option::Option<::std::string::String>,
-    /// The URL that we call when the recording is available to be accessed.
-    #[serde(rename = "RecordingStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_status_callback: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use when calling the `recording_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
-    #[serde(rename = "RecordingStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_status_callback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The username used to authenticate the caller making a SIP call.
-    #[serde(rename = "SipAuthUsername")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sip_auth_username: ::std::option::Option<::std::string::String>,
-    /// The password required to authenticate the user account specified in `sip_auth_username`.
-    #[serde(rename = "SipAuthPassword")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sip_auth_password: ::std::option::Option<::std::string::String>,
-    /// Whether to detect if a human, answering machine, or fax has picked up the call. Can be: `Enable` or `DetectMessageEnd`. Use `Enable` if you would like us to return `AnsweredBy` as soon as the called party is identified. Use `DetectMessageEnd`, if you would like to leave a message on an answering machine. If `send_digits` is provided, this parameter is ignored. For more information, see [Answering Machine Detection](https://www.twilio.com/docs/voice/answering-machine-detection).
-    #[serde(rename = "MachineDetection")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection: ::std::option::Option<::std::string::String>,
-    /// The number of seconds that we should attempt to detect an answering machine before timing out and sending a voice request with `AnsweredBy` of `unknown`. The default timeout is 30 seconds.
-    #[serde(rename = "MachineDetectionTimeout")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection_timeout: ::std::option::Option<i64>,
-    /// The recording status events that will trigger calls to the URL specified in `recording_status_callback`. Can be: `in-progress`, `completed` and `absent`. Defaults to `completed`. Separate  multiple values with a space.
-    #[serde(rename = "RecordingStatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_status_callback_event: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
-    /// Whether to trim any leading and trailing silence from the recording. Can be: `trim-silence` or `do-not-trim` and the default is `trim-silence`.
-    #[serde(rename = "Trim")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub trim: ::std::option::Option<::std::string::String>,
-    /// The phone number, SIP address, or Client identifier that made this call. Phone numbers are in [E.164 format](https://wwnw.twilio.com/docs/glossary/what-e164) (e.g., +16175551212). SIP addresses are formatted as `name@company.com`.
-    #[serde(rename = "CallerId")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub caller_id: ::std::option::Option<::std::string::String>,
-    /// The number of milliseconds that is used as the measuring stick for the length of the speech activity, where durations lower than this value will be interpreted as a human and longer than this value as a machine. Possible Values: 1000-6000. Default: 2400.
-    #[serde(rename = "MachineDetectionSpeechThreshold")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection_speech_threshold: ::std::option::Option<i64>,
-    /// The number of milliseconds of silence after speech activity at which point the speech activity is considered complete. Possible Values: 500-5000. Default: 1200.
-    #[serde(rename = "MachineDetectionSpeechEndThreshold")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection_speech_end_threshold: ::std::option::Option<i64>,
-    /// The number of milliseconds of initial silence after which an `unknown` AnsweredBy result will be returned. Possible Values: 2000-10000. Default: 5000.
-    #[serde(rename = "MachineDetectionSilenceTimeout")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection_silence_timeout: ::std::option::Option<i64>,
-    /// Select whether to perform answering machine detection in the background. Default, blocks the execution of the call until Answering Machine Detection is completed. Can be: `true` or `false`.
-    #[serde(rename = "AsyncAmd")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub async_amd: ::std::option::Option<::std::string::String>,
-    /// The URL that we should call using the `async_amd_status_callback_method` to notify customer application whether the call was answered by human, machine or fax.
-    #[serde(rename = "AsyncAmdStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub async_amd_status_callback: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use when calling the `async_amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
-    #[serde(rename = "AsyncAmdStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub async_amd_status_callback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The SID of a BYOC (Bring Your Own Carrier) trunk to route this call with. Note that `byoc` is only meaningful when `to` is a phone number; it will otherwise be ignored. (Beta)
-    #[serde(rename = "Byoc")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub byoc: ::std::option::Option<::std::string::String>,
-    /// The Reason for the outgoing call. Use it to specify the purpose of the call that is presented on the called party's phone. (Branded Calls Beta)
-    #[serde(rename = "CallReason")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub call_reason: ::std::option::Option<::std::string::String>,
-    /// A token string needed to invoke a forwarded call. A call_token is generated when an incoming call is received on a Twilio number. Pass an incoming call's call_token value to a forwarded call via the call_token parameter when creating a new call. A forwarded call should bear the same CallerID of the original incoming call.
-    #[serde(rename = "CallToken")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub call_token: ::std::option::Option<::std::string::String>,
-    /// The audio track to record for the call. Can be: `inbound`, `outbound` or `both`. The default is `both`. `inbound` records the audio that is received by Twilio. `outbound` records the audio that is generated from Twilio. `both` records the audio that is received and generated by Twilio.
-    #[serde(rename = "RecordingTrack")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_track: ::std::option::Option<::std::string::String>,
-    /// The maximum duration of the call in seconds. Constraints depend on account and configuration.
-    #[serde(rename = "TimeLimit")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub time_limit: ::std::option::Option<i64>,
-    /// The URL that we should use to deliver `push call notification`.
-    #[serde(rename = "ClientNotificationUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub client_notification_url: ::std::option::Option<::std::string::String>,
-    /// The absolute URL that returns the TwiML instructions for the call. We will call this URL using the `method` when the call connects. For more information, see the [Url Parameter](https://www.twilio.com/docs/voice/make-calls#specify-a-url-parameter) section in [Making Calls](https://www.twilio.com/docs/voice/make-calls).
-    #[serde(rename = "Url")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub url: ::std::option::Option<::std::string::String>,
-    /// TwiML instructions for the call Twilio will use without fetching Twiml from url parameter. If both `twiml` and `url` are provided then `twiml` parameter will be ignored. Max 4000 characters.
-    #[serde(rename = "Twiml")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub twiml: ::std::option::Option<::std::string::String>,
-    /// The SID of the Application resource that will handle the call, if the call will be handled by an application.
-    #[serde(rename = "ApplicationSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub application_sid: ::std::option::Option<::std::string::String>,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreateCall` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "To")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub to: ::std::option::Option<::std::string::String>,
@@ -333,49 +174,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                to: params.to,
-                from: params.from,
-                method: params.method,
-                fallback_url: params.fallback_url,
-                fallback_method: params.fallback_method,
-                status_callback: params.status_callback,
-                status_callback_event: params.status_callback_event,
-                status_callback_method: params.status_callback_method,
-                send_digits: params.send_digits,
-                timeout: params.timeout,
-                record: params.record,
-                recording_channels: params.recording_channels,
-                recording_status_callback: params.recording_status_callback,
-                recording_status_callback_method: params
-                    .recording_status_callback_method,
-                sip_auth_username: params.sip_auth_username,
-                sip_auth_password: params.sip_auth_password,
-                machine_detection: params.machine_detection,
-                machine_detection_timeout: params.machine_detection_timeout,
-                recording_status_callback_event: params.recording_status_callback_event,
-                trim: params.trim,
-                caller_id: params.caller_id,
-                machine_detection_speech_threshold: params
-                    .machine_detection_speech_threshold,
-                machine_detection_speech_end_threshold: params
-                    .machine_detection_speech_end_threshold,
-                machine_detection_silence_timeout: params
-                    .machine_detection_silence_timeout,
-                async_amd: params.async_amd,
-                async_amd_status_callback: params.async_amd_status_callback,
-                async_amd_status_callback_method: params
-                    .async_amd_status_callback_method,
-                byoc: params.byoc,
-                call_reason: params.call_reason,
-                call_token: params.call_token,
-                recording_track: params.recording_track,
-                time_limit: params.time_limit,
-                client_notification_url: params.client_notification_url,
-                url: params.url,
-                twiml: params.twiml,
-                application_sid: params.application_sid,
-            },
+            &params,
         )
         .send()
         .await

@@ -34,26 +34,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreateIncomingPhoneNumberAssignedAddOn`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreateIncomingPhoneNumberAssignedAddOn`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The SID of the Phone Number to assign the Add-on.
     #[serde(rename = "ResourceSid")]
+    #[serde(skip_serializing)]
     pub resource_sid: ::std::string::String,
-    /// The SID that identifies the Add-on installation.
-    #[serde(rename = "InstalledAddOnSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub installed_add_on_sid: ::std::option::Option<::std::string::String>,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreateIncomingPhoneNumberAssignedAddOn` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "InstalledAddOnSid")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub installed_add_on_sid: ::std::option::Option<::std::string::String>,
@@ -72,9 +65,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                installed_add_on_sid: params.installed_add_on_sid,
-            },
+            &params,
         )
         .send()
         .await

@@ -30,26 +30,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreateMessageFeedback`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreateMessageFeedback`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with the Message resource for which to create MessageFeedback.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The SID of the Message resource for which to create MessageFeedback.
     #[serde(rename = "MessageSid")]
+    #[serde(skip_serializing)]
     pub message_sid: ::std::string::String,
-    /// Reported outcome indicating whether there is confirmation that the Message recipient performed a tracked user action. Can be: `unconfirmed` or `confirmed`. For more details see [How to Optimize Message Deliverability with Message Feedback](https://www.twilio.com/docs/messaging/guides/send-message-feedback-to-twilio).
-    #[serde(rename = "Outcome")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub outcome: ::std::option::Option<super::super::types::MessageFeedbackEnumOutcome>,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreateMessageFeedback` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "Outcome")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub outcome: ::std::option::Option<super::super::types::MessageFeedbackEnumOutcome>,
@@ -68,7 +61,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body { outcome: params.outcome },
+            &params,
         )
         .send()
         .await

@@ -30,102 +30,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreatePayments`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreatePayments`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The SID of the call that will create the resource. Call leg associated with this sid is expected to provide payment information thru DTMF.
     #[serde(rename = "CallSid")]
+    #[serde(skip_serializing)]
     pub call_sid: ::std::string::String,
-    /// A unique token that will be used to ensure that multiple API calls with the same information do not result in multiple transactions. This should be a unique string value per API call and can be a randomly generated.
-    #[serde(rename = "IdempotencyKey")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub idempotency_key: ::std::option::Option<::std::string::String>,
-    /// Provide an absolute or relative URL to receive status updates regarding your Pay session. Read more about the [expected StatusCallback values](https://www.twilio.com/docs/voice/api/payment-resource#statuscallback)
-    #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
-    /// Type of bank account if payment source is ACH. One of `consumer-checking`, `consumer-savings`, or `commercial-checking`. The default value is `consumer-checking`.
-    #[serde(rename = "BankAccountType")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub bank_account_type: ::std::option::Option<
-        super::super::types::PaymentsEnumBankAccountType,
-    >,
-    /// A positive decimal value less than 1,000,000 to charge against the credit card or bank account. Default currency can be overwritten with `currency` field. Leave blank or set to 0 to tokenize.
-    #[serde(rename = "ChargeAmount")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub charge_amount: ::std::option::Option<
-        ::cast_runtime::codegen::serde_json::Number,
-    >,
-    /// The currency of the `charge_amount`, formatted as [ISO 4127](http://www.iso.org/iso/home/standards/currency_codes.htm) format. The default value is `USD` and all values allowed from the Pay Connector are accepted.
-    #[serde(rename = "Currency")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub currency: ::std::option::Option<::std::string::String>,
-    /// The description can be used to provide more details regarding the transaction. This information is submitted along with the payment details to the Payment Connector which are then posted on the transactions.
-    #[serde(rename = "Description")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
-    /// A list of inputs that should be accepted. Currently only `dtmf` is supported. All digits captured during a pay session are redacted from the logs.
-    #[serde(rename = "Input")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub input: ::std::option::Option<::std::string::String>,
-    /// A positive integer that is used to validate the length of the `PostalCode` inputted by the user. User must enter this many digits.
-    #[serde(rename = "MinPostalCodeLength")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub min_postal_code_length: ::std::option::Option<i64>,
-    /// A single-level JSON object used to pass custom parameters to payment processors. (Required for ACH payments). The information that has to be included here depends on the <Pay> Connector. [Read more](https://www.twilio.com/console/voice/pay-connectors).
-    #[serde(rename = "Parameter")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter: ::std::option::Option<::cast_runtime::codegen::Value>,
-    /// This is the unique name corresponding to the Pay Connector installed in the Twilio Add-ons. Learn more about [<Pay> Connectors](https://www.twilio.com/console/voice/pay-connectors). The default value is `Default`.
-    #[serde(rename = "PaymentConnector")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub payment_connector: ::std::option::Option<::std::string::String>,
-    /// Type of payment being captured. One of `credit-card` or `ach-debit`. The default value is `credit-card`.
-    #[serde(rename = "PaymentMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub payment_method: ::std::option::Option<
-        super::super::types::PaymentsEnumPaymentMethod,
-    >,
-    /// Indicates whether the credit card postal code (zip code) is a required piece of payment information that must be provided by the caller. The default is `true`.
-    #[serde(rename = "PostalCode")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub postal_code: ::std::option::Option<bool>,
-    /// Indicates whether the credit card security code is a required piece of payment information that must be provided by the caller. The default is `true`.
-    #[serde(rename = "SecurityCode")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub security_code: ::std::option::Option<bool>,
-    /// The number of seconds that <Pay> should wait for the caller to press a digit between each subsequent digit, after the first one, before moving on to validate the digits captured. The default is `5`, maximum is `600`.
-    #[serde(rename = "Timeout")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub timeout: ::std::option::Option<i64>,
-    /// Indicates whether the payment method should be tokenized as a `one-time`, `reusable`, or `payment-method` token. The default value is `reusable`. Do not enter a charge amount when tokenizing. If a charge amount is entered, the payment method will be charged and not tokenized.
-    #[serde(rename = "TokenType")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub token_type: ::std::option::Option<super::super::types::PaymentsEnumTokenType>,
-    /// Credit card types separated by space that Pay should accept. The default value is `visa mastercard amex`
-    #[serde(rename = "ValidCardTypes")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub valid_card_types: ::std::option::Option<::std::string::String>,
-    /// A comma-separated list of payment information fields that require the caller to enter the same value twice for confirmation. Supported values are `payment-card-number`, `expiration-date`, `security-code`, and `postal-code`.
-    #[serde(rename = "RequireMatchingInputs")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub require_matching_inputs: ::std::option::Option<::std::string::String>,
-    /// Whether to prompt the caller to confirm their payment information before submitting to the payment gateway. If `true`, the caller will hear the last 4 digits of their card or account number and must press 1 to confirm or 2 to cancel. Default is `false`.
-    #[serde(rename = "Confirmation")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub confirmation: ::std::option::Option<
-        super::super::types::CreatePaymentsConfirmation,
-    >,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreatePayments` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "IdempotencyKey")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub idempotency_key: ::std::option::Option<::std::string::String>,
@@ -203,26 +120,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                idempotency_key: params.idempotency_key,
-                status_callback: params.status_callback,
-                bank_account_type: params.bank_account_type,
-                charge_amount: params.charge_amount,
-                currency: params.currency,
-                description: params.description,
-                input: params.input,
-                min_postal_code_length: params.min_postal_code_length,
-                parameter: params.parameter,
-                payment_connector: params.payment_connector,
-                payment_method: params.payment_method,
-                postal_code: params.postal_code,
-                security_code: params.security_code,
-                timeout: params.timeout,
-                token_type: params.token_type,
-                valid_card_types: params.valid_card_types,
-                require_matching_inputs: params.require_matching_inputs,
-                confirmation: params.confirmation,
-            },
+            &params,
         )
         .send()
         .await

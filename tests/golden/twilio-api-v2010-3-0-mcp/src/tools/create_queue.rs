@@ -28,27 +28,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreateQueue`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreateQueue`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// A descriptive string that you created to describe this resource. It can be up to 64 characters long.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
-    /// The maximum number of calls allowed to be in the queue. The default is 1000. The maximum is 5000.
-    #[serde(rename = "MaxSize")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub max_size: ::std::option::Option<i64>,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreateQueue` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "FriendlyName")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub friendly_name: ::std::option::Option<::std::string::String>,
@@ -69,10 +58,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                friendly_name: params.friendly_name,
-                max_size: params.max_size,
-            },
+            &params,
         )
         .send()
         .await

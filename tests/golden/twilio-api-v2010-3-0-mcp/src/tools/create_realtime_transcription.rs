@@ -28,98 +28,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreateRealtimeTranscription`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreateRealtimeTranscription`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Transcription resource.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Transcription resource is associated with.
     #[serde(rename = "CallSid")]
+    #[serde(skip_serializing)]
     pub call_sid: ::std::string::String,
-    /// The user-specified name of this Transcription, if one was given when the Transcription was created. This may be used to stop the Transcription.
-    #[serde(rename = "Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
-    /// One of `inbound_track`, `outbound_track`, `both_tracks`.
-    #[serde(rename = "Track")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub track: ::std::option::Option<
-        super::super::types::RealtimeTranscriptionEnumTrack,
-    >,
-    /// Absolute URL of the status callback.
-    #[serde(rename = "StatusCallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_url: ::std::option::Option<::std::string::String>,
-    /// The http method for the status_callback (one of GET, POST).
-    #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// Friendly name given to the Inbound Track
-    #[serde(rename = "InboundTrackLabel")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub inbound_track_label: ::std::option::Option<::std::string::String>,
-    /// Friendly name given to the Outbound Track
-    #[serde(rename = "OutboundTrackLabel")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub outbound_track_label: ::std::option::Option<::std::string::String>,
-    /// Indicates if partial results are going to be sent to the customer
-    #[serde(rename = "PartialResults")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub partial_results: ::std::option::Option<bool>,
-    /// Language code used by the transcription engine, specified in [BCP-47](https://www.rfc-editor.org/rfc/bcp/bcp47.txt) format
-    #[serde(rename = "LanguageCode")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub language_code: ::std::option::Option<::std::string::String>,
-    /// Definition of the transcription engine to be used, among those supported by Twilio
-    #[serde(rename = "TranscriptionEngine")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub transcription_engine: ::std::option::Option<::std::string::String>,
-    /// indicates if the server will attempt to filter out profanities, replacing all but the initial character in each filtered word with asterisks
-    #[serde(rename = "ProfanityFilter")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub profanity_filter: ::std::option::Option<bool>,
-    /// Recognition model used by the transcription engine, among those supported by the provider
-    #[serde(rename = "SpeechModel")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub speech_model: ::std::option::Option<::std::string::String>,
-    /// A Phrase contains words and phrase "hints" so that the speech recognition engine is more likely to recognize them.
-    #[serde(rename = "Hints")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub hints: ::std::option::Option<::std::string::String>,
-    /// The provider will add punctuation to recognition result
-    #[serde(rename = "EnableAutomaticPunctuation")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub enable_automatic_punctuation: ::std::option::Option<bool>,
-    /// The SID or unique name of the [Intelligence Service](https://www.twilio.com/docs/conversational-intelligence/api/service-resource) for persisting transcripts and running post-call Language Operators
-    #[serde(rename = "IntelligenceService")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub intelligence_service: ::std::option::Option<::std::string::String>,
-    /// The ID of the Conversations Configuration for customizing conversation behavior in Intelligence Service
-    #[serde(rename = "ConversationConfiguration")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub conversation_configuration: ::std::option::Option<::std::string::String>,
-    /// The ID of the Conversation for associating this Transcription with an existing Conversation in Intelligence Service
-    #[serde(rename = "ConversationId")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub conversation_id: ::std::option::Option<::std::string::String>,
-    /// The ID of the RealTimeTranscription Configuration for configuring all the non-default behaviors in one go.
-    #[serde(rename = "ConfigurationId")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub configuration_id: ::std::option::Option<::std::string::String>,
-    /// Whether the callback includes raw provider data.
-    #[serde(rename = "EnableProviderData")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub enable_provider_data: ::std::option::Option<bool>,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreateRealtimeTranscription` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "Name")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
@@ -193,26 +114,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                name: params.name,
-                track: params.track,
-                status_callback_url: params.status_callback_url,
-                status_callback_method: params.status_callback_method,
-                inbound_track_label: params.inbound_track_label,
-                outbound_track_label: params.outbound_track_label,
-                partial_results: params.partial_results,
-                language_code: params.language_code,
-                transcription_engine: params.transcription_engine,
-                profanity_filter: params.profanity_filter,
-                speech_model: params.speech_model,
-                hints: params.hints,
-                enable_automatic_punctuation: params.enable_automatic_punctuation,
-                intelligence_service: params.intelligence_service,
-                conversation_configuration: params.conversation_configuration,
-                conversation_id: params.conversation_id,
-                configuration_id: params.configuration_id,
-                enable_provider_data: params.enable_provider_data,
-            },
+            &params,
         )
         .send()
         .await

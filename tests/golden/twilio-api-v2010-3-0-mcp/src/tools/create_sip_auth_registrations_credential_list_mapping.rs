@@ -32,26 +32,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreateSipAuthRegistrationsCredentialListMapping`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreateSipAuthRegistrationsCredentialListMapping`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The SID of the SIP domain that will contain the new resource.
     #[serde(rename = "DomainSid")]
+    #[serde(skip_serializing)]
     pub domain_sid: ::std::string::String,
-    /// The SID of the CredentialList resource to map to the SIP domain.
-    #[serde(rename = "CredentialListSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub credential_list_sid: ::std::option::Option<::std::string::String>,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreateSipAuthRegistrationsCredentialListMapping` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "CredentialListSid")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub credential_list_sid: ::std::option::Option<::std::string::String>,
@@ -70,9 +63,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                credential_list_sid: params.credential_list_sid,
-            },
+            &params,
         )
         .send()
         .await

@@ -28,77 +28,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreateSipDomain`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreateSipDomain`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The unique address you reserve on Twilio to which you route your SIP traffic. Domain names can contain letters, digits, and "-" and must end with `sip.twilio.com`.
-    #[serde(rename = "DomainName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub domain_name: ::std::option::Option<::std::string::String>,
-    /// A descriptive string that you created to describe the resource. It can be up to 64 characters long.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
-    /// The URL we should when the domain receives a call.
-    #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`.
-    #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL that we should call when an error occurs while retrieving or executing the TwiML from `voice_url`.
-    #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_fallback_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL that we should call to pass status parameters (such as call ended) to your application.
-    #[serde(rename = "VoiceStatusCallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_status_callback_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`.
-    #[serde(rename = "VoiceStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_status_callback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// Whether to allow SIP Endpoints to register with the domain to receive calls. Can be `true` or `false`. `true` allows SIP Endpoints to register with the domain to receive calls, `false` does not.
-    #[serde(rename = "SipRegistration")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sip_registration: ::std::option::Option<bool>,
-    /// Whether emergency calling is enabled for the domain. If enabled, allows emergency calls on the domain from phone numbers with validated addresses.
-    #[serde(rename = "EmergencyCallingEnabled")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub emergency_calling_enabled: ::std::option::Option<bool>,
-    /// Whether secure SIP is enabled for the domain. If enabled, TLS will be enforced and SRTP will be negotiated on all incoming calls to this sip domain.
-    #[serde(rename = "Secure")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub secure: ::std::option::Option<bool>,
-    /// The SID of the BYOC Trunk(Bring Your Own Carrier) resource that the Sip Domain will be associated with.
-    #[serde(rename = "ByocTrunkSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub byoc_trunk_sid: ::std::option::Option<::std::string::String>,
-    /// Whether an emergency caller sid is configured for the domain. If present, this phone number will be used as the callback for the emergency call.
-    #[serde(rename = "EmergencyCallerSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub emergency_caller_sid: ::std::option::Option<::std::string::String>,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreateSipDomain` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "DomainName")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub domain_name: ::std::option::Option<::std::string::String>,
@@ -158,21 +97,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                domain_name: params.domain_name,
-                friendly_name: params.friendly_name,
-                voice_url: params.voice_url,
-                voice_method: params.voice_method,
-                voice_fallback_url: params.voice_fallback_url,
-                voice_fallback_method: params.voice_fallback_method,
-                voice_status_callback_url: params.voice_status_callback_url,
-                voice_status_callback_method: params.voice_status_callback_method,
-                sip_registration: params.sip_registration,
-                emergency_calling_enabled: params.emergency_calling_enabled,
-                secure: params.secure,
-                byoc_trunk_sid: params.byoc_trunk_sid,
-                emergency_caller_sid: params.emergency_caller_sid,
-            },
+            &params,
         )
         .send()
         .await

@@ -34,26 +34,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreateSipIpAccessControlListMapping`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreateSipIpAccessControlListMapping`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The unique id of the Account that is responsible for this resource.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// A 34 character string that uniquely identifies the SIP domain.
     #[serde(rename = "DomainSid")]
+    #[serde(skip_serializing)]
     pub domain_sid: ::std::string::String,
-    /// The unique id of the IP access control list to map to the SIP domain.
-    #[serde(rename = "IpAccessControlListSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub ip_access_control_list_sid: ::std::option::Option<::std::string::String>,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreateSipIpAccessControlListMapping` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "IpAccessControlListSid")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub ip_access_control_list_sid: ::std::option::Option<::std::string::String>,
@@ -72,9 +65,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                ip_access_control_list_sid: params.ip_access_control_list_sid,
-            },
+            &params,
         )
         .send()
         .await

@@ -32,34 +32,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreateSipIpAddress`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreateSipIpAddress`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The unique id of the [Account](https://www.twilio.com/docs/iam/api/account) responsible for this resource.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The IpAccessControlList Sid with which to associate the created IpAddress resource.
     #[serde(rename = "IpAccessControlListSid")]
+    #[serde(skip_serializing)]
     pub ip_access_control_list_sid: ::std::string::String,
-    /// A human readable descriptive text for this resource, up to 255 characters long.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
-    /// An IP address in dotted decimal notation from which you want to accept traffic. Any SIP requests from this IP address will be allowed by Twilio. IPv4 only supported today.
-    #[serde(rename = "IpAddress")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub ip_address: ::std::option::Option<::std::string::String>,
-    /// An integer representing the length of the CIDR prefix to use with this IP address when accepting traffic. By default the entire IP address is used.
-    #[serde(rename = "CidrPrefixLength")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub cidr_prefix_length: ::std::option::Option<i64>,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreateSipIpAddress` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "FriendlyName")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub friendly_name: ::std::option::Option<::std::string::String>,
@@ -84,11 +69,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                friendly_name: params.friendly_name,
-                ip_address: params.ip_address,
-                cidr_prefix_length: params.cidr_prefix_length,
-            },
+            &params,
         )
         .send()
         .await

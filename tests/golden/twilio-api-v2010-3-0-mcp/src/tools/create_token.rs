@@ -28,23 +28,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreateToken`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreateToken`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The duration in seconds for which the generated credentials are valid. The default value is 86400 (24 hours).
-    #[serde(rename = "Ttl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub ttl: ::std::option::Option<i64>,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreateToken` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "Ttl")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub ttl: ::std::option::Option<i64>,
@@ -62,7 +55,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body { ttl: params.ttl },
+            &params,
         )
         .send()
         .await

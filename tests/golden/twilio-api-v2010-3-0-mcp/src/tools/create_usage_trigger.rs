@@ -28,51 +28,16 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreateUsageTrigger`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreateUsageTrigger`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will create the resource.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The URL we should call using `callback_method` when the trigger fires.
-    #[serde(rename = "CallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub callback_url: ::std::option::Option<::std::string::String>,
-    /// The usage value at which the trigger should fire.  For convenience, you can use an offset value such as `+30` to specify a trigger_value that is 30 units more than the current usage value. Be sure to urlencode a `+` as `%2B`.
-    #[serde(rename = "TriggerValue")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub trigger_value: ::std::option::Option<::std::string::String>,
-    /// The usage category that the trigger should watch.  Use one of the supported [usage categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories) for this value.
-    #[serde(rename = "UsageCategory")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub usage_category: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`.
-    #[serde(rename = "CallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub callback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
-    /// The frequency of a recurring UsageTrigger.  Can be: `daily`, `monthly`, or `yearly` for recurring triggers or empty for non-recurring triggers. A trigger will only fire once during each period. Recurring times are in GMT.
-    #[serde(rename = "Recurring")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recurring: ::std::option::Option<super::super::types::UsageTriggerEnumRecurring>,
-    /// The field in the [UsageRecord](https://www.twilio.com/docs/usage/api/usage-record) resource that fires the trigger.  Can be: `count`, `usage`, or `price`, as described in the [UsageRecords documentation](https://www.twilio.com/docs/usage/api/usage-record#usage-count-price).
-    #[serde(rename = "TriggerBy")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub trigger_by: ::std::option::Option<
-        super::super::types::UsageTriggerEnumTriggerField,
-    >,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreateUsageTrigger` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "CallbackUrl")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub callback_url: ::std::option::Option<::std::string::String>,
@@ -112,15 +77,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                callback_url: params.callback_url,
-                trigger_value: params.trigger_value,
-                usage_category: params.usage_category,
-                callback_method: params.callback_method,
-                friendly_name: params.friendly_name,
-                recurring: params.recurring,
-                trigger_by: params.trigger_by,
-            },
+            &params,
         )
         .send()
         .await

@@ -30,30 +30,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `CreateUserDefinedMessage`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `CreateUserDefinedMessage`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created User Defined Message.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the User Defined Message is associated with.
     #[serde(rename = "CallSid")]
+    #[serde(skip_serializing)]
     pub call_sid: ::std::string::String,
-    /// The User Defined Message in the form of URL-encoded JSON string.
-    #[serde(rename = "Content")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub content: ::std::option::Option<::std::string::String>,
-    /// A unique string value to identify API call. This should be a unique string value per API call and can be a randomly generated.
-    #[serde(rename = "IdempotencyKey")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub idempotency_key: ::std::option::Option<::std::string::String>,
-}
-
-/// The `application/x-www-form-urlencoded` body `CreateUserDefinedMessage` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "Content")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
@@ -75,10 +64,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                content: params.content,
-                idempotency_key: params.idempotency_key,
-            },
+            &params,
         )
         .send()
         .await

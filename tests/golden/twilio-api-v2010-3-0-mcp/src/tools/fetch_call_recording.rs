@@ -30,13 +30,10 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording resource to fetch.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID of the resource to fetch.
     #[serde(rename = "CallSid")]
     pub call_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the Recording resource to fetch.
     #[serde(rename = "Sid")]
     pub sid: ::std::string::String,
 }

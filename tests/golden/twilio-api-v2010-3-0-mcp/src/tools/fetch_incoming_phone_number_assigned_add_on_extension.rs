@@ -38,16 +38,12 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource to fetch.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The SID of the Phone Number to which the Add-on is assigned.
     #[serde(rename = "ResourceSid")]
     pub resource_sid: ::std::string::String,
-    /// The SID that uniquely identifies the assigned Add-on installation.
     #[serde(rename = "AssignedAddOnSid")]
     pub assigned_add_on_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the resource to fetch.
     #[serde(rename = "Sid")]
     pub sid: ::std::string::String,
 }

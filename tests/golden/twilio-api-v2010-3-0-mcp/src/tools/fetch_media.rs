@@ -32,13 +32,10 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with the Media resource.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The SID of the Message resource that is associated with the Media resource.
     #[serde(rename = "MessageSid")]
     pub message_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the Media resource to fetch.
     #[serde(rename = "Sid")]
     pub sid: ::std::string::String,
 }

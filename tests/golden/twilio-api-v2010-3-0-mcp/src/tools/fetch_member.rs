@@ -30,13 +30,10 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Member resource(s) to fetch.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The SID of the Queue in which to find the members to fetch.
     #[serde(rename = "QueueSid")]
     pub queue_sid: ::std::string::String,
-    /// The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID of the resource(s) to fetch.
     #[serde(rename = "CallSid")]
     pub call_sid: ::std::string::String,
 }

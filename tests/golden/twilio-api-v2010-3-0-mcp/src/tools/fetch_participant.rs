@@ -30,13 +30,10 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Participant resource to fetch.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The SID of the conference with the participant to fetch.
     #[serde(rename = "ConferenceSid")]
     pub conference_sid: ::std::string::String,
-    /// The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID or label of the participant to fetch. Non URL safe characters in a label must be percent encoded, for example, a space character is represented as %20.
     #[serde(rename = "CallSid")]
     pub call_sid: ::std::string::String,
 }

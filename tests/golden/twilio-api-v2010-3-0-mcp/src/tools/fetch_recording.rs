@@ -30,13 +30,10 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording resource to fetch.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the Recording resource to fetch.
     #[serde(rename = "Sid")]
     pub sid: ::std::string::String,
-    /// A boolean parameter indicating whether to retrieve soft deleted recordings or not. Recordings metadata are kept after deletion for a retention period of 40 days.
     #[serde(rename = "IncludeSoftDeleted")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub include_soft_deleted: ::std::option::Option<bool>,

@@ -34,16 +34,12 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording AddOnResult Payload resource to fetch.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The SID of the recording to which the AddOnResult resource that contains the payload to fetch belongs.
     #[serde(rename = "ReferenceSid")]
     pub reference_sid: ::std::string::String,
-    /// The SID of the AddOnResult to which the payload to fetch belongs.
     #[serde(rename = "AddOnResultSid")]
     pub add_on_result_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the Recording AddOnResult Payload resource to fetch.
     #[serde(rename = "PayloadSid")]
     pub payload_sid: ::std::string::String,
 }

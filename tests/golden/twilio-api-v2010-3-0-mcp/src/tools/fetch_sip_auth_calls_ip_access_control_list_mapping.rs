@@ -37,13 +37,10 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the IpAccessControlListMapping resource to fetch.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The SID of the SIP domain that contains the resource to fetch.
     #[serde(rename = "DomainSid")]
     pub domain_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the IpAccessControlListMapping resource to fetch.
     #[serde(rename = "Sid")]
     pub sid: ::std::string::String,
 }

@@ -35,13 +35,10 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The unique id of the Account that is responsible for this resource.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The unique id that identifies the credential list that contains the desired credential.
     #[serde(rename = "CredentialListSid")]
     pub credential_list_sid: ::std::string::String,
-    /// The unique id that identifies the resource to fetch.
     #[serde(rename = "Sid")]
     pub sid: ::std::string::String,
 }

@@ -30,10 +30,8 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The unique id of the Account that is responsible for this resource.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The credential list Sid that uniquely identifies this resource
     #[serde(rename = "Sid")]
     pub sid: ::std::string::String,
 }

@@ -32,10 +32,8 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The unique id of the [Account](https://www.twilio.com/docs/iam/api/account) responsible for this resource.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// A 34 character string that uniquely identifies the resource to fetch.
     #[serde(rename = "Sid")]
     pub sid: ::std::string::String,
 }

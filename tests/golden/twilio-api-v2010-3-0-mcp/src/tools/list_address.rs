@@ -30,34 +30,26 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that is responsible for the Address resource to read.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The `customer_name` of the Address resources to read.
     #[serde(rename = "CustomerName")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub customer_name: ::std::option::Option<::std::string::String>,
-    /// The string that identifies the Address resources to read.
     #[serde(rename = "FriendlyName")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub friendly_name: ::std::option::Option<::std::string::String>,
-    /// Whether the address can be associated to a number for emergency calling.
     #[serde(rename = "EmergencyEnabled")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub emergency_enabled: ::std::option::Option<bool>,
-    /// The ISO country code of the Address resources to read.
     #[serde(rename = "IsoCountry")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub iso_country: ::std::option::Option<::std::string::String>,
-    /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     #[serde(rename = "PageSize")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_size: ::std::option::Option<u64>,
-    /// The page index. This value is simply for client state.
     #[serde(rename = "Page")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page: ::std::option::Option<u64>,
-    /// The page token. This is provided by the API.
     #[serde(rename = "PageToken")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_token: ::std::option::Option<::std::string::String>,

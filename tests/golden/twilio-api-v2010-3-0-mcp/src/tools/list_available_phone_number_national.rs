@@ -30,93 +30,70 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) requesting the AvailablePhoneNumber resources.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The [ISO-3166-1](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) country code of the country from which to read phone numbers.
     #[serde(rename = "CountryCode")]
     pub country_code: ::std::string::String,
-    /// The area code of the phone numbers to read. Applies to only phone numbers in the US and Canada.
     #[serde(rename = "AreaCode")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub area_code: ::std::option::Option<i64>,
-    /// Matching pattern to identify phone numbers. This pattern can be between 2 and 16 characters long and allows all digits (0-9) and all non-diacritic latin alphabet letters (a-z, A-Z). It accepts four meta-characters: `*`, `%`, `+`, `$`. The `*` and `%` meta-characters can appear multiple times in the pattern. To match wildcards at the beginning or end of the pattern, use `*` to match any single character or `%` to match a sequence of characters. If you use the wildcard patterns, it must include at least two non-meta-characters, and wildcards cannot be used between non-meta-characters. To match the beginning of a pattern, start the pattern with `+`. To match the end of the pattern, append the pattern with `$`. These meta-characters can't be adjacent to each other.
     #[serde(rename = "Contains")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub contains: ::std::option::Option<::std::string::String>,
-    /// Whether the phone numbers can receive text messages. Can be: `true` or `false`.
     #[serde(rename = "SmsEnabled")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sms_enabled: ::std::option::Option<bool>,
-    /// Whether the phone numbers can receive MMS messages. Can be: `true` or `false`.
     #[serde(rename = "MmsEnabled")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub mms_enabled: ::std::option::Option<bool>,
-    /// Whether the phone numbers can receive calls. Can be: `true` or `false`.
     #[serde(rename = "VoiceEnabled")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub voice_enabled: ::std::option::Option<bool>,
-    /// Whether to exclude phone numbers that require an [Address](https://www.twilio.com/docs/usage/api/address). Can be: `true` or `false` and the default is `false`.
     #[serde(rename = "ExcludeAllAddressRequired")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub exclude_all_address_required: ::std::option::Option<bool>,
-    /// Whether to exclude phone numbers that require a local [Address](https://www.twilio.com/docs/usage/api/address). Can be: `true` or `false` and the default is `false`.
     #[serde(rename = "ExcludeLocalAddressRequired")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub exclude_local_address_required: ::std::option::Option<bool>,
-    /// Whether to exclude phone numbers that require a foreign [Address](https://www.twilio.com/docs/usage/api/address). Can be: `true` or `false` and the default is `false`.
     #[serde(rename = "ExcludeForeignAddressRequired")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub exclude_foreign_address_required: ::std::option::Option<bool>,
-    /// Whether to read phone numbers that are new to the Twilio platform. Can be: `true` or `false` and the default is `true`.
     #[serde(rename = "Beta")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub beta: ::std::option::Option<bool>,
-    /// Given a phone number, find a geographically close number within `distance` miles. Distance defaults to 25 miles. Applies to only phone numbers in the US and Canada.
     #[serde(rename = "NearNumber")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub near_number: ::std::option::Option<::std::string::String>,
-    /// Given a latitude/longitude pair `lat,long` find geographically close numbers within `distance` miles. Applies to only phone numbers in the US and Canada.
     #[serde(rename = "NearLatLong")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub near_lat_long: ::std::option::Option<::std::string::String>,
-    /// The search radius, in miles, for a `near_` query.  Can be up to `500` and the default is `25`. Applies to only phone numbers in the US and Canada.
     #[serde(rename = "Distance")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub distance: ::std::option::Option<i64>,
-    /// Limit results to a particular postal code. Given a phone number, search within the same postal code as that number. Applies to only phone numbers in the US and Canada.
     #[serde(rename = "InPostalCode")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub in_postal_code: ::std::option::Option<::std::string::String>,
-    /// Limit results to a particular region, state, or province. Given a phone number, search within the same region as that number. Applies to only phone numbers in the US and Canada.
     #[serde(rename = "InRegion")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub in_region: ::std::option::Option<::std::string::String>,
-    /// Limit results to a specific rate center, or given a phone number search within the same rate center as that number. Requires `in_lata` to be set as well. Applies to only phone numbers in the US and Canada.
     #[serde(rename = "InRateCenter")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub in_rate_center: ::std::option::Option<::std::string::String>,
-    /// Limit results to a specific local access and transport area ([LATA](https://en.wikipedia.org/wiki/Local_access_and_transport_area)). Given a phone number, search within the same [LATA](https://en.wikipedia.org/wiki/Local_access_and_transport_area) as that number. Applies to only phone numbers in the US and Canada.
     #[serde(rename = "InLata")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub in_lata: ::std::option::Option<::std::string::String>,
-    /// Limit results to a particular locality or city. Given a phone number, search within the same Locality as that number.
     #[serde(rename = "InLocality")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub in_locality: ::std::option::Option<::std::string::String>,
-    /// Whether the phone numbers can receive faxes. Can be: `true` or `false`.
     #[serde(rename = "FaxEnabled")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub fax_enabled: ::std::option::Option<bool>,
-    /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     #[serde(rename = "PageSize")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_size: ::std::option::Option<u64>,
-    /// The page index. This value is simply for client state.
     #[serde(rename = "Page")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page: ::std::option::Option<u64>,
-    /// The page token. This is provided by the API.
     #[serde(rename = "PageToken")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_token: ::std::option::Option<::std::string::String>,

@@ -32,58 +32,44 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Call resource(s) to read.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// Only show calls made to this phone number, SIP address, Client identifier or SIM SID.
     #[serde(rename = "To")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub to: ::std::option::Option<::std::string::String>,
-    /// Only include calls from this phone number, SIP address, Client identifier or SIM SID.
     #[serde(rename = "From")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub from: ::std::option::Option<::std::string::String>,
-    /// Only include calls spawned by calls with this SID.
     #[serde(rename = "ParentCallSid")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub parent_call_sid: ::std::option::Option<::std::string::String>,
-    /// The status of the calls to include. Can be: `queued`, `ringing`, `in-progress`, `canceled`, `completed`, `failed`, `busy`, or `no-answer`.
     #[serde(rename = "Status")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<super::super::types::CallEnumStatus>,
-    /// Only include calls that started on this date. Specify a date as `YYYY-MM-DD` in UTC, for example: `2009-07-06`, to read only calls that started on this date.
     #[serde(rename = "StartTime")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub start_time: ::std::option::Option<::std::string::String>,
-    /// Only include calls that started before this date. Specify a date as `YYYY-MM-DD` in UTC, for example: `2009-07-06`, to read only calls that started before this date.
     #[serde(rename = "StartTime<")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub start_time_2: ::std::option::Option<::std::string::String>,
-    /// Only include calls that started on or after this date. Specify a date as `YYYY-MM-DD` in UTC, for example: `2009-07-06`, to read only calls that started on or after this date.
     #[serde(rename = "StartTime>")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub start_time_3: ::std::option::Option<::std::string::String>,
-    /// Only include calls that ended on this date. Specify a date as `YYYY-MM-DD` in UTC, for example: `2009-07-06`, to read only calls that ended on this date.
     #[serde(rename = "EndTime")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub end_time: ::std::option::Option<::std::string::String>,
-    /// Only include calls that ended before this date. Specify a date as `YYYY-MM-DD` in UTC, for example: `2009-07-06`, to read only calls that ended before this date.
     #[serde(rename = "EndTime<")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub end_time_2: ::std::option::Option<::std::string::String>,
-    /// Only include calls that ended on or after this date. Specify a date as `YYYY-MM-DD` in UTC, for example: `2009-07-06`, to read only calls that ended on or after this date.
     #[serde(rename = "EndTime>")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub end_time_3: ::std::option::Option<::std::string::String>,
-    /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     #[serde(rename = "PageSize")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_size: ::std::option::Option<u64>,
-    /// The page index. This value is simply for client state.
     #[serde(rename = "Page")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page: ::std::option::Option<u64>,
-    /// The page token. This is provided by the API.
     #[serde(rename = "PageToken")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_token: ::std::option::Option<::std::string::String>,

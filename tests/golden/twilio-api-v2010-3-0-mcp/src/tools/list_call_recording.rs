@@ -32,33 +32,25 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording resources to read.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID of the resources to read.
     #[serde(rename = "CallSid")]
     pub call_sid: ::std::string::String,
-    /// The `date_created` value, specified as `YYYY-MM-DD`, of the resources to read. You can also specify inequality: `DateCreated<=YYYY-MM-DD` will return recordings generated at or before midnight on a given date, and `DateCreated>=YYYY-MM-DD` returns recordings generated at or after midnight on a date.
     #[serde(rename = "DateCreated")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub date_created: ::std::option::Option<::std::string::String>,
-    /// The `date_created` value, specified as `YYYY-MM-DD`, of the resources to read. You can also specify inequality: `DateCreated<=YYYY-MM-DD` will return recordings generated at or before midnight on a given date, and `DateCreated>=YYYY-MM-DD` returns recordings generated at or after midnight on a date.
     #[serde(rename = "DateCreated<")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub date_created_2: ::std::option::Option<::std::string::String>,
-    /// The `date_created` value, specified as `YYYY-MM-DD`, of the resources to read. You can also specify inequality: `DateCreated<=YYYY-MM-DD` will return recordings generated at or before midnight on a given date, and `DateCreated>=YYYY-MM-DD` returns recordings generated at or after midnight on a date.
     #[serde(rename = "DateCreated>")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub date_created_3: ::std::option::Option<::std::string::String>,
-    /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     #[serde(rename = "PageSize")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_size: ::std::option::Option<u64>,
-    /// The page index. This value is simply for client state.
     #[serde(rename = "Page")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page: ::std::option::Option<u64>,
-    /// The page token. This is provided by the API.
     #[serde(rename = "PageToken")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_token: ::std::option::Option<::std::string::String>,

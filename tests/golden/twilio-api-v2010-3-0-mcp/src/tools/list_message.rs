@@ -32,38 +32,29 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with the Message resources.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// Filter by recipient. For example: Set this parameter to `+15558881111` to retrieve a list of Message resources sent to `+15558881111`.
     #[serde(rename = "To")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub to: ::std::option::Option<::std::string::String>,
-    /// Filter by sender. For example: Set this parameter to `+15552229999` to retrieve a list of Message resources sent by `+15552229999`.
     #[serde(rename = "From")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub from: ::std::option::Option<::std::string::String>,
-    /// Filter by Message `sent_date`. Accepts GMT dates in the following formats: `YYYY-MM-DD` (to find Messages with a specific `sent_date`), `<=YYYY-MM-DD` (to find Messages with `sent_date`s on and before a specific date), and `>=YYYY-MM-DD` (to find Messages with `sent_dates` on and after a specific date).
     #[serde(rename = "DateSent")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub date_sent: ::std::option::Option<::std::string::String>,
-    /// Filter by Message `sent_date`. Accepts GMT dates in the following formats: `YYYY-MM-DD` (to find Messages with a specific `sent_date`), `<=YYYY-MM-DD` (to find Messages with `sent_date`s on and before a specific date), and `>=YYYY-MM-DD` (to find Messages with `sent_dates` on and after a specific date).
     #[serde(rename = "DateSent<")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub date_sent_2: ::std::option::Option<::std::string::String>,
-    /// Filter by Message `sent_date`. Accepts GMT dates in the following formats: `YYYY-MM-DD` (to find Messages with a specific `sent_date`), `<=YYYY-MM-DD` (to find Messages with `sent_date`s on and before a specific date), and `>=YYYY-MM-DD` (to find Messages with `sent_dates` on and after a specific date).
     #[serde(rename = "DateSent>")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub date_sent_3: ::std::option::Option<::std::string::String>,
-    /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     #[serde(rename = "PageSize")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_size: ::std::option::Option<u64>,
-    /// The page index. This value is simply for client state.
     #[serde(rename = "Page")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page: ::std::option::Option<u64>,
-    /// The page token. This is provided by the API.
     #[serde(rename = "PageToken")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_token: ::std::option::Option<::std::string::String>,

@@ -32,42 +32,32 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording resources to read.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// Only include recordings that were created on this date. Specify a date as `YYYY-MM-DD` in GMT, for example: `2009-07-06`, to read recordings that were created on this date. You can also specify an inequality, such as `DateCreated<=YYYY-MM-DD`, to read recordings that were created on or before midnight of this date, and `DateCreated>=YYYY-MM-DD` to read recordings that were created on or after midnight of this date.
     #[serde(rename = "DateCreated")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub date_created: ::std::option::Option<::std::string::String>,
-    /// Only include recordings that were created on this date. Specify a date as `YYYY-MM-DD` in GMT, for example: `2009-07-06`, to read recordings that were created on this date. You can also specify an inequality, such as `DateCreated<=YYYY-MM-DD`, to read recordings that were created on or before midnight of this date, and `DateCreated>=YYYY-MM-DD` to read recordings that were created on or after midnight of this date.
     #[serde(rename = "DateCreated<")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub date_created_2: ::std::option::Option<::std::string::String>,
-    /// Only include recordings that were created on this date. Specify a date as `YYYY-MM-DD` in GMT, for example: `2009-07-06`, to read recordings that were created on this date. You can also specify an inequality, such as `DateCreated<=YYYY-MM-DD`, to read recordings that were created on or before midnight of this date, and `DateCreated>=YYYY-MM-DD` to read recordings that were created on or after midnight of this date.
     #[serde(rename = "DateCreated>")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub date_created_3: ::std::option::Option<::std::string::String>,
-    /// The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID of the resources to read.
     #[serde(rename = "CallSid")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub call_sid: ::std::option::Option<::std::string::String>,
-    /// The Conference SID that identifies the conference associated with the recording to read.
     #[serde(rename = "ConferenceSid")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub conference_sid: ::std::option::Option<::std::string::String>,
-    /// A boolean parameter indicating whether to retrieve soft deleted recordings or not. Recordings metadata are kept after deletion for a retention period of 40 days.
     #[serde(rename = "IncludeSoftDeleted")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub include_soft_deleted: ::std::option::Option<bool>,
-    /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     #[serde(rename = "PageSize")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_size: ::std::option::Option<u64>,
-    /// The page index. This value is simply for client state.
     #[serde(rename = "Page")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page: ::std::option::Option<u64>,
-    /// The page token. This is provided by the API.
     #[serde(rename = "PageToken")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_token: ::std::option::Option<::std::string::String>,

@@ -32,32 +32,25 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the UsageTrigger resources to read.
     #[serde(rename = "AccountSid")]
     pub account_sid: ::std::string::String,
-    /// The frequency of recurring UsageTriggers to read. Can be: `daily`, `monthly`, or `yearly` to read recurring UsageTriggers. An empty value or a value of `alltime` reads non-recurring UsageTriggers.
     #[serde(rename = "Recurring")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub recurring: ::std::option::Option<super::super::types::UsageTriggerEnumRecurring>,
-    /// The trigger field of the UsageTriggers to read.  Can be: `count`, `usage`, or `price` as described in the [UsageRecords documentation](https://www.twilio.com/docs/usage/api/usage-record#usage-count-price).
     #[serde(rename = "TriggerBy")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub trigger_by: ::std::option::Option<
         super::super::types::UsageTriggerEnumTriggerField,
     >,
-    /// The usage category of the UsageTriggers to read. Must be a supported [usage categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories).
     #[serde(rename = "UsageCategory")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub usage_category: ::std::option::Option<::std::string::String>,
-    /// How many resources to return in each list page. The default is 50, and the maximum is 1000.
     #[serde(rename = "PageSize")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_size: ::std::option::Option<u64>,
-    /// The page index. This value is simply for client state.
     #[serde(rename = "Page")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page: ::std::option::Option<u64>,
-    /// The page token. This is provided by the API.
     #[serde(rename = "PageToken")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub page_token: ::std::option::Option<::std::string::String>,

@@ -28,58 +28,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `UpdateAddress`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `UpdateAddress`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that is responsible for the Address resource to update.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the Address resource to update.
     #[serde(rename = "Sid")]
+    #[serde(skip_serializing)]
     pub sid: ::std::string::String,
-    /// A descriptive string that you create to describe the new address. It can be up to 64 characters long for Regulatory Compliance addresses and 32 characters long for Emergency addresses.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
-    /// The name to associate with the address.
-    #[serde(rename = "CustomerName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub customer_name: ::std::option::Option<::std::string::String>,
-    /// The number and street address of the address.
-    #[serde(rename = "Street")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub street: ::std::option::Option<::std::string::String>,
-    /// The city of the address.
-    #[serde(rename = "City")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub city: ::std::option::Option<::std::string::String>,
-    /// The state or region of the address.
-    #[serde(rename = "Region")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub region: ::std::option::Option<::std::string::String>,
-    /// The postal code of the address.
-    #[serde(rename = "PostalCode")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub postal_code: ::std::option::Option<::std::string::String>,
-    /// Whether to enable emergency calling on the address. Can be: `true` or `false`.
-    #[serde(rename = "EmergencyEnabled")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub emergency_enabled: ::std::option::Option<bool>,
-    /// Whether we should automatically correct the address. Can be: `true` or `false` and the default is `true`. If empty or `true`, we will correct the address you provide if necessary. If `false`, we won't alter the address you provide.
-    #[serde(rename = "AutoCorrectAddress")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub auto_correct_address: ::std::option::Option<bool>,
-    /// The additional number and street address of the address.
-    #[serde(rename = "StreetSecondary")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub street_secondary: ::std::option::Option<::std::string::String>,
-}
-
-/// The `application/x-www-form-urlencoded` body `UpdateAddress` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "FriendlyName")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub friendly_name: ::std::option::Option<::std::string::String>,
@@ -122,17 +83,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                friendly_name: params.friendly_name,
-                customer_name: params.customer_name,
-                street: params.street,
-                city: params.city,
-                region: params.region,
-                postal_code: params.postal_code,
-                emergency_enabled: params.emergency_enabled,
-                auto_correct_address: params.auto_correct_address,
-                street_secondary: params.street_secondary,
-            },
+            &params,
         )
         .send()
         .await

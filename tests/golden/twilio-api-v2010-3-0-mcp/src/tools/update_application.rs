@@ -28,96 +28,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `UpdateApplication`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `UpdateApplication`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Application resources to update.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the Application resource to update.
     #[serde(rename = "Sid")]
+    #[serde(skip_serializing)]
     pub sid: ::std::string::String,
-    /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
-    /// The API version to use to start a new TwiML session. Can be: `2010-04-01` or `2008-08-01`. The default value is your account's default API version.
-    #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub api_version: ::std::option::Option<::std::string::String>,
-    /// The URL we should call when the phone number assigned to this application receives a call.
-    #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`.
-    #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
-    #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_fallback_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL we should call using the `status_callback_method` to send status information to your application.
-    #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`.
-    #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// Whether we should look up the caller's caller-ID name from the CNAM database (additional charges apply). Can be: `true` or `false`.
-    #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_caller_id_lookup: ::std::option::Option<bool>,
-    /// The URL we should call when the phone number receives an incoming SMS message.
-    #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `sms_url`. Can be: `GET` or `POST`.
-    #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL that we should call when an error occurs while retrieving or executing the TwiML from `sms_url`.
-    #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_fallback_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// Same as message_status_callback: The URL we should call using a POST method to send status information about SMS messages sent by the application. Deprecated, included for backwards compatibility.
-    #[serde(rename = "SmsStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_status_callback: ::std::option::Option<::std::string::String>,
-    /// The URL we should call using a POST method to send message status information to your application.
-    #[serde(rename = "MessageStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub message_status_callback: ::std::option::Option<::std::string::String>,
-    /// Whether to allow other Twilio accounts to dial this applicaton using Dial verb. Can be: `true` or `false`.
-    #[serde(rename = "PublicApplicationConnectEnabled")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub public_application_connect_enabled: ::std::option::Option<bool>,
-}
-
-/// The `application/x-www-form-urlencoded` body `UpdateApplication` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "FriendlyName")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub friendly_name: ::std::option::Option<::std::string::String>,
@@ -191,25 +114,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                friendly_name: params.friendly_name,
-                api_version: params.api_version,
-                voice_url: params.voice_url,
-                voice_method: params.voice_method,
-                voice_fallback_url: params.voice_fallback_url,
-                voice_fallback_method: params.voice_fallback_method,
-                status_callback: params.status_callback,
-                status_callback_method: params.status_callback_method,
-                voice_caller_id_lookup: params.voice_caller_id_lookup,
-                sms_url: params.sms_url,
-                sms_method: params.sms_method,
-                sms_fallback_url: params.sms_fallback_url,
-                sms_fallback_method: params.sms_fallback_method,
-                sms_status_callback: params.sms_status_callback,
-                message_status_callback: params.message_status_callback,
-                public_application_connect_enabled: params
-                    .public_application_connect_enabled,
-            },
+            &params,
         )
         .send()
         .await

@@ -28,61 +28,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `UpdateCall`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `UpdateCall`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Call resource(s) to update.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the Call resource to update
     #[serde(rename = "Sid")]
+    #[serde(skip_serializing)]
     pub sid: ::std::string::String,
-    /// The absolute URL that returns the TwiML instructions for the call. We will call this URL using the `method` when the call connects. For more information, see the [Url Parameter](https://www.twilio.com/docs/voice/make-calls#specify-a-url-parameter) section in [Making Calls](https://www.twilio.com/docs/voice/make-calls).
-    #[serde(rename = "Url")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use when calling the `url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
-    #[serde(rename = "Method")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub method: ::std::option::Option<super::super::types::CreateApplicationVoiceMethod>,
-    #[serde(rename = "Status")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<super::super::types::CallEnumUpdateStatus>,
-    /// The URL that we call using the `fallback_method` if an error occurs when requesting or executing the TwiML at `url`. If an `application_sid` parameter is present, this parameter is ignored.
-    #[serde(rename = "FallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub fallback_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method that we should use to request the `fallback_url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
-    #[serde(rename = "FallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL we should call using the `status_callback_method` to send status information to your application. If no `status_callback_event` is specified, we will send the `completed` status. If an `application_sid` parameter is present, this parameter is ignored. URLs must contain a valid hostname (underscores are not permitted).
-    #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use when requesting the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
-    #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// TwiML instructions for the call Twilio will use without fetching Twiml from url. Twiml and url parameters are mutually exclusive
-    #[serde(rename = "Twiml")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub twiml: ::std::option::Option<::std::string::String>,
-    /// The maximum duration of the call in seconds. Constraints depend on account and configuration.
-    #[serde(rename = "TimeLimit")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub time_limit: ::std::option::Option<i64>,
-}
-
-/// The `application/x-www-form-urlencoded` body `UpdateCall` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "Url")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
@@ -129,17 +87,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                url: params.url,
-                method: params.method,
-                status: params.status,
-                fallback_url: params.fallback_url,
-                fallback_method: params.fallback_method,
-                status_callback: params.status_callback,
-                status_callback_method: params.status_callback_method,
-                twiml: params.twiml,
-                time_limit: params.time_limit,
-            },
+            &params,
         )
         .send()
         .await

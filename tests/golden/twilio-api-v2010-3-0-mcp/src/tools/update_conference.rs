@@ -28,35 +28,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `UpdateConference`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `UpdateConference`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Conference resource(s) to update.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the Conference resource to update
     #[serde(rename = "Sid")]
+    #[serde(skip_serializing)]
     pub sid: ::std::string::String,
-    #[serde(rename = "Status")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<super::super::types::ConferenceEnumUpdateStatus>,
-    /// The URL we should call to announce something into the conference. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs.
-    #[serde(rename = "AnnounceUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub announce_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method used to call `announce_url`. Can be: `GET` or `POST` and the default is `POST`
-    #[serde(rename = "AnnounceMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub announce_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-}
-
-/// The `application/x-www-form-urlencoded` body `UpdateConference` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "Status")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<super::super::types::ConferenceEnumUpdateStatus>,
@@ -83,11 +67,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                status: params.status,
-                announce_url: params.announce_url,
-                announce_method: params.announce_method,
-            },
+            &params,
         )
         .send()
         .await

@@ -30,58 +30,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `UpdateConnectApp`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `UpdateConnectApp`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the ConnectApp resources to update.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the ConnectApp resource to update.
     #[serde(rename = "Sid")]
+    #[serde(skip_serializing)]
     pub sid: ::std::string::String,
-    /// The URL to redirect the user to after we authenticate the user and obtain authorization to access the Connect App.
-    #[serde(rename = "AuthorizeRedirectUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub authorize_redirect_url: ::std::option::Option<::std::string::String>,
-    /// The company name to set for the Connect App.
-    #[serde(rename = "CompanyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub company_name: ::std::option::Option<::std::string::String>,
-    /// The HTTP method to use when calling `deauthorize_callback_url`.
-    #[serde(rename = "DeauthorizeCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub deauthorize_callback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL to call using the `deauthorize_callback_method` to de-authorize the Connect App.
-    #[serde(rename = "DeauthorizeCallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub deauthorize_callback_url: ::std::option::Option<::std::string::String>,
-    /// A description of the Connect App.
-    #[serde(rename = "Description")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
-    /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
-    /// A public URL where users can obtain more information about this Connect App.
-    #[serde(rename = "HomepageUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub homepage_url: ::std::option::Option<::std::string::String>,
-    /// A comma-separated list of the permissions you will request from the users of this ConnectApp.  Can include: `get-all` and `post-all`.
-    #[serde(rename = "Permissions")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub permissions: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::ConnectAppEnumPermission>,
-    >,
-}
-
-/// The `application/x-www-form-urlencoded` body `UpdateConnectApp` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "AuthorizeRedirectUrl")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub authorize_redirect_url: ::std::option::Option<::std::string::String>,
@@ -125,16 +86,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                authorize_redirect_url: params.authorize_redirect_url,
-                company_name: params.company_name,
-                deauthorize_callback_method: params.deauthorize_callback_method,
-                deauthorize_callback_url: params.deauthorize_callback_url,
-                description: params.description,
-                friendly_name: params.friendly_name,
-                homepage_url: params.homepage_url,
-                permissions: params.permissions,
-            },
+            &params,
         )
         .send()
         .await

@@ -28,128 +28,20 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `UpdateIncomingPhoneNumber`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `UpdateIncomingPhoneNumber`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the IncomingPhoneNumber resource to update.  For more information, see [Exchanging Numbers Between Subaccounts](https://www.twilio.com/docs/iam/api/subaccounts#exchanging-numbers).
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the IncomingPhoneNumber resource to update.
     #[serde(rename = "Sid")]
+    #[serde(skip_serializing)]
     pub sid: ::std::string::String,
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the IncomingPhoneNumber resource to update.  For more information, see [Exchanging Numbers Between Subaccounts](https://www.twilio.com/docs/iam/api/subaccounts#exchanging-numbers).
-    #[serde(rename = "body_AccountSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub body_account_sid: ::std::option::Option<::std::string::String>,
-    /// The API version to use for incoming calls made to the phone number. The default is `2010-04-01`.
-    #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub api_version: ::std::option::Option<::std::string::String>,
-    /// A descriptive string that you created to describe this phone number. It can be up to 64 characters long. By default, this is a formatted version of the phone number.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
-    /// The SID of the application that should handle SMS messages sent to the number. If an `sms_application_sid` is present, we ignore all of the `sms_*_url` urls and use those set on the application.
-    #[serde(rename = "SmsApplicationSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_application_sid: ::std::option::Option<::std::string::String>,
-    /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
-    #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_fallback_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL we should call when the phone number receives an incoming SMS message.
-    #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_url: ::std::option::Option<::std::string::String>,
-    /// The URL we should call using the `status_callback_method` to send status information to your application.
-    #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The SID of the application we should use to handle phone calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
-    #[serde(rename = "VoiceApplicationSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_application_sid: ::std::option::Option<::std::string::String>,
-    /// Whether to lookup the caller's name from the CNAM database and post it to your app. Can be: `true` or `false` and defaults to `false`.
-    #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_caller_id_lookup: ::std::option::Option<bool>,
-    /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
-    #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_fallback_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL that we should call to answer a call to the phone number. The `voice_url` will not be called if a `voice_application_sid` or a `trunk_sid` is set.
-    #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_url: ::std::option::Option<::std::string::String>,
-    /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-    #[serde(rename = "EmergencyStatus")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub emergency_status: ::std::option::Option<
-        super::super::types::IncomingPhoneNumberEnumEmergencyStatus,
-    >,
-    /// The SID of the emergency address configuration to use for emergency calling from this phone number.
-    #[serde(rename = "EmergencyAddressSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub emergency_address_sid: ::std::option::Option<::std::string::String>,
-    /// The SID of the Trunk we should use to handle phone calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use only those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
-    #[serde(rename = "TrunkSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub trunk_sid: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "VoiceReceiveMode")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_receive_mode: ::std::option::Option<
-        super::super::types::IncomingPhoneNumberEnumVoiceReceiveMode,
-    >,
-    /// The SID of the Identity resource that we should associate with the phone number. Some regions require an identity to meet local regulations.
-    #[serde(rename = "IdentitySid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub identity_sid: ::std::option::Option<::std::string::String>,
-    /// The SID of the Address resource we should associate with the phone number. Some regions require addresses to meet local regulations.
-    #[serde(rename = "AddressSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub address_sid: ::std::option::Option<::std::string::String>,
-    /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
-    #[serde(rename = "BundleSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub bundle_sid: ::std::option::Option<::std::string::String>,
-}
-
-/// The `application/x-www-form-urlencoded` body `UpdateIncomingPhoneNumber` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
-    #[serde(rename = "AccountSid")]
+    #[serde(rename(deserialize = "body_AccountSid", serialize = "AccountSid"))]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub body_account_sid: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ApiVersion")]
@@ -247,31 +139,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                body_account_sid: params.body_account_sid,
-                api_version: params.api_version,
-                friendly_name: params.friendly_name,
-                sms_application_sid: params.sms_application_sid,
-                sms_fallback_method: params.sms_fallback_method,
-                sms_fallback_url: params.sms_fallback_url,
-                sms_method: params.sms_method,
-                sms_url: params.sms_url,
-                status_callback: params.status_callback,
-                status_callback_method: params.status_callback_method,
-                voice_application_sid: params.voice_application_sid,
-                voice_caller_id_lookup: params.voice_caller_id_lookup,
-                voice_fallback_method: params.voice_fallback_method,
-                voice_fallback_url: params.voice_fallback_url,
-                voice_method: params.voice_method,
-                voice_url: params.voice_url,
-                emergency_status: params.emergency_status,
-                emergency_address_sid: params.emergency_address_sid,
-                trunk_sid: params.trunk_sid,
-                voice_receive_mode: params.voice_receive_mode,
-                identity_sid: params.identity_sid,
-                address_sid: params.address_sid,
-                bundle_sid: params.bundle_sid,
-            },
+            &params,
         )
         .send()
         .await

@@ -30,33 +30,22 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `UpdateMember`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `UpdateMember`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Member resource(s) to update.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The SID of the Queue in which to find the members to update.
     #[serde(rename = "QueueSid")]
+    #[serde(skip_serializing)]
     pub queue_sid: ::std::string::String,
-    /// The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID of the resource(s) to update.
     #[serde(rename = "CallSid")]
+    #[serde(skip_serializing)]
     pub call_sid: ::std::string::String,
-    /// The absolute URL of the Queue resource.
-    #[serde(rename = "Url")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub url: ::std::option::Option<::std::string::String>,
-    /// How to pass the update request data. Can be `GET` or `POST` and the default is `POST`. `POST` sends the data as encoded form data and `GET` sends the data as query parameters.
-    #[serde(rename = "Method")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub method: ::std::option::Option<super::super::types::CreateApplicationVoiceMethod>,
-}
-
-/// The `application/x-www-form-urlencoded` body `UpdateMember` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "Url")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
@@ -79,10 +68,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                url: params.url,
-                method: params.method,
-            },
+            &params,
         )
         .send()
         .await

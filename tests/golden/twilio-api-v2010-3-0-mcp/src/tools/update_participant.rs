@@ -28,79 +28,22 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `UpdateParticipant`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `UpdateParticipant`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Participant resources to update.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The SID of the conference with the participant to update.
     #[serde(rename = "ConferenceSid")]
+    #[serde(skip_serializing)]
     pub conference_sid: ::std::string::String,
-    /// The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID or label of the participant to update. Non URL safe characters in a label must be percent encoded, for example, a space character is represented as %20.
     #[serde(rename = "CallSid")]
+    #[serde(skip_serializing)]
     pub call_sid: ::std::string::String,
-    /// Whether the participant should be muted. Can be `true` or `false`. `true` will mute the participant, and `false` will un-mute them. Anything value other than `true` or `false` is interpreted as `false`.
-    #[serde(rename = "Muted")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub muted: ::std::option::Option<bool>,
-    /// Whether the participant should be on hold. Can be: `true` or `false`. `true` puts the participant on hold, and `false` lets them rejoin the conference.
-    #[serde(rename = "Hold")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub hold: ::std::option::Option<bool>,
-    /// The URL we call using the `hold_method` for music that plays when the participant is on hold. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs.
-    #[serde(rename = "HoldUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub hold_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `hold_url`. Can be: `GET` or `POST` and the default is `GET`.
-    #[serde(rename = "HoldMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub hold_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL we call using the `announce_method` for an announcement to the participant. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs.
-    #[serde(rename = "AnnounceUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub announce_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `announce_url`. Can be: `GET` or `POST` and defaults to `POST`.
-    #[serde(rename = "AnnounceMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub announce_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL that Twilio calls using the `wait_method` before the conference has started. The URL may return an MP3 file, a WAV file, or a TwiML document. The default value is the URL of our standard hold music. If you do not want anything to play while waiting for the conference to start, specify an empty string by setting `wait_url` to `''`. For more details on the allowable verbs within the `waitUrl`, see the `waitUrl` attribute in the [<Conference> TwiML instruction](https://www.twilio.com/docs/voice/twiml/conference#attributes-waiturl).
-    #[serde(rename = "WaitUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub wait_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use to call `wait_url`. Can be `GET` or `POST` and the default is `POST`. When using a static audio file, this should be `GET` so that we can cache the file.
-    #[serde(rename = "WaitMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub wait_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// Whether to play a notification beep to the conference when the participant exits. Can be: `true` or `false`.
-    #[serde(rename = "BeepOnExit")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub beep_on_exit: ::std::option::Option<bool>,
-    /// Whether to end the conference when the participant leaves. Can be: `true` or `false` and defaults to `false`.
-    #[serde(rename = "EndConferenceOnExit")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub end_conference_on_exit: ::std::option::Option<bool>,
-    /// Whether the participant is coaching another call. Can be: `true` or `false`. If not present, defaults to `false` unless `call_sid_to_coach` is defined. If `true`, `call_sid_to_coach` must be defined.
-    #[serde(rename = "Coaching")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub coaching: ::std::option::Option<bool>,
-    /// The SID of the participant who is being `coached`. The participant being coached is the only participant who can hear the participant who is `coaching`.
-    #[serde(rename = "CallSidToCoach")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub call_sid_to_coach: ::std::option::Option<::std::string::String>,
-}
-
-/// The `application/x-www-form-urlencoded` body `UpdateParticipant` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "Muted")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub muted: ::std::option::Option<bool>,
@@ -159,20 +102,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                muted: params.muted,
-                hold: params.hold,
-                hold_url: params.hold_url,
-                hold_method: params.hold_method,
-                announce_url: params.announce_url,
-                announce_method: params.announce_method,
-                wait_url: params.wait_url,
-                wait_method: params.wait_method,
-                beep_on_exit: params.beep_on_exit,
-                end_conference_on_exit: params.end_conference_on_exit,
-                coaching: params.coaching,
-                call_sid_to_coach: params.call_sid_to_coach,
-            },
+            &params,
         )
         .send()
         .await

@@ -30,50 +30,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `UpdateShortCode`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `UpdateShortCode`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the ShortCode resource(s) to update.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the ShortCode resource to update
     #[serde(rename = "Sid")]
+    #[serde(skip_serializing)]
     pub sid: ::std::string::String,
-    /// A descriptive string that you created to describe this resource. It can be up to 64 characters long. By default, the `FriendlyName` is the short code.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
-    /// The API version to use to start a new TwiML session. Can be: `2010-04-01` or `2008-08-01`.
-    #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub api_version: ::std::option::Option<::std::string::String>,
-    /// The URL we should call when receiving an incoming SMS message to this short code.
-    #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method we should use when calling the `sms_url`. Can be: `GET` or `POST`.
-    #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL that we should call if an error occurs while retrieving or executing the TwiML from `sms_url`.
-    #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_fallback_url: ::std::option::Option<::std::string::String>,
-    /// The HTTP method that we should use to call the `sms_fallback_url`. Can be: `GET` or `POST`.
-    #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-}
-
-/// The `application/x-www-form-urlencoded` body `UpdateShortCode` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "FriendlyName")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub friendly_name: ::std::option::Option<::std::string::String>,
@@ -111,14 +80,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                friendly_name: params.friendly_name,
-                api_version: params.api_version,
-                sms_url: params.sms_url,
-                sms_method: params.sms_method,
-                sms_fallback_url: params.sms_fallback_url,
-                sms_fallback_method: params.sms_fallback_method,
-            },
+            &params,
         )
         .send()
         .await

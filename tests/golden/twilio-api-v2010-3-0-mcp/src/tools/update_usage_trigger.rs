@@ -28,36 +28,19 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `UpdateUsageTrigger`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `UpdateUsageTrigger`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the UsageTrigger resources to update.
     #[serde(rename = "AccountSid")]
+    #[serde(skip_serializing)]
     pub account_sid: ::std::string::String,
-    /// The Twilio-provided string that uniquely identifies the UsageTrigger resource to update.
     #[serde(rename = "Sid")]
+    #[serde(skip_serializing)]
     pub sid: ::std::string::String,
-    /// The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`.
-    #[serde(rename = "CallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub callback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
-    /// The URL we should call using `callback_method` when the trigger fires.
-    #[serde(rename = "CallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub callback_url: ::std::option::Option<::std::string::String>,
-    /// A descriptive string that you create to describe the resource. It can be up to 64 characters long.
-    #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
-}
-
-/// The `application/x-www-form-urlencoded` body `UpdateUsageTrigger` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(rename = "CallbackMethod")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub callback_method: ::std::option::Option<
@@ -84,11 +67,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                callback_method: params.callback_method,
-                callback_url: params.callback_url,
-                friendly_name: params.friendly_name,
-            },
+            &params,
         )
         .send()
         .await

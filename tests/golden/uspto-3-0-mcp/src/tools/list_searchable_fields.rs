@@ -32,9 +32,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
 #[derive(::cast_runtime::codegen::serde::Deserialize)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Name of the dataset.
     pub dataset: ::std::string::String,
-    /// Version of the dataset.
     pub version: ::std::string::String,
 }
 

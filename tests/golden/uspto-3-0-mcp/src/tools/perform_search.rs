@@ -30,29 +30,17 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     ..::cast_runtime::codegen::ToolDef::BASE
 };
 
-/// The arguments of `perform-search`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
+/// The arguments of `perform-search`, and the `application/x-www-form-urlencoded` body it sends.
+#[derive(
+    ::cast_runtime::codegen::serde::Deserialize,
+    ::cast_runtime::codegen::serde::Serialize
+)]
 #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
 struct Params {
-    /// Version of the dataset.
+    #[serde(skip_serializing)]
     pub version: ::std::string::String,
-    /// Name of the dataset. In this case, the default value is oa_citations
+    #[serde(skip_serializing)]
     pub dataset: ::std::string::String,
-    /// Uses Lucene Query Syntax in the format of propertyName:value, propertyName:[num1 TO num2] and date range format: propertyName:[yyyyMMdd TO yyyyMMdd]. In the response please see the 'docs' element which has the list of record objects. Each record structure would consist of all the fields and their corresponding values.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub criteria: ::std::option::Option<::std::string::String>,
-    /// Starting record number. Default value is 0.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start: ::std::option::Option<i64>,
-    /// Specify number of rows to be returned. If you run the search with default values, in the response you will see 'numFound' attribute which will tell the number of records available in the dataset.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub rows: ::std::option::Option<i64>,
-}
-
-/// The `application/x-www-form-urlencoded` body `perform-search` sends.
-#[derive(::cast_runtime::codegen::serde::Serialize)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
-struct Body {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub criteria: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -74,11 +62,7 @@ async fn handle(
         .body(
             ::cast_runtime::codegen::Encoding::Form,
             "application/x-www-form-urlencoded",
-            &Body {
-                criteria: params.criteria,
-                start: params.start,
-                rows: params.rows,
-            },
+            &params,
         )
         .send()
         .await
