@@ -37,6 +37,8 @@ pub struct Api {
     pub tool_timeouts: &'static [(&'static str, u64)],
     /// The enabled tools, in spec order.
     pub tools: &'static [&'static ToolDef],
+    /// Sub-schemas stored once, which tool schemas name by `{"\u0000cast": ID}`.
+    pub fragments: &'static [&'static str],
 }
 
 impl Api {
@@ -56,6 +58,7 @@ impl Api {
         inbound_scopes: &[],
         tool_timeouts: &[],
         tools: &[],
+        fragments: &[],
     };
 }
 

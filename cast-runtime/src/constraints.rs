@@ -6,7 +6,7 @@
 //! client was shown. Each tool's validator is built on its first call: start-up stays as
 //! fast for 700 tools as for 7.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ const MAX_MESSAGE_CHARS: usize = 300;
 
 /// One tool's validator, built once when first needed.
 pub(crate) struct Constraints {
-    schema: &'static str,
+    schema: Arc<serde_json::Map<String, Value>>,
     validator: OnceLock<Option<jsonschema::Validator>>,
 }
 
@@ -30,7 +30,7 @@ impl std::fmt::Debug for Constraints {
 }
 
 impl Constraints {
-    pub(crate) fn new(schema: &'static str) -> Self {
+    pub(crate) fn new(schema: Arc<serde_json::Map<String, Value>>) -> Self {
         Self {
             schema,
             validator: OnceLock::new(),
@@ -41,7 +41,7 @@ impl Constraints {
     /// (`items[2].count: 0 is less than the minimum of 1`).
     pub(crate) fn check(&self, tool: &str, args: &Value) -> Result<(), String> {
         let validator = self.validator.get_or_init(|| {
-            let schema: Value = serde_json::from_str(self.schema).ok()?;
+            let schema = Value::Object((*self.schema).clone());
             match jsonschema::draft202012::options().build(&schema) {
                 Ok(validator) => Some(validator),
                 Err(error) => {
@@ -122,9 +122,16 @@ mod tests {
         "name":{"type":"string","maxLength":4}},
         "required":["name"]}"#;
 
+    fn schema(text: &str) -> Arc<serde_json::Map<String, Value>> {
+        match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => Arc::new(map),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn every_violation_is_named_by_its_path() {
-        let constraints = Constraints::new(SCHEMA);
+        let constraints = Constraints::new(schema(SCHEMA));
         let args = json!({ "name": "toolong", "level": 5, "items": [{ "count": 1 }, { "count": 0, "code": "abc" }] });
         let error = constraints.check("t", &args).expect_err("invalid");
         assert!(error.starts_with("invalid arguments for `t`:\n- "), "{error}");
@@ -142,7 +149,7 @@ mod tests {
 
     #[test]
     fn long_arguments_are_clipped_in_messages() {
-        let constraints = Constraints::new(SCHEMA);
+        let constraints = Constraints::new(schema(SCHEMA));
         let error = constraints
             .check("t", &json!({ "name": "x".repeat(10_000) }))
             .expect_err("too long");
@@ -151,7 +158,9 @@ mod tests {
 
     #[test]
     fn a_schema_the_validator_rejects_leaves_the_types_to_check() {
-        let constraints = Constraints::new(r#"{"type":"object","properties":{"a":{"type":"no-such-type"}}}"#);
+        let constraints = Constraints::new(schema(
+            r#"{"type":"object","properties":{"a":{"type":"no-such-type"}}}"#,
+        ));
         assert!(constraints.check("t", &json!({ "a": 1 })).is_ok());
     }
 

@@ -18,6 +18,7 @@ mod cli;
 pub mod codegen;
 mod constraints;
 pub mod credential;
+mod fragments;
 mod http;
 mod inbound;
 mod oauth;

@@ -15,6 +15,7 @@ use crate::{
     api::{Api, ToolDef},
     call::Call,
     constraints::Constraints,
+    fragments::Fragments,
     inbound::Caller,
     upstream::Upstream,
 };
@@ -51,10 +52,14 @@ impl Server {
         if max_concurrent_calls == 0 {
             return Err("--max-concurrent-calls must be at least 1".to_owned());
         }
+        let fragments = Fragments::parse(api.fragments)?;
         let mut tools = Vec::with_capacity(api.tools.len());
         let mut by_name = HashMap::with_capacity(api.tools.len());
+        let mut constraints = Vec::with_capacity(api.tools.len());
         for (index, def) in api.tools.iter().enumerate() {
-            tools.push(describe(def)?);
+            let tool = describe(def, &fragments)?;
+            constraints.push(Arc::new(Constraints::new(tool.input_schema.clone())));
+            tools.push(tool);
             by_name.insert(def.name, (*def, index));
         }
         let grants = api
@@ -68,11 +73,6 @@ impl Server {
                     .collect();
                 (*scope, tools)
             })
-            .collect();
-        let constraints = api
-            .tools
-            .iter()
-            .map(|def| Arc::new(Constraints::new(def.input_schema)))
             .collect();
         Ok(Self(Arc::new(Inner {
             api,
@@ -180,9 +180,9 @@ fn caller_of(context: &RequestContext<RoleServer>) -> Option<&Caller> {
         .and_then(|parts| parts.extensions.get::<Caller>())
 }
 
-fn describe(def: &ToolDef) -> Result<Tool, String> {
-    let schema = match serde_json::from_str(def.input_schema) {
-        Ok(serde_json::Value::Object(map)) => map,
+fn describe(def: &ToolDef, fragments: &Fragments) -> Result<Tool, String> {
+    let schema = match fragments.expand_text(def.input_schema) {
+        Some(serde_json::Value::Object(map)) => map,
         _ => return Err(format!("tool `{}` has an invalid input schema", def.name)),
     };
     let annotations = ToolAnnotations::new()
@@ -193,8 +193,8 @@ fn describe(def: &ToolDef) -> Result<Tool, String> {
     let mut tool =
         Tool::new_with_raw(def.name, Some(def.description.into()), Arc::new(schema)).with_annotations(annotations);
     if let Some(output) = def.output_schema {
-        match serde_json::from_str(output) {
-            Ok(serde_json::Value::Object(map)) => tool = tool.with_raw_output_schema(Arc::new(map)),
+        match fragments.expand_text(output) {
+            Some(serde_json::Value::Object(map)) => tool = tool.with_raw_output_schema(Arc::new(map)),
             _ => return Err(format!("tool `{}` has an invalid output schema", def.name)),
         }
     }

@@ -1019,7 +1019,7 @@ mod tests {
                 tool: &HOST_EXTENDING,
                 args: Default::default(),
                 caller: None,
-                constraints: Arc::new(crate::constraints::Constraints::new(HOST_EXTENDING.input_schema)),
+                constraints: Arc::new(crate::constraints::Constraints::new(Default::default())),
             };
             let result = call.request().path("sub", &value.to_owned()).send().await;
             let text = result.content[0].as_text().expect("text").text.clone();

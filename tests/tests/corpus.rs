@@ -115,12 +115,29 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
         let log = Default::default();
         let listed = match launch.stdio(&log).await {
             Ok(client) => {
-                let listed = client.list_all_tools().await.map(|t| t.len());
+                let listed = client.list_all_tools().await;
                 let _ = client.cancel().await;
                 listed.map_err(|e| e.to_string())
             }
             Err(err) => Err(format!("{err:#}")),
         };
+        // What clients are sent is what the generator made, shared fragments put back.
+        if let Ok(listed) = &listed {
+            for tool in generated.api.enabled_tools() {
+                let Some(served) = listed.iter().find(|t| t.name == tool.name) else {
+                    failures.push(format!("{name}: `{}` was not listed", tool.name));
+                    continue;
+                };
+                if serde_json::Value::Object((*served.input_schema).clone()) != tool.input_schema {
+                    failures.push(format!("{name}: `{}` lists another input schema than generated", tool.name));
+                }
+                let output = served.output_schema.as_ref().map(|o| serde_json::Value::Object((**o).clone()));
+                if output != tool.output_schema {
+                    failures.push(format!("{name}: `{}` lists another output schema than generated", tool.name));
+                }
+            }
+        }
+        let listed = listed.map(|tools| tools.len());
         match &listed {
             Ok(count) if *count == tools => {}
             Ok(count) => failures.push(format!("{name}: generated {tools} tools, the server listed {count}")),

@@ -1,6 +1,7 @@
 //! [`ApiIr`] to the files of a crate: Rust through tokens and prettyplease,
 //! everything else through the templates in `cast-codegen/templates/`.
 
+mod fragments;
 mod rust;
 mod types;
 
@@ -101,18 +102,30 @@ fn templates() -> Environment<'static> {
 /// Renders every file of the crate, keyed by path relative to the crate root.
 pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<String, String>, String> {
     let header = header(spec);
+    let shared = fragments::share(api);
     let mut files = BTreeMap::new();
     files.insert(
         "src/main.rs".to_owned(),
-        format_rust("src/main.rs", rust::main_rs(api), &header)?,
+        format_rust("src/main.rs", rust::main_rs(api, &shared), &header)?,
     );
+    if !shared.fragments.is_empty() {
+        let items = rust::schemas_rs(&shared);
+        let tokens = quote::quote! {
+            //! Schema text the tools share, stored once.
+            #items
+        };
+        files.insert(
+            "src/schemas.rs".to_owned(),
+            format_rust("src/schemas.rs", tokens, &header)?,
+        );
+    }
     files.insert(
         "src/tools/mod.rs".to_owned(),
         format_rust("src/tools/mod.rs", rust::tools_mod_rs(api), &header)?,
     );
-    for tool in api.enabled_tools() {
+    for (tool, schemas) in api.enabled_tools().zip(&shared.tools) {
         let path = format!("src/tools/{}.rs", tool.module);
-        let text = format_rust(&path, rust::tool_rs(api, tool), &header)?;
+        let text = format_rust(&path, rust::tool_rs(api, tool, schemas), &header)?;
         files.insert(path, text);
     }
     if types::has_types(api) {

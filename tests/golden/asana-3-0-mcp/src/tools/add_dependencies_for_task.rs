@@ -15,10 +15,8 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     method: ::cast_runtime::codegen::Method::Post,
     path_template: "/tasks/{task_gid}/addDependencies",
     path_pieces: &["/tasks/", "/addDependencies"],
-    input_schema: r#"{"type":"object","properties":{"task_gid":{"type":"string","description":"The task to operate on."},"opt_pretty":{"type":"boolean","description":"Provides “pretty” output.\nProvides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging."},"data":{"type":"object","properties":{"dependencies":{"description":"An array of task gids that a task depends on.","type":"array","items":{"type":"string"}}}}},"required":["task_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"data":{"type":"object","description":"An empty object. Some endpoints do not return an object on success. The success is conveyed through a 2-- status code and returning an empty object."}}}"#,
-    ),
+    input_schema: r#"{"type":"object","properties":{"task_gid":{"type":"string","description":"The task to operate on."},"opt_pretty":{"\u0000cast":0},"data":{"type":"object","properties":{"dependencies":{"description":"An array of task gids that a task depends on.","type":"array","items":{"type":"string"}}}}},"required":["task_gid"],"additionalProperties":false}"#,
+    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":10}"#),
     base_url: ::std::option::Option::None,
     security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {

@@ -19,10 +19,8 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     method: ::cast_runtime::codegen::Method::Post,
     path_template: "/sections/{section_gid}/addTask",
     path_pieces: &["/sections/", "/addTask"],
-    input_schema: r#"{"type":"object","properties":{"section_gid":{"type":"string","description":"The globally unique identifier for the section."},"opt_pretty":{"type":"boolean","description":"Provides “pretty” output.\nProvides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging."},"data":{"type":"object","properties":{"task":{"description":"The task to add to this section.","type":"string"},"insert_before":{"description":"An existing task within this section before which the added task should be inserted. Cannot be provided together with insert_after.","type":"string"},"insert_after":{"description":"An existing task within this section after which the added task should be inserted. Cannot be provided together with insert_before.","type":"string"}},"required":["task"]}},"required":["section_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"data":{"type":"object","description":"An empty object. Some endpoints do not return an object on success. The success is conveyed through a 2-- status code and returning an empty object."}}}"#,
-    ),
+    input_schema: r#"{"type":"object","properties":{"section_gid":{"type":"string","description":"The globally unique identifier for the section."},"opt_pretty":{"\u0000cast":0},"data":{"type":"object","properties":{"task":{"description":"The task to add to this section.","type":"string"},"insert_before":{"description":"An existing task within this section before which the added task should be inserted. Cannot be provided together with insert_after.","type":"string"},"insert_after":{"description":"An existing task within this section after which the added task should be inserted. Cannot be provided together with insert_before.","type":"string"}},"required":["task"]}},"required":["section_gid"],"additionalProperties":false}"#,
+    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":10}"#),
     base_url: ::std::option::Option::None,
     security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {

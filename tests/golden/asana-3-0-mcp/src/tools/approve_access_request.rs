@@ -13,10 +13,8 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     method: ::cast_runtime::codegen::Method::Post,
     path_template: "/access_requests/{access_request_gid}/approve",
     path_pieces: &["/access_requests/", "/approve"],
-    input_schema: r#"{"type":"object","properties":{"access_request_gid":{"type":"string","description":"Globally unique identifier for the access request."}},"required":["access_request_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"data":{"type":"object","description":"An empty object. Some endpoints do not return an object on success. The success is conveyed through a 2-- status code and returning an empty object."}}}"#,
-    ),
+    input_schema: r#"{"\u0000cast":7}"#,
+    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":10}"#),
     base_url: ::std::option::Option::None,
     security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {

@@ -15,10 +15,8 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     method: ::cast_runtime::codegen::Method::Get,
     path_template: "/workspaces/{workspace_gid}",
     path_pieces: &["/workspaces/", ""],
-    input_schema: r#"{"type":"object","properties":{"workspace_gid":{"type":"string","description":"Globally unique identifier for the workspace or organization."},"opt_pretty":{"type":"boolean","description":"Provides “pretty” output.\nProvides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging."},"opt_fields":{"type":"array","items":{"type":"string","enum":["email_domains","is_organization","name"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["workspace_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"data":{"allOf":[{"description":"A *workspace* is the highest-level organizational unit in Asana. All projects and tasks have an associated workspace.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"description":"The name of the workspace.","type":"string"}}},{"type":"object","properties":{"email_domains":{"description":"The email domains that are associated with this workspace.","type":"array","items":{"type":"string","format":"uri"}},"is_organization":{"description":"Whether the workspace is an *organization*.","type":"boolean"}}}]}}}"#,
-    ),
+    input_schema: r#"{"type":"object","properties":{"workspace_gid":{"type":"string","description":"Globally unique identifier for the workspace or organization."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":965}},"required":["workspace_gid"],"additionalProperties":false}"#,
+    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":971}"#),
     base_url: ::std::option::Option::None,
     security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {

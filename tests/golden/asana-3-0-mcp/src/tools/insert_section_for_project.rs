@@ -18,10 +18,8 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     method: ::cast_runtime::codegen::Method::Post,
     path_template: "/projects/{project_gid}/sections/insert",
     path_pieces: &["/projects/", "/sections/insert"],
-    input_schema: r#"{"type":"object","properties":{"project_gid":{"type":"string","description":"Globally unique identifier for the project."},"opt_pretty":{"type":"boolean","description":"Provides “pretty” output.\nProvides the response in a “pretty” format. In the case of JSON this means doing proper line breaking and indentation to make it readable. This will take extra time and increase the response size so it is advisable only to use this during debugging."},"data":{"type":"object","properties":{"section":{"description":"The section to reorder.","type":"string"},"before_section":{"description":"Insert the given section immediately before the section specified by this parameter.","type":"string"},"after_section":{"description":"Insert the given section immediately after the section specified by this parameter.","type":"string"}},"required":["section"]}},"required":["project_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"data":{"type":"object","description":"An empty object. Some endpoints do not return an object on success. The success is conveyed through a 2-- status code and returning an empty object."}}}"#,
-    ),
+    input_schema: r#"{"type":"object","properties":{"project_gid":{"type":"string","description":"Globally unique identifier for the project."},"opt_pretty":{"\u0000cast":0},"data":{"type":"object","properties":{"section":{"description":"The section to reorder.","type":"string"},"before_section":{"description":"Insert the given section immediately before the section specified by this parameter.","type":"string"},"after_section":{"description":"Insert the given section immediately after the section specified by this parameter.","type":"string"}},"required":["section"]}},"required":["project_gid"],"additionalProperties":false}"#,
+    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":10}"#),
     base_url: ::std::option::Option::None,
     security: &[&[0], &[1]],
     annotations: ::cast_runtime::codegen::Annotations {

@@ -15,7 +15,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     path_pieces: &["/api/items"],
     input_schema: r#"{"type":"object","properties":{"limit":{"type":"integer","format":"int32","minimum":1,"maximum":100,"default":20,"description":"Maximum number of items to return."},"offset":{"type":"integer","format":"int32","minimum":0,"default":0,"description":"Number of items to skip."},"tag":{"type":"string","description":"Only items with this tag."}},"additionalProperties":false}"#,
     output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","required":["items","total"],"properties":{"items":{"type":"array","items":{"type":"object","required":["id","name"],"properties":{"id":{"type":"integer","format":"int64","description":"Server-assigned identifier."},"name":{"type":"string","minLength":1,"maxLength":200,"description":"Display name."},"tag":{"type":"string","description":"Free-form label used for filtering."},"price":{"type":"number","format":"double","minimum":0,"description":"Unit price in euros."},"status":{"type":"string","enum":["available","sold","archived"],"default":"available"}}}},"total":{"type":"integer"}}}"#,
+        r#"{"type":"object","required":["items","total"],"properties":{"items":{"type":"array","items":{"\u0000cast":1}},"total":{"type":"integer"}}}"#,
     ),
     base_url: ::std::option::Option::None,
     security: &[&[0]],

@@ -12,9 +12,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     path_template: "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/AvailablePhoneNumbers/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) requesting the available phone number Country resource."},"CountryCode":{"type":"string","format":"iso-country-code","description":"The [ISO-3166-1](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) country code of the country to fetch available phone number information about."}},"required":["AccountSid","CountryCode"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"country_code":{"type":["string","null"],"format":"iso-country-code","description":"The [ISO-3166-1](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) country code of the country."},"country":{"type":["string","null"],"description":"The name of the country."},"uri":{"type":["string","null"],"format":"uri","description":"The URI of the Country resource, relative to `https://api.twilio.com`."},"beta":{"type":["boolean","null"],"description":"Whether all phone numbers available in the country are new to the Twilio platform. `true` if they are and `false` if all numbers are not in the Twilio Phone Number Beta program."},"subresource_uris":{"type":["object","null"],"format":"uri-map","description":"A list of related AvailablePhoneNumber resources identified by their URIs relative to `https://api.twilio.com`."}}}"#,
-    ),
+    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":41}"#),
     base_url: ::std::option::Option::None,
     security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {

@@ -12,9 +12,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     path_template: "/2010-04-01/Accounts/{AccountSid}/Keys/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Keys/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Key resource to fetch."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^SK[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the Key resource to fetch."}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^SK[0-9a-fA-F]{32}$","description":"The unique string that that we created to identify the Key resource."},"friendly_name":{"type":["string","null"],"description":"The string that you assigned to describe the resource."},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"date_updated":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."}}}"#,
-    ),
+    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":218}"#),
     base_url: ::std::option::Option::None,
     security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {

@@ -12,9 +12,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     path_template: "/2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members/{CallSid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Queues/", "/Members/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Member resource(s) to fetch."},"QueueSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^QU[0-9a-fA-F]{32}$","description":"The SID of the Queue in which to find the members to fetch."},"CallSid":{"type":"string","description":"The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID of the resource(s) to fetch."}},"required":["AccountSid","QueueSid","CallSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"call_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Member resource is associated with."},"date_enqueued":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date that the member was enqueued, given in RFC 2822 format."},"position":{"type":"integer","default":0,"description":"This member's current position in the queue."},"uri":{"type":["string","null"],"description":"The URI of the resource, relative to `https://api.twilio.com`."},"wait_time":{"type":"integer","default":0,"description":"The number of seconds the member has been in the queue."},"queue_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^QU[0-9a-fA-F]{32}$","description":"The SID of the Queue the member is in."}}}"#,
-    ),
+    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":233}"#),
     base_url: ::std::option::Option::None,
     security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {

@@ -17,7 +17,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         "/Payloads/",
         "/Data.json",
     ],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording AddOnResult Payload resource to fetch."},"ReferenceSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^RE[0-9a-fA-F]{32}$","description":"The SID of the recording to which the AddOnResult resource that contains the payload to fetch belongs."},"AddOnResultSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^XR[0-9a-fA-F]{32}$","description":"The SID of the AddOnResult to which the payload to fetch belongs."},"PayloadSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^XH[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the Recording AddOnResult Payload resource to fetch."}},"required":["AccountSid","ReferenceSid","AddOnResultSid","PayloadSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":311},"ReferenceSid":{"\u0000cast":312},"AddOnResultSid":{"\u0000cast":313},"PayloadSid":{"\u0000cast":314}},"required":["AccountSid","ReferenceSid","AddOnResultSid","PayloadSid"],"additionalProperties":false}"#,
     output_schema: ::std::option::Option::None,
     base_url: ::std::option::Option::None,
     security: &[&[0]],

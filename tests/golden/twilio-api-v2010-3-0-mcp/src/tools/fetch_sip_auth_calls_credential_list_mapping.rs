@@ -18,10 +18,8 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         "/Auth/Calls/CredentialListMappings/",
         ".json",
     ],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the CredentialListMapping resource to fetch."},"DomainSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^SD[0-9a-fA-F]{32}$","description":"The SID of the SIP domain that contains the resource to fetch."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CL[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the CredentialListMapping resource to fetch."}},"required":["AccountSid","DomainSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"account_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the CredentialListMapping resource."},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"date_updated":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that the resource was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"friendly_name":{"type":["string","null"],"description":"The string that you assigned to describe the resource."},"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^CL[0-9a-fA-F]{32}$","description":"The unique string that that we created to identify the CredentialListMapping resource."}}}"#,
-    ),
+    input_schema: r#"{"\u0000cast":351}"#,
+    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":342}"#),
     base_url: ::std::option::Option::None,
     security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {

@@ -13,10 +13,8 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     method: ::cast_runtime::codegen::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/SIP/IpAccessControlLists/", ".json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The unique id of the [Account](https://www.twilio.com/docs/iam/api/account) responsible for this resource."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AL[0-9a-fA-F]{32}$","description":"A 34 character string that uniquely identifies the resource to fetch."}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AL[0-9a-fA-F]{32}$","description":"A 34 character string that uniquely identifies this resource."},"account_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The unique id of the [Account](https://www.twilio.com/docs/iam/api/account) that owns this resource."},"friendly_name":{"type":["string","null"],"description":"A human readable descriptive text, up to 255 characters long."},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date that this resource was created, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format."},"date_updated":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date that this resource was last updated, given as GMT in [RFC 2822](https://www.php.net/manual/en/class.datetime.php#datetime.constants.rfc2822) format."},"subresource_uris":{"type":["object","null"],"format":"uri-map","description":"A list of the IpAddress resources associated with this IP access control list resource."},"uri":{"type":["string","null"],"description":"The URI for this resource, relative to `https://api.twilio.com`"}}}"#,
-    ),
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":369},"Sid":{"\u0000cast":396}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
+    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":395}"#),
     base_url: ::std::option::Option::None,
     security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {

@@ -14,9 +14,7 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
     path_template: "/2010-04-01/Accounts/{AccountSid}/SigningKeys/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/SigningKeys/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$"},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^SK[0-9a-fA-F]{32}$"},"FriendlyName":{"type":"string","description":""}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^SK[0-9a-fA-F]{32}$"},"friendly_name":{"type":["string","null"]},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822"},"date_updated":{"type":["string","null"],"format":"date-time-rfc-2822"}}}"#,
-    ),
+    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":254}"#),
     base_url: ::std::option::Option::None,
     security: &[&[0]],
     annotations: ::cast_runtime::codegen::Annotations {
