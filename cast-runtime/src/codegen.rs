@@ -16,8 +16,9 @@ pub use rmcp::model::CallToolResult;
 pub use crate::{
     api::{Annotations, Api, Method, Redirects, Scheme, SchemeKind, ToolDef, ToolFuture},
     body::Encoding,
-    call::{Call, ParamText, ParamValue, Request, param_text_of, tool_error},
+    call::{Call, Request, tool_error},
     cli::main,
+    param::{ParamText, ParamValue, param_text_of},
     style::{In, Style, Styled},
     value::{Nullable, present},
 };

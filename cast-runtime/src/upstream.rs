@@ -13,8 +13,8 @@ use zeroize::Zeroizing;
 
 use crate::{
     api::{Redirects, Scheme, SchemeKind, ToolDef},
-    call::tool_error,
     credential::SealedCredential,
+    error::tool_error,
     http::{credential_client, read_body, same_origin},
     oauth::{AuthorizationCode, ClientCredentials, Endpoint},
     redact::Needles,

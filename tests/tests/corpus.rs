@@ -129,11 +129,20 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
                     continue;
                 };
                 if serde_json::Value::Object((*served.input_schema).clone()) != tool.input_schema {
-                    failures.push(format!("{name}: `{}` lists another input schema than generated", tool.name));
+                    failures.push(format!(
+                        "{name}: `{}` lists another input schema than generated",
+                        tool.name
+                    ));
                 }
-                let output = served.output_schema.as_ref().map(|o| serde_json::Value::Object((**o).clone()));
+                let output = served
+                    .output_schema
+                    .as_ref()
+                    .map(|o| serde_json::Value::Object((**o).clone()));
                 if output != tool.output_schema {
-                    failures.push(format!("{name}: `{}` lists another output schema than generated", tool.name));
+                    failures.push(format!(
+                        "{name}: `{}` lists another output schema than generated",
+                        tool.name
+                    ));
                 }
             }
         }

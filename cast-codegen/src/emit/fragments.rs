@@ -225,7 +225,11 @@ mod tests {
         assert!(!texts[2].contains(marker), "{}", texts[2]);
         // Six big subtrees before (inner's two, twice, and two others); four stored now.
         let long = "x".repeat(200);
-        let stored: usize = texts.iter().chain(&rewriter.fragments).map(|t| t.matches(&long).count()).sum();
+        let stored: usize = texts
+            .iter()
+            .chain(&rewriter.fragments)
+            .map(|t| t.matches(&long).count())
+            .sum();
         assert_eq!(stored, 4, "{texts:?} {:?}", rewriter.fragments);
     }
 }

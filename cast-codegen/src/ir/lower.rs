@@ -1017,7 +1017,12 @@ fn output_schema(cx: &mut SchemaCx<'_>, operation: &Value, pointer: &str) -> Opt
     }
     let at = format!("{pointer}/responses/{code}/content/{}/schema", pointer_token(media));
     let converted = cx.convert(schema, &at, Direction::Response);
-    Some(cx.finish(converted))
+    let mut finished = cx.finish(converted);
+    // MCP wants `"type": "object"` at the root of an output schema, and clients are sent it so.
+    if let Some(map) = finished.as_object_mut() {
+        map.entry("type").or_insert_with(|| json!("object"));
+    }
+    Some(finished)
 }
 
 /// A server URL with its variables replaced by their defaults.
