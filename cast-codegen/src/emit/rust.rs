@@ -274,7 +274,7 @@ fn method(method: HttpMethod) -> TokenStream {
         HttpMethod::Patch => quote!(Patch),
         HttpMethod::Trace => quote!(Trace),
     };
-    quote!(::cast_runtime::codegen::Method::#variant)
+    quote!(cast::Method::#variant)
 }
 
 /// `src/tools/<module>.rs`.
@@ -290,10 +290,9 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
         tool.path,
         tool.title.as_deref().unwrap_or(&tool.name)
     );
-    let tool_doc = doc_attrs(&tool.description);
     let title = match &tool.title {
-        Some(t) => quote!(::std::option::Option::Some(#t)),
-        None => quote!(::std::option::Option::None),
+        Some(t) => quote!(Some(#t)),
+        None => quote!(None),
     };
     let description = &tool.description;
     let method = method(tool.method);
@@ -303,17 +302,17 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
     let output_schema = match output_schema {
         Some(schema) => {
             let text = raw_string(schema);
-            quote!(::std::option::Option::Some(#text))
+            quote!(Some(#text))
         }
-        None => quote!(::std::option::Option::None),
+        None => quote!(None),
     };
     let security = tool.security.iter().map(|alternative| {
         let indices = alternative.iter().map(|i| Literal::usize_unsuffixed(*i));
         quote!(&[#(#indices),*])
     });
     let base_url = match &tool.base_url {
-        Some(url) => quote!(::std::option::Option::Some(#url)),
-        None => quote!(::std::option::Option::None),
+        Some(url) => quote!(Some(#url)),
+        None => quote!(None),
     };
     let crate::ir::Annotations {
         read_only,
@@ -324,7 +323,7 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
     // A body of fields is `Params` itself, serialized: each body field under its wire name,
     // the parameters skipped. One struct, so arguments are never copied into a second one.
     let params_are_body = matches!(tool.body.as_ref().map(|b| &b.shape), Some(BodyShape::Fields(_)));
-    let param_sent = if params_are_body { Sent::Skip } else { Sent::Same };
+    let param_sent = if params_are_body { Sent::Skip } else { Sent::Never };
     let mut fields = Vec::new();
     let mut chain = Vec::new();
     for index in &tool.path_params {
@@ -350,22 +349,22 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
             BodyShape::Whole { .. } => Vec::new(),
         };
         let encoding = match body.kind {
-            BodyKind::Json => quote!(::cast_runtime::codegen::Encoding::Json),
-            BodyKind::Form if body.encodings.is_empty() => quote!(::cast_runtime::codegen::Encoding::Form),
+            BodyKind::Json => quote!(cast::Encoding::Json),
+            BodyKind::Form if body.encodings.is_empty() => quote!(cast::Encoding::Form),
             BodyKind::Form => {
                 let fields = body.encodings.iter().map(|(field, styled)| {
                     let styled = styled_tokens(*styled);
                     quote!((#field, #styled))
                 });
-                quote!(::cast_runtime::codegen::Encoding::FormWith(&[#(#fields),*]))
+                quote!(cast::Encoding::FormWith(&[#(#fields),*]))
             }
-            BodyKind::Multipart => quote!(::cast_runtime::codegen::Encoding::Multipart { files: &[#(#files),*] }),
-            BodyKind::Text => quote!(::cast_runtime::codegen::Encoding::Text),
-            BodyKind::Binary => quote!(::cast_runtime::codegen::Encoding::Binary),
+            BodyKind::Multipart => quote!(cast::Encoding::Multipart { files: &[#(#files),*] }),
+            BodyKind::Text => quote!(cast::Encoding::Text),
+            BodyKind::Binary => quote!(cast::Encoding::Binary),
         };
         match &body.shape {
             BodyShape::Whole { name, required, ty } => {
-                fields.push(paths.field(&name.ident, &name.arg, Sent::Same, ty, *required, None));
+                fields.push(paths.field(&name.ident, &name.arg, Sent::Never, ty, *required, None));
                 let field = ident(&name.ident);
                 chain.push(if *required {
                     quote!(.body(#encoding, #media, &params.#field))
@@ -398,30 +397,31 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
         format!(" The arguments of `{name}`.")
     };
     let derive = if params_are_body {
-        quote!(#[derive(::cast_runtime::codegen::serde::Deserialize, ::cast_runtime::codegen::serde::Serialize)])
+        quote!(#[derive(cast::serde::Deserialize, cast::serde::Serialize)])
     } else {
-        quote!(#[derive(::cast_runtime::codegen::serde::Deserialize)])
+        quote!(#[derive(cast::serde::Deserialize)])
     };
     let read_params = if fields.is_empty() {
         quote! {
-            if let ::std::result::Result::Err(error) = call.args::<Params>() {
+            if let Err(error) = call.args::<Params>() {
                 return error;
             }
         }
     } else {
         quote! {
             let params: Params = match call.args() {
-                ::std::result::Result::Ok(params) => params,
-                ::std::result::Result::Err(error) => return error,
+                Ok(params) => params,
+                Err(error) => return error,
             };
         }
     };
     quote! {
         #![doc = #module_doc]
 
-        #tool_doc
+        use ::cast_runtime::codegen as cast;
+
         #[allow(clippy::needless_update)]
-        pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+        pub static TOOL: cast::ToolDef = cast::ToolDef {
             name: #name,
             title: #title,
             description: #description,
@@ -432,24 +432,24 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
             output_schema: #output_schema,
             base_url: #base_url,
             security: &[#(#security),*],
-            annotations: ::cast_runtime::codegen::Annotations {
+            annotations: cast::Annotations {
                 read_only: #read_only,
                 destructive: #destructive,
                 idempotent: #idempotent,
             },
-            call: |call| ::std::boxed::Box::pin(handle(call)),
-            ..::cast_runtime::codegen::ToolDef::BASE
+            call: |call| Box::pin(handle(call)),
+            ..cast::ToolDef::BASE
         };
 
         #[doc = #params_doc]
         #derive
-        #[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+        #[serde(crate = "cast::serde", deny_unknown_fields)]
         struct Params {
             #(#fields,)*
         }
 
 
-        async fn handle(mut call: ::cast_runtime::codegen::Call) -> ::cast_runtime::codegen::CallToolResult {
+        async fn handle(mut call: cast::Call) -> cast::CallToolResult {
             #read_params
             call.request()
                 #(#chain)*
@@ -479,7 +479,7 @@ fn param_call(param: &ParamIr) -> TokenStream {
         Location::Cookie => quote!(Cookie),
     };
     let styled = styled_tokens(param.styled);
-    quote!(.styled(::cast_runtime::codegen::In::#location, #wire, #styled, &params.#field))
+    quote!(.styled(cast::In::#location, #wire, #styled, &params.#field))
 }
 
 /// A `Styled` value, as the runtime spells it.
@@ -499,8 +499,8 @@ fn styled_tokens(styled: Styled) -> TokenStream {
         allow_reserved,
         ..
     } = styled;
-    quote!(::cast_runtime::codegen::Styled {
-        style: ::cast_runtime::codegen::Style::#style,
+    quote!(cast::Styled {
+        style: cast::Style::#style,
         explode: #explode,
         allow_reserved: #allow_reserved,
     })

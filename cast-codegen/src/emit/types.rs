@@ -33,31 +33,31 @@ impl TypePaths<'_> {
     /// The Rust type.
     pub fn rust(&self, ty: &RustType) -> TokenStream {
         match ty {
-            RustType::String => quote!(::std::string::String),
+            RustType::String => quote!(String),
             RustType::I32 => quote!(i32),
             RustType::I64 => quote!(i64),
             RustType::U32 => quote!(u32),
             RustType::U64 => quote!(u64),
-            RustType::Number => quote!(::cast_runtime::codegen::serde_json::Number),
+            RustType::Number => quote!(cast::serde_json::Number),
             RustType::Bool => quote!(bool),
             RustType::Vec(inner) => {
                 let inner = self.rust(inner);
-                quote!(::std::vec::Vec<#inner>)
+                quote!(Vec<#inner>)
             }
             RustType::Map(inner) => {
                 let inner = self.rust(inner);
-                quote!(::cast_runtime::codegen::IndexMap<::std::string::String, #inner>)
+                quote!(cast::IndexMap<String, #inner>)
             }
             RustType::Nullable(inner) => {
                 let inner = self.rust(inner);
-                quote!(::cast_runtime::codegen::Nullable<#inner>)
+                quote!(cast::Nullable<#inner>)
             }
             RustType::Boxed(inner) => {
                 let target = self.rust(inner);
                 // A collection already breaks the cycle; `Box<Vec<_>>` would only add a hop.
                 match inner.leaf_alias(self.types) {
                     RustType::Vec(_) | RustType::Map(_) | RustType::String | RustType::Any | RustType::Json => target,
-                    _ => quote!(::std::boxed::Box<#target>),
+                    _ => quote!(Box<#target>),
                 }
             }
             RustType::Named(id) => {
@@ -65,7 +65,7 @@ impl TypePaths<'_> {
                 let name = ident(&self.types[id.0].name);
                 quote!(#prefix::#name)
             }
-            RustType::Any | RustType::Json => quote!(::cast_runtime::codegen::Value),
+            RustType::Any | RustType::Json => quote!(cast::Value),
         }
     }
 
@@ -85,7 +85,9 @@ impl TypePaths<'_> {
             Sent::As(wire) if wire != name_in => {
                 Some(quote!(#[serde(rename(deserialize = #name_in, serialize = #wire))]))
             }
-            Sent::As(_) | Sent::Same | Sent::Skip if plain_name != name_in => Some(quote!(#[serde(rename = #name_in)])),
+            Sent::As(_) | Sent::Same | Sent::Skip | Sent::Never if plain_name != name_in => {
+                Some(quote!(#[serde(rename = #name_in)]))
+            }
             _ => None,
         };
         let field = ident(ident_text);
@@ -95,16 +97,15 @@ impl TypePaths<'_> {
             return quote!(#docs #rename #skip pub #field: #inner);
         }
         // An optional field that admits `null`: absent and `null` are different things to send.
-        let present = matches!(ty, RustType::Nullable(_))
-            .then(|| quote!(#[serde(deserialize_with = "::cast_runtime::codegen::present")]));
-        let default = if sent == Sent::Skip {
+        let present = matches!(ty, RustType::Nullable(_)).then(|| quote!(#[serde(deserialize_with = "cast::present")]));
+        let default = if matches!(sent, Sent::Skip | Sent::Never) {
             quote!(#[serde(default)])
         } else {
-            quote!(#[serde(default, skip_serializing_if = "::std::option::Option::is_none")])
+            quote!(#[serde(default, skip_serializing_if = "Option::is_none")])
         };
         quote! {
             #docs #rename #default #skip #present
-            pub #field: ::std::option::Option<#inner>
+            pub #field: Option<#inner>
         }
     }
 }
@@ -118,6 +119,8 @@ pub enum Sent<'a> {
     As(&'a str),
     /// Not at all (a path, query or header argument of a tool whose arguments are the body).
     Skip,
+    /// The struct is only read, never serialized.
+    Never,
 }
 
 impl RustType {
@@ -202,7 +205,7 @@ pub fn types_rs(api: &ApiIr) -> TokenStream {
         let name = ident(&def.name);
         let docs = def.description.as_deref().map(doc_attrs).unwrap_or_default();
         let derive = quote! {
-            #[derive(::cast_runtime::codegen::serde::Deserialize, ::cast_runtime::codegen::serde::Serialize)]
+            #[derive(cast::serde::Deserialize, cast::serde::Serialize)]
         };
         let item = match &def.kind {
             TypeKind::Alias(target) => {
@@ -216,7 +219,7 @@ pub fn types_rs(api: &ApiIr) -> TokenStream {
                 });
                 quote! {
                     #docs #derive
-                    #[serde(crate = "::cast_runtime::codegen::serde")]
+                    #[serde(crate = "cast::serde")]
                     pub enum #name { #(#variants,)* }
                 }
             }
@@ -228,7 +231,7 @@ pub fn types_rs(api: &ApiIr) -> TokenStream {
                 });
                 quote! {
                     #docs #derive
-                    #[serde(crate = "::cast_runtime::codegen::serde", untagged)]
+                    #[serde(crate = "cast::serde", untagged)]
                     pub enum #name { #(#variants,)* }
                 }
             }
@@ -257,11 +260,11 @@ pub fn types_rs(api: &ApiIr) -> TokenStream {
                         members.push(quote! {
                             /// Properties the schema does not declare, sent on as given.
                             #[serde(flatten)]
-                            pub #rest: ::cast_runtime::codegen::IndexMap<::std::string::String, #values>
+                            pub #rest: cast::IndexMap<String, #values>
                         });
-                        quote!(#[serde(crate = "::cast_runtime::codegen::serde")])
+                        quote!(#[serde(crate = "cast::serde")])
                     }
-                    None => quote!(#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]),
+                    None => quote!(#[serde(crate = "cast::serde", deny_unknown_fields)]),
                 };
                 quote! {
                     #docs #derive
@@ -272,14 +275,18 @@ pub fn types_rs(api: &ApiIr) -> TokenStream {
         };
         let param = (params.contains(&id) && !matches!(def.kind, TypeKind::Alias(_))).then(|| {
             quote! {
-                impl ::cast_runtime::codegen::ParamValue for #name {
-                    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-                        ::cast_runtime::codegen::param_text_of(self)
+                impl cast::ParamValue for #name {
+                    fn param_text(&self) -> cast::ParamText {
+                        cast::param_text_of(self)
                     }
                 }
             }
         });
         quote!(#item #param)
     });
-    quote!(#(#items)*)
+    quote! {
+        use ::cast_runtime::codegen as cast;
+
+        #(#items)*
+    }
 }

@@ -2,11 +2,10 @@
 
 //! The argument types the tools share, each defined once.
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+use ::cast_runtime::codegen as cast;
+
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetAccessRequestsOptFieldsItem {
     #[serde(rename = "approval_status")]
     ApprovalStatus,
@@ -20,40 +19,29 @@ pub enum GetAccessRequestsOptFieldsItem {
     Target,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetAccessRequestsOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetAccessRequestsOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 /// A request to create shareable access for a user.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct AccessRequestCreateRequest {
     /// The access requestable object that the user is requesting access to. This is the gid of the target. Supports projects and portfolios.
-    pub target: ::std::string::String,
+    pub target: String,
     /// The optional message to include with the access request. This can be used to provide context or additional information about the request.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub message: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub message: Option<cast::Nullable<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetAgentsForWorkspaceOptFieldsItem {
     #[serde(rename = "behavior_guidance")]
     BehaviorGuidance,
@@ -87,17 +75,14 @@ pub enum GetAgentsForWorkspaceOptFieldsItem {
     Workspace,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetAgentsForWorkspaceOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetAgentsForWorkspaceOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetAgentOptFieldsItem {
     #[serde(rename = "behavior_guidance")]
     BehaviorGuidance,
@@ -125,17 +110,14 @@ pub enum GetAgentOptFieldsItem {
     Workspace,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetAgentOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetAgentOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetAllocationOptFieldsItem {
     #[serde(rename = "assignee")]
     Assignee,
@@ -163,49 +145,38 @@ pub enum GetAllocationOptFieldsItem {
     StartDate,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetAllocationOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetAllocationOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct AllocationRequest {
     /// The localized day on which the allocation starts.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_date: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
     /// The localized day on which the allocation ends.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub end_date: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
     /// The amount of time associated with the allocation, represented as a percentage or number of hours.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub effort: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<super::types::AllocationRequestEffort>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub effort: Option<cast::Nullable<super::types::AllocationRequestEffort>>,
     /// Globally unique identifier for the user or placeholder assigned to the allocation.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assignee: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
     /// Globally unique identifier for the project the allocation is on.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum AllocationRequestEffortType {
     #[serde(rename = "hours")]
     Hours,
@@ -214,31 +185,22 @@ pub enum AllocationRequestEffortType {
 }
 
 /// The amount of time associated with the allocation, represented as a percentage or number of hours.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct AllocationRequestEffort {
     /// The units used for tracking effort on an allocation, either "hours" or "percent".
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub r#type: ::std::option::Option<super::types::AllocationRequestEffortType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<super::types::AllocationRequestEffortType>,
     /// The numeric effort value on the allocation.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub value: ::std::option::Option<::cast_runtime::codegen::serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<cast::serde_json::Number>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetAllocationsOptFieldsItem {
     #[serde(rename = "assignee")]
     Assignee,
@@ -272,66 +234,49 @@ pub enum GetAllocationsOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetAllocationsOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetAllocationsOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 /// The amount of time associated with the allocation, represented as a percentage or number of hours.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct CreateAllocationDataEffort {
     /// The units used for tracking effort on an allocation, either "hours" or "percent".
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub r#type: ::std::option::Option<super::types::AllocationRequestEffortType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<super::types::AllocationRequestEffortType>,
     /// The numeric effort value on the allocation.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub value: ::std::option::Option<::cast_runtime::codegen::serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<cast::serde_json::Number>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct CreateAllocationData {
     /// The localized day on which the allocation starts.
-    pub start_date: ::std::string::String,
+    pub start_date: String,
     /// The localized day on which the allocation ends.
-    pub end_date: ::std::string::String,
+    pub end_date: String,
     /// The amount of time associated with the allocation, represented as a percentage or number of hours.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub effort: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<super::types::CreateAllocationDataEffort>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub effort: Option<cast::Nullable<super::types::CreateAllocationDataEffort>>,
     /// Globally unique identifier for the user or placeholder assigned to the allocation.
-    pub assignee: ::std::string::String,
+    pub assignee: String,
     /// Globally unique identifier for the project the allocation is on.
-    pub parent: ::std::string::String,
+    pub parent: String,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetAttachmentOptFieldsItem {
     #[serde(rename = "connected_to_app")]
     ConnectedToApp,
@@ -361,17 +306,14 @@ pub enum GetAttachmentOptFieldsItem {
     ViewUrl,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetAttachmentOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetAttachmentOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetAttachmentsForObjectOptFieldsItem {
     #[serde(rename = "connected_to_app")]
     ConnectedToApp,
@@ -407,17 +349,14 @@ pub enum GetAttachmentsForObjectOptFieldsItem {
     ViewUrl,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetAttachmentsForObjectOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetAttachmentsForObjectOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateAttachmentForObjectResourceSubtype {
     #[serde(rename = "asana")]
     Asana,
@@ -425,11 +364,8 @@ pub enum CreateAttachmentForObjectResourceSubtype {
     External,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetAuditLogEventsActorType {
     #[serde(rename = "user")]
     User,
@@ -443,17 +379,14 @@ pub enum GetAuditLogEventsActorType {
     ExternalAdministrator,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetAuditLogEventsActorType {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetAuditLogEventsActorType {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateBatchRequestOptFieldsItem {
     #[serde(rename = "body")]
     TBody,
@@ -463,61 +396,44 @@ pub enum CreateBatchRequestOptFieldsItem {
     StatusCode,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CreateBatchRequestOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreateBatchRequestOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 /// A request object for use in a batch request.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct BatchRequest {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub actions: ::std::option::Option<
-        ::std::vec::Vec<super::types::BatchRequestAction>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<super::types::BatchRequestAction>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 /// An action object for use in a batch request.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct BatchRequestAction {
     /// The path of the desired endpoint relative to the API’s base URL. Query parameters are not accepted here; put them in `data` instead.
-    pub relative_path: ::std::string::String,
+    pub relative_path: String,
     /// The HTTP method you wish to emulate for the action.
     pub method: super::types::BatchRequestActionMethod,
     /// For `GET` requests, this should be a map of query parameters you would have normally passed in the URL. Options and pagination are not accepted here; put them in `options` instead. For `POST`, `PATCH`, and `PUT` methods, this should be the content you would have normally put in the data field of the body.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<cast::Value>,
     /// Pagination (`limit` and `offset`) and output options (`fields` or `expand`) for the action. “Pretty” JSON output is not an available option on individual actions; if you want pretty output, specify that option on the parent request.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub options: ::std::option::Option<super::types::BatchRequestActionOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<super::types::BatchRequestActionOptions>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum BatchRequestActionMethod {
     #[serde(rename = "get")]
     Get,
@@ -534,60 +450,45 @@ pub enum BatchRequestActionMethod {
 }
 
 /// Pagination (`limit` and `offset`) and output options (`fields` or `expand`) for the action. “Pretty” JSON output is not an available option on individual actions; if you want pretty output, specify that option on the parent request.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct BatchRequestActionOptions {
     /// Pagination limit for the request.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
     /// Pagination offset for the request.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub offset: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
     /// The fields to retrieve in the request.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub fields: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct BudgetRequest {
     /// The type of the budget, in "cost" or "time". The value of this property will dictate how the corresponding values for actual, estimate, and total are interpreted.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub budget_type: ::std::option::Option<super::types::BudgetRequestBudgetType>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub estimate: ::std::option::Option<super::types::BudgetEstimateRequest>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub actual: ::std::option::Option<super::types::BudgetActualRequest>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<super::types::BudgetTotalRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_type: Option<super::types::BudgetRequestBudgetType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<super::types::BudgetEstimateRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual: Option<super::types::BudgetActualRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<super::types::BudgetTotalRequest>,
     /// Globally unique ID of the parent object: project. Can only be set on create, immutable thereafter.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum BudgetRequestBudgetType {
     #[serde(rename = "cost")]
     Cost,
@@ -596,36 +497,27 @@ pub enum BudgetRequestBudgetType {
 }
 
 /// Defines how the estimate portion of a budget is configured. This object controls whether the estimate is enabled, what data source it uses, and which tasks (by billable status) are included in calculating the estimate value. When disabled (enabled: false and source: none), the estimate is hidden and the API response will return `value: null` and `units: null` for this field.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct BudgetEstimateRequest {
     /// Billable status filter applied to the estimate when `source` is `tasks`. Ignored when `source` is `capacity_plans` or `none`. When not provided, defaults to `billable`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub billable_status_filter: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billable_status_filter: Option<
         super::types::BudgetEstimateRequestBillableStatusFilter,
     >,
     /// The data source for the estimate. `tasks`: use task-level estimated time attributed to the parent. `capacity_plans`: use capacity plan estimates attributed to the parent. `none`: disables the estimate; only valid when `enabled` is `false`. When `enabled` is `true`, `source` must not be `none`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub source: ::std::option::Option<super::types::BudgetEstimateRequestSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<super::types::BudgetEstimateRequestSource>,
     /// Controls whether the estimate is displayed in the budget. This flag primarily affects UI presentation and the response payload. When `false` (and `source` is `none`), the estimate is hidden and the API response will return `value: null` and `units: null` for this field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub enabled: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum BudgetEstimateRequestBillableStatusFilter {
     #[serde(rename = "billable")]
     Billable,
@@ -635,11 +527,8 @@ pub enum BudgetEstimateRequestBillableStatusFilter {
     Any,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum BudgetEstimateRequestSource {
     #[serde(rename = "none")]
     TNone,
@@ -650,51 +539,36 @@ pub enum BudgetEstimateRequestSource {
 }
 
 /// Defines the configuration of the actual portion of a budget. The actual value represents aggregated time tracking data attributed to the budget’s parent. This object controls which time entries are included based on their billable status. When no entries match the selected filter, the value will be 0.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct BudgetActualRequest {
     /// Billable status filter applied to time tracking entries contributing to the actual value. Determines which entries are included in aggregation. When not provided, defaults to `billable`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub billable_status_filter: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billable_status_filter: Option<
         super::types::BudgetEstimateRequestBillableStatusFilter,
     >,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 /// Defines how the total portion of a budget is configured. The total represents a user-defined target value, not an aggregated one. This object specifies whether the total is displayed and the current value for the selected budget_type.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct BudgetTotalRequest {
     /// Indicates whether the total value is active and should be displayed in the budget. This flag primarily affects UI presentation and the response payload.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub enabled: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
     /// The user-set value for the total budget. When `budget_type` is `time`, represents minutes. When `budget_type` is `cost`, represents the monetary amount in the domain's currency. This value is stored separately for each `budget_type`, so switching between types preserves each value.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub value: ::std::option::Option<::cast_runtime::codegen::serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<cast::serde_json::Number>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetBudgetOptFieldsItem {
     #[serde(rename = "actual")]
     Actual,
@@ -732,17 +606,14 @@ pub enum GetBudgetOptFieldsItem {
     TotalValue,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetBudgetOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetBudgetOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetCustomFieldSettingsForProjectOptFieldsItem {
     #[serde(rename = "custom_field")]
     CustomField,
@@ -854,18 +725,14 @@ pub enum GetCustomFieldSettingsForProjectOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue
-for GetCustomFieldSettingsForProjectOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetCustomFieldSettingsForProjectOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetCustomFieldSettingsForTeamOptFieldsItem {
     #[serde(rename = "custom_field")]
     CustomField,
@@ -971,17 +838,14 @@ pub enum GetCustomFieldSettingsForTeamOptFieldsItem {
     ProjectName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetCustomFieldSettingsForTeamOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetCustomFieldSettingsForTeamOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateCustomFieldOptFieldsItem {
     #[serde(rename = "asana_created_field")]
     AsanaCreatedField,
@@ -1075,117 +939,95 @@ pub enum CreateCustomFieldOptFieldsItem {
     Type,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CreateCustomFieldOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreateCustomFieldOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct CustomFieldCreateRequest {
     /// The name of the custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// *Conditional*. Only relevant for custom fields of type `enum` or `multi_enum`. This array specifies the possible values which an `enum` custom field can adopt. To modify the enum options, refer to [working with enum options](/reference/createenumoptionforcustomfield).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub enum_options: ::std::option::Option<::std::vec::Vec<super::types::EnumOption>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enum_options: Option<Vec<super::types::EnumOption>>,
     /// This field is the unique custom ID string for the custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub id_prefix: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub input_restrictions: ::std::option::Option<
-        ::std::vec::Vec<super::types::CustomFieldCreateRequestInputRestrictionsItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub id_prefix: Option<cast::Nullable<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_restrictions: Option<
+        Vec<super::types::CustomFieldCreateRequestInputRestrictionsItem>,
     >,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_formula_field: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_formula_field: Option<bool>,
     /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub date_value: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<
-            super::types::CustomFieldCreateRequestDateValue,
-        >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub date_value: Option<
+        cast::Nullable<super::types::CustomFieldCreateRequestDateValue>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub enum_value: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enum_value: Option<cast::Value>,
     /// *Conditional*. Only relevant for custom fields of type `multi_enum`. This object is the chosen values of a `multi_enum` custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub multi_enum_values: ::std::option::Option<
-        ::std::vec::Vec<super::types::EnumOption>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_enum_values: Option<Vec<super::types::EnumOption>>,
     /// *Conditional*. This number is the value of a `number` custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub number_value: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::cast_runtime::codegen::serde_json::Number>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub number_value: Option<cast::Nullable<cast::serde_json::Number>>,
     /// *Conditional*. This string is the value of a `text` custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub text_value: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub text_value: Option<cast::Nullable<String>>,
     /// [Opt In](/docs/inputoutput-options). The description of the custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// Only relevant for custom fields of type `Number`. This field dictates the number of places after the decimal to round to, i.e. 0 is integer values, 1 rounds to the nearest tenth, and so on. Must be between 0 and 6, inclusive.
     /// For percentage format, this may be unintuitive, as a value of 0.25 has a precision of 0, while a value of 0.251 has a precision of 1. This is due to 0.25 being displayed as 25%.
     /// The identifier format will always have a precision of 0.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub precision: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<i64>,
     /// The format of this custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub format: ::std::option::Option<super::types::CustomFieldCreateRequestFormat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<super::types::CustomFieldCreateRequestFormat>,
     /// ISO 4217 currency code to format this custom field. This will be null if the `format` is not `currency`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub currency_code: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub currency_code: Option<cast::Nullable<String>>,
     /// This is the string that appears next to the custom field value. This will be null if the `format` is not `custom`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub custom_label: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub custom_label: Option<cast::Nullable<String>>,
     /// Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub custom_label_position: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<
-            super::types::CustomFieldCreateRequestCustomLabelPosition,
-        >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub custom_label_position: Option<
+        cast::Nullable<super::types::CustomFieldCreateRequestCustomLabelPosition>,
     >,
     /// *Conditional*. This flag describes whether a follower of a task with this field should receive inbox notifications from changes to this field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub has_notifications_enabled: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_notifications_enabled: Option<bool>,
     /// *Create-Only* The workspace to create a custom field in.
-    pub workspace: ::std::string::String,
+    pub workspace: String,
     /// *Allow-listed*. Instructs the API that this Custom Field is app-owned. This parameter is allow-listed to specific apps at this point in time. For apps that are not allow-listed, providing this parameter will result in a `403 Forbidden`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub owned_by_app: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by_app: Option<bool>,
     /// *Conditional*. Only relevant for custom fields of type `people`. This array of user GIDs, emails, or the string "me", reflects the users to be written to a `people` custom field. Note that *write* operations will replace existing users (if any) in the custom field with the users specified in this array.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub people_value: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub people_value: Option<Vec<String>>,
     /// *Conditional*. Only relevant for custom fields of type `reference`. This array of GIDs reflects the objects to be written to a `reference` custom field. Note that *write* operations will replace existing objects (if any) in the custom field with the objects specified in this array.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub reference_value: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_value: Option<Vec<String>>,
     /// The type of the custom field. Must be one of the given values.
     pub resource_subtype: super::types::CustomFieldCreateRequestResourceSubtype,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 /// Enum options are the possible values which an enum custom field can adopt. An enum custom field must contain at least 1 enum option but no more than 500.
@@ -1199,34 +1041,25 @@ pub struct CustomFieldCreateRequest {
 /// Enum options are an ordered list and by default new enum options are inserted at the end. Ordering in relation to existing enum options can be specified on creation by using `insert_before` or `insert_after` to reference an existing enum option. Only one of `insert_before` and `insert_after` can be provided when creating a new enum option.
 ///
 /// An enum options list can be reordered with the `POST /custom_fields/custom_field_gid/enum_options/insert` endpoint.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct EnumOption {
     /// The name of the enum option.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Whether or not the enum option is a selectable value for the custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub enabled: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
     /// The color of the enum option. Defaults to `none`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub color: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CustomFieldCreateRequestInputRestrictionsItem {
     #[serde(rename = "task")]
     Task,
@@ -1239,31 +1072,22 @@ pub enum CustomFieldCreateRequestInputRestrictionsItem {
 }
 
 /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct CustomFieldCreateRequestDateValue {
     /// A string representing the date in YYYY-MM-DD format.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub date: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
     /// A string representing the date in ISO 8601 format. If no time value is selected, the value of `date-time` will be `null`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub date_time: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_time: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CustomFieldCreateRequestFormat {
     #[serde(rename = "currency")]
     Currency,
@@ -1279,11 +1103,8 @@ pub enum CustomFieldCreateRequestFormat {
     TNone,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CustomFieldCreateRequestCustomLabelPosition {
     #[serde(rename = "prefix")]
     Prefix,
@@ -1291,11 +1112,8 @@ pub enum CustomFieldCreateRequestCustomLabelPosition {
     Suffix,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CustomFieldCreateRequestResourceSubtype {
     #[serde(rename = "text")]
     Text,
@@ -1313,135 +1131,104 @@ pub enum CustomFieldCreateRequestResourceSubtype {
     Reference,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct CustomFieldRequest {
     /// The name of the custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// *Conditional*. Only relevant for custom fields of type `enum` or `multi_enum`. This array specifies the possible values which an `enum` custom field can adopt. To modify the enum options, refer to [working with enum options](/reference/createenumoptionforcustomfield).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub enum_options: ::std::option::Option<::std::vec::Vec<super::types::EnumOption>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enum_options: Option<Vec<super::types::EnumOption>>,
     /// This field is the unique custom ID string for the custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub id_prefix: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub input_restrictions: ::std::option::Option<
-        ::std::vec::Vec<super::types::CustomFieldCreateRequestInputRestrictionsItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub id_prefix: Option<cast::Nullable<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_restrictions: Option<
+        Vec<super::types::CustomFieldCreateRequestInputRestrictionsItem>,
     >,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_formula_field: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_formula_field: Option<bool>,
     /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub date_value: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<super::types::CustomFieldRequestDateValue>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub enum_value: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub date_value: Option<cast::Nullable<super::types::CustomFieldRequestDateValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enum_value: Option<cast::Value>,
     /// *Conditional*. Only relevant for custom fields of type `multi_enum`. This object is the chosen values of a `multi_enum` custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub multi_enum_values: ::std::option::Option<
-        ::std::vec::Vec<super::types::EnumOption>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_enum_values: Option<Vec<super::types::EnumOption>>,
     /// *Conditional*. This number is the value of a `number` custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub number_value: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::cast_runtime::codegen::serde_json::Number>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub number_value: Option<cast::Nullable<cast::serde_json::Number>>,
     /// *Conditional*. This string is the value of a `text` custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub text_value: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub text_value: Option<cast::Nullable<String>>,
     /// [Opt In](/docs/inputoutput-options). The description of the custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// Only relevant for custom fields of type `Number`. This field dictates the number of places after the decimal to round to, i.e. 0 is integer values, 1 rounds to the nearest tenth, and so on. Must be between 0 and 6, inclusive.
     /// For percentage format, this may be unintuitive, as a value of 0.25 has a precision of 0, while a value of 0.251 has a precision of 1. This is due to 0.25 being displayed as 25%.
     /// The identifier format will always have a precision of 0.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub precision: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<i64>,
     /// The format of this custom field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub format: ::std::option::Option<super::types::CustomFieldCreateRequestFormat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<super::types::CustomFieldCreateRequestFormat>,
     /// ISO 4217 currency code to format this custom field. This will be null if the `format` is not `currency`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub currency_code: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub currency_code: Option<cast::Nullable<String>>,
     /// This is the string that appears next to the custom field value. This will be null if the `format` is not `custom`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub custom_label: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub custom_label: Option<cast::Nullable<String>>,
     /// Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub custom_label_position: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<
-            super::types::CustomFieldCreateRequestCustomLabelPosition,
-        >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub custom_label_position: Option<
+        cast::Nullable<super::types::CustomFieldCreateRequestCustomLabelPosition>,
     >,
     /// *Conditional*. This flag describes whether a follower of a task with this field should receive inbox notifications from changes to this field.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub has_notifications_enabled: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_notifications_enabled: Option<bool>,
     /// *Create-Only* The workspace to create a custom field in.
-    pub workspace: ::std::string::String,
+    pub workspace: String,
     /// *Allow-listed*. Instructs the API that this Custom Field is app-owned. This parameter is allow-listed to specific apps at this point in time. For apps that are not allow-listed, providing this parameter will result in a `403 Forbidden`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub owned_by_app: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by_app: Option<bool>,
     /// *Conditional*. Only relevant for custom fields of type `people`. This array of user GIDs, emails, or the string "me", reflects the users to be written to a `people` custom field. Note that *write* operations will replace existing users (if any) in the custom field with the users specified in this array.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub people_value: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub people_value: Option<Vec<String>>,
     /// *Conditional*. Only relevant for custom fields of type `reference`. This array of GIDs reflects the objects to be written to a `reference` custom field. Note that *write* operations will replace existing objects (if any) in the custom field with the objects specified in this array.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub reference_value: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_value: Option<Vec<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct CustomFieldRequestDateValue {
     /// A string representing the date in YYYY-MM-DD format.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub date: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
     /// A string representing the date in ISO 8601 format. If no time value is selected, the value of `date-time` will be `null`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub date_time: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_time: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetCustomFieldsForWorkspaceOptFieldsItem {
     #[serde(rename = "asana_created_field")]
     AsanaCreatedField,
@@ -1541,17 +1328,14 @@ pub enum GetCustomFieldsForWorkspaceOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetCustomFieldsForWorkspaceOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetCustomFieldsForWorkspaceOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateEnumOptionForCustomFieldOptFieldsItem {
     #[serde(rename = "color")]
     Color,
@@ -1561,62 +1345,46 @@ pub enum CreateEnumOptionForCustomFieldOptFieldsItem {
     Name,
 }
 
-impl ::cast_runtime::codegen::ParamValue
-for CreateEnumOptionForCustomFieldOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreateEnumOptionForCustomFieldOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct EnumOptionRequest {
     /// An existing enum option within this custom field before which the new enum option should be inserted. Cannot be provided together with after_enum_option.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_before: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_before: Option<String>,
     /// An existing enum option within this custom field after which the new enum option should be inserted. Cannot be provided together with before_enum_option.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_after: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_after: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct EnumOptionInsertRequest {
     /// The gid of the enum option to relocate.
-    pub enum_option: ::std::string::String,
+    pub enum_option: String,
     /// An existing enum option within this custom field before which the new enum option should be inserted. Cannot be provided together with after_enum_option.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub before_enum_option: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_enum_option: Option<String>,
     /// An existing enum option within this custom field after which the new enum option should be inserted. Cannot be provided together with before_enum_option.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub after_enum_option: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_enum_option: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 pub type EnumOptionBase = super::types::EnumOption;
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetCustomTypesOptFieldsItem {
     #[serde(rename = "name")]
     Name,
@@ -1638,17 +1406,14 @@ pub enum GetCustomTypesOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetCustomTypesOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetCustomTypesOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetCustomTypeOptFieldsItem {
     #[serde(rename = "name")]
     Name,
@@ -1664,17 +1429,14 @@ pub enum GetCustomTypeOptFieldsItem {
     StatusOptionsName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetCustomTypeOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetCustomTypeOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetEventsOptFieldsItem {
     #[serde(rename = "action")]
     Action,
@@ -1708,137 +1470,108 @@ pub enum GetEventsOptFieldsItem {
     UserName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetEventsOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetEventsOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 /// A *graph_export* request starts a job to export data starting from a parent object.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct GraphExportRequest {
     /// Globally unique ID of the parent object: goal, project, portfolio, or team.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 /// A *resource_export* request starts a job to bulk export objects for one or more resources.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ResourceExportRequest {
     /// Gid of a workspace.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub workspace: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     /// An object containing the parameters for the export request. The keys of this object are the GIDs of the resources to be exported. The values are objects with additional parameters for each resource.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub export_request_parameters: ::std::option::Option<
-        ::std::vec::Vec<super::types::ResourceExportRequestParameter>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_request_parameters: Option<
+        Vec<super::types::ResourceExportRequestParameter>,
     >,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ResourceExportRequestParameter {
     /// The type of the resource to be exported. This can be a task, team, or message.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub resource_type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub filters: ::std::option::Option<super::types::ResourceExportFilters>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<super::types::ResourceExportFilters>,
     /// An array of fields to include for the resource type. If not provided, all non-optional fields for the resource type will be included. This conforms to the fields optional parameter available for all Asana endpoints which is documented [here](https://developers.asana.com/docs/inputoutput-options)
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub fields: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 /// Filters to apply to a resource that will be exported. These filters can be used to narrow down the resources that are included in the export.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ResourceExportFilters {
     /// Filter by the users who assigned the resource. This array accepts a list of user GIDs. This is only applicable to tasks.
     #[serde(rename = "assigned_by.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assigned_by_any: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_by_any: Option<Vec<String>>,
     /// Filter by the users who are assigned to the resource. This array accepts a list of user GIDs. This is only applicable to tasks.
     #[serde(rename = "assignee.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assignee_any: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee_any: Option<Vec<String>>,
     /// Filter by the users who commented on the resource. This array accepts a list of user GIDs.
     #[serde(rename = "commented_on_by.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub commented_on_by_any: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commented_on_by_any: Option<Vec<String>>,
     /// Filter results to resources created after a specified date and time.
     #[serde(rename = "created_at.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_at_after: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at_after: Option<String>,
     /// Filter results to resources created before a specified date and time.
     #[serde(rename = "created_at.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_at_before: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at_before: Option<String>,
     /// Filter by the users who created the resource. This array accepts a list of user GIDs.
     #[serde(rename = "created_by.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_by_any: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by_any: Option<Vec<String>>,
     /// Filter by the users who are following the resource. This array accepts a list of user GIDs.
     #[serde(rename = "followers.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub followers_any: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers_any: Option<Vec<String>>,
     /// Filter by the users who liked the resource. This array accepts a list of user GIDs.
     #[serde(rename = "liked_by.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub liked_by_any: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liked_by_any: Option<Vec<String>>,
     /// Filter results to resources modified after a specified date and time.
     #[serde(rename = "modified_at.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub modified_at_after: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at_after: Option<String>,
     /// Filter results to resources modified before a specified date and time.
     #[serde(rename = "modified_at.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub modified_at_before: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at_before: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetGoalRelationshipOptFieldsItem {
     #[serde(rename = "contribution_weight")]
     ContributionWeight,
@@ -1858,80 +1591,55 @@ pub enum GetGoalRelationshipOptFieldsItem {
     SupportingResourceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetGoalRelationshipOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetGoalRelationshipOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct GoalRelationshipRequest {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub supporting_resource: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supporting_resource: Option<
         super::types::GoalRelationshipRequestSupportingResource,
     >,
     /// The weight that the supporting resource's progress contributes to the supported goal's progress. This can be 0, 1, or any value in between.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub contribution_weight: ::std::option::Option<
-        ::cast_runtime::codegen::serde_json::Number,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub supported_goal: ::std::option::Option<
-        super::types::GoalRelationshipRequestSupportedGoal,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contribution_weight: Option<cast::serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_goal: Option<super::types::GoalRelationshipRequestSupportedGoal>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct GoalRelationshipRequestSupportingResource {
     /// Name of the project. This is generally a short sentence fragment that fits on a line in the UI for maximum readability. However, it can be longer.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct GoalRelationshipRequestSupportedGoal {
     /// The name of the goal.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub owner: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<cast::Value>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetGoalRelationshipsOptFieldsItem {
     #[serde(rename = "contribution_weight")]
     ContributionWeight,
@@ -1957,45 +1665,34 @@ pub enum GetGoalRelationshipsOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetGoalRelationshipsOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetGoalRelationshipsOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct GoalAddSupportingRelationshipRequest {
     /// The gid of the supporting resource to add to the parent goal. Must be the gid of a goal, project, task, or portfolio.
-    pub supporting_resource: ::std::string::String,
+    pub supporting_resource: String,
     /// An id of a subgoal of this parent goal. The new subgoal will be added before the one specified here. `insert_before` and `insert_after` parameters cannot both be specified. Currently only supported when adding a subgoal.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_before: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_before: Option<String>,
     /// An id of a subgoal of this parent goal. The new subgoal will be added after the one specified here. `insert_before` and `insert_after` parameters cannot both be specified. Currently only supported when adding a subgoal.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_after: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_after: Option<String>,
     /// Defines how much the supporting goal’s progress contributes to the parent goal’s overall progress. When used with automatically calculated [Goal Metrics](/reference/creategoalmetric) (such as `progress_source = subgoal_progress`), this value must be greater than 0 for the subgoal to count toward the parent goal’s progress.
     /// Accepts a number between 0 and 1 (inclusive). Defaults to `0`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub contribution_weight: ::std::option::Option<
-        ::cast_runtime::codegen::serde_json::Number,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contribution_weight: Option<cast::serde_json::Number>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetGoalOptFieldsItem {
     #[serde(rename = "current_status_update")]
     CurrentStatusUpdate,
@@ -2239,91 +1936,68 @@ pub enum GetGoalOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetGoalOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetGoalOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct GoalUpdateRequest {
     /// The name of the goal.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The notes of the goal with formatting as HTML.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub html_notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_notes: Option<String>,
     /// Free-form textual information associated with the goal (i.e. its description).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     /// The localized day on which this goal is due. This takes a date with format `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_on: Option<cast::Nullable<String>>,
     /// The day on which work for this goal begins, or null if the goal has no start date. This takes a date with `YYYY-MM-DD` format, and cannot be set unless there is an accompanying due date.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub start_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub start_on: Option<cast::Nullable<String>>,
     /// *Conditional*. This property is only present when the `workspace` provided is an organization. Whether the goal belongs to the `workspace` (and is listed as part of the workspace’s goals) or not. If it isn’t a workspace-level goal, it is a team-level goal, and is associated with the goal’s team.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_workspace_level: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_workspace_level: Option<bool>,
     /// True if the goal is liked by the authorized user, false if not.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub liked: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liked: Option<bool>,
     /// *Conditional*. This property is only present when the `workspace` provided is an organization.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub team: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub team: Option<cast::Nullable<String>>,
     /// The `gid` of a workspace.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub workspace: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     /// The `gid` of a time period.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub time_period: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub time_period: Option<cast::Nullable<String>>,
     /// The `gid` of a user.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub owner: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub owner: Option<cast::Nullable<String>>,
     /// The current status of this goal. When the goal is open, its status can be `green`, `yellow`, and `red` to reflect "On Track", "At Risk", and "Off Track", respectively. When the goal is closed, the value can be `missed`, `achieved`, `partial`, or `dropped`.
     /// *Note* you can only write to this property if `metric` is set.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub status: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub status: Option<cast::Nullable<String>>,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub custom_fields: ::std::option::Option<
-        ::cast_runtime::codegen::IndexMap<::std::string::String, ::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<cast::IndexMap<String, String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetGoalsOptFieldsItem {
     #[serde(rename = "current_status_update")]
     CurrentStatusUpdate,
@@ -2573,134 +2247,99 @@ pub enum GetGoalsOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetGoalsOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetGoalsOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct GoalRequest {
     /// The name of the goal.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The notes of the goal with formatting as HTML.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub html_notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_notes: Option<String>,
     /// Free-form textual information associated with the goal (i.e. its description).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     /// The localized day on which this goal is due. This takes a date with format `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_on: Option<cast::Nullable<String>>,
     /// The day on which work for this goal begins, or null if the goal has no start date. This takes a date with `YYYY-MM-DD` format, and cannot be set unless there is an accompanying due date.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub start_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub start_on: Option<cast::Nullable<String>>,
     /// *Conditional*. This property is only present when the `workspace` provided is an organization. Whether the goal belongs to the `workspace` (and is listed as part of the workspace’s goals) or not. If it isn’t a workspace-level goal, it is a team-level goal, and is associated with the goal’s team.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_workspace_level: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_workspace_level: Option<bool>,
     /// True if the goal is liked by the authorized user, false if not.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub liked: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liked: Option<bool>,
     /// *Conditional*. This property is only present when the `workspace` provided is an organization.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub team: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub team: Option<cast::Nullable<String>>,
     /// The `gid` of a workspace.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub workspace: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     /// The `gid` of a time period.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub time_period: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub time_period: Option<cast::Nullable<String>>,
     /// The `gid` of a user.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub owner: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub followers: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub owner: Option<cast::Nullable<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers: Option<Vec<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 pub type GoalMetricRequest = super::types::GoalMetricBase;
 
 /// A generic Asana Resource, containing a globally unique identifier.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct GoalMetricBase {
     /// *Conditional*. Only relevant for goal metrics of type `Number`. This field dictates the number of places after the decimal to round to, i.e. 0 is integer values, 1 rounds to the nearest tenth, and so on. Must be between 0 and 6, inclusive.
     /// For percentage format, this may be unintuitive, as a value of 0.25 has a precision of 0, while a value of 0.251 has a precision of 1. This is due to 0.25 being displayed as 25%.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub precision: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<i64>,
     /// A supported unit of measure for the goal metric, or none.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub unit: ::std::option::Option<super::types::GoalMetricBaseUnit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<super::types::GoalMetricBaseUnit>,
     /// ISO 4217 currency code to format this custom field. This will be null if the `unit` is not `currency`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub currency_code: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub currency_code: Option<cast::Nullable<String>>,
     /// This number is the start value of a goal metric of type number.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub initial_number_value: ::std::option::Option<
-        ::cast_runtime::codegen::serde_json::Number,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_number_value: Option<cast::serde_json::Number>,
     /// This number is the end value of a goal metric of type number. This number cannot equal `initial_number_value`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub target_number_value: ::std::option::Option<
-        ::cast_runtime::codegen::serde_json::Number,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_number_value: Option<cast::serde_json::Number>,
     /// This number is the current value of a goal metric of type number.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub current_number_value: ::std::option::Option<
-        ::cast_runtime::codegen::serde_json::Number,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_number_value: Option<cast::serde_json::Number>,
     /// This field defines how the progress value of a goal metric is being calculated. A goal's progress can be provided manually by the user, calculated automatically from contributing subgoals, projects, or tasks, or managed by an integration with an external data source, such as Salesforce.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub progress_source: ::std::option::Option<
-        super::types::GoalMetricBaseProgressSource,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_source: Option<super::types::GoalMetricBaseProgressSource>,
     /// *Conditional*. Only relevant if `metric.progress_source` is one of `subgoal_progress`, `project_task_completion`, `project_milestone_completion`, or `task_completion`. If true, we use the supporting object's custom weight to calculate the goal's progress. If false, we treat all supporting objects as equally weighted
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_custom_weight: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_custom_weight: Option<bool>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GoalMetricBaseUnit {
     #[serde(rename = "none")]
     TNone,
@@ -2710,11 +2349,8 @@ pub enum GoalMetricBaseUnit {
     Percentage,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GoalMetricBaseProgressSource {
     #[serde(rename = "manual")]
     Manual,
@@ -2731,80 +2367,54 @@ pub enum GoalMetricBaseProgressSource {
 }
 
 /// A generic Asana Resource, containing a globally unique identifier.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct GoalMetricCurrentValueRequest {
     /// *Conditional*. This number is the current value of a goal metric of type number.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub current_number_value: ::std::option::Option<
-        ::cast_runtime::codegen::serde_json::Number,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_number_value: Option<cast::serde_json::Number>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskAddFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
-    pub followers: ::std::vec::Vec<::std::string::String>,
+    pub followers: Vec<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct AddCustomFieldSettingRequest {
     pub custom_field: super::types::AddCustomFieldSettingRequestCustomField,
     /// Whether this field should be considered important to this container (for instance, to display in the list view of items in the container).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_important: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_important: Option<bool>,
     /// A gid of a Custom Field Setting on this container, before which the new Custom Field Setting will be added.  `insert_before` and `insert_after` parameters cannot both be specified.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_before: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_before: Option<String>,
     /// A gid of a Custom Field Setting on this container, after which the new Custom Field Setting will be added.  `insert_before` and `insert_after` parameters cannot both be specified.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_after: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_after: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", untagged)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", untagged)]
 pub enum AddCustomFieldSettingRequestCustomField {
-    String(::std::string::String),
+    String(String),
     CustomFieldCreateRequest(super::types::CustomFieldCreateRequest),
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetJobOptFieldsItem {
     #[serde(rename = "new_graph_export")]
     NewGraphExport,
@@ -2848,33 +2458,27 @@ pub enum GetJobOptFieldsItem {
     Status,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetJobOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetJobOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetMembershipsResourceSubtype {
     #[serde(rename = "project_membership")]
     ProjectMembership,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetMembershipsResourceSubtype {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetMembershipsResourceSubtype {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetMembershipsOptFieldsItem {
     #[serde(rename = "offset")]
     Offset,
@@ -2884,60 +2488,45 @@ pub enum GetMembershipsOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetMembershipsOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetMembershipsOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct CreateMembershipRequest {
     /// Sets the access level for the member. Goals can have access levels `viewer`, `commenter`, `editor` or `admin`. Projects can have access levels `admin`, `editor` or `commenter`. Portfolios can have access levels `admin`, `editor` or `viewer`. Custom Fields can have access levels `admin`, `editor` or `user`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub access_level: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_level: Option<String>,
     /// The gid of the user or team.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub member: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
     /// The gid of the `goal`, `project`, or `portfolio` to add the member to.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// *Deprecated: new integrations should use access_level* The role given to the member. Optional argument, will default to `commenter` for goals and the default project role for projects. Can be `editor` or `commenter` for goals. Can be `admin`,`editor` or `commenter` for projects.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub role: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct MembershipRequest {
     /// Sets the access level for the member. Goals can have access levels `viewer`, `commenter`, `editor` or `admin`. Projects can have access levels `admin`, `editor` or `commenter`. Portfolios can have access levels `admin`, `editor` or `viewer`. Custom Fields can have access levels `admin`, `editor` or `user`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub access_level: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_level: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetOooEntryOptFieldsItem {
     #[serde(rename = "created_by")]
     CreatedBy,
@@ -2953,40 +2542,31 @@ pub enum GetOooEntryOptFieldsItem {
     UserName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetOooEntryOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetOooEntryOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 pub type OooEntryUpdateRequest = super::types::OooEntryBase;
 
 /// A generic Asana Resource, containing a globally unique identifier.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct OooEntryBase {
     /// The day on which the OOO entry starts.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_date: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
     /// The day on which the OOO entry ends.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub end_date: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetOooEntriesOptFieldsItem {
     #[serde(rename = "created_by")]
     CreatedBy,
@@ -3008,39 +2588,30 @@ pub enum GetOooEntriesOptFieldsItem {
     UserName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetOooEntriesOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetOooEntriesOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct CreateOooEntryData {
     /// The day on which the OOO entry starts.
-    pub start_date: ::std::string::String,
+    pub start_date: String,
     /// The day on which the OOO entry ends.
-    pub end_date: ::std::string::String,
+    pub end_date: String,
     /// Globally unique identifier for the user who is out of office.
-    pub user: ::std::string::String,
+    pub user: String,
     /// Globally unique identifier for the workspace.
-    pub workspace: ::std::string::String,
+    pub workspace: String,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateOrganizationExportOptFieldsItem {
     #[serde(rename = "created_at")]
     CreatedAt,
@@ -3054,35 +2625,26 @@ pub enum CreateOrganizationExportOptFieldsItem {
     State,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CreateOrganizationExportOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreateOrganizationExportOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 /// An *organization_export* request starts a job to export the complete data of the given Organization.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct OrganizationExportRequest {
     /// Globally unique identifier for the workspace or organization.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub organization: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetPortfolioMembershipsOptFieldsItem {
     #[serde(rename = "access_level")]
     AccessLevel,
@@ -3102,17 +2664,14 @@ pub enum GetPortfolioMembershipsOptFieldsItem {
     UserName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetPortfolioMembershipsOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetPortfolioMembershipsOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetPortfolioMembershipOptFieldsItem {
     #[serde(rename = "access_level")]
     AccessLevel,
@@ -3126,17 +2685,14 @@ pub enum GetPortfolioMembershipOptFieldsItem {
     UserName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetPortfolioMembershipOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetPortfolioMembershipOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetPortfoliosOptFieldsItem {
     #[serde(rename = "archived")]
     Archived,
@@ -3348,17 +2904,14 @@ pub enum GetPortfoliosOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetPortfoliosOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetPortfoliosOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreatePortfolioOptFieldsItem {
     #[serde(rename = "archived")]
     Archived,
@@ -3564,63 +3117,48 @@ pub enum CreatePortfolioOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CreatePortfolioOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreatePortfolioOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct PortfolioRequest {
     /// The name of the portfolio.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// [Opt In](/docs/inputoutput-options). True if the portfolio is archived, false if not. Archived portfolios do not show in the UI by default and may be treated differently for queries.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub archived: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
     /// Color of the portfolio.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub color: ::std::option::Option<super::types::PortfolioRequestColor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<super::types::PortfolioRequestColor>,
     /// The day on which work for this portfolio begins, or null if the portfolio has no start date. This takes a date with `YYYY-MM-DD` format. *Note: `due_on` must be present in the request when setting or unsetting the `start_on` parameter. Additionally, `start_on` and `due_on` cannot be the same date.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub start_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub start_on: Option<cast::Nullable<String>>,
     /// The day on which this portfolio is due. This takes a date with format YYYY-MM-DD.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_on: Option<cast::Nullable<String>>,
     /// The default access level when inviting new members to the portfolio
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub default_access_level: ::std::option::Option<
-        super::types::PortfolioRequestDefaultAccessLevel,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_access_level: Option<super::types::PortfolioRequestDefaultAccessLevel>,
     /// *Create-only*. The workspace or organization that the portfolio belongs to.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub workspace: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     /// *Deprecated:* new integrations use `privacy_setting` instead.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub public: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<bool>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum PortfolioRequestColor {
     #[serde(rename = "dark-pink")]
     DarkPink,
@@ -3660,11 +3198,8 @@ pub enum PortfolioRequestColor {
     LightWarmGray,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum PortfolioRequestDefaultAccessLevel {
     #[serde(rename = "admin")]
     Admin,
@@ -3674,56 +3209,39 @@ pub enum PortfolioRequestDefaultAccessLevel {
     Viewer,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct PortfolioUpdateRequest {
     /// The name of the portfolio.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// [Opt In](/docs/inputoutput-options). True if the portfolio is archived, false if not. Archived portfolios do not show in the UI by default and may be treated differently for queries.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub archived: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
     /// Color of the portfolio.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub color: ::std::option::Option<super::types::PortfolioRequestColor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<super::types::PortfolioRequestColor>,
     /// The day on which work for this portfolio begins, or null if the portfolio has no start date. This takes a date with `YYYY-MM-DD` format. *Note: `due_on` must be present in the request when setting or unsetting the `start_on` parameter. Additionally, `start_on` and `due_on` cannot be the same date.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub start_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub start_on: Option<cast::Nullable<String>>,
     /// The day on which this portfolio is due. This takes a date with format YYYY-MM-DD.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_on: Option<cast::Nullable<String>>,
     /// The default access level when inviting new members to the portfolio
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub default_access_level: ::std::option::Option<
-        super::types::PortfolioRequestDefaultAccessLevel,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_access_level: Option<super::types::PortfolioRequestDefaultAccessLevel>,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub custom_fields: ::std::option::Option<
-        ::cast_runtime::codegen::IndexMap<::std::string::String, ::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<cast::IndexMap<String, String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetItemsForPortfolioOptFieldsItem {
     #[serde(rename = "archived")]
     Archived,
@@ -3985,58 +3503,43 @@ pub enum GetItemsForPortfolioOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetItemsForPortfolioOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetItemsForPortfolioOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct PortfolioAddItemRequest {
     /// The item to add to the portfolio.
-    pub item: ::std::string::String,
+    pub item: String,
     /// An id of an item in this portfolio. The new item will be added before the one specified here. `insert_before` and `insert_after` parameters cannot both be specified.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_before: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_before: Option<String>,
     /// An id of an item in this portfolio. The new item will be added after the one specified here. `insert_before` and `insert_after` parameters cannot both be specified.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_after: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_after: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct AddMembersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
-    pub members: ::std::string::String,
+    pub members: String,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct PortfolioDuplicateRequest {
     /// The name of the new portfolio.
-    pub name: ::std::string::String,
+    pub name: String,
     /// A comma-separated list of elements to include when duplicating a portfolio.
     ///
     /// **Auto-included fields (non-configurable)**
@@ -4051,21 +3554,15 @@ pub struct PortfolioDuplicateRequest {
     /// - rules
     /// - child_projects
     /// - child_portfolios
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub include: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetProjectBriefOptFieldsItem {
     #[serde(rename = "html_text")]
     HtmlText,
@@ -4081,40 +3578,31 @@ pub enum GetProjectBriefOptFieldsItem {
     Title,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetProjectBriefOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetProjectBriefOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ProjectBriefRequest {
     /// The title of the project brief.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// HTML formatted text for the project brief.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub html_text: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_text: Option<String>,
     /// The plain text of the project brief. When writing to a project brief, you can specify either `html_text` (preferred) or `text`, but not both.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub text: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetProjectMembershipOptFieldsItem {
     #[serde(rename = "access_level")]
     AccessLevel,
@@ -4138,17 +3626,14 @@ pub enum GetProjectMembershipOptFieldsItem {
     WriteAccess,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetProjectMembershipOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetProjectMembershipOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetProjectMembershipsForProjectOptFieldsItem {
     #[serde(rename = "access_level")]
     AccessLevel,
@@ -4168,18 +3653,14 @@ pub enum GetProjectMembershipsForProjectOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue
-for GetProjectMembershipsForProjectOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetProjectMembershipsForProjectOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetProjectPortfolioSettingOptFieldsItem {
     #[serde(rename = "created_at")]
     CreatedAt,
@@ -4191,34 +3672,25 @@ pub enum GetProjectPortfolioSettingOptFieldsItem {
     Project,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetProjectPortfolioSettingOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetProjectPortfolioSettingOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ProjectPortfolioSettingUpdateRequest {
     /// When true, the portfolio members gain access to the project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_access_control_inherited: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_access_control_inherited: Option<bool>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetProjectPortfolioSettingsForProjectOptFieldsItem {
     #[serde(rename = "created_at")]
     CreatedAt,
@@ -4236,18 +3708,14 @@ pub enum GetProjectPortfolioSettingsForProjectOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue
-for GetProjectPortfolioSettingsForProjectOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetProjectPortfolioSettingsForProjectOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetProjectStatusOptFieldsItem {
     #[serde(rename = "author")]
     Author,
@@ -4271,17 +3739,14 @@ pub enum GetProjectStatusOptFieldsItem {
     Title,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetProjectStatusOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetProjectStatusOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetProjectStatusesForProjectOptFieldsItem {
     #[serde(rename = "author")]
     Author,
@@ -4311,45 +3776,36 @@ pub enum GetProjectStatusesForProjectOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetProjectStatusesForProjectOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetProjectStatusesForProjectOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 pub type ProjectStatusRequest = super::types::ProjectStatusBase;
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ProjectStatusBase {
     /// The title of the project status update.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// The text content of the status update.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub text: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
     /// [Opt In](/docs/inputoutput-options). The text content of the status update with formatting as HTML.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub html_text: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_text: Option<String>,
     /// The color associated with the status update.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub color: ::std::option::Option<super::types::ProjectStatusBaseColor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<super::types::ProjectStatusBaseColor>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum ProjectStatusBaseColor {
     #[serde(rename = "green")]
     Green,
@@ -4363,11 +3819,8 @@ pub enum ProjectStatusBaseColor {
     Complete,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetProjectTemplateOptFieldsItem {
     #[serde(rename = "color")]
     Color,
@@ -4397,17 +3850,14 @@ pub enum GetProjectTemplateOptFieldsItem {
     TeamName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetProjectTemplateOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetProjectTemplateOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetProjectTemplatesOptFieldsItem {
     #[serde(rename = "color")]
     Color,
@@ -4443,57 +3893,44 @@ pub enum GetProjectTemplatesOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetProjectTemplatesOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetProjectTemplatesOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ProjectTemplateInstantiateProjectRequest {
     /// The name of the new project.
-    pub name: ::std::string::String,
+    pub name: String,
     /// *Optional*. Sets the team of the new project. If the project template exists in an _organization_, you may specify a value for `team`. If no value is provided then it defaults to the same team as the project template.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub team: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
     /// *Deprecated:* new integrations use `privacy_setting` instead.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub public: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<bool>,
     /// The privacy setting of the project. *Note: Administrators in your organization may restrict the values of `privacy_setting`.* The value `private_to_team` is deprecated. Use `POST /memberships` to share a project with a team after creation.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub privacy_setting: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_setting: Option<
         super::types::ProjectTemplateInstantiateProjectRequestPrivacySetting,
     >,
     /// *Optional*. If set to `true`, the endpoint returns an "Unprocessable Entity" error if you fail to provide a calendar date value for any date variable. If set to `false`, a default date is used for each unfulfilled date variable (e.g., the current date is used as the Start Date of a project).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_strict: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_strict: Option<bool>,
     /// *Conditional*. Array of mappings of date variables to calendar dates. This property is required in the instantiation request if the project template includes dates (e.g., a start date on a task).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub requested_dates: ::std::option::Option<
-        ::std::vec::Vec<super::types::DateVariableRequest>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_dates: Option<Vec<super::types::DateVariableRequest>>,
     /// Array of mappings of template roles to users.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub requested_roles: ::std::option::Option<
-        ::std::vec::Vec<super::types::RequestedRoleRequest>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_roles: Option<Vec<super::types::RequestedRoleRequest>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum ProjectTemplateInstantiateProjectRequestPrivacySetting {
     #[serde(rename = "public_to_workspace")]
     PublicToWorkspace,
@@ -4503,54 +3940,37 @@ pub enum ProjectTemplateInstantiateProjectRequestPrivacySetting {
     Private,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct DateVariableRequest {
     /// Globally unique identifier of the date field in the project template. A value of `1` refers to the project start date, while `2` refers to the project due date.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub gid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
     /// The date with which the date variable should be replaced when instantiating a project. This takes a date with `YYYY-MM-DD` format.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub value: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub value: Option<cast::Nullable<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct RequestedRoleRequest {
     /// Globally unique identifier of the template role in the project template.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub gid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
     /// A string identifying a user that should be assigned to the template role. This can either be the string "me", an email, or the gid of a user.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateProjectOptFieldsItem {
     #[serde(rename = "archived")]
     Archived,
@@ -4806,123 +4226,98 @@ pub enum CreateProjectOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CreateProjectOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreateProjectOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ProjectRequest {
     /// Name of the project. This is generally a short sentence fragment that fits on a line in the UI for maximum readability. However, it can be longer.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// True if the project is archived, false if not. Archived projects do not show in the UI by default and may be treated differently for queries.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub archived: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
     /// Color of the project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub color: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<super::types::ProjectRequestColor>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub color: Option<cast::Nullable<super::types::ProjectRequestColor>>,
     /// The icon for a project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub icon: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<super::types::ProjectRequestIcon>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub current_status: ::std::option::Option<::cast_runtime::codegen::Value>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub current_status_update: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub icon: Option<cast::Nullable<super::types::ProjectRequestIcon>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_status: Option<cast::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_status_update: Option<cast::Value>,
     /// The default view (list, board, calendar, or timeline) of a project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub default_view: ::std::option::Option<super::types::ProjectRequestDefaultView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_view: Option<super::types::ProjectRequestDefaultView>,
     /// *Deprecated: new integrations should prefer the `due_on` field.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_date: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_date: Option<cast::Nullable<String>>,
     /// The day on which this project is due. This takes a date with format YYYY-MM-DD.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_on: Option<cast::Nullable<String>>,
     /// [Opt In](/docs/inputoutput-options). The notes of the project with formatting as HTML.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub html_notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_notes: Option<String>,
     /// Free-form textual information associated with the project (ie., its description).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     /// *Deprecated:* new integrations use `privacy_setting` instead.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub public: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<bool>,
     /// The privacy setting of the project. *Note: Administrators in your organization may restrict the values of `privacy_setting`.* The value `private_to_team` is deprecated. Use `POST /memberships` to share a project with a team after creation.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub privacy_setting: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_setting: Option<
         super::types::ProjectTemplateInstantiateProjectRequestPrivacySetting,
     >,
     /// The day on which work for this project begins, or null if the project has no start date. This takes a date with `YYYY-MM-DD` format. *Note: `due_on` or `due_at` must be present in the request when setting or unsetting the `start_on` parameter. Additionally, `start_on` and `due_on` cannot be the same date.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub start_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub start_on: Option<cast::Nullable<String>>,
     /// The default access for users or teams who join or are added as members to the project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub default_access_level: ::std::option::Option<
-        super::types::ProjectRequestDefaultAccessLevel,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_access_level: Option<super::types::ProjectRequestDefaultAccessLevel>,
     /// The minimum access level needed for project members to modify this project's workflow and appearance.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub minimum_access_level_for_customization: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_access_level_for_customization: Option<
         super::types::ProjectRequestMinimumAccessLevelForCustomization,
     >,
     /// The minimum access level needed for project members to share the project and manage project memberships.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub minimum_access_level_for_sharing: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_access_level_for_sharing: Option<
         super::types::ProjectRequestMinimumAccessLevelForCustomization,
     >,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub custom_fields: ::std::option::Option<
-        ::cast_runtime::codegen::IndexMap<::std::string::String, ::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<cast::IndexMap<String, String>>,
     /// *Create-only*. Comma separated string of users. Followers are a subset of members who have opted in to receive "tasks added" notifications for a project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub followers: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers: Option<String>,
     /// The current owner of the project, may be null.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub owner: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub owner: Option<cast::Nullable<String>>,
     /// *Deprecated:* The team to share this project with is deprecated. Use `POST /memberships` with `{ parent: project, member: team }` to share a project with a team after creation.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub team: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
     /// The `gid` of a workspace.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub workspace: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum ProjectRequestColor {
     #[serde(rename = "dark-pink")]
     DarkPink,
@@ -4964,11 +4359,8 @@ pub enum ProjectRequestColor {
     TNone,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum ProjectRequestIcon {
     #[serde(rename = "list")]
     List,
@@ -5036,11 +4428,8 @@ pub enum ProjectRequestIcon {
     Coins,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum ProjectRequestDefaultView {
     #[serde(rename = "list")]
     List,
@@ -5052,11 +4441,8 @@ pub enum ProjectRequestDefaultView {
     Timeline,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum ProjectRequestDefaultAccessLevel {
     #[serde(rename = "admin")]
     Admin,
@@ -5068,11 +4454,8 @@ pub enum ProjectRequestDefaultAccessLevel {
     Viewer,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum ProjectRequestMinimumAccessLevelForCustomization {
     #[serde(rename = "admin")]
     Admin,
@@ -5080,117 +4463,92 @@ pub enum ProjectRequestMinimumAccessLevelForCustomization {
     Editor,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ProjectUpdateRequest {
     /// Name of the project. This is generally a short sentence fragment that fits on a line in the UI for maximum readability. However, it can be longer.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// True if the project is archived, false if not. Archived projects do not show in the UI by default and may be treated differently for queries.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub archived: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
     /// Color of the project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub color: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<super::types::ProjectRequestColor>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub color: Option<cast::Nullable<super::types::ProjectRequestColor>>,
     /// The icon for a project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub icon: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<super::types::ProjectRequestIcon>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub current_status: ::std::option::Option<::cast_runtime::codegen::Value>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub current_status_update: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub icon: Option<cast::Nullable<super::types::ProjectRequestIcon>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_status: Option<cast::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_status_update: Option<cast::Value>,
     /// The default view (list, board, calendar, or timeline) of a project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub default_view: ::std::option::Option<super::types::ProjectRequestDefaultView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_view: Option<super::types::ProjectRequestDefaultView>,
     /// *Deprecated: new integrations should prefer the `due_on` field.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_date: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_date: Option<cast::Nullable<String>>,
     /// The day on which this project is due. This takes a date with format YYYY-MM-DD.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_on: Option<cast::Nullable<String>>,
     /// [Opt In](/docs/inputoutput-options). The notes of the project with formatting as HTML.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub html_notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_notes: Option<String>,
     /// Free-form textual information associated with the project (ie., its description).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     /// *Deprecated:* new integrations use `privacy_setting` instead.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub public: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<bool>,
     /// The privacy setting of the project. *Note: Administrators in your organization may restrict the values of `privacy_setting`.* The value `private_to_team` is deprecated. Use `POST /memberships` to share a project with a team after creation.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub privacy_setting: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_setting: Option<
         super::types::ProjectTemplateInstantiateProjectRequestPrivacySetting,
     >,
     /// The day on which work for this project begins, or null if the project has no start date. This takes a date with `YYYY-MM-DD` format. *Note: `due_on` or `due_at` must be present in the request when setting or unsetting the `start_on` parameter. Additionally, `start_on` and `due_on` cannot be the same date.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub start_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub start_on: Option<cast::Nullable<String>>,
     /// The default access for users or teams who join or are added as members to the project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub default_access_level: ::std::option::Option<
-        super::types::ProjectRequestDefaultAccessLevel,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_access_level: Option<super::types::ProjectRequestDefaultAccessLevel>,
     /// The minimum access level needed for project members to modify this project's workflow and appearance.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub minimum_access_level_for_customization: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_access_level_for_customization: Option<
         super::types::ProjectRequestMinimumAccessLevelForCustomization,
     >,
     /// The minimum access level needed for project members to share the project and manage project memberships.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub minimum_access_level_for_sharing: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_access_level_for_sharing: Option<
         super::types::ProjectRequestMinimumAccessLevelForCustomization,
     >,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub custom_fields: ::std::option::Option<
-        ::cast_runtime::codegen::IndexMap<::std::string::String, ::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<cast::IndexMap<String, String>>,
     /// *Create-only*. Comma separated string of users. Followers are a subset of members who have opted in to receive "tasks added" notifications for a project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub followers: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers: Option<String>,
     /// The current owner of the project, may be null.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub owner: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub owner: Option<cast::Nullable<String>>,
     /// *Deprecated:* Updating the team a project is shared with is deprecated. Use `POST /memberships` with `{ parent: project, member: team }` instead to manage team sharing.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub team: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ProjectDuplicateRequest {
     /// The name of the new project.
-    pub name: ::std::string::String,
+    pub name: String,
     /// A comma-separated list of elements to include when duplicating a project.
     /// Some elements are automatically included and cannot be excluded,
     /// while others are **optional** and must be explicitly specified in this field.
@@ -5224,50 +4582,36 @@ pub struct ProjectDuplicateRequest {
     /// - task_tags
     /// - task_templates
     /// - task_type_default
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub include: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
     /// A dictionary of options to auto-shift dates. `task_dates` must be included to use this option. Requires `should_skip_weekends` and either `start_on` or `due_on`, but not both.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub schedule_dates: ::std::option::Option<
-        super::types::ProjectDuplicateRequestScheduleDates,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_dates: Option<super::types::ProjectDuplicateRequestScheduleDates>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 /// A dictionary of options to auto-shift dates. `task_dates` must be included to use this option. Requires `should_skip_weekends` and either `start_on` or `due_on`, but not both.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ProjectDuplicateRequestScheduleDates {
     /// **Required**: Determines if the auto-shifted dates should skip weekends.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub should_skip_weekends: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub should_skip_weekends: Option<bool>,
     /// Sets the last due date in the duplicated project to the given date. The rest of the due dates will be offset by the same amount as the due dates in the original project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub due_on: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_on: Option<String>,
     /// Sets the first start date in the duplicated project to the given date. The rest of the start dates will be offset by the same amount as the start dates in the original project.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_on: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_on: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum SearchProjectsForWorkspaceSortBy {
     #[serde(rename = "due_date")]
     DueDate,
@@ -5281,17 +4625,14 @@ pub enum SearchProjectsForWorkspaceSortBy {
     Relevance,
 }
 
-impl ::cast_runtime::codegen::ParamValue for SearchProjectsForWorkspaceSortBy {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for SearchProjectsForWorkspaceSortBy {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTaskCountsForProjectOptFieldsItem {
     #[serde(rename = "num_completed_milestones")]
     NumCompletedMilestones,
@@ -5307,57 +4648,42 @@ pub enum GetTaskCountsForProjectOptFieldsItem {
     NumTasks,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTaskCountsForProjectOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTaskCountsForProjectOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct AddFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
-    pub followers: ::std::string::String,
+    pub followers: String,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ProjectSaveAsTemplateRequest {
     /// The name of the new project template.
-    pub name: ::std::string::String,
+    pub name: String,
     /// Sets the team of the new project template. If the project exists in an organization, specify team and not workspace.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub team: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
     /// Sets the workspace of the new project template. Only specify workspace if the project exists in a workspace.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub workspace: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     /// Sets the project template to public to its team.
     pub public: bool,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateRateOptFieldsItem {
     #[serde(rename = "created_by")]
     CreatedBy,
@@ -5377,56 +4703,41 @@ pub enum CreateRateOptFieldsItem {
     ResourceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CreateRateOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreateRateOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 /// A generic Asana Resource, containing a globally unique identifier.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct RateRequest {
     /// Globally unique ID of the parent object: project.
-    pub parent: ::std::string::String,
+    pub parent: String,
     /// Globally unique ID of the resource object: user or placeholder.
-    pub resource: ::std::string::String,
+    pub resource: String,
     /// The monetary value of the rate.
-    pub rate: ::cast_runtime::codegen::serde_json::Number,
+    pub rate: cast::serde_json::Number,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 /// A generic Asana Resource, containing a globally unique identifier.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct RateUpdateRequest {
     /// The monetary value of the rate.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub rate: ::std::option::Option<::cast_runtime::codegen::serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<cast::serde_json::Number>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetRolesOptFieldsItem {
     #[serde(rename = "base_role_type")]
     BaseRoleType,
@@ -5508,17 +4819,14 @@ pub enum GetRolesOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetRolesOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetRolesOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateRoleOptFieldsItem {
     #[serde(rename = "base_role_type")]
     BaseRoleType,
@@ -5594,45 +4902,36 @@ pub enum CreateRoleOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CreateRoleOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreateRoleOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct RbacRoleRequest {
     /// The name of the role.
-    pub name: ::std::string::String,
+    pub name: String,
     /// The description of the role.
-    pub description: ::std::string::String,
+    pub description: String,
     /// Whether the role is a standard role or a custom role. Defaults to `false`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_standard_role: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_standard_role: Option<bool>,
     /// The base role type of the role.
     pub base_role_type: super::types::RbacRoleRequestBaseRoleType,
     /// The permissions of the role.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub permissions: ::std::option::Option<super::types::RbacRoleRequestPermissions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<super::types::RbacRoleRequestPermissions>,
     /// *Create-only*. The GID of the workspace this role is associated with. Once created, roles cannot be moved to a different workspace. This attribute can only be specified at creation time.
-    pub workspace: ::std::string::String,
+    pub workspace: String,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum RbacRoleRequestBaseRoleType {
     #[serde(rename = "guest")]
     Guest,
@@ -5644,11 +4943,8 @@ pub enum RbacRoleRequestBaseRoleType {
     SuperAdmin,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum RbacRoleRequestPermissionsTaskDeletionPolicy {
     #[serde(rename = "all")]
     All,
@@ -5658,11 +4954,8 @@ pub enum RbacRoleRequestPermissionsTaskDeletionPolicy {
     TNone,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum RbacRoleRequestPermissionsAllowedGuestInvites {
     #[serde(rename = "all")]
     All,
@@ -5671,259 +4964,232 @@ pub enum RbacRoleRequestPermissionsAllowedGuestInvites {
 }
 
 /// The permissions of the role.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct RbacRoleRequestPermissions {
     /// Controls whether users with this role can create app authorizations
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_app_authorization: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_app_authorization: Option<bool>,
     /// Controls whether users with this role can create PAT authorizations
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_pat_authorization: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_pat_authorization: Option<bool>,
     /// Controls whether users with this role can create company-wide goals
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub share_goal_with_domain: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_goal_with_domain: Option<bool>,
     /// Controls whether users with this role can create portfolios that are shared with the organization and share existing portfolios to the organization
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub share_portfolios_with_org: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_portfolios_with_org: Option<bool>,
     /// Controls whether users with this role can assign guest, member, and admin roles to other users
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assign_roles: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign_roles: Option<bool>,
     /// Controls whether users with this role can create, edit, and delete roles
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub manage_roles: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manage_roles: Option<bool>,
     /// Controls whether users with this role can export project data
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub export_project_data: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_project_data: Option<bool>,
     /// Determines what tasks users with this role are allowed to delete
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub task_deletion_policy: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_deletion_policy: Option<
         super::types::RbacRoleRequestPermissionsTaskDeletionPolicy,
     >,
     /// Controls whether users with this role can download attachments from mobile app
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub download_mobile_attachments: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_mobile_attachments: Option<bool>,
     /// Controls whether users with this role can import data into the domain
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub import_data: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_data: Option<bool>,
     /// Controls whether users with this role can create global custom fields
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_global_custom_fields: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_global_custom_fields: Option<bool>,
     /// Controls whether users with this role can upload attachments
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub upload_attachments: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_attachments: Option<bool>,
     /// Controls whether users with this role can create teams
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_team: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_team: Option<bool>,
     /// Controls what type of email users with this role are allowed to invite
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub allowed_guest_invites: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_guest_invites: Option<
         super::types::RbacRoleRequestPermissionsAllowedGuestInvites,
     >,
     /// Controls whether users with this role can create and edit AI automations
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_and_edit_ai_automations: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_and_edit_ai_automations: Option<bool>,
     /// Controls whether users with this role can use proactive AI features
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub proactive_ai: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proactive_ai: Option<bool>,
     /// Controls whether users with this role can use standard AI features
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub standard_ai: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standard_ai: Option<bool>,
     /// Controls whether users with this role can create and edit AI teammates
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_and_edit_ai_teammates: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_and_edit_ai_teammates: Option<bool>,
     /// Controls whether users with this role can share teams with the organization
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub share_teams_with_org: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_teams_with_org: Option<bool>,
     /// Controls whether users with this role can create goals
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_goal: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_goal: Option<bool>,
     /// Controls whether users with this role can create projects
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_project: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_project: Option<bool>,
     /// Controls whether users with this role can create read-only links
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_read_only_link: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_read_only_link: Option<bool>,
     /// Controls whether users with this role can create portfolios
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_portfolio: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_portfolio: Option<bool>,
     /// Controls whether users with this role can view public teams
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub view_public_teams: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_public_teams: Option<bool>,
     /// Controls whether users with this role can view projects shared with the organization
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub view_shared_with_org_projects: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_shared_with_org_projects: Option<bool>,
     /// Controls whether users with this role can view tasks shared with the organization
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub view_shared_with_org_tasks: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_shared_with_org_tasks: Option<bool>,
     /// Controls whether users with this role can view portfolios shared with the organization
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub view_shared_with_org_portfolios: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_shared_with_org_portfolios: Option<bool>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 pub type RbacRoleUpdateRequest = super::types::RbacRoleBase;
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct RbacRoleBase {
     /// The name of the role.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The description of the role.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// Whether the role is a standard role or a custom role. Defaults to `false`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_standard_role: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_standard_role: Option<bool>,
     /// The base role type of the role.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub base_role_type: ::std::option::Option<super::types::RbacRoleRequestBaseRoleType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_role_type: Option<super::types::RbacRoleRequestBaseRoleType>,
     /// The permissions of the role.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub permissions: ::std::option::Option<super::types::RbacRoleBasePermissions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<super::types::RbacRoleBasePermissions>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 /// The permissions of the role.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct RbacRoleBasePermissions {
     /// Controls whether users with this role can create app authorizations
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_app_authorization: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_app_authorization: Option<bool>,
     /// Controls whether users with this role can create PAT authorizations
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_pat_authorization: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_pat_authorization: Option<bool>,
     /// Controls whether users with this role can create company-wide goals
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub share_goal_with_domain: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_goal_with_domain: Option<bool>,
     /// Controls whether users with this role can create portfolios that are shared with the organization and share existing portfolios to the organization
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub share_portfolios_with_org: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_portfolios_with_org: Option<bool>,
     /// Controls whether users with this role can assign guest, member, and admin roles to other users
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assign_roles: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign_roles: Option<bool>,
     /// Controls whether users with this role can create, edit, and delete roles
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub manage_roles: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manage_roles: Option<bool>,
     /// Controls whether users with this role can export project data
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub export_project_data: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_project_data: Option<bool>,
     /// Determines what tasks users with this role are allowed to delete
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub task_deletion_policy: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_deletion_policy: Option<
         super::types::RbacRoleRequestPermissionsTaskDeletionPolicy,
     >,
     /// Controls whether users with this role can download attachments from mobile app
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub download_mobile_attachments: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_mobile_attachments: Option<bool>,
     /// Controls whether users with this role can import data into the domain
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub import_data: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_data: Option<bool>,
     /// Controls whether users with this role can create global custom fields
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_global_custom_fields: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_global_custom_fields: Option<bool>,
     /// Controls whether users with this role can upload attachments
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub upload_attachments: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_attachments: Option<bool>,
     /// Controls whether users with this role can create teams
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_team: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_team: Option<bool>,
     /// Controls what type of email users with this role are allowed to invite
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub allowed_guest_invites: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_guest_invites: Option<
         super::types::RbacRoleRequestPermissionsAllowedGuestInvites,
     >,
     /// Controls whether users with this role can create and edit AI automations
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_and_edit_ai_automations: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_and_edit_ai_automations: Option<bool>,
     /// Controls whether users with this role can use proactive AI features
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub proactive_ai: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proactive_ai: Option<bool>,
     /// Controls whether users with this role can use standard AI features
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub standard_ai: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standard_ai: Option<bool>,
     /// Controls whether users with this role can create and edit AI teammates
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_and_edit_ai_teammates: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_and_edit_ai_teammates: Option<bool>,
     /// Controls whether users with this role can share teams with the organization
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub share_teams_with_org: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_teams_with_org: Option<bool>,
     /// Controls whether users with this role can create goals
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_goal: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_goal: Option<bool>,
     /// Controls whether users with this role can create projects
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_project: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_project: Option<bool>,
     /// Controls whether users with this role can create read-only links
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_read_only_link: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_read_only_link: Option<bool>,
     /// Controls whether users with this role can create portfolios
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub create_portfolio: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_portfolio: Option<bool>,
     /// Controls whether users with this role can view public teams
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub view_public_teams: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_public_teams: Option<bool>,
     /// Controls whether users with this role can view projects shared with the organization
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub view_shared_with_org_projects: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_shared_with_org_projects: Option<bool>,
     /// Controls whether users with this role can view tasks shared with the organization
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub view_shared_with_org_tasks: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_shared_with_org_tasks: Option<bool>,
     /// Controls whether users with this role can view portfolios shared with the organization
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub view_shared_with_org_portfolios: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_shared_with_org_portfolios: Option<bool>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct RuleTriggerRequest {
     /// The ID of the resource. For the duration of the beta, this resource is always a task, and this task must exist in the project in which the rule is created.
-    pub resource: ::std::string::String,
+    pub resource: String,
     /// The dynamic keys and values of the request. These fields are intended to be used in the action for the rule associated with this trigger.
-    pub action_data: ::cast_runtime::codegen::Value,
+    pub action_data: cast::Value,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetSectionOptFieldsItem {
     #[serde(rename = "created_at")]
     CreatedAt,
@@ -5939,39 +5205,30 @@ pub enum GetSectionOptFieldsItem {
     ProjectsName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetSectionOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetSectionOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct SectionRequest {
     /// The text to be displayed as the section name. This cannot be an empty string.
-    pub name: ::std::string::String,
+    pub name: String,
     /// An existing section within this project before which the added section should be inserted. Cannot be provided together with insert_after.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_before: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_before: Option<String>,
     /// An existing section within this project after which the added section should be inserted. Cannot be provided together with insert_before.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_after: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_after: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetSectionsForProjectOptFieldsItem {
     #[serde(rename = "created_at")]
     CreatedAt,
@@ -5993,61 +5250,46 @@ pub enum GetSectionsForProjectOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetSectionsForProjectOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetSectionsForProjectOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct SectionTaskInsertRequest {
     /// The task to add to this section.
-    pub task: ::std::string::String,
+    pub task: String,
     /// An existing task within this section before which the added task should be inserted. Cannot be provided together with insert_after.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_before: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_before: Option<String>,
     /// An existing task within this section after which the added task should be inserted. Cannot be provided together with insert_before.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_after: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_after: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ProjectSectionInsertRequest {
     /// The section to reorder.
-    pub section: ::std::string::String,
+    pub section: String,
     /// Insert the given section immediately before the section specified by this parameter.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub before_section: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_section: Option<String>,
     /// Insert the given section immediately after the section specified by this parameter.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub after_section: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_section: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetStatusOptFieldsItem {
     #[serde(rename = "author")]
     Author,
@@ -6107,17 +5349,14 @@ pub enum GetStatusOptFieldsItem {
     Title,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetStatusOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetStatusOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetStatusesForObjectOptFieldsItem {
     #[serde(rename = "author")]
     Author,
@@ -6183,26 +5422,23 @@ pub enum GetStatusesForObjectOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetStatusesForObjectOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetStatusesForObjectOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct StatusUpdateRequest {
     /// The title of the status update.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// The text content of the status update.
-    pub text: ::std::string::String,
+    pub text: String,
     /// [Opt In](/docs/inputoutput-options). The text content of the status update with formatting as HTML.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub html_text: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_text: Option<String>,
     /// The type associated with the status update. This represents the current state of the object this object is on.
     ///
     /// The valid values for `status_type` depend on the parent of the status update:
@@ -6210,20 +5446,14 @@ pub struct StatusUpdateRequest {
     /// - Portfolios: `on_track`, `at_risk`, `off_track`, `on_hold`, `complete`, `dropped`.
     /// - Goals: `on_track`, `at_risk`, `off_track`, `achieved`, `partial`, `missed`, `dropped`.
     pub status_type: super::types::StatusUpdateRequestStatusType,
-    pub parent: ::std::string::String,
+    pub parent: String,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum StatusUpdateRequestStatusType {
     #[serde(rename = "on_track")]
     OnTrack,
@@ -6245,11 +5475,8 @@ pub enum StatusUpdateRequestStatusType {
     Dropped,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetStoryOptFieldsItem {
     #[serde(rename = "assignee")]
     Assignee,
@@ -6533,46 +5760,37 @@ pub enum GetStoryOptFieldsItem {
     Type,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetStoryOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetStoryOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 pub type StoryRequest = super::types::StoryBase;
 
 /// A story represents an activity associated with an object in the Asana system.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct StoryBase {
     /// The plain text of the comment to add. Cannot be used with html_text.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub text: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
     /// [Opt In](/docs/inputoutput-options). HTML formatted text for a comment. This will not include the name of the creator.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub html_text: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_text: Option<String>,
     /// *Conditional*. Whether the story should be pinned on the resource.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_pinned: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_pinned: Option<bool>,
     /// The name of the sticker in this story. `null` if there is no sticker.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sticker_name: ::std::option::Option<super::types::StoryBaseStickerName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticker_name: Option<super::types::StoryBaseStickerName>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum StoryBaseStickerName {
     #[serde(rename = "green_checkmark")]
     GreenCheckmark,
@@ -6600,11 +5818,8 @@ pub enum StoryBaseStickerName {
     PhoenixSpreadingLove,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetStoriesForTaskOptFieldsItem {
     #[serde(rename = "assignee")]
     Assignee,
@@ -6894,17 +6109,14 @@ pub enum GetStoriesForTaskOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetStoriesForTaskOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetStoriesForTaskOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTagsOptFieldsItem {
     #[serde(rename = "color")]
     Color,
@@ -6932,17 +6144,14 @@ pub enum GetTagsOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTagsOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTagsOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateTagOptFieldsItem {
     #[serde(rename = "color")]
     Color,
@@ -6964,96 +6173,71 @@ pub enum CreateTagOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CreateTagOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreateTagOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TagCreateRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub followers: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers: Option<Vec<String>>,
     /// Gid of an object.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub workspace: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 pub type TagUpdateRequest = super::types::TagBaseRequest;
 
 pub type TagBaseRequest = super::types::TagBase;
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TagBase {
     /// Name of the tag. This is generally a short sentence fragment that fits on a line in the UI for maximum readability. However, it can be longer.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Color of the tag.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub color: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<super::types::PortfolioRequestColor>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub color: Option<cast::Nullable<super::types::PortfolioRequestColor>>,
     /// Free-form textual information associated with the tag (i.e. its description).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TagCreateTagForWorkspaceRequest {
     /// Name of the tag. This is generally a short sentence fragment that fits on a line in the UI for maximum readability. However, it can be longer.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Color of the tag.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub color: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<super::types::PortfolioRequestColor>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub color: Option<cast::Nullable<super::types::PortfolioRequestColor>>,
     /// Free-form textual information associated with the tag (i.e. its description).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub followers: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers: Option<Vec<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTaskTemplatesOptFieldsItem {
     #[serde(rename = "created_at")]
     CreatedAt,
@@ -7067,34 +6251,25 @@ pub enum GetTaskTemplatesOptFieldsItem {
     Template,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTaskTemplatesOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTaskTemplatesOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskTemplateInstantiateTaskRequest {
     /// The name of the new task. If not provided, the name of the task template will be used.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTasksOptFieldsItem {
     #[serde(rename = "actual_time_minutes")]
     ActualTimeMinutes,
@@ -7320,17 +6495,14 @@ pub enum GetTasksOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTasksOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTasksOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateTaskOptFieldsItem {
     #[serde(rename = "actual_time_minutes")]
     ActualTimeMinutes,
@@ -7550,132 +6722,101 @@ pub enum CreateTaskOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CreateTaskOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreateTaskOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskCreateRequest {
     /// The name of the task.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<cast::Value>,
     /// The subtype of this resource. Different subtypes retain many of the same fields and behavior, but may render differently in Asana or represent resources with different semantic meaning.
     /// The resource_subtype `milestone` represent a single moment in time. This means tasks with this subtype cannot have a start_date.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub resource_subtype: ::std::option::Option<
-        super::types::TaskCreateRequestResourceSubtype,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_subtype: Option<super::types::TaskCreateRequestResourceSubtype>,
     /// *Conditional* Reflects the approval status of this task. This field is kept in sync with `completed`, meaning `pending` translates to false while `approved`, `rejected`, and `changes_requested` translate to true. If you set completed to true, this field will be set to `approved`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub approval_status: ::std::option::Option<
-        super::types::TaskCreateRequestApprovalStatus,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_status: Option<super::types::TaskCreateRequestApprovalStatus>,
     /// *Deprecated* Scheduling status of this task for the user it is assigned to. This field can only be set if the assignee is non-null. Setting this field to "inbox" or "upcoming" inserts it at the top of the section, while the other options will insert at the bottom.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assignee_status: ::std::option::Option<
-        super::types::TaskCreateRequestAssigneeStatus,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assigned_by: ::std::option::Option<super::types::TaskCreateRequestAssignedBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee_status: Option<super::types::TaskCreateRequestAssigneeStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_by: Option<super::types::TaskCreateRequestAssignedBy>,
     /// True if the task is currently marked complete, false if not.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed_by: ::std::option::Option<super::types::TaskCreateRequestCompletedBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_by: Option<super::types::TaskCreateRequestCompletedBy>,
     /// The UTC date and time on which this task is due, or null if the task has no due time. This takes an ISO 8601 date string in UTC and should not be used together with `due_on`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_at: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_at: Option<cast::Nullable<String>>,
     /// The localized date on which this task is due, or null if the task has no due date. This takes a date with `YYYY-MM-DD` format and should not be used together with `due_at`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_on: Option<cast::Nullable<String>>,
     /// *OAuth Required*. *Conditional*. This field is returned only if external values are set or included by using [Opt In](/docs/inputoutput-options).
     /// The external field allows you to store app-specific metadata on tasks, including a gid that can be used to retrieve tasks and a data blob that can store app-specific character strings. Note that you will need to authenticate with Oauth to access or modify this data. Once an external gid is set, you can use the notation `external:custom_gid` to reference your object anywhere in the API where you may use the original object gid. See the page on Custom External Data for more details.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub external: ::std::option::Option<super::types::TaskCreateRequestExternal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<super::types::TaskCreateRequestExternal>,
     /// [Opt In](/docs/inputoutput-options). The notes of the text with formatting as HTML.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub html_notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_notes: Option<String>,
     /// True if the task is liked by the authorized user, false if not.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub liked: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liked: Option<bool>,
     /// Free-form textual information associated with the task (i.e. its description).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     /// Date and time on which work begins for the task, or null if the task has no start time. This takes an ISO 8601 date string in UTC and should not be used together with `start_on`.
     /// *Note: `due_at` must be present in the request when setting or unsetting the `start_at` parameter.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub start_at: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub start_at: Option<cast::Nullable<String>>,
     /// The day on which work begins for the task , or null if the task has no start date. This takes a date with `YYYY-MM-DD` format and should not be used together with `start_at`.
     /// *Note: `due_on` or `due_at` must be present in the request when setting or unsetting the `start_on` parameter.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub start_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub start_on: Option<cast::Nullable<String>>,
     /// A string identifying a user. This can either be the string "me", an email, or the gid of a user.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub assignee: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub assignee: Option<cast::Nullable<String>>,
     /// The *assignee section* is a subdivision of a project that groups tasks together in the assignee's "My tasks" list. It can either be a header above a list of tasks in a list view or a column in a board view of "My tasks."
     /// The `assignee_section` property will be returned in the response only if the request was sent by the user who is the assignee of the task. Note that you can only write to `assignee_section` with the gid of an existing section visible in the user's "My tasks" list.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub assignee_section: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub assignee_section: Option<cast::Nullable<String>>,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, object, or array (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub custom_fields: ::std::option::Option<
-        ::cast_runtime::codegen::IndexMap<::std::string::String, ::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<cast::IndexMap<String, String>>,
     /// Gid of a task.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub parent: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub parent: Option<cast::Nullable<String>>,
     /// *Create-Only* An array of strings identifying users. These can either be the string "me", an email, or the gid of a user. In order to change followers on an existing task use `addFollowers` and `removeFollowers`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub followers: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers: Option<Vec<String>>,
     /// *Create-Only* Array of project gids. In order to change projects on an existing task use `addProject` and `removeProject`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub projects: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projects: Option<Vec<String>>,
     /// *Create-Only* Array of tag gids. In order to change tags on an existing task use `addTag` and `removeTag`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
     /// Gid of a workspace.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub workspace: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum TaskCreateRequestResourceSubtype {
     #[serde(rename = "default_task")]
     DefaultTask,
@@ -7687,17 +6828,14 @@ pub enum TaskCreateRequestResourceSubtype {
     Custom,
 }
 
-impl ::cast_runtime::codegen::ParamValue for TaskCreateRequestResourceSubtype {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for TaskCreateRequestResourceSubtype {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum TaskCreateRequestApprovalStatus {
     #[serde(rename = "pending")]
     Pending,
@@ -7709,11 +6847,8 @@ pub enum TaskCreateRequestApprovalStatus {
     ChangesRequested,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum TaskCreateRequestAssigneeStatus {
     #[serde(rename = "today")]
     Today,
@@ -7727,238 +6862,167 @@ pub enum TaskCreateRequestAssigneeStatus {
     Inbox,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskCreateRequestAssignedBy {
     /// *Read-only except when same user as requester*. The user's name.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskCreateRequestCompletedBy {
     /// *Read-only except when same user as requester*. The user's name.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 /// *OAuth Required*. *Conditional*. This field is returned only if external values are set or included by using [Opt In](/docs/inputoutput-options).
 /// The external field allows you to store app-specific metadata on tasks, including a gid that can be used to retrieve tasks and a data blob that can store app-specific character strings. Note that you will need to authenticate with Oauth to access or modify this data. Once an external gid is set, you can use the notation `external:custom_gid` to reference your object anywhere in the API where you may use the original object gid. See the page on Custom External Data for more details.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskCreateRequestExternal {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub gid: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskUpdateRequest {
     /// The name of the task.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<cast::Value>,
     /// The subtype of this resource. Different subtypes retain many of the same fields and behavior, but may render differently in Asana or represent resources with different semantic meaning.
     /// The resource_subtype `milestone` represent a single moment in time. This means tasks with this subtype cannot have a start_date.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub resource_subtype: ::std::option::Option<
-        super::types::TaskCreateRequestResourceSubtype,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_subtype: Option<super::types::TaskCreateRequestResourceSubtype>,
     /// *Conditional* Reflects the approval status of this task. This field is kept in sync with `completed`, meaning `pending` translates to false while `approved`, `rejected`, and `changes_requested` translate to true. If you set completed to true, this field will be set to `approved`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub approval_status: ::std::option::Option<
-        super::types::TaskCreateRequestApprovalStatus,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_status: Option<super::types::TaskCreateRequestApprovalStatus>,
     /// *Deprecated* Scheduling status of this task for the user it is assigned to. This field can only be set if the assignee is non-null. Setting this field to "inbox" or "upcoming" inserts it at the top of the section, while the other options will insert at the bottom.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assignee_status: ::std::option::Option<
-        super::types::TaskCreateRequestAssigneeStatus,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assigned_by: ::std::option::Option<super::types::TaskUpdateRequestAssignedBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee_status: Option<super::types::TaskCreateRequestAssigneeStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_by: Option<super::types::TaskUpdateRequestAssignedBy>,
     /// True if the task is currently marked complete, false if not.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed_by: ::std::option::Option<super::types::TaskUpdateRequestCompletedBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_by: Option<super::types::TaskUpdateRequestCompletedBy>,
     /// The UTC date and time on which this task is due, or null if the task has no due time. This takes an ISO 8601 date string in UTC and should not be used together with `due_on`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_at: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_at: Option<cast::Nullable<String>>,
     /// The localized date on which this task is due, or null if the task has no due date. This takes a date with `YYYY-MM-DD` format and should not be used together with `due_at`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_on: Option<cast::Nullable<String>>,
     /// *OAuth Required*. *Conditional*. This field is returned only if external values are set or included by using [Opt In](/docs/inputoutput-options).
     /// The external field allows you to store app-specific metadata on tasks, including a gid that can be used to retrieve tasks and a data blob that can store app-specific character strings. Note that you will need to authenticate with Oauth to access or modify this data. Once an external gid is set, you can use the notation `external:custom_gid` to reference your object anywhere in the API where you may use the original object gid. See the page on Custom External Data for more details.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub external: ::std::option::Option<super::types::TaskUpdateRequestExternal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<super::types::TaskUpdateRequestExternal>,
     /// [Opt In](/docs/inputoutput-options). The notes of the text with formatting as HTML.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub html_notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_notes: Option<String>,
     /// True if the task is liked by the authorized user, false if not.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub liked: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liked: Option<bool>,
     /// Free-form textual information associated with the task (i.e. its description).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     /// Date and time on which work begins for the task, or null if the task has no start time. This takes an ISO 8601 date string in UTC and should not be used together with `start_on`.
     /// *Note: `due_at` must be present in the request when setting or unsetting the `start_at` parameter.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub start_at: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub start_at: Option<cast::Nullable<String>>,
     /// The day on which work begins for the task , or null if the task has no start date. This takes a date with `YYYY-MM-DD` format and should not be used together with `start_at`.
     /// *Note: `due_on` or `due_at` must be present in the request when setting or unsetting the `start_on` parameter.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub start_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub start_on: Option<cast::Nullable<String>>,
     /// A string identifying a user. This can either be the string "me", an email, or the gid of a user.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub assignee: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub assignee: Option<cast::Nullable<String>>,
     /// The *assignee section* is a subdivision of a project that groups tasks together in the assignee's "My tasks" list. It can either be a header above a list of tasks in a list view or a column in a board view of "My tasks."
     /// The `assignee_section` property will be returned in the response only if the request was sent by the user who is the assignee of the task. Note that you can only write to `assignee_section` with the gid of an existing section visible in the user's "My tasks" list.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub assignee_section: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub assignee_section: Option<cast::Nullable<String>>,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, object, or array (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub custom_fields: ::std::option::Option<
-        ::cast_runtime::codegen::IndexMap<::std::string::String, ::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<cast::IndexMap<String, String>>,
     /// Gid of a task.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub parent: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub parent: Option<cast::Nullable<String>>,
     /// *Conditional:* You can only set custom_type if task `resource_subtype` is `custom`. GID or globally-unique identifier of a task's custom type.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub custom_type: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub custom_type: Option<cast::Nullable<String>>,
     /// *Conditional:* You can only set custom_type_status_option if task `resource_subtype` is `custom` GID or globally-unique identifier of a custom type's status option.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub custom_type_status_option: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub custom_type_status_option: Option<cast::Nullable<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskUpdateRequestAssignedBy {
     /// *Read-only except when same user as requester*. The user's name.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskUpdateRequestCompletedBy {
     /// *Read-only except when same user as requester*. The user's name.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 /// *OAuth Required*. *Conditional*. This field is returned only if external values are set or included by using [Opt In](/docs/inputoutput-options).
 /// The external field allows you to store app-specific metadata on tasks, including a gid that can be used to retrieve tasks and a data blob that can store app-specific character strings. Note that you will need to authenticate with Oauth to access or modify this data. Once an external gid is set, you can use the notation `external:custom_gid` to reference your object anywhere in the API where you may use the original object gid. See the page on Custom External Data for more details.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskUpdateRequestExternal {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub gid: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskDuplicateRequest {
     /// The name of the new task.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// A comma-separated list of fields that will be duplicated to the new task.
     /// ##### Fields
     /// - assignee
@@ -7971,128 +7035,86 @@ pub struct TaskDuplicateRequest {
     /// - projects
     /// - subtasks
     /// - tags
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub include: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskSetParentRequest {
     /// The new parent of the task, or `null` for no parent.
-    pub parent: ::std::string::String,
+    pub parent: String,
     /// A subtask of the parent to insert the task after, or `null` to insert at the beginning of the list.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_after: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_after: Option<String>,
     /// A subtask of the parent to insert the task before, or `null` to insert at the end of the list.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub insert_before: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_before: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ModifyDependenciesRequest {
     /// An array of task gids that a task depends on.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub dependencies: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependencies: Option<Vec<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
 /// A set of dependent tasks.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct ModifyDependentsRequest {
     /// An array of task gids that are dependents of the given task.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub dependents: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependents: Option<Vec<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskAddProjectRequest {
     /// The project to add the task to.
-    pub project: ::std::string::String,
+    pub project: String,
     /// A task in the project to insert the task after, or `null` to insert at the beginning of the list. When used with `section`, `null` will insert at the beginning of the specified section, otherwise the task must be in the specified section.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub insert_after: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub insert_after: Option<cast::Nullable<String>>,
     /// A task in the project to insert the task before, or `null` to insert at the end of the list. When used with `section`, `null` will insert at the end of the specified section, otherwise the task must be in the specified section.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub insert_before: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub insert_before: Option<cast::Nullable<String>>,
     /// A section in the project to insert the task into. The task will be inserted at the bottom of the section unless combined with `insert_before: null` (end of section) or `insert_after: null` (beginning of section). Can also be combined with non-null `insert_before` or `insert_after` to position relative to a task within the section.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub section: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub section: Option<cast::Nullable<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TaskAddTagRequest {
     /// The tag's gid to add to the task.
-    pub tag: ::std::string::String,
+    pub tag: String,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum SearchTasksForWorkspaceSortBy {
     #[serde(rename = "due_date")]
     DueDate,
@@ -8108,17 +7130,14 @@ pub enum SearchTasksForWorkspaceSortBy {
     Relevance,
 }
 
-impl ::cast_runtime::codegen::ParamValue for SearchTasksForWorkspaceSortBy {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for SearchTasksForWorkspaceSortBy {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTeamMembershipOptFieldsItem {
     #[serde(rename = "is_admin")]
     IsAdmin,
@@ -8136,17 +7155,14 @@ pub enum GetTeamMembershipOptFieldsItem {
     UserName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTeamMembershipOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTeamMembershipOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTeamMembershipsOptFieldsItem {
     #[serde(rename = "is_admin")]
     IsAdmin,
@@ -8170,17 +7186,14 @@ pub enum GetTeamMembershipsOptFieldsItem {
     UserName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTeamMembershipsOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTeamMembershipsOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateTeamOptFieldsItem {
     #[serde(rename = "custom_field_settings")]
     CustomFieldSettings,
@@ -8318,81 +7331,72 @@ pub enum CreateTeamOptFieldsItem {
     Visibility,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CreateTeamOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreateTeamOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TeamRequest {
     /// The description of the team.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// The description of the team with formatting as HTML.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub html_description: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_description: Option<String>,
     /// The organization/workspace the team belongs to. This must be the same organization you are in and cannot be changed once set.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub organization: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
     /// The visibility of the team to users in the same organization
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub visibility: ::std::option::Option<super::types::TeamRequestVisibility>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<super::types::TeamRequestVisibility>,
     /// Controls who can edit team name and description
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub edit_team_name_or_description_access_level: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit_team_name_or_description_access_level: Option<
         super::types::TeamRequestEditTeamNameOrDescriptionAccessLevel,
     >,
     /// Controls who can edit team visibility and trash teams
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub edit_team_visibility_or_trash_team_access_level: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit_team_visibility_or_trash_team_access_level: Option<
         super::types::TeamRequestEditTeamNameOrDescriptionAccessLevel,
     >,
     /// Controls who can accept or deny member invites for a given team
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub member_invite_management_access_level: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_invite_management_access_level: Option<
         super::types::TeamRequestEditTeamNameOrDescriptionAccessLevel,
     >,
     /// Controls who can accept or deny guest invites for a given team
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub guest_invite_management_access_level: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_invite_management_access_level: Option<
         super::types::TeamRequestEditTeamNameOrDescriptionAccessLevel,
     >,
     /// Controls who can accept or deny join team requests for a Membership by Request team. This field can only be updated when the team's `visibility` field is `request_to_join`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub join_request_management_access_level: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_request_management_access_level: Option<
         super::types::TeamRequestEditTeamNameOrDescriptionAccessLevel,
     >,
     /// Controls who can remove team members
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub team_member_removal_access_level: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_member_removal_access_level: Option<
         super::types::TeamRequestEditTeamNameOrDescriptionAccessLevel,
     >,
     /// Controls who can create and share content with the team
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub team_content_management_access_level: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_content_management_access_level: Option<
         super::types::TeamRequestTeamContentManagementAccessLevel,
     >,
     /// Whether the team has been endorsed
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub endorsed: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endorsed: Option<bool>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum TeamRequestVisibility {
     #[serde(rename = "secret")]
     Secret,
@@ -8402,11 +7406,8 @@ pub enum TeamRequestVisibility {
     Public,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum TeamRequestEditTeamNameOrDescriptionAccessLevel {
     #[serde(rename = "all_team_members")]
     AllTeamMembers,
@@ -8414,11 +7415,8 @@ pub enum TeamRequestEditTeamNameOrDescriptionAccessLevel {
     OnlyTeamAdmins,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum TeamRequestTeamContentManagementAccessLevel {
     #[serde(rename = "no_restriction")]
     NoRestriction,
@@ -8426,11 +7424,8 @@ pub enum TeamRequestTeamContentManagementAccessLevel {
     OnlyTeamAdmins,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTeamsForWorkspaceOptFieldsItem {
     #[serde(rename = "custom_field_settings")]
     CustomFieldSettings,
@@ -8574,35 +7569,26 @@ pub enum GetTeamsForWorkspaceOptFieldsItem {
     Visibility,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTeamsForWorkspaceOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTeamsForWorkspaceOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 /// A user identification object for specification with the addUser/removeUser endpoints.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TeamAddUserRequest {
     /// A string identifying a user. This can either be the string "me", an email, or the gid of a user.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub user: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTimePeriodOptFieldsItem {
     #[serde(rename = "display_name")]
     DisplayName,
@@ -8624,17 +7610,14 @@ pub enum GetTimePeriodOptFieldsItem {
     StartOn,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTimePeriodOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTimePeriodOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTimePeriodsOptFieldsItem {
     #[serde(rename = "display_name")]
     DisplayName,
@@ -8662,17 +7645,14 @@ pub enum GetTimePeriodsOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTimePeriodsOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTimePeriodsOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTimeTrackingCategoryOptFieldsItem {
     #[serde(rename = "color")]
     Color,
@@ -8682,42 +7662,31 @@ pub enum GetTimeTrackingCategoryOptFieldsItem {
     Name,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTimeTrackingCategoryOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTimeTrackingCategoryOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TimeTrackingCategoryUpdateRequest {
     /// The name of the time tracking category (e.g., 'Development', 'Meetings').
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The color associated with this category for display purposes.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub color: ::std::option::Option<
-        super::types::TimeTrackingCategoryUpdateRequestColor,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<super::types::TimeTrackingCategoryUpdateRequestColor>,
     /// *Optional*. Whether the category is archived. Archived categories cannot be assigned to new time entries but remain visible on existing entries.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_archived: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_archived: Option<bool>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum TimeTrackingCategoryUpdateRequestColor {
     #[serde(rename = "none")]
     TNone,
@@ -8753,11 +7722,8 @@ pub enum TimeTrackingCategoryUpdateRequestColor {
     CoolGray,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem {
     #[serde(rename = "attributable_to")]
     AttributableTo,
@@ -8785,18 +7751,14 @@ pub enum GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue
-for GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTimeTrackingCategoriesOptFieldsItem {
     #[serde(rename = "color")]
     Color,
@@ -8812,40 +7774,29 @@ pub enum GetTimeTrackingCategoriesOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTimeTrackingCategoriesOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTimeTrackingCategoriesOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct TimeTrackingCategoryCreateRequest {
     /// The name of the time tracking category (e.g., 'Development', 'Meetings').
-    pub name: ::std::string::String,
+    pub name: String,
     /// The color associated with this category for display purposes.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub color: ::std::option::Option<
-        super::types::TimeTrackingCategoryUpdateRequestColor,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<super::types::TimeTrackingCategoryUpdateRequestColor>,
     /// Globally unique identifier for the workspace.
-    pub workspace: ::std::string::String,
+    pub workspace: String,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateTimeTrackingEntryOptFieldsItem {
     #[serde(rename = "approval_status")]
     ApprovalStatus,
@@ -8883,51 +7834,42 @@ pub enum CreateTimeTrackingEntryOptFieldsItem {
     TaskResourceSubtype,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CreateTimeTrackingEntryOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreateTimeTrackingEntryOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct CreateTimeTrackingEntryRequest {
     /// Time in minutes tracked by the entry. Must be greater than 0
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub duration_minutes: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_minutes: Option<i64>,
     /// *Optional*. The day that this entry is logged on. Defaults to today if not specified
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub entered_on: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entered_on: Option<String>,
     /// *Optional*. The gid of the project which the time is attributable to.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub attributable_to: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributable_to: Option<String>,
     /// *Optional*. The current billable status of the entry.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub billable_status: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billable_status: Option<
         super::types::CreateTimeTrackingEntryRequestBillableStatus,
     >,
     /// *Optional*. The description of the entry.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// *Optional*. The gids of time tracking categories to assign to this time tracking entry. Existing categories will be overridden. Currently limited to a maximum of 1 category.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub categories: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateTimeTrackingEntryRequestBillableStatus {
     #[serde(rename = "billable")]
     Billable,
@@ -8937,45 +7879,36 @@ pub enum CreateTimeTrackingEntryRequestBillableStatus {
     NotApplicable,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct UpdateTimeTrackingEntryRequest {
     /// *Optional*. Time in minutes tracked by the entry
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub duration_minutes: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_minutes: Option<i64>,
     /// *Optional*. The day that this entry is logged on. Defaults to today if no day specified
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub entered_on: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entered_on: Option<String>,
     /// *Optional*. The gid of the project which the time is attributable to.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub attributable_to: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributable_to: Option<String>,
     /// *Optional*. The current billable status of the entry.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub billable_status: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billable_status: Option<
         super::types::CreateTimeTrackingEntryRequestBillableStatus,
     >,
     /// *Optional*. The description of the entry.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// *Optional*. The gids of time tracking categories to assign to this time tracking entry. Existing categories will be overridden. Currently limited to a maximum of 1 category.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub categories: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTimesheetApprovalStatusOptFieldsItem {
     #[serde(rename = "approval_status")]
     ApprovalStatus,
@@ -8995,37 +7928,28 @@ pub enum GetTimesheetApprovalStatusOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTimesheetApprovalStatusOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTimesheetApprovalStatusOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 /// A request to update a timesheet approval status.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct UpdateTimesheetApprovalStatusRequest {
     /// The desired approval status to transition to. Valid transitions depend on the current status of the timesheet approval status.
     pub approval_status: super::types::UpdateTimesheetApprovalStatusRequestApprovalStatus,
     /// Optional message to include with the transition (e.g., reason for approval or rejection).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub message: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum UpdateTimesheetApprovalStatusRequestApprovalStatus {
     #[serde(rename = "submitted")]
     Submitted,
@@ -9037,11 +7961,8 @@ pub enum UpdateTimesheetApprovalStatusRequestApprovalStatus {
     Rejected,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetTimesheetApprovalStatusesOptFieldsItem {
     #[serde(rename = "approval_status")]
     ApprovalStatus,
@@ -9067,40 +7988,31 @@ pub enum GetTimesheetApprovalStatusesOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetTimesheetApprovalStatusesOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetTimesheetApprovalStatusesOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 /// A request to create a timesheet approval status.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct CreateTimesheetApprovalStatusRequest {
     /// Globally unique identifier for the user whose timesheet this is.
-    pub user: ::std::string::String,
+    pub user: String,
     /// Globally unique identifier for the workspace.
-    pub workspace: ::std::string::String,
+    pub workspace: String,
     /// The start date of the timesheet week (must be a Monday).
-    pub start_date: ::std::string::String,
+    pub start_date: String,
     /// The end date of the timesheet week (must be the following Sunday).
-    pub end_date: ::std::string::String,
+    pub end_date: String,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum TypeaheadForWorkspaceResourceType {
     #[serde(rename = "actor")]
     Actor,
@@ -9126,17 +8038,14 @@ pub enum TypeaheadForWorkspaceResourceType {
     User,
 }
 
-impl ::cast_runtime::codegen::ParamValue for TypeaheadForWorkspaceResourceType {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for TypeaheadForWorkspaceResourceType {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum TypeaheadForWorkspaceType {
     #[serde(rename = "custom_field")]
     CustomField,
@@ -9152,33 +8061,27 @@ pub enum TypeaheadForWorkspaceType {
     User,
 }
 
-impl ::cast_runtime::codegen::ParamValue for TypeaheadForWorkspaceType {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for TypeaheadForWorkspaceType {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum TypeaheadForWorkspaceOptFieldsItem {
     #[serde(rename = "name")]
     Name,
 }
 
-impl ::cast_runtime::codegen::ParamValue for TypeaheadForWorkspaceOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for TypeaheadForWorkspaceOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetUserTaskListOptFieldsItem {
     #[serde(rename = "name")]
     Name,
@@ -9188,17 +8091,14 @@ pub enum GetUserTaskListOptFieldsItem {
     Workspace,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetUserTaskListOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetUserTaskListOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetUsersOptFieldsItem {
     #[serde(rename = "custom_fields")]
     CustomFields,
@@ -9282,17 +8182,14 @@ pub enum GetUsersOptFieldsItem {
     WorkspacesName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetUsersOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetUsersOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetUserOptFieldsItem {
     #[serde(rename = "custom_fields")]
     CustomFields,
@@ -9370,36 +8267,25 @@ pub enum GetUserOptFieldsItem {
     WorkspacesName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetUserOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetUserOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct UserUpdateRequest {
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub custom_fields: ::std::option::Option<
-        ::cast_runtime::codegen::IndexMap<::std::string::String, ::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<cast::IndexMap<String, String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetFavoritesForUserResourceType {
     #[serde(rename = "portfolio")]
     Portfolio,
@@ -9415,17 +8301,14 @@ pub enum GetFavoritesForUserResourceType {
     ProjectTemplate,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetFavoritesForUserResourceType {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetFavoritesForUserResourceType {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetFavoritesForUserOptFieldsItem {
     #[serde(rename = "name")]
     Name,
@@ -9437,17 +8320,14 @@ pub enum GetFavoritesForUserOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetFavoritesForUserOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetFavoritesForUserOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetWebhooksOptFieldsItem {
     #[serde(rename = "active")]
     Active,
@@ -9487,17 +8367,14 @@ pub enum GetWebhooksOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetWebhooksOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetWebhooksOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateWebhookOptFieldsItem {
     #[serde(rename = "active")]
     Active,
@@ -9531,113 +8408,82 @@ pub enum CreateWebhookOptFieldsItem {
     Target,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CreateWebhookOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CreateWebhookOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct WebhookRequest {
     /// A resource ID to subscribe to. Many Asana resources are valid to create webhooks on, but higher-level resources require filters.
-    pub resource: ::std::string::String,
+    pub resource: String,
     /// The URL to receive the HTTP POST. The full URL will be used to deliver events from this webhook (including parameters) which allows encoding of application-specific state when the webhook is created.
-    pub target: ::std::string::String,
+    pub target: String,
     /// An array of WebhookFilter objects to specify a whitelist of filters to apply to events from this webhook. If a webhook event passes any of the filters the event will be delivered; otherwise no event will be sent to the receiving server.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub filters: ::std::option::Option<
-        ::std::vec::Vec<super::types::WebhookRequestFiltersItem>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Vec<super::types::WebhookRequestFiltersItem>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct WebhookRequestFiltersItem {
     /// The type of the resource which created the event when modified; for example, to filter to changes on regular tasks this field should be set to `task`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub resource_type: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
     /// The resource subtype of the resource that the filter applies to. This should be set to the same value as is returned on the `resource_subtype` field on the resources themselves.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub resource_subtype: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_subtype: Option<String>,
     /// The type of change on the **resource** to pass through the filter. For more information refer to `Event.action` in the [event](/reference/events) schema. This can be one of `changed`, `added`, `removed`, `deleted`, and `undeleted` depending on the nature of what has occurred on the resource.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub action: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
     /// *Conditional.* A whitelist of fields for events which will pass the filter when the resource is changed. These can be any combination of the fields on the resources themselves. This field is only valid for `action` of type `changed`
     /// *Note: Subscriptions created on higher-level resources such as a Workspace, Team, or Portfolio do not support fields.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub fields: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct WebhookUpdateRequest {
     /// An array of WebhookFilter objects to specify a whitelist of filters to apply to events from this webhook. If a webhook event passes any of the filters the event will be delivered; otherwise no event will be sent to the receiving server.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub filters: ::std::option::Option<
-        ::std::vec::Vec<super::types::WebhookUpdateRequestFiltersItem>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Vec<super::types::WebhookUpdateRequestFiltersItem>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct WebhookUpdateRequestFiltersItem {
     /// The type of the resource which created the event when modified; for example, to filter to changes on regular tasks this field should be set to `task`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub resource_type: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
     /// The resource subtype of the resource that the filter applies to. This should be set to the same value as is returned on the `resource_subtype` field on the resources themselves.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub resource_subtype: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_subtype: Option<String>,
     /// The type of change on the **resource** to pass through the filter. For more information refer to `Event.action` in the [event](/reference/events) schema. This can be one of `changed`, `added`, `removed`, `deleted`, and `undeleted` depending on the nature of what has occurred on the resource.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub action: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
     /// *Conditional.* A whitelist of fields for events which will pass the filter when the resource is changed. These can be any combination of the fields on the resources themselves. This field is only valid for `action` of type `changed`
     /// *Note: Subscriptions created on higher-level resources such as a Workspace, Team, or Portfolio do not support fields.*
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub fields: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetWorkspaceMembershipOptFieldsItem {
     #[serde(rename = "created_at")]
     CreatedAt,
@@ -9673,17 +8519,14 @@ pub enum GetWorkspaceMembershipOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetWorkspaceMembershipOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetWorkspaceMembershipOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetWorkspaceMembershipsForUserOptFieldsItem {
     #[serde(rename = "created_at")]
     CreatedAt,
@@ -9725,18 +8568,14 @@ pub enum GetWorkspaceMembershipsForUserOptFieldsItem {
     WorkspaceName,
 }
 
-impl ::cast_runtime::codegen::ParamValue
-for GetWorkspaceMembershipsForUserOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetWorkspaceMembershipsForUserOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetWorkspacesOptFieldsItem {
     #[serde(rename = "email_domains")]
     EmailDomains,
@@ -9752,17 +8591,14 @@ pub enum GetWorkspacesOptFieldsItem {
     Uri,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetWorkspacesOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetWorkspacesOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum GetWorkspaceOptFieldsItem {
     #[serde(rename = "email_domains")]
     EmailDomains,
@@ -9772,9 +8608,9 @@ pub enum GetWorkspaceOptFieldsItem {
     Name,
 }
 
-impl ::cast_runtime::codegen::ParamValue for GetWorkspaceOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for GetWorkspaceOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
@@ -9783,28 +8619,19 @@ pub type WorkspaceRequest = super::types::WorkspaceBase;
 pub type WorkspaceBase = super::types::WorkspaceCompact;
 
 /// A *workspace* is the highest-level organizational unit in Asana. All projects and tasks have an associated workspace.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct WorkspaceCompact {
     /// The name of the workspace.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum AddUserForWorkspaceOptFieldsItem {
     #[serde(rename = "email")]
     Email,
@@ -9826,26 +8653,20 @@ pub enum AddUserForWorkspaceOptFieldsItem {
     PhotoImage60x60,
 }
 
-impl ::cast_runtime::codegen::ParamValue for AddUserForWorkspaceOptFieldsItem {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for AddUserForWorkspaceOptFieldsItem {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 /// A user identification object for specification with the addUser/removeUser endpoints.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct WorkspaceAddUserRequest {
     /// A string identifying a user. This can either be the string "me", an email, or the gid of a user.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub user: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }

@@ -2,11 +2,10 @@
 
 //! The argument types the tools share, each defined once.
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+use ::cast_runtime::codegen as cast;
+
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateItemStatus {
     #[serde(rename = "available")]
     Available,

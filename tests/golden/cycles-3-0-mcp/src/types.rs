@@ -2,58 +2,40 @@
 
 //! The argument types the tools share, each defined once.
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+use ::cast_runtime::codegen as cast;
+
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct Node {
-    pub label: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub children: ::std::option::Option<::std::vec::Vec<super::types::Node>>,
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children: Option<Vec<super::types::Node>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct B {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub a: ::std::option::Option<super::types::A>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a: Option<super::types::A>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct A {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub b: ::std::option::Option<::std::boxed::Box<super::types::B>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub name: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b: Option<Box<super::types::B>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub name: Option<cast::Nullable<String>>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-pub type List = ::cast_runtime::codegen::Value;
+pub type List = cast::Value;

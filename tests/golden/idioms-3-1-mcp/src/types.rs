@@ -2,35 +2,28 @@
 
 //! The argument types the tools share, each defined once.
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+use ::cast_runtime::codegen as cast;
+
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum PatchItemKind {
     #[serde(rename = "widget")]
     Widget,
 }
 
 /// The filter.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub struct Filter {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub from: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     /// Properties the schema does not declare, sent on as given.
     #[serde(flatten)]
-    pub additional_properties: ::cast_runtime::codegen::IndexMap<
-        ::std::string::String,
-        ::cast_runtime::codegen::Value,
-    >,
+    pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-impl ::cast_runtime::codegen::ParamValue for Filter {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for Filter {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }

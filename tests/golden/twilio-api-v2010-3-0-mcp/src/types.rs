@@ -2,12 +2,11 @@
 
 //! The argument types the tools share, each defined once.
 
+use ::cast_runtime::codegen as cast;
+
 /// The status of this account. Usually `active`, but can be `suspended` or `closed`.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum AccountEnumStatus {
     #[serde(rename = "active")]
     Active,
@@ -17,17 +16,14 @@ pub enum AccountEnumStatus {
     Closed,
 }
 
-impl ::cast_runtime::codegen::ParamValue for AccountEnumStatus {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for AccountEnumStatus {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreateApplicationVoiceMethod {
     #[serde(rename = "GET")]
     Get,
@@ -36,11 +32,8 @@ pub enum CreateApplicationVoiceMethod {
 }
 
 /// The status of this call. Can be: `queued`, `ringing`, `in-progress`, `canceled`, `completed`, `failed`, `busy` or `no-answer`. See [Call Status Values](https://www.twilio.com/docs/voice/api/call-resource#call-status-values) below for more information.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CallEnumStatus {
     #[serde(rename = "queued")]
     Queued,
@@ -60,17 +53,14 @@ pub enum CallEnumStatus {
     Canceled,
 }
 
-impl ::cast_runtime::codegen::ParamValue for CallEnumStatus {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for CallEnumStatus {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CallEnumUpdateStatus {
     #[serde(rename = "canceled")]
     Canceled,
@@ -79,11 +69,8 @@ pub enum CallEnumUpdateStatus {
 }
 
 /// The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource).
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CallRecordingEnumStatus {
     #[serde(rename = "in-progress")]
     InProgress,
@@ -99,22 +86,16 @@ pub enum CallRecordingEnumStatus {
     Absent,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum ConferenceEnumUpdateStatus {
     #[serde(rename = "completed")]
     Completed,
 }
 
 /// The status of this conference. Can be: `init`, `in-progress`, or `completed`.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum ConferenceEnumStatus {
     #[serde(rename = "init")]
     Init,
@@ -124,18 +105,15 @@ pub enum ConferenceEnumStatus {
     Completed,
 }
 
-impl ::cast_runtime::codegen::ParamValue for ConferenceEnumStatus {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for ConferenceEnumStatus {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 /// The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource).
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum ConferenceRecordingEnumStatus {
     #[serde(rename = "in-progress")]
     InProgress,
@@ -152,11 +130,8 @@ pub enum ConferenceRecordingEnumStatus {
 }
 
 /// The set of permissions that your ConnectApp requests.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum ConnectAppEnumPermission {
     #[serde(rename = "get-all")]
     GetAll,
@@ -165,11 +140,8 @@ pub enum ConnectAppEnumPermission {
 }
 
 /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberEnumEmergencyStatus {
     #[serde(rename = "Active")]
     Active,
@@ -177,11 +149,8 @@ pub enum IncomingPhoneNumberEnumEmergencyStatus {
     Inactive,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberEnumVoiceReceiveMode {
     #[serde(rename = "voice")]
     Voice,
@@ -190,11 +159,8 @@ pub enum IncomingPhoneNumberEnumVoiceReceiveMode {
 }
 
 /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberLocalEnumEmergencyStatus {
     #[serde(rename = "Active")]
     Active,
@@ -202,11 +168,8 @@ pub enum IncomingPhoneNumberLocalEnumEmergencyStatus {
     Inactive,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberLocalEnumVoiceReceiveMode {
     #[serde(rename = "voice")]
     Voice,
@@ -215,11 +178,8 @@ pub enum IncomingPhoneNumberLocalEnumVoiceReceiveMode {
 }
 
 /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberMobileEnumEmergencyStatus {
     #[serde(rename = "Active")]
     Active,
@@ -227,11 +187,8 @@ pub enum IncomingPhoneNumberMobileEnumEmergencyStatus {
     Inactive,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberMobileEnumVoiceReceiveMode {
     #[serde(rename = "voice")]
     Voice,
@@ -240,11 +197,8 @@ pub enum IncomingPhoneNumberMobileEnumVoiceReceiveMode {
 }
 
 /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberTollFreeEnumEmergencyStatus {
     #[serde(rename = "Active")]
     Active,
@@ -252,11 +206,8 @@ pub enum IncomingPhoneNumberTollFreeEnumEmergencyStatus {
     Inactive,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberTollFreeEnumVoiceReceiveMode {
     #[serde(rename = "voice")]
     Voice,
@@ -265,11 +216,8 @@ pub enum IncomingPhoneNumberTollFreeEnumVoiceReceiveMode {
 }
 
 /// Determines if the message content can be stored or redacted based on privacy settings
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum MessageEnumContentRetention {
     #[serde(rename = "retain")]
     Retain,
@@ -278,11 +226,8 @@ pub enum MessageEnumContentRetention {
 }
 
 /// Determines if the address can be stored or obfuscated based on privacy settings
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum MessageEnumAddressRetention {
     #[serde(rename = "retain")]
     Retain,
@@ -290,33 +235,24 @@ pub enum MessageEnumAddressRetention {
     Obfuscate,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum MessageEnumTrafficType {
     #[serde(rename = "free")]
     Free,
 }
 
 /// For Messaging Services only: Include this parameter with a value of `fixed` in conjuction with the `send_time` parameter in order to [schedule a Message](https://www.twilio.com/docs/messaging/features/message-scheduling).
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum MessageEnumScheduleType {
     #[serde(rename = "fixed")]
     Fixed,
 }
 
 /// Include this parameter with a value of `disable` to skip any kind of risk check on the respective message request.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum MessageEnumRiskCheck {
     #[serde(rename = "enable")]
     Enable,
@@ -324,22 +260,16 @@ pub enum MessageEnumRiskCheck {
     Disable,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum MessageEnumUpdateStatus {
     #[serde(rename = "canceled")]
     Canceled,
 }
 
 /// Reported outcome indicating whether there is confirmation that the Message recipient performed a tracked user action. Can be: `unconfirmed` or `confirmed`. For more details see [How to Optimize Message Deliverability with Message Feedback](https://www.twilio.com/docs/messaging/guides/send-message-feedback-to-twilio).
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum MessageFeedbackEnumOutcome {
     #[serde(rename = "confirmed")]
     Confirmed,
@@ -348,11 +278,8 @@ pub enum MessageFeedbackEnumOutcome {
 }
 
 /// Type of bank account if payment source is ACH. One of `consumer-checking`, `consumer-savings`, or `commercial-checking`. The default value is `consumer-checking`.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum PaymentsEnumBankAccountType {
     #[serde(rename = "consumer-checking")]
     ConsumerChecking,
@@ -363,11 +290,8 @@ pub enum PaymentsEnumBankAccountType {
 }
 
 /// Type of payment being captured. One of `credit-card` or `ach-debit`. The default value is `credit-card`.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum PaymentsEnumPaymentMethod {
     #[serde(rename = "credit-card")]
     CreditCard,
@@ -376,11 +300,8 @@ pub enum PaymentsEnumPaymentMethod {
 }
 
 /// Indicates whether the payment method should be tokenized as a `one-time`, `reusable`, or `payment-method` token. The default value is `reusable`. Do not enter a charge amount when tokenizing. If a charge amount is entered, the payment method will be charged and not tokenized.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum PaymentsEnumTokenType {
     #[serde(rename = "one-time")]
     OneTime,
@@ -390,11 +311,8 @@ pub enum PaymentsEnumTokenType {
     PaymentMethod,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum CreatePaymentsConfirmation {
     #[serde(rename = "true")]
     True,
@@ -403,11 +321,8 @@ pub enum CreatePaymentsConfirmation {
 }
 
 /// The piece of payment information that you wish the caller to enter. Must be one of `payment-card-number`, `expiration-date`, `security-code`, `postal-code`, `bank-routing-number`, `bank-account-number`, or their `-matcher` variants for input confirmation when `RequireMatchingInputs` is enabled.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum PaymentsEnumCapture {
     #[serde(rename = "payment-card-number")]
     PaymentCardNumber,
@@ -432,11 +347,8 @@ pub enum PaymentsEnumCapture {
 }
 
 /// Indicates whether the current payment session should be cancelled or completed. When `cancel` the payment session is cancelled. When `complete`, Twilio sends the payment information to the selected Pay Connector for processing.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum PaymentsEnumStatus {
     #[serde(rename = "complete")]
     Complete,
@@ -445,11 +357,8 @@ pub enum PaymentsEnumStatus {
 }
 
 /// One of `inbound_track`, `outbound_track`, `both_tracks`.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum RealtimeTranscriptionEnumTrack {
     #[serde(rename = "inbound_track")]
     InboundTrack,
@@ -459,22 +368,16 @@ pub enum RealtimeTranscriptionEnumTrack {
     BothTracks,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum RealtimeTranscriptionEnumUpdateStatus {
     #[serde(rename = "stopped")]
     Stopped,
 }
 
 /// One of `inbound_track`, `outbound_track`, `both_tracks`.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum SiprecEnumTrack {
     #[serde(rename = "inbound_track")]
     InboundTrack,
@@ -484,22 +387,16 @@ pub enum SiprecEnumTrack {
     BothTracks,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum SiprecEnumUpdateStatus {
     #[serde(rename = "stopped")]
     Stopped,
 }
 
 /// The tracks to be included in the Stream. Possible values are `inbound_track`, `outbound_track`, `both_tracks`. Default value is `inbound_track`.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum StreamEnumTrack {
     #[serde(rename = "inbound_track")]
     InboundTrack,
@@ -509,22 +406,16 @@ pub enum StreamEnumTrack {
     BothTracks,
 }
 
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum StreamEnumUpdateStatus {
     #[serde(rename = "stopped")]
     Stopped,
 }
 
 /// The frequency of a recurring UsageTrigger.  Can be: `daily`, `monthly`, or `yearly` for recurring triggers or empty for non-recurring triggers. A trigger will only fire once during each period. Recurring times are in GMT.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum UsageTriggerEnumRecurring {
     #[serde(rename = "daily")]
     Daily,
@@ -536,18 +427,15 @@ pub enum UsageTriggerEnumRecurring {
     Alltime,
 }
 
-impl ::cast_runtime::codegen::ParamValue for UsageTriggerEnumRecurring {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for UsageTriggerEnumRecurring {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }
 
 /// The field in the [UsageRecord](https://www.twilio.com/docs/usage/api/usage-record) resource that fires the trigger.  Can be: `count`, `usage`, or `price`, as described in the [UsageRecords documentation](https://www.twilio.com/docs/usage/api/usage-record#usage-count-price).
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde")]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde")]
 pub enum UsageTriggerEnumTriggerField {
     #[serde(rename = "count")]
     Count,
@@ -557,8 +445,8 @@ pub enum UsageTriggerEnumTriggerField {
     Price,
 }
 
-impl ::cast_runtime::codegen::ParamValue for UsageTriggerEnumTriggerField {
-    fn param_text(&self) -> ::cast_runtime::codegen::ParamText {
-        ::cast_runtime::codegen::param_text_of(self)
+impl cast::ParamValue for UsageTriggerEnumTriggerField {
+    fn param_text(&self) -> cast::ParamText {
+        cast::param_text_of(self)
     }
 }

@@ -2,59 +2,51 @@
 
 //! `POST /portfolios/{portfolio_gid}/addCustomFieldSetting`: Add a custom field to a portfolio
 
-/// Add a custom field to a portfolio
-///
-/// <b>Required scope: </b><code>portfolios:write</code>
-///
-/// Custom fields are associated with portfolios by way of custom field settings.  This method creates a setting for the portfolio.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "addCustomFieldSettingForPortfolio",
-    title: ::std::option::Option::Some("Add a custom field to a portfolio"),
+    title: Some("Add a custom field to a portfolio"),
     description: "Add a custom field to a portfolio\n\n<b>Required scope: </b><code>portfolios:write</code>\n\nCustom fields are associated with portfolios by way of custom field settings.  This method creates a setting for the portfolio.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/portfolios/{portfolio_gid}/addCustomFieldSetting",
     path_pieces: &["/portfolios/", "/addCustomFieldSetting"],
     input_schema: r#"{"type":"object","properties":{"portfolio_gid":{"type":"string","description":"Globally unique identifier for the portfolio."},"opt_pretty":{"\u0000cast":0},"data":{"\u0000cast":363}},"required":["portfolio_gid"],"additionalProperties":false,"$defs":{"\u0000cast":217}}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":365}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":365}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `addCustomFieldSettingForPortfolio`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub portfolio_gid: ::std::string::String,
+    pub portfolio_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::AddCustomFieldSettingRequest>,
+    pub opt_pretty: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::AddCustomFieldSettingRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("portfolio_gid", &params.portfolio_gid)
         .query("opt_pretty", &params.opt_pretty)
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

@@ -2,59 +2,51 @@
 
 //! `POST /tasks/{task_gid}/addDependencies`: Set dependencies for a task
 
-/// Set dependencies for a task
-///
-/// <b>Required scope: </b><code>tasks:write</code>
-///
-/// Marks a set of tasks as dependencies of this task, if they are not already dependencies. *A task can have at most 30 dependents and dependencies combined*.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "addDependenciesForTask",
-    title: ::std::option::Option::Some("Set dependencies for a task"),
+    title: Some("Set dependencies for a task"),
     description: "Set dependencies for a task\n\n<b>Required scope: </b><code>tasks:write</code>\n\nMarks a set of tasks as dependencies of this task, if they are not already dependencies. *A task can have at most 30 dependents and dependencies combined*.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/tasks/{task_gid}/addDependencies",
     path_pieces: &["/tasks/", "/addDependencies"],
     input_schema: r#"{"type":"object","properties":{"task_gid":{"type":"string","description":"The task to operate on."},"opt_pretty":{"\u0000cast":0},"data":{"type":"object","properties":{"dependencies":{"description":"An array of task gids that a task depends on.","type":"array","items":{"type":"string"}}}}},"required":["task_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":10}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":10}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `addDependenciesForTask`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub task_gid: ::std::string::String,
+    pub task_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::ModifyDependenciesRequest>,
+    pub opt_pretty: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::ModifyDependenciesRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("task_gid", &params.task_gid)
         .query("opt_pretty", &params.opt_pretty)
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

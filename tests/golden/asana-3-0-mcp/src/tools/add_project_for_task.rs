@@ -2,77 +2,51 @@
 
 //! `POST /tasks/{task_gid}/addProject`: Add a project to a task
 
-/// Add a project to a task
-///
-/// <b>Required scope: </b><code>tasks:write</code>
-///
-/// Adds the task to the specified project, in the optional location
-/// specified. If no location arguments are given, the task will be added to
-/// the end of the project.
-///
-/// `addProject` can also be used to reorder a task within a project or
-/// section that already contains it.
-///
-/// **Positioning the task:**
-/// - Use `insert_before` or `insert_after` with a task ID to position relative to another task
-/// - Use `section` alone to add the task to the end of a section
-/// - Use `section` with `insert_after: null` to add to the **beginning** of a section
-/// - Use `section` with `insert_before: null` to add to the **end** of a section
-/// - Use `section` with `insert_before` or `insert_after` (non-null) to position relative to a task within that section. The anchor task must be in the specified section.
-///
-/// At most one of `insert_before` or `insert_after` should be specified (both cannot be used together).
-///
-/// A task can have at most 20 projects multi-homed to it.
-///
-/// Returns an empty data block.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "addProjectForTask",
-    title: ::std::option::Option::Some("Add a project to a task"),
+    title: Some("Add a project to a task"),
     description: "Add a project to a task\n\n<b>Required scope: </b><code>tasks:write</code>\n\nAdds the task to the specified project, in the optional location\nspecified. If no location arguments are given, the task will be added to\nthe end of the project.\n\n`addProject` can also be used to reorder a task within a project or\nsection that already contains it.\n\n**Positioning the task:**\n- Use `insert_before` or `insert_after` with a task ID to position relative to another task\n- Use `section` alone to add the task to the end of a section\n- Use `section` with `insert_after: null` to add to the **beginning** of a section\n- Use `section` with `insert_before: null` to add to the **end** of a section\n- Use `section` with `insert_before` or `insert_after` (non-null) to position relative to a task within that section. The anchor task must be in the specified section.\n\nAt most one of `insert_before` or `insert_after` should be specified (both cannot be used together).\n\nA task can have at most 20 projects multi-homed to it.\n\nReturns an empty data block.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/tasks/{task_gid}/addProject",
     path_pieces: &["/tasks/", "/addProject"],
     input_schema: r#"{"type":"object","properties":{"task_gid":{"type":"string","description":"The task to operate on."},"opt_pretty":{"\u0000cast":0},"data":{"type":"object","properties":{"project":{"description":"The project to add the task to.","type":"string"},"insert_after":{"description":"A task in the project to insert the task after, or `null` to insert at the beginning of the list. When used with `section`, `null` will insert at the beginning of the specified section, otherwise the task must be in the specified section.","type":["string","null"]},"insert_before":{"description":"A task in the project to insert the task before, or `null` to insert at the end of the list. When used with `section`, `null` will insert at the end of the specified section, otherwise the task must be in the specified section.","type":["string","null"]},"section":{"description":"A section in the project to insert the task into. The task will be inserted at the bottom of the section unless combined with `insert_before: null` (end of section) or `insert_after: null` (beginning of section). Can also be combined with non-null `insert_before` or `insert_after` to position relative to a task within the section.","type":["string","null"]}},"required":["project"]}},"required":["task_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":10}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":10}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `addProjectForTask`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub task_gid: ::std::string::String,
+    pub task_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::TaskAddProjectRequest>,
+    pub opt_pretty: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::TaskAddProjectRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("task_gid", &params.task_gid)
         .query("opt_pretty", &params.opt_pretty)
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

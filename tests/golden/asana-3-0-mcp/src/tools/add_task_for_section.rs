@@ -2,63 +2,51 @@
 
 //! `POST /sections/{section_gid}/addTask`: Add task to section
 
-/// Add task to section
-///
-/// <b>Required scope: </b><code>tasks:write</code>
-///
-/// Add a task to a specific, existing section. This will remove the task from other sections of the project.
-///
-/// The task will be inserted at the top of a section unless an insert_before or insert_after parameter is declared.
-///
-/// This does not work for separators (tasks with the resource_subtype of section).
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "addTaskForSection",
-    title: ::std::option::Option::Some("Add task to section"),
+    title: Some("Add task to section"),
     description: "Add task to section\n\n<b>Required scope: </b><code>tasks:write</code>\n\nAdd a task to a specific, existing section. This will remove the task from other sections of the project.\n\nThe task will be inserted at the top of a section unless an insert_before or insert_after parameter is declared.\n\nThis does not work for separators (tasks with the resource_subtype of section).",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/sections/{section_gid}/addTask",
     path_pieces: &["/sections/", "/addTask"],
     input_schema: r#"{"type":"object","properties":{"section_gid":{"type":"string","description":"The globally unique identifier for the section."},"opt_pretty":{"\u0000cast":0},"data":{"type":"object","properties":{"task":{"description":"The task to add to this section.","type":"string"},"insert_before":{"description":"An existing task within this section before which the added task should be inserted. Cannot be provided together with insert_after.","type":"string"},"insert_after":{"description":"An existing task within this section after which the added task should be inserted. Cannot be provided together with insert_before.","type":"string"}},"required":["task"]}},"required":["section_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":10}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":10}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `addTaskForSection`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub section_gid: ::std::string::String,
+    pub section_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::SectionTaskInsertRequest>,
+    pub opt_pretty: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::SectionTaskInsertRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("section_gid", &params.section_gid)
         .query("opt_pretty", &params.opt_pretty)
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

@@ -2,118 +2,74 @@
 
 //! `POST /attachments`: Upload an attachment
 
-/// Upload an attachment
-///
-/// <b>Required scope: </b><code>attachments:write</code>
-///
-/// Upload an attachment.
-///
-/// This method uploads an attachment on an object and returns the compact
-/// record for the created attachment object. This is possible by either:
-///
-/// - Providing the URL of the external resource being attached, or
-/// - Downloading the file content first and then uploading it as any other attachment. Note that it is not possible to attach
-/// files from third party services such as Dropbox, Box, Vimeo & Google Drive via the API
-///
-/// The 100MB size limit on attachments in Asana is enforced on this endpoint.
-///
-/// This endpoint expects a multipart/form-data encoded request containing the full contents of the file to be uploaded.
-///
-/// Requests made should follow the HTTP/1.1 specification that line
-/// terminators are of the form `CRLF` or `\r\n` outlined
-/// [here](http://www.w3.org/Protocols/HTTP/1.1/draft-ietf-http-v11-spec-01#Basic-Rules) in order for the server to reliably and properly handle the request.
-///
-/// For file names that contain non-ASCII characters, the file name should be URL-encoded. For example, a file named `résumé.pdf` should be encoded as
-/// `r%C3%A9sum%C3%A9.pdf` and the `filename` parameter in the `Content-Disposition` header should be set to the encoded file name.
-///
-/// Below is an example of a cURL request with the `Content-Disposition` header:
-///
-/// ```text
-/// export ASANA_PAT="<YOUR_ASANA_PERSONAL_ACCESS_TOKEN>"
-/// export PARENT_ID="<PARENT_GID>"
-/// export ENCODED_NAME="r%C3%A9sum%C3%A9.pdf"
-/// curl --location 'https://app.asana.com/api/1.0/attachments' \
-///   --header 'Content-Type: multipart/form-data' \
-///   --header 'Accept: application/json' \
-///   --header "Authorization: Bearer $ASANA_PAT" \
-///   --form "parent=$PARENT_ID" \
-///   --form "file=@/Users/exampleUser/Downloads/résumé.pdf;headers=\"Content-Disposition: form-data; name="file"; filename="$ENCODED_NAME.pdf"; filename*=UTF-8''$ENCODED_NAME.pdf\""
-/// ```
-///
-/// Sends the request body as `multipart/form-data`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createAttachmentForObject",
-    title: ::std::option::Option::Some("Upload an attachment"),
+    title: Some("Upload an attachment"),
     description: "Upload an attachment\n\n<b>Required scope: </b><code>attachments:write</code>\n\nUpload an attachment.\n\nThis method uploads an attachment on an object and returns the compact\nrecord for the created attachment object. This is possible by either:\n\n- Providing the URL of the external resource being attached, or\n- Downloading the file content first and then uploading it as any other attachment. Note that it is not possible to attach\nfiles from third party services such as Dropbox, Box, Vimeo & Google Drive via the API\n\nThe 100MB size limit on attachments in Asana is enforced on this endpoint.\n\nThis endpoint expects a multipart/form-data encoded request containing the full contents of the file to be uploaded.\n\nRequests made should follow the HTTP/1.1 specification that line\nterminators are of the form `CRLF` or `\\r\\n` outlined\n[here](http://www.w3.org/Protocols/HTTP/1.1/draft-ietf-http-v11-spec-01#Basic-Rules) in order for the server to reliably and properly handle the request.\n\nFor file names that contain non-ASCII characters, the file name should be URL-encoded. For example, a file named `résumé.pdf` should be encoded as\n`r%C3%A9sum%C3%A9.pdf` and the `filename` parameter in the `Content-Disposition` header should be set to the encoded file name.\n\nBelow is an example of a cURL request with the `Content-Disposition` header:\n\n```\nexport ASANA_PAT=\"<YOUR_ASANA_PERSONAL_ACCESS_TOKEN>\"\nexport PARENT_ID=\"<PARENT_GID>\"\nexport ENCODED_NAME=\"r%C3%A9sum%C3%A9.pdf\"\ncurl --location 'https://app.asana.com/api/1.0/attachments' \\\n  --header 'Content-Type: multipart/form-data' \\\n  --header 'Accept: application/json' \\\n  --header \"Authorization: Bearer $ASANA_PAT\" \\\n  --form \"parent=$PARENT_ID\" \\\n  --form \"file=@/Users/exampleUser/Downloads/résumé.pdf;headers=\\\"Content-Disposition: form-data; name=\"file\"; filename=\"$ENCODED_NAME.pdf\"; filename*=UTF-8''$ENCODED_NAME.pdf\\\"\"\n```\n\nSends the request body as `multipart/form-data`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/attachments",
     path_pieces: &["/attachments"],
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":48},"resource_subtype":{"description":"The type of the attachment. Must be one of the given values. If not specified, a file attachment of type `asana` will be assumed. Note that if the value of `resource_subtype` is `external`, a `parent`, `name`, and `url` must also be provided.\n","type":"string","enum":["asana","external"]},"file":{"description":"Required for `asana` attachments. File contents: base64, or a data: URI (data:TYPE;name=FILE;base64,DATA).","type":"string","format":"binary"},"parent":{"description":"Required identifier of the parent task, project, or project_brief, as a string.\n","type":"string"},"url":{"description":"The URL of the external resource being attached. Required for attachments of type `external`.\n","type":"string"},"name":{"description":"The name of the external resource being attached. Required for attachments of type `external`.\n","type":"string"},"connect_to_app":{"description":"*Optional*. Only relevant for external attachments with a parent task.\nA boolean indicating whether the current app should be connected with\nthe attachment for the purposes of showing an app components widget.\nRequires the app to have been added to a project the parent task is in.\nThis property can only be set if an OAuth token is used to authenticate the request.\n\nCriteria for displaying app widget:\n1. An OAuth token must be used to authenticate the request\n2. The app needs to have its `widget_metadata_url` configured in the developer console\n3. The task the attachment is being attached to must be in a project with the app installed","type":"boolean"}},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":68}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":68}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `createAttachmentForObject`, and the `multipart/form-data` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetAttachmentOptFieldsItem>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub resource_subtype: ::std::option::Option<
+    pub opt_fields: Option<Vec<super::super::types::GetAttachmentOptFieldsItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_subtype: Option<
         super::super::types::CreateAttachmentForObjectResourceSubtype,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub file: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub url: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub connect_to_app: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_to_app: Option<bool>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
         .body(
-            ::cast_runtime::codegen::Encoding::Multipart {
+            cast::Encoding::Multipart {
                 files: &["file"],
             },
             "multipart/form-data",

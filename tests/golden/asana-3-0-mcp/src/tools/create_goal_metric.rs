@@ -2,72 +2,64 @@
 
 //! `POST /goals/{goal_gid}/setMetric`: Create a goal metric
 
-/// Create a goal metric
-///
-/// Creates and adds a goal metric to a specified goal. Note that this replaces an existing goal metric if one already exists.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createGoalMetric",
-    title: ::std::option::Option::Some("Create a goal metric"),
+    title: Some("Create a goal metric"),
     description: "Create a goal metric\n\nCreates and adds a goal metric to a specified goal. Note that this replaces an existing goal metric if one already exists.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/goals/{goal_gid}/setMetric",
     path_pieces: &["/goals/", "/setMetric"],
     input_schema: r#"{"type":"object","properties":{"goal_gid":{"type":"string","description":"Globally unique identifier for the goal."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":291},"data":{"description":"A generic Asana Resource, containing a globally unique identifier.","type":"object","properties":{"precision":{"\u0000cast":310},"unit":{"description":"A supported unit of measure for the goal metric, or none.","type":"string","enum":["none","currency","percentage"]},"currency_code":{"description":"ISO 4217 currency code to format this custom field. This will be null if the `unit` is not `currency`.","type":["string","null"]},"initial_number_value":{"description":"This number is the start value of a goal metric of type number.","type":"number"},"target_number_value":{"description":"This number is the end value of a goal metric of type number. This number cannot equal `initial_number_value`.","type":"number"},"current_number_value":{"description":"This number is the current value of a goal metric of type number.","type":"number"},"progress_source":{"\u0000cast":311},"is_custom_weight":{"\u0000cast":312}}}},"required":["goal_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":344}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":344}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `createGoalMetric`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub goal_gid: ::std::string::String,
+    pub goal_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetGoalOptFieldsItem>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::GoalMetricRequest>,
+    pub opt_fields: Option<Vec<super::super::types::GetGoalOptFieldsItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::GoalMetricRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("goal_gid", &params.goal_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

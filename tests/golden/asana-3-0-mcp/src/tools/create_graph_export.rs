@@ -2,56 +2,43 @@
 
 //! `POST /exports/graph`: Initiate a graph export
 
-/// Initiate a graph export
-///
-/// Initiates a graph export job for a given parent object
-/// (goal, team, portfolio, or project). The export will be processed asynchronously.
-/// Once initiated, use the [jobs](/reference/getjob) endpoint to monitor progress.
-///
-/// **Export Caching:** When exporting more than 1,000 tasks, the results are cached for 4 hours. Any new export requests made within this 4-hour window will return the same cached results rather than generating a fresh export.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createGraphExport",
-    title: ::std::option::Option::Some("Initiate a graph export"),
+    title: Some("Initiate a graph export"),
     description: "Initiate a graph export\n\nInitiates a graph export job for a given parent object\n(goal, team, portfolio, or project). The export will be processed asynchronously.\nOnce initiated, use the [jobs](/reference/getjob) endpoint to monitor progress.\n\n**Export Caching:** When exporting more than 1,000 tasks, the results are cached for 4 hours. Any new export requests made within this 4-hour window will return the same cached results rather than generating a fresh export.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/exports/graph",
     path_pieces: &["/exports/graph"],
     input_schema: r#"{"type":"object","properties":{"data":{"type":"object","description":"A *graph_export* request starts a job to export data starting from a parent object.","properties":{"parent":{"description":"Globally unique ID of the parent object: goal, project, portfolio, or team.","type":"string"}}}},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"data":{"description":"A generic Asana Resource, containing a globally unique identifier.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"resource_subtype":{"description":"A *graph_export* object represents a request to export the data starting from a parent object","type":"string"},"status":{"description":"The current status of this job.","type":"string","enum":["not_started","in_progress","succeeded","failed"]},"new_graph_export":{"\u0000cast":259}}}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `createGraphExport`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::GraphExportRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::GraphExportRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
-    call.request()
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
-        .send()
-        .await
+    call.request().body(cast::Encoding::Json, "application/json", &params).send().await
 }

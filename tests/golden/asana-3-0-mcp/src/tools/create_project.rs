@@ -2,88 +2,61 @@
 
 //! `POST /projects`: Create a project
 
-/// Create a project
-///
-/// <b>Required scope: </b><code>projects:write</code>
-///
-/// Create a new project in a workspace or team.
-///
-/// Every project is required to be created in a specific workspace or
-/// organization, and this cannot be changed once set. Note that you can use
-/// the `workspace` parameter regardless of whether or not it is an
-/// organization.
-///
-/// If the workspace for your project is an organization, you must also
-/// supply a `team` to share the project with.
-///
-/// Returns the full record of the newly created project.
-///
-/// **Deprecation notice:** The `team` parameter and the `private_to_team`
-/// value for `privacy_setting` are deprecated. When either is included in
-/// the request, the `Asana-Change` response header will indicate an affected
-/// deprecation. Clients should switch to using `POST /memberships` with
-/// `{ parent: project, member: team }` to share a project with a team after
-/// creation.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createProject",
-    title: ::std::option::Option::Some("Create a project"),
+    title: Some("Create a project"),
     description: "Create a project\n\n<b>Required scope: </b><code>projects:write</code>\n\nCreate a new project in a workspace or team.\n\nEvery project is required to be created in a specific workspace or\norganization, and this cannot be changed once set. Note that you can use\nthe `workspace` parameter regardless of whether or not it is an\norganization.\n\nIf the workspace for your project is an organization, you must also\nsupply a `team` to share the project with.\n\nReturns the full record of the newly created project.\n\n**Deprecation notice:** The `team` parameter and the `private_to_team`\nvalue for `privacy_setting` are deprecated. When either is included in\nthe request, the `Asana-Change` response header will indicate an affected\ndeprecation. Clients should switch to using `POST /memberships` with\n`{ parent: project, member: team }` to share a project with a team after\ncreation.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/projects",
     path_pieces: &["/projects"],
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":554},"data":{"\u0000cast":582}},"additionalProperties":false,"$defs":{"\u0000cast":583}}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":611}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":611}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `createProject`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::CreateProjectOptFieldsItem>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::ProjectRequest>,
+    pub opt_fields: Option<Vec<super::super::types::CreateProjectOptFieldsItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::ProjectRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

@@ -2,113 +2,43 @@
 
 //! `POST /exports/resource`: Initiate a resource export
 
-/// Initiate a resource export
-///
-/// Initiates a bulk export of resources for a workspace. The export will be processed asynchronously. Once the export has been requested, its progress can be monitored using the [jobs](/reference/getjob) endpoint.
-///
-/// ## Supported resource types
-/// This endpoint currently supports exporting tasks, teams and messages within a workspace. Resources can be requested to be part of the export by providing the `export_request_parameters` parameter. The following resource types are supported:
-///
-/// ### Tasks:
-/// Tasks are formatted for exports with some differences from their documented [schema](/reference/tasks):
-///   - `attachments` are included by default and returns an array of associated attachments.
-///   - Attachment objects do not include `download_url` or `view_url`. The `attachments` [endpoint](/reference/attachment) should be queried for up-to-date URLs.
-///   - `stories` are included by default and returns an array of comments and other changes made to a task
-///
-/// ### Teams:
-/// Teams are formatted for exports with these differences from their documented [schema](/reference/teams):
-///   - `members` are included by default and returns an array of Users that are members of the team
-///   - Filtering is not supported for teams.
-///
-/// ### Messages:
-/// The returned schema encompasses both default messages and status updates and is similar to the status update schema.
-/// The available fields for messages are:
-///   - `gid` - The globally unique identifier for the message.
-///   - `resource_type` - The type of resource, which is always "message".
-///   - `resource_subtype` - Optional. The subtype of the message, which can be "default" or "status_update".
-///   - `status_type` - The type associated with the status update. This can be one of: “on_track”, “at_risk”, “off_track”, “on_hold”, “complete”, “achieved”, “partial”, “missed”, “dropped”
-///   - `created_by` - The user who created the message.
-///   - `created_at` - The time at which this resource was created and sent available to other users.
-///   - `modified_at` - The time at which this resource was last modified.
-///   - `title` - The title of the message.
-///   - `text` - The text content of the message.
-///   - `html_notes` - The text content of the message with formatting as HTML. Not included by default. Can be included by using “fields” in the initial request.
-///   - `num_likes` - The number of users who have liked this message.
-///   - `likes` - An array of users who have liked this message.
-///   - `stories` - Optional. Array of stories applied to the message.
-///   - `attachments` - Optional. Array of attachments added to the message.
-///   - `followers` - Optional. Array of users currently following the message. Users that were sent the message are treated as followers.
-///   - `parents` - Array of objects the message was sent to. Can be a Project, Portfolio, Team or Goal. Limited to a single object for status updates.
-///
-///
-/// ## Export file
-/// The final export file will be in JSON Lines format and compressed in a gzip container.
-///
-/// Objects are formatted according to their corresponding API schema, or limited to the fields
-/// included in the `fields` parameter. Exports currently include undeleted objects.
-///
-/// An object in the export will be up to date anywhere between the exports `created_at` and `completed_at`. There is no guaranteed ordering of objects in the export.
-///
-/// Access to the export file expires 30 days after its completion.
-///
-/// ## Exporting specific fields
-/// By default, each object in an export includes a predefined set of fields based on its schema. If a more limited set of fields
-/// or fields not included by default are required, the Export API allows for specifying which fields to include in the requested export.
-///
-/// Fields can be specified using the `fields` parameter. The fields parameter conforms to the fields
-/// optional parameter available for all Asana endpoints which is documented [here](https://developers.asana.com/docs/inputoutput-options).
-///
-/// Utilizing the `fields` parameter is recommended if the full object is not required, especially when a large number of objects are being exported, to reduce the overall export time.
-///
-/// ## Filtering resources
-/// A disjunction of two or more filters can be achieved by providing multiple `export_request_parameters` for the same resource, each with different filters.
-/// However, this approach may result in duplicate resources being returned.
-///
-/// ## Rate Limits
-/// A workspace is currently limited to *one* in progress export request at a given time. The request will return with a 403 Forbidden status code if the limit is exceeded.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createResourceExport",
-    title: ::std::option::Option::Some("Initiate a resource export"),
+    title: Some("Initiate a resource export"),
     description: "Initiate a resource export\n\nInitiates a bulk export of resources for a workspace. The export will be processed asynchronously. Once the export has been requested, its progress can be monitored using the [jobs](/reference/getjob) endpoint.\n\n## Supported resource types\nThis endpoint currently supports exporting tasks, teams and messages within a workspace. Resources can be requested to be part of the export by providing the `export_request_parameters` parameter. The following resource types are supported:\n\n### Tasks:\nTasks are formatted for exports with some differences from their documented [schema](/reference/tasks):\n  - `attachments` are included by default and returns an array of associated attachments.\n  - Attachment objects do not include `download_url` or `view_url`. The `attachments` [endpoint](/reference/attachment) should be queried for up-to-date URLs.\n  - `stories` are included by default and returns an array of comments and other changes made to a task\n\n### Teams:\nTeams are formatted for exports with these differences from their documented [schema](/reference/teams):\n  - `members` are included by default and returns an array of Users that are members of the team\n  - Filtering is not supported for teams.\n\n### Messages:\nThe returned schema encompasses both default messages and status updates and is similar to the status update schema.\nThe available fields for messages are:\n  - `gid` - The globally unique identifier for the message.\n  - `resource_type` - The type of resource, which is always \"message\".\n  - `resource_subtype` - Optional. The subtype of the message, which can be \"default\" or \"status_update\".\n  - `status_type` - The type associated with the status update. This can be one of: “on_track”, “at_risk”, “off_track”, “on_hold”, “complete”, “achieved”, “partial”, “missed”, “dropped”\n  - `created_by` - The user who created the message.\n  - `created_at` - The time at which this resource was created and sent available to other users.\n  - `modified_at` - The time at which this resource was last modified.\n  - `title` - The title of the message.\n  - `text` - The text content of the message.\n  - `html_notes` - The text content of the message with formatting as HTML. Not included by default. Can be included by using “fields” in the initial request.\n  - `num_likes` - The number of users who have liked this message.\n  - `likes` - An array of users who have liked this message.\n  - `stories` - Optional. Array of stories applied to the message.\n  - `attachments` - Optional. Array of attachments added to the message.\n  - `followers` - Optional. Array of users currently following the message. Users that were sent the message are treated as followers.\n  - `parents` - Array of objects the message was sent to. Can be a Project, Portfolio, Team or Goal. Limited to a single object for status updates.\n\n\n## Export file\nThe final export file will be in JSON Lines format and compressed in a gzip container.\n\nObjects are formatted according to their corresponding API schema, or limited to the fields\nincluded in the `fields` parameter. Exports currently include undeleted objects.\n\nAn object in the export will be up to date anywhere between the exports `created_at` and `completed_at`. There is no guaranteed ordering of objects in the export.\n\nAccess to the export file expires 30 days after its completion.\n\n## Exporting specific fields\nBy default, each object in an export includes a predefined set of fields based on its schema. If a more limited set of fields\nor fields not included by default are required, the Export API allows for specifying which fields to include in the requested export.\n\nFields can be specified using the `fields` parameter. The fields parameter conforms to the fields\noptional parameter available for all Asana endpoints which is documented [here](https://developers.asana.com/docs/inputoutput-options).\n\nUtilizing the `fields` parameter is recommended if the full object is not required, especially when a large number of objects are being exported, to reduce the overall export time.\n\n## Filtering resources\nA disjunction of two or more filters can be achieved by providing multiple `export_request_parameters` for the same resource, each with different filters.\nHowever, this approach may result in duplicate resources being returned.\n\n## Rate Limits\nA workspace is currently limited to *one* in progress export request at a given time. The request will return with a 403 Forbidden status code if the limit is exceeded.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/exports/resource",
     path_pieces: &["/exports/resource"],
     input_schema: r#"{"type":"object","properties":{"data":{"type":"object","description":"A *resource_export* request starts a job to bulk export objects for one or more resources.","properties":{"workspace":{"type":"string","description":"Gid of a workspace."},"export_request_parameters":{"type":"array","description":"An object containing the parameters for the export request. The keys of this object are the GIDs of the resources to be exported. The values are objects with additional parameters for each resource.","items":{"type":"object","properties":{"resource_type":{"type":"string","description":"The type of the resource to be exported. This can be a task, team, or message."},"filters":{"type":"object","description":"Filters to apply to a resource that will be exported. These filters can be used to narrow down the resources that are included in the export.","properties":{"assigned_by.any":{"description":"Filter by the users who assigned the resource. This array accepts a list of user GIDs. This is only applicable to tasks.","type":"array","items":{"type":"string"}},"assignee.any":{"description":"Filter by the users who are assigned to the resource. This array accepts a list of user GIDs. This is only applicable to tasks.","type":"array","items":{"type":"string"}},"commented_on_by.any":{"description":"Filter by the users who commented on the resource. This array accepts a list of user GIDs.","type":"array","items":{"type":"string"}},"created_at.after":{"description":"Filter results to resources created after a specified date and time.","type":"string","format":"date-time"},"created_at.before":{"description":"Filter results to resources created before a specified date and time.","type":"string","format":"date-time"},"created_by.any":{"description":"Filter by the users who created the resource. This array accepts a list of user GIDs.","type":"array","items":{"type":"string"}},"followers.any":{"description":"Filter by the users who are following the resource. This array accepts a list of user GIDs.","type":"array","items":{"type":"string"}},"liked_by.any":{"description":"Filter by the users who liked the resource. This array accepts a list of user GIDs.","type":"array","items":{"type":"string"}},"modified_at.after":{"description":"Filter results to resources modified after a specified date and time.","type":"string","format":"date-time"},"modified_at.before":{"description":"Filter results to resources modified before a specified date and time.","type":"string","format":"date-time"}}},"fields":{"type":"array","description":"An array of fields to include for the resource type. If not provided, all non-optional fields for the resource type will be included. This conforms to the fields optional parameter available for all Asana endpoints which is documented [here](https://developers.asana.com/docs/inputoutput-options)","items":{"type":"string"}}}}}}}},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"data":{"description":"A generic Asana Resource, containing a globally unique identifier.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"resource_subtype":{"description":"A *resource_export* object represents a request to bulk export objects for one or more resources.","type":"string"},"status":{"description":"The current status of this job.","type":"string","enum":["not_started","in_progress","succeeded","failed"]},"new_resource_export":{"\u0000cast":262}}}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `createResourceExport`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::ResourceExportRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::ResourceExportRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
-    call.request()
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
-        .send()
-        .await
+    call.request().body(cast::Encoding::Json, "application/json", &params).send().await
 }

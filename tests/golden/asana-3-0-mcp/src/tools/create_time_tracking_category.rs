@@ -2,75 +2,63 @@
 
 //! `POST /time_tracking_categories`: Create a time tracking category
 
-/// Create a time tracking category
-///
-/// <b>Required scope: </b><code>time_tracking_categories:write</code>
-///
-/// Creates a new time tracking category in a given workspace.
-///
-/// Returns the record of the newly created time tracking category.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createTimeTrackingCategory",
-    title: ::std::option::Option::Some("Create a time tracking category"),
+    title: Some("Create a time tracking category"),
     description: "Create a time tracking category\n\n<b>Required scope: </b><code>time_tracking_categories:write</code>\n\nCreates a new time tracking category in a given workspace.\n\nReturns the record of the newly created time tracking category.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/time_tracking_categories",
     path_pieces: &["/time_tracking_categories"],
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":858},"data":{"allOf":[{"\u0000cast":870},{"type":"object","required":["workspace","name"],"properties":{"workspace":{"description":"Globally unique identifier for the workspace.","type":"string"}}}]}},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":868}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":868}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `createTimeTrackingCategory`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetTimeTrackingCategoryOptFieldsItem>,
+    pub opt_fields: Option<
+        Vec<super::super::types::GetTimeTrackingCategoryOptFieldsItem>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<
-        super::super::types::TimeTrackingCategoryCreateRequest,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::TimeTrackingCategoryCreateRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

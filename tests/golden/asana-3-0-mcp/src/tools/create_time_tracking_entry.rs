@@ -2,74 +2,66 @@
 
 //! `POST /tasks/{task_gid}/time_tracking_entries`: Create a time tracking entry
 
-/// Create a time tracking entry
-///
-/// Creates a time tracking entry on a given task.
-///
-/// Returns the record of the newly created time tracking entry.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createTimeTrackingEntry",
-    title: ::std::option::Option::Some("Create a time tracking entry"),
+    title: Some("Create a time tracking entry"),
     description: "Create a time tracking entry\n\nCreates a time tracking entry on a given task.\n\nReturns the record of the newly created time tracking entry.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/tasks/{task_gid}/time_tracking_entries",
     path_pieces: &["/tasks/", "/time_tracking_entries"],
     input_schema: r#"{"type":"object","properties":{"task_gid":{"type":"string","description":"The task to operate on."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":885},"data":{"type":"object","properties":{"duration_minutes":{"description":"Time in minutes tracked by the entry. Must be greater than 0","type":"integer"},"entered_on":{"description":"*Optional*. The day that this entry is logged on. Defaults to today if not specified","type":"string","format":"date"},"attributable_to":{"type":"string","description":"*Optional*. The gid of the project which the time is attributable to."},"billable_status":{"description":"*Optional*. The current billable status of the entry.","type":"string","enum":["billable","nonBillable","notApplicable"]},"description":{"description":"*Optional*. The description of the entry.","type":"string"},"categories":{"\u0000cast":886}}}},"required":["task_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":892}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":892}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `createTimeTrackingEntry`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub task_gid: ::std::string::String,
+    pub task_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::CreateTimeTrackingEntryOptFieldsItem>,
+    pub opt_fields: Option<
+        Vec<super::super::types::CreateTimeTrackingEntryOptFieldsItem>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::CreateTimeTrackingEntryRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::CreateTimeTrackingEntryRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("task_gid", &params.task_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

@@ -2,74 +2,63 @@
 
 //! `POST /timesheet_approval_statuses`: Create a timesheet approval status
 
-/// Create a timesheet approval status
-///
-/// <b>Required scope: </b><code>timesheet_approval_statuses:write</code>
-///
-/// Creates a new timesheet approval status for a user's timesheet week. The start_date must be a Monday and end_date must be the following Sunday.
-/// Returns the created timesheet approval status record.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createTimesheetApprovalStatus",
-    title: ::std::option::Option::Some("Create a timesheet approval status"),
+    title: Some("Create a timesheet approval status"),
     description: "Create a timesheet approval status\n\n<b>Required scope: </b><code>timesheet_approval_statuses:write</code>\n\nCreates a new timesheet approval status for a user's timesheet week. The start_date must be a Monday and end_date must be the following Sunday.\nReturns the created timesheet approval status record.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/timesheet_approval_statuses",
     path_pieces: &["/timesheet_approval_statuses"],
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":893},"data":{"type":"object","required":["user","workspace","start_date","end_date"],"description":"A request to create a timesheet approval status.","properties":{"user":{"description":"Globally unique identifier for the user whose timesheet this is.","type":"string"},"workspace":{"description":"Globally unique identifier for the workspace.","type":"string"},"start_date":{"description":"The start date of the timesheet week (must be a Monday).","type":"string","format":"date"},"end_date":{"description":"The end date of the timesheet week (must be the following Sunday).","type":"string","format":"date"}}}},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":901}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":901}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `createTimesheetApprovalStatus`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetTimesheetApprovalStatusOptFieldsItem>,
+    pub opt_fields: Option<
+        Vec<super::super::types::GetTimesheetApprovalStatusOptFieldsItem>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<
-        super::super::types::CreateTimesheetApprovalStatusRequest,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::CreateTimesheetApprovalStatusRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

@@ -2,130 +2,63 @@
 
 //! `POST /webhooks`: Establish a webhook
 
-/// Establish a webhook
-///
-/// <b>Required scope: </b><code>webhooks:write</code>
-///
-/// Establishing a webhook is a two-part process. First, a simple HTTP POST
-/// request initiates the creation similar to creating any other resource.
-///
-/// Next, in the middle of this request comes the confirmation handshake.
-/// When a webhook is created, we will send a test POST to the target with an
-/// `X-Hook-Secret` header. The target must respond with a `200 OK` or `204
-/// No Content` and a matching `X-Hook-Secret` header to confirm that this
-/// webhook subscription is indeed expected. We strongly recommend storing
-/// this secret to be used to verify future webhook event signatures.
-///
-/// The POST request to create the webhook will then return with the status
-/// of the request. If you do not acknowledge the webhook’s confirmation
-/// handshake it will fail to setup, and you will receive an error in
-/// response to your attempt to create it. This means you need to be able to
-/// receive and complete the webhook *while* the POST request is in-flight
-/// (in other words, have a server that can handle requests asynchronously).
-///
-/// Invalid hostnames like localhost will receive a 403 Forbidden status code.
-///
-/// ```text
-/// # Request
-/// curl -H "Authorization: Bearer <personal_access_token>" \
-/// -X POST https://app.asana.com/api/1.0/webhooks \
-/// -d "resource=8675309" \
-/// -d "target=https://example.com/receive-webhook/7654"
-/// ```
-///
-/// ```text
-/// # Handshake sent to https://example.com/
-/// POST /receive-webhook/7654
-/// X-Hook-Secret: b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81
-/// ```
-///
-/// ```text
-/// # Handshake response sent by example.com
-/// HTTP/1.1 200
-/// X-Hook-Secret: b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81
-/// ```
-///
-/// ```text
-/// # Response
-/// HTTP/1.1 201
-/// {
-///   "data": {
-///     "gid": "43214",
-///     "resource": {
-///       "gid": "8675309",
-///       "name": "Bugs"
-///     },
-///     "target": "https://example.com/receive-webhook/7654",
-///     "active": false,
-///     "last_success_at": null,
-///     "last_failure_at": null,
-///     "last_failure_content": null
-///   },
-///   "X-Hook-Secret": "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81"
-/// }
-/// ```
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createWebhook",
-    title: ::std::option::Option::Some("Establish a webhook"),
+    title: Some("Establish a webhook"),
     description: "Establish a webhook\n\n<b>Required scope: </b><code>webhooks:write</code>\n\nEstablishing a webhook is a two-part process. First, a simple HTTP POST\nrequest initiates the creation similar to creating any other resource.\n\nNext, in the middle of this request comes the confirmation handshake.\nWhen a webhook is created, we will send a test POST to the target with an\n`X-Hook-Secret` header. The target must respond with a `200 OK` or `204\nNo Content` and a matching `X-Hook-Secret` header to confirm that this\nwebhook subscription is indeed expected. We strongly recommend storing\nthis secret to be used to verify future webhook event signatures.\n\nThe POST request to create the webhook will then return with the status\nof the request. If you do not acknowledge the webhook’s confirmation\nhandshake it will fail to setup, and you will receive an error in\nresponse to your attempt to create it. This means you need to be able to\nreceive and complete the webhook *while* the POST request is in-flight\n(in other words, have a server that can handle requests asynchronously).\n\nInvalid hostnames like localhost will receive a 403 Forbidden status code.\n\n```\n# Request\ncurl -H \"Authorization: Bearer <personal_access_token>\" \\\n-X POST https://app.asana.com/api/1.0/webhooks \\\n-d \"resource=8675309\" \\\n-d \"target=https://example.com/receive-webhook/7654\"\n```\n\n```\n# Handshake sent to https://example.com/\nPOST /receive-webhook/7654\nX-Hook-Secret: b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81\n```\n\n```\n# Handshake response sent by example.com\nHTTP/1.1 200\nX-Hook-Secret: b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81\n```\n\n```\n# Response\nHTTP/1.1 201\n{\n  \"data\": {\n    \"gid\": \"43214\",\n    \"resource\": {\n      \"gid\": \"8675309\",\n      \"name\": \"Bugs\"\n    },\n    \"target\": \"https://example.com/receive-webhook/7654\",\n    \"active\": false,\n    \"last_success_at\": null,\n    \"last_failure_at\": null,\n    \"last_failure_content\": null\n  },\n  \"X-Hook-Secret\": \"b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81\"\n}\n```",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/webhooks",
     path_pieces: &["/webhooks"],
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":953},"data":{"type":"object","properties":{"resource":{"description":"A resource ID to subscribe to. Many Asana resources are valid to create webhooks on, but higher-level resources require filters.","type":"string"},"target":{"description":"The URL to receive the HTTP POST. The full URL will be used to deliver events from this webhook (including parameters) which allows encoding of application-specific state when the webhook is created.","type":"string","format":"uri"},"filters":{"\u0000cast":954}},"required":["resource","target"]}},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"data":{"\u0000cast":950},"X-Hook-Secret":{"type":"string","description":"The secret to be used to verify future webhook event signatures."}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `createWebhook`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::CreateWebhookOptFieldsItem>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::WebhookRequest>,
+    pub opt_fields: Option<Vec<super::super::types::CreateWebhookOptFieldsItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::WebhookRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

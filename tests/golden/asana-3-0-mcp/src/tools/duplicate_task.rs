@@ -2,74 +2,64 @@
 
 //! `POST /tasks/{task_gid}/duplicate`: Duplicate a task
 
-/// Duplicate a task
-///
-/// <b>Required scope: </b><code>tasks:write</code>
-///
-/// Creates and returns a job that will asynchronously handle the duplication.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "duplicateTask",
-    title: ::std::option::Option::Some("Duplicate a task"),
+    title: Some("Duplicate a task"),
     description: "Duplicate a task\n\n<b>Required scope: </b><code>tasks:write</code>\n\nCreates and returns a job that will asynchronously handle the duplication.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/tasks/{task_gid}/duplicate",
     path_pieces: &["/tasks/", "/duplicate"],
     input_schema: r#"{"type":"object","properties":{"task_gid":{"type":"string","description":"The task to operate on."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":368},"data":{"type":"object","properties":{"name":{"description":"The name of the new task.","type":"string"},"include":{"description":"A comma-separated list of fields that will be duplicated to the new task.\n##### Fields\n- assignee\n- attachments\n- dates\n- dependencies\n- followers\n- notes\n- parent\n- projects\n- subtasks\n- tags","type":"string","pattern":"([notes|assignee|subtasks|attachments|tags|followers|projects|dates|dependencies|parent])(,\\1)*"}}}},"required":["task_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":379}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":379}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `duplicateTask`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub task_gid: ::std::string::String,
+    pub task_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetJobOptFieldsItem>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::TaskDuplicateRequest>,
+    pub opt_fields: Option<Vec<super::super::types::GetJobOptFieldsItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::TaskDuplicateRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("task_gid", &params.task_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

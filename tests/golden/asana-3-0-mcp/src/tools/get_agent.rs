@@ -2,60 +2,55 @@
 
 //! `GET /agents/{agent_gid}`: Get an agent
 
-/// Get an agent
-///
-/// Returns the complete record for a single agent (AI Teammate).
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getAgent",
-    title: ::std::option::Option::Some("Get an agent"),
+    title: Some("Get an agent"),
     description: "Get an agent\n\nReturns the complete record for a single agent (AI Teammate).",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/agents/{agent_gid}",
     path_pieces: &["/agents/", ""],
     input_schema: r#"{"type":"object","properties":{"agent_gid":{"type":"string","description":"Globally unique identifier for the agent."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"type":"array","items":{"type":"string","enum":["behavior_guidance","description","name","photo","photo.image_1024x1024","photo.image_128x128","photo.image_21x21","photo.image_27x27","photo.image_36x36","photo.image_60x60","resource_subtype","workspace"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["agent_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"data":{"allOf":[{"\u0000cast":13},{"type":"object","required":["workspace"],"properties":{"description":{"description":"A brief description of what the agent does.","type":["string","null"]},"behavior_guidance":{"description":"A description of the agent's behavior.","type":["string","null"]},"workspace":{"description":"The workspace this agent is instantiated within.","allOf":{"\u0000cast":18}},"photo":{"type":["object","null"],"description":"A map of the agent's avatar image in various sizes, or null if no photo is set.","properties":{"image_21x21":{"type":"string","format":"uri","description":"PNG image at 21x21 pixels."},"image_27x27":{"type":"string","format":"uri","description":"PNG image at 27x27 pixels."},"image_36x36":{"type":"string","format":"uri","description":"PNG image at 36x36 pixels."},"image_60x60":{"type":"string","format":"uri","description":"PNG image at 60x60 pixels."},"image_128x128":{"type":"string","format":"uri","description":"PNG image at 128x128 pixels."},"image_1024x1024":{"type":"string","format":"uri","description":"JPEG image at 1024x1024 pixels."}}}}}]}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getAgent`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub agent_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetAgentOptFieldsItem>,
-    >,
+    pub agent_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::GetAgentOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("agent_gid", &params.agent_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

@@ -2,73 +2,58 @@
 
 //! `GET /workspaces/{workspace_gid}/audit_log_events`: Get audit log events
 
-/// Get audit log events
-///
-/// Retrieve the audit log events that have been captured in your domain.
-///
-/// This endpoint will return a list of [AuditLogEvent](/reference/audit-log-api) objects, sorted by creation time in ascending order. Note that the Audit Log API captures events from October 8th, 2021 and later. Queries for events before this date will not return results.
-///
-/// There are a number of query parameters (below) that can be used to filter the set of [AuditLogEvent](/reference/audit-log-api) objects that are returned in the response. Any combination of query parameters is valid. When no filters are provided, all of the events that have been captured in your domain will match.
-///
-/// The list of events will always be [paginated](/docs/pagination). The default limit is 1000 events. The next set of events can be retrieved using the `offset` from the previous response. If there are no events that match the provided filters in your domain, the endpoint will return `null` for the `next_page` field. Querying again with the same filters may return new events if they were captured after the last request. Once a response includes a `next_page` with an `offset`, subsequent requests can be made with the latest `offset` to poll for new events that match the provided filters.
-///
-/// *Note: If the filters you provided match events in your domain and `next_page` is present in the response, we will continue to send `next_page` on subsequent requests even when there are no more events that match the filters. This was put in place so that you can implement an audit log stream that will return future events that match these filters. If you are not interested in future events that match the filters you have defined, you can rely on checking empty `data` response for the end of current events that match your filters.*
-///
-/// When no `offset` is provided, the response will begin with the oldest events that match the provided filters. It is important to note that [AuditLogEvent](/reference/audit-log-api) objects will be permanently deleted from our systems after 90 days. If you wish to keep a permanent record of these events, we recommend using a SIEM tool to ingest and store these logs.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getAuditLogEvents",
-    title: ::std::option::Option::Some("Get audit log events"),
+    title: Some("Get audit log events"),
     description: "Get audit log events\n\nRetrieve the audit log events that have been captured in your domain.\n\nThis endpoint will return a list of [AuditLogEvent](/reference/audit-log-api) objects, sorted by creation time in ascending order. Note that the Audit Log API captures events from October 8th, 2021 and later. Queries for events before this date will not return results.\n\nThere are a number of query parameters (below) that can be used to filter the set of [AuditLogEvent](/reference/audit-log-api) objects that are returned in the response. Any combination of query parameters is valid. When no filters are provided, all of the events that have been captured in your domain will match.\n\nThe list of events will always be [paginated](/docs/pagination). The default limit is 1000 events. The next set of events can be retrieved using the `offset` from the previous response. If there are no events that match the provided filters in your domain, the endpoint will return `null` for the `next_page` field. Querying again with the same filters may return new events if they were captured after the last request. Once a response includes a `next_page` with an `offset`, subsequent requests can be made with the latest `offset` to poll for new events that match the provided filters.\n\n*Note: If the filters you provided match events in your domain and `next_page` is present in the response, we will continue to send `next_page` on subsequent requests even when there are no more events that match the filters. This was put in place so that you can implement an audit log stream that will return future events that match these filters. If you are not interested in future events that match the filters you have defined, you can rely on checking empty `data` response for the end of current events that match your filters.*\n\nWhen no `offset` is provided, the response will begin with the oldest events that match the provided filters. It is important to note that [AuditLogEvent](/reference/audit-log-api) objects will be permanently deleted from our systems after 90 days. If you wish to keep a permanent record of these events, we recommend using a SIEM tool to ingest and store these logs.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/audit_log_events",
     path_pieces: &["/workspaces/", "/audit_log_events"],
     input_schema: r#"{"type":"object","properties":{"workspace_gid":{"type":"string","description":"Globally unique identifier for the workspace or organization."},"start_at":{"type":"string","format":"date-time","description":"Filter to events created after this time (inclusive)."},"end_at":{"type":"string","format":"date-time","description":"Filter to events created before this time (exclusive)."},"event_type":{"type":"string","description":"Filter to events of this type.\nRefer to the [supported audit log events](/docs/audit-log-events#supported-audit-log-events) for a full list of values."},"actor_type":{"type":"string","enum":["user","asana","asana_support","anonymous","external_administrator"],"description":"Filter to events with an actor of this type.\nThis only needs to be included if querying for actor types without an ID. If `actor_gid` is included, this should be excluded."},"actor_gid":{"type":"string","description":"Filter to events triggered by the actor with this ID."},"resource_gid":{"type":"string","description":"Filter to events with this resource ID."},"limit":{"type":"integer","minimum":1,"maximum":100,"description":"Results per page.\nThe number of objects to return per page. The value must be between 1 and 100."},"offset":{"\u0000cast":11}},"required":["workspace_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"data":{"type":"array","items":{"description":"An object representing a single event within an Asana domain.\n\nEvery audit log event is comprised of an `event_type`, `actor`, `resource`, and `context`. Some events will include additional metadata about the event under `details`. See our [currently supported list of events](/docs/audit-log-events#supported-audit-log-events) for more details.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the `AuditLogEvent`, as a string.","type":"string"},"created_at":{"description":"The time the event was created.","type":"string","format":"date-time"},"event_type":{"description":"The type of the event.","type":"string"},"event_category":{"description":"The category that this `event_type` belongs to.","type":"string"},"actor":{"description":"The entity that triggered the event. Will typically be a user.","type":"object","properties":{"actor_type":{"description":"The type of actor.\nCan be one of `user`, `asana`, `asana_support`, `anonymous`, or `external_administrator`.","type":"string","enum":["user","asana","asana_support","anonymous","external_administrator"]},"gid":{"description":"Globally unique identifier of the actor, if it is a user.","type":"string"},"name":{"description":"The name of the actor, if it is a user.","type":"string"},"email":{"description":"The email of the actor, if it is a user.","type":"string"}}},"resource":{"description":"The primary object that was affected by this event.","type":"object","properties":{"resource_type":{"description":"The type of resource.","type":"string"},"resource_subtype":{"description":"The subtype of resource. Most resources will not have a subtype.","type":"string"},"gid":{"description":"Globally unique identifier of the resource.","type":"string"},"name":{"description":"The name of the resource.","type":["string","null"]},"email":{"description":"The email of the resource, if applicable.","type":"string"}}},"details":{"description":"Event specific details. The schema will vary depending on the `event_type`.","type":"object","properties":{"old_value":{"description":"The previous value of the field that was modified in the audited event.","type":["string","null"]},"new_value":{"description":"The new value after the modification in the audited event.","type":["string","null"]},"group":{"description":"The division or organizational unit where the event occurred. Primarily used to scope role change events (e.g., `user_division_admin_role_changed`), but may appear in other contexts involving group-level changes.","type":"object","additionalProperties":true},"saml_response":{"description":"The response received from the IdP when a user logs in with SAML SSO. Present on `user_login_failed` and `user_login_succeeded` events.","type":["string","null"]}},"additionalProperties":true},"context":{"description":"The context from which this event originated.","type":"object","properties":{"context_type":{"description":"The type of context.\nCan be one of `web`, `desktop`, `mobile`, `asana_support`, `asana`, `email`, or `api`.","type":"string","enum":["web","desktop","mobile","asana_support","asana","email","api"]},"api_authentication_method":{"description":"The authentication method used in the context of an API request.\nOnly present if the `context_type` is `api`. Can be one of `cookie`, `oauth`, `personal_access_token`, or `service_account`.","type":"string","enum":["cookie","oauth","personal_access_token","service_account"]},"client_ip_address":{"description":"The IP address of the client that initiated the event, if applicable.","type":"string"},"user_agent":{"description":"The user agent of the client that initiated the event, if applicable.","type":"string"},"oauth_app_name":{"description":"The name of the OAuth App that initiated the event.\nOnly present if the `api_authentication_method` is `oauth`.","type":"string"},"rule_name":{"description":"The name of the automation rule that initiated the event.","type":"string"},"on_behalf_of_user_id":{"description":"The ID of the user who requested a change via support.","type":"integer"}}}}}},"next_page":{"\u0000cast":15}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getAuditLogEvents`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub workspace_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_at: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub end_at: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub event_type: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub actor_type: ::std::option::Option<
-        super::super::types::GetAuditLogEventsActorType,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub actor_gid: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub resource_gid: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<u64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub offset: ::std::option::Option<::std::string::String>,
+    pub workspace_gid: String,
+    #[serde(default)]
+    pub start_at: Option<String>,
+    #[serde(default)]
+    pub end_at: Option<String>,
+    #[serde(default)]
+    pub event_type: Option<String>,
+    #[serde(default)]
+    pub actor_type: Option<super::super::types::GetAuditLogEventsActorType>,
+    #[serde(default)]
+    pub actor_gid: Option<String>,
+    #[serde(default)]
+    pub resource_gid: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub offset: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("workspace_gid", &params.workspace_gid)

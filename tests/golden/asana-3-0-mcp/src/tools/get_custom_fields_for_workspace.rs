@@ -2,57 +2,52 @@
 
 //! `GET /workspaces/{workspace_gid}/custom_fields`: Get a workspace's custom fields
 
-/// Get a workspace's custom fields
-///
-/// <b>Required scope: </b><code>custom_fields:read</code>
-///
-/// Returns a list of the compact representation of all of the custom fields in a workspace.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getCustomFieldsForWorkspace",
-    title: ::std::option::Option::Some("Get a workspace's custom fields"),
+    title: Some("Get a workspace's custom fields"),
     description: "Get a workspace's custom fields\n\n<b>Required scope: </b><code>custom_fields:read</code>\n\nReturns a list of the compact representation of all of the custom fields in a workspace.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/custom_fields",
     path_pieces: &["/workspaces/", "/custom_fields"],
     input_schema: r#"{"type":"object","properties":{"workspace_gid":{"type":"string","description":"Globally unique identifier for the workspace or organization."},"opt_pretty":{"\u0000cast":0},"limit":{"type":"integer","minimum":1,"maximum":100,"description":"Results per page.\nThe number of objects to return per page. The value must be between 1 and 100."},"offset":{"\u0000cast":11},"opt_fields":{"type":"array","items":{"type":"string","enum":["asana_created_field","created_by","created_by.name","currency_code","custom_label","custom_label_position","date_value","date_value.date","date_value.date_time","default_access_level","description","display_value","enabled","enum_options","enum_options.color","enum_options.enabled","enum_options.name","enum_value","enum_value.color","enum_value.enabled","enum_value.name","format","has_notifications_enabled","html_text_value","id_prefix","input_restrictions","is_formula_field","is_global_to_workspace","is_value_read_only","multi_enum_values","multi_enum_values.color","multi_enum_values.enabled","multi_enum_values.name","name","number_value","offset","path","people_value","people_value.name","precision","privacy_setting","reference_value","reference_value.name","representation_type","resource_subtype","text_value","type","uri"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["workspace_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":178}},"next_page":{"\u0000cast":15}},"$defs":{"\u0000cast":219}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getCustomFieldsForWorkspace`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub workspace_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<u64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub offset: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetCustomFieldsForWorkspaceOptFieldsItem>,
+    pub workspace_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub offset: Option<String>,
+    #[serde(default)]
+    pub opt_fields: Option<
+        Vec<super::super::types::GetCustomFieldsForWorkspaceOptFieldsItem>,
     >,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("workspace_gid", &params.workspace_gid)
@@ -60,10 +55,10 @@ async fn handle(
         .query("limit", &params.limit)
         .query("offset", &params.offset)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

@@ -2,87 +2,53 @@
 
 //! `GET /jobs/{job_gid}`: Get a job by id
 
-/// Get a job by id
-///
-/// <b>Required scope: </b><code>jobs:read</code>
-///
-/// <table>
-///   <tr>
-///     <th>Field</th>
-///     <th>Required Scope</th>
-///   </tr>
-///   <tr>
-///     <td><code>new_task_template</code></td>
-///     <td><code>task_templates:read</code></td>
-///   </tr>
-///   <tr>
-///     <td><code>new_portfolio</code></td>
-///     <td><code>portfolios:read</code></td>
-///   </tr>
-///   <tr>
-///     <td><code>new_project</code></td>
-///     <td><code>projects:read</code></td>
-///   </tr>
-///   <tr>
-///     <td><code>new_task</code></td>
-///     <td><code>tasks:read</code></td>
-///   </tr>
-///   <tr>
-///     <td><code>new_project_template</code></td>
-///     <td><code>project_templates:read</code></td>
-///   </tr>
-/// </table>
-///
-/// Returns the full record for a job.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getJob",
-    title: ::std::option::Option::Some("Get a job by id"),
+    title: Some("Get a job by id"),
     description: "Get a job by id\n\n<b>Required scope: </b><code>jobs:read</code>\n\n<table>\n  <tr>\n    <th>Field</th>\n    <th>Required Scope</th>\n  </tr>\n  <tr>\n    <td><code>new_task_template</code></td>\n    <td><code>task_templates:read</code></td>\n  </tr>\n  <tr>\n    <td><code>new_portfolio</code></td>\n    <td><code>portfolios:read</code></td>\n  </tr>\n  <tr>\n    <td><code>new_project</code></td>\n    <td><code>projects:read</code></td>\n  </tr>\n  <tr>\n    <td><code>new_task</code></td>\n    <td><code>tasks:read</code></td>\n  </tr>\n  <tr>\n    <td><code>new_project_template</code></td>\n    <td><code>project_templates:read</code></td>\n  </tr>\n</table>\n\nReturns the full record for a job.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/jobs/{job_gid}",
     path_pieces: &["/jobs/", ""],
     input_schema: r#"{"type":"object","properties":{"job_gid":{"type":"string","description":"Globally unique identifier for the job."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":368}},"required":["job_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":379}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":379}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getJob`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub job_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetJobOptFieldsItem>,
-    >,
+    pub job_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::GetJobOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("job_gid", &params.job_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

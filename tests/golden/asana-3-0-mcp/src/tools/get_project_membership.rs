@@ -2,60 +2,55 @@
 
 //! `GET /project_memberships/{project_membership_gid}`: Get a project membership
 
-/// Get a project membership
-///
-/// Returns the complete project record for a single project membership.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProjectMembership",
-    title: ::std::option::Option::Some("Get a project membership"),
+    title: Some("Get a project membership"),
     description: "Get a project membership\n\nReturns the complete project record for a single project membership.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/project_memberships/{project_membership_gid}",
     path_pieces: &["/project_memberships/", ""],
     input_schema: r#"{"type":"object","properties":{"project_membership_gid":{"type":"string"},"opt_pretty":{"\u0000cast":0},"opt_fields":{"type":"array","items":{"type":"string","enum":["access_level","member","member.name","parent","parent.name","project","project.name","user","user.name","write_access"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["project_membership_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r##"{"type":"object","properties":{"data":{"allOf":[{"description":"This object describes a team or a user's membership to a project including their level of access (Admin, Editor, Commenter, or Viewer).","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"parent":{"$ref":"#/$defs/ProjectCompact","description":"[Opt In](/docs/inputoutput-options). The project the user is a member of."},"member":{"\u0000cast":509},"access_level":{"\u0000cast":388}}},{"type":"object","properties":{"user":{"\u0000cast":37},"project":{"$ref":"#/$defs/ProjectCompact","description":"[Opt In](/docs/inputoutput-options). The project the user is a member of."},"resource_type":{"description":"The base type of this resource.","type":"string"},"write_access":{"description":"Whether the member has full access or comment-only access to the project.","type":"string","enum":["full_write","comment_only"]}}}]}},"$defs":{"\u0000cast":510}}"##,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getProjectMembership`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub project_membership_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetProjectMembershipOptFieldsItem>,
-    >,
+    pub project_membership_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::GetProjectMembershipOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("project_membership_gid", &params.project_membership_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

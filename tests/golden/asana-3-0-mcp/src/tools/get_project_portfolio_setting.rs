@@ -2,60 +2,55 @@
 
 //! `GET /project_portfolio_settings/{project_portfolio_setting_gid}`: Get a project portfolio setting
 
-/// Get a project portfolio setting
-///
-/// <b>Required scope: </b><code>project_portfolio_settings:read</code>
-///
-/// Returns the complete project portfolio setting record for a single project portfolio setting.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProjectPortfolioSetting",
-    title: ::std::option::Option::Some("Get a project portfolio setting"),
+    title: Some("Get a project portfolio setting"),
     description: "Get a project portfolio setting\n\n<b>Required scope: </b><code>project_portfolio_settings:read</code>\n\nReturns the complete project portfolio setting record for a single project portfolio setting.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/project_portfolio_settings/{project_portfolio_setting_gid}",
     path_pieces: &["/project_portfolio_settings/", ""],
     input_schema: r#"{"type":"object","properties":{"project_portfolio_setting_gid":{"type":"string","description":"Globally unique identifier for the project portfolio setting."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":511}},"required":["project_portfolio_setting_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":521}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":521}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getProjectPortfolioSetting`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub project_portfolio_setting_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetProjectPortfolioSettingOptFieldsItem>,
+    pub project_portfolio_setting_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<
+        Vec<super::super::types::GetProjectPortfolioSettingOptFieldsItem>,
     >,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("project_portfolio_setting_gid", &params.project_portfolio_setting_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

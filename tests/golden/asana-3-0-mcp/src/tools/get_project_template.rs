@@ -2,62 +2,55 @@
 
 //! `GET /project_templates/{project_template_gid}`: Get a project template
 
-/// Get a project template
-///
-/// <b>Required scope: </b><code>project_templates:read</code>
-///
-/// Returns the complete project template record for a single project template.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProjectTemplate",
-    title: ::std::option::Option::Some("Get a project template"),
+    title: Some("Get a project template"),
     description: "Get a project template\n\n<b>Required scope: </b><code>project_templates:read</code>\n\nReturns the complete project template record for a single project template.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/project_templates/{project_template_gid}",
     path_pieces: &["/project_templates/", ""],
     input_schema: r#"{"type":"object","properties":{"project_template_gid":{"type":"string","description":"Globally unique identifier for the project template."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"type":"array","items":{"type":"string","enum":["color","description","html_description","name","owner","public","requested_dates","requested_dates.description","requested_dates.name","requested_roles","requested_roles.name","team","team.name"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["project_template_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"data":{"allOf":[{"allOf":[{"\u0000cast":375},{"type":"object","properties":{"description":{"description":"Free-form textual information associated with the project template","type":"string"},"html_description":{"description":"The description of the project template with formatting as HTML.","type":"string"},"public":{"description":"True if the project template is public to its team.","type":"boolean"},"owner":{"description":"The current owner of the project template, may be null.","allOf":{"\u0000cast":272}},"team":{"allOf":[{"\u0000cast":301}]},"requested_dates":{"description":"Array of date variables in this project template. Calendar dates must be provided for these variables when instantiating a project.","type":"array","items":{"type":"object","properties":{"gid":{"\u0000cast":543},"name":{"description":"The name of the date variable.","type":"string"},"description":{"description":"The description of what the date variable is used for when instantiating a project.","type":"string"}}}},"color":{"description":"Color of the project template.","type":["string","null"],"enum":{"\u0000cast":544}},"requested_roles":{"description":"Array of template roles in this project template. User Ids can be provided for these variables when instantiating a project to assign template tasks to the user.","type":"array","items":{"description":"A generic Asana Resource, containing a globally unique identifier.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"type":"string","description":"Name of the template role."}}}}}}]}]}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getProjectTemplate`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub project_template_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetProjectTemplateOptFieldsItem>,
-    >,
+    pub project_template_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::GetProjectTemplateOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("project_template_gid", &params.project_template_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

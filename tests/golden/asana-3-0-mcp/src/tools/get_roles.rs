@@ -2,60 +2,53 @@
 
 //! `GET /roles`: Get multiple roles
 
-/// Get multiple roles
-///
-/// <b>Required scope: </b><code>roles:read</code>
-///
-/// Returns all RBAC roles for a workspace.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getRoles",
-    title: ::std::option::Option::Some("Get multiple roles"),
+    title: Some("Get multiple roles"),
     description: "Get multiple roles\n\n<b>Required scope: </b><code>roles:read</code>\n\nReturns all RBAC roles for a workspace.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/roles",
     path_pieces: &["/roles"],
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":0},"limit":{"type":"integer","minimum":1,"maximum":100,"description":"Results per page.\nThe number of objects to return per page. The value must be between 1 and 100."},"offset":{"\u0000cast":11},"workspace":{"type":"string","description":"The workspace or organization to filter roles on."},"archived":{"type":"boolean","description":"Only return projects whose `archived` field takes on the value of this parameter."},"opt_fields":{"type":"array","items":{"type":"string","enum":["base_role_type","creation_time","description","is_standard_role","modified_at","name","offset","path","permissions","permissions.allowed_guest_invites","permissions.assign_roles","permissions.create_and_edit_ai_automations","permissions.create_and_edit_ai_teammates","permissions.create_app_authorization","permissions.create_global_custom_fields","permissions.create_goal","permissions.create_pat_authorization","permissions.create_portfolio","permissions.create_project","permissions.create_read_only_link","permissions.create_team","permissions.download_mobile_attachments","permissions.export_project_data","permissions.import_data","permissions.manage_roles","permissions.proactive_ai","permissions.share_goal_with_domain","permissions.share_portfolios_with_org","permissions.share_teams_with_org","permissions.standard_ai","permissions.task_deletion_policy","permissions.upload_attachments","permissions.view_public_teams","permissions.view_shared_with_org_portfolios","permissions.view_shared_with_org_projects","permissions.view_shared_with_org_tasks","uri","workspace","workspace.name"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":620}},"next_page":{"\u0000cast":15}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getRoles`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<u64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub offset: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub workspace: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub archived: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetRolesOptFieldsItem>,
-    >,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub offset: Option<String>,
+    #[serde(default)]
+    pub workspace: Option<String>,
+    #[serde(default)]
+    pub archived: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::GetRolesOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .query("opt_pretty", &params.opt_pretty)
@@ -64,10 +57,10 @@ async fn handle(
         .query("workspace", &params.workspace)
         .query("archived", &params.archived)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

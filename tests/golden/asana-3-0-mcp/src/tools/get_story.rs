@@ -2,75 +2,53 @@
 
 //! `GET /stories/{story_gid}`: Get a story
 
-/// Get a story
-///
-/// <b>Required scope: </b><code>stories:read</code>
-///
-/// <table>
-///   <tr>
-///     <th>Field</th>
-///     <th>Required Scope</th>
-///   </tr>
-///   <tr>
-///     <td><code>previews</code></td>
-///     <td><code>attachments:read</code></td>
-///   </tr>
-///   <tr>
-///     <td><code>attachments</code></td>
-///     <td><code>attachments:read</code></td>
-///   </tr>
-/// </table>
-///
-/// Returns the full record for a single story.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getStory",
-    title: ::std::option::Option::Some("Get a story"),
+    title: Some("Get a story"),
     description: "Get a story\n\n<b>Required scope: </b><code>stories:read</code>\n\n<table>\n  <tr>\n    <th>Field</th>\n    <th>Required Scope</th>\n  </tr>\n  <tr>\n    <td><code>previews</code></td>\n    <td><code>attachments:read</code></td>\n  </tr>\n  <tr>\n    <td><code>attachments</code></td>\n    <td><code>attachments:read</code></td>\n  </tr>\n</table>\n\nReturns the full record for a single story.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/stories/{story_gid}",
     path_pieces: &["/stories/", ""],
     input_schema: r#"{"type":"object","properties":{"story_gid":{"type":"string","description":"Globally unique identifier for the story."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":683}},"required":["story_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":711}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":711}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getStory`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub story_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetStoryOptFieldsItem>,
-    >,
+    pub story_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::GetStoryOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("story_gid", &params.story_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

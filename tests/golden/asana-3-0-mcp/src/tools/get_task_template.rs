@@ -2,62 +2,55 @@
 
 //! `GET /task_templates/{task_template_gid}`: Get a task template
 
-/// Get a task template
-///
-/// <b>Required scope: </b><code>task_templates:read</code>
-///
-/// Returns the complete task template record for a single task template.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTaskTemplate",
-    title: ::std::option::Option::Some("Get a task template"),
+    title: Some("Get a task template"),
     description: "Get a task template\n\n<b>Required scope: </b><code>task_templates:read</code>\n\nReturns the complete task template record for a single task template.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/task_templates/{task_template_gid}",
     path_pieces: &["/task_templates/", ""],
     input_schema: r#"{"type":"object","properties":{"task_template_gid":{"type":"string","description":"Globally unique identifier for the task template."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":745}},"required":["task_template_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r##"{"type":"object","properties":{"data":{"allOf":[{"allOf":[{"\u0000cast":747}]},{"type":"object","properties":{"name":{"description":"Name of the task template.","type":"string"},"project":{"description":"The project that this task template belongs to.","allOf":[{"$ref":"#/$defs/ProjectCompact"}]},"template":{"description":"The configuration for the task that will be created from this template.","allOf":[{"allOf":[{"$ref":"#/$defs/TaskTemplateRecipeCompact"},{"type":"object","properties":{"description":{"description":"Description of the task that will be created from this template.","type":"string"},"html_description":{"description":"HTML description of the task that will be created from this template.","type":"string"},"memberships":{"description":"Array of projects that the task created from this template will be added to","type":"array","items":{"$ref":"#/$defs/ProjectCompact"}},"relative_start_on":{"description":"The number of days after the task has been instantiated on which that the task will start","type":["integer","null"]},"relative_due_on":{"description":"The number of days after the task has been instantiated on which that the task will be due","type":["integer","null"]},"due_time":{"description":"The time of day that the task will be due","type":["string","null"]},"dependencies":{"description":"Array of task templates that the task created from this template will depend on","type":"array","items":{"$ref":"#/$defs/TaskTemplateRecipeCompact"}},"dependents":{"description":"Array of task templates that will depend on the task created from this template","type":"array","items":{"$ref":"#/$defs/TaskTemplateRecipeCompact"}},"followers":{"description":"Array of users that will be added as followers to the task created from this template","type":"array","items":{"$ref":"#/$defs/UserCompact"}},"attachments":{"description":"Array of attachments that will be added to the task created from this template","type":"array","items":{"\u0000cast":51}},"subtasks":{"description":"Array of subtasks that will be added to the task created from this template","type":"array","items":{"$ref":"#/$defs/TaskTemplateRecipeCompact"}},"custom_fields":{"description":"Array of custom fields that will be added to the task created from this template","type":"array","items":{"\u0000cast":156}}}}]}]},"created_by":{"description":"The user who created this task template.","allOf":[{"$ref":"#/$defs/UserCompact"}]},"created_at":{"description":"The time at which this task template was created.","type":"string","format":"date-time"}}}]}},"$defs":{"EnumOption":{"\u0000cast":188},"ProjectCompact":{"\u0000cast":107},"TaskTemplateRecipeCompact":{"type":"object","properties":{"name":{"description":"Name of the task that will be created from this template.","type":"string"},"task_resource_subtype":{"type":"string","description":"The subtype of the task that will be created from this template.","enum":["default_task","milestone_task","approval_task"]}}},"UserCompact":{"\u0000cast":37}}}"##,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getTaskTemplate`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub task_template_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetTaskTemplatesOptFieldsItem>,
-    >,
+    pub task_template_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::GetTaskTemplatesOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("task_template_gid", &params.task_template_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

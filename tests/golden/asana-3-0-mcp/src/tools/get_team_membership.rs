@@ -2,71 +2,53 @@
 
 //! `GET /team_memberships/{team_membership_gid}`: Get a team membership
 
-/// Get a team membership
-///
-/// <b>Required scope: </b><code>team_memberships:read</code>
-///
-/// <table>
-///   <tr>
-///     <th>Field</th>
-///     <th>Required Scope</th>
-///   </tr>
-///   <tr>
-///     <td><code>team</code></td>
-///     <td><code>teams:read</code></td>
-///   </tr>
-/// </table>
-///
-/// Returns the complete team membership record for a single team membership.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTeamMembership",
-    title: ::std::option::Option::Some("Get a team membership"),
+    title: Some("Get a team membership"),
     description: "Get a team membership\n\n<b>Required scope: </b><code>team_memberships:read</code>\n\n<table>\n  <tr>\n    <th>Field</th>\n    <th>Required Scope</th>\n  </tr>\n  <tr>\n    <td><code>team</code></td>\n    <td><code>teams:read</code></td>\n  </tr>\n</table>\n\nReturns the complete team membership record for a single team membership.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/team_memberships/{team_membership_gid}",
     path_pieces: &["/team_memberships/", ""],
     input_schema: r#"{"type":"object","properties":{"team_membership_gid":{"type":"string"},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":823}},"required":["team_membership_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":827}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":827}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getTeamMembership`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub team_membership_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetTeamMembershipOptFieldsItem>,
-    >,
+    pub team_membership_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::GetTeamMembershipOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("team_membership_gid", &params.team_membership_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

@@ -2,59 +2,54 @@
 
 //! `GET /time_tracking_categories`: Get time tracking categories for a workspace
 
-/// Get time tracking categories for a workspace
-///
-/// <b>Required scope: </b><code>time_tracking_categories:read</code>
-///
-/// Returns a paginated list of time tracking categories for a given workspace.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTimeTrackingCategories",
-    title: ::std::option::Option::Some("Get time tracking categories for a workspace"),
+    title: Some("Get time tracking categories for a workspace"),
     description: "Get time tracking categories for a workspace\n\n<b>Required scope: </b><code>time_tracking_categories:read</code>\n\nReturns a paginated list of time tracking categories for a given workspace.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/time_tracking_categories",
     path_pieces: &["/time_tracking_categories"],
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":0},"workspace":{"type":"string","description":"Globally unique identifier for the workspace."},"is_archived":{"type":"boolean","description":"Filter by archived status. If not provided, defaults to returning non-archived categories."},"limit":{"type":"integer","minimum":1,"maximum":100,"description":"Results per page.\nThe number of objects to return per page. The value must be between 1 and 100."},"offset":{"\u0000cast":11},"opt_fields":{"type":"array","items":{"type":"string","enum":["color","is_archived","name","offset","path","uri"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["workspace"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":861}},"next_page":{"\u0000cast":15}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getTimeTrackingCategories`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    pub workspace: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_archived: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<u64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub offset: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetTimeTrackingCategoriesOptFieldsItem>,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    pub workspace: String,
+    #[serde(default)]
+    pub is_archived: Option<bool>,
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub offset: Option<String>,
+    #[serde(default)]
+    pub opt_fields: Option<
+        Vec<super::super::types::GetTimeTrackingCategoriesOptFieldsItem>,
     >,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .query("opt_pretty", &params.opt_pretty)
@@ -63,10 +58,10 @@ async fn handle(
         .query("limit", &params.limit)
         .query("offset", &params.offset)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

@@ -2,60 +2,55 @@
 
 //! `GET /time_tracking_entries/{time_tracking_entry_gid}`: Get a time tracking entry
 
-/// Get a time tracking entry
-///
-/// <b>Required scope: </b><code>time_tracking_entries:read</code>
-///
-/// Returns the complete time tracking entry record for a single time tracking entry.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTimeTrackingEntry",
-    title: ::std::option::Option::Some("Get a time tracking entry"),
+    title: Some("Get a time tracking entry"),
     description: "Get a time tracking entry\n\n<b>Required scope: </b><code>time_tracking_entries:read</code>\n\nReturns the complete time tracking entry record for a single time tracking entry.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/time_tracking_entries/{time_tracking_entry_gid}",
     path_pieces: &["/time_tracking_entries/", ""],
     input_schema: r#"{"type":"object","properties":{"time_tracking_entry_gid":{"type":"string","description":"Globally unique identifier for the time tracking entry."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":885}},"required":["time_tracking_entry_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":892}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":892}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getTimeTrackingEntry`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub time_tracking_entry_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::CreateTimeTrackingEntryOptFieldsItem>,
+    pub time_tracking_entry_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<
+        Vec<super::super::types::CreateTimeTrackingEntryOptFieldsItem>,
     >,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("time_tracking_entry_gid", &params.time_tracking_entry_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

@@ -2,62 +2,55 @@
 
 //! `GET /workspaces/{workspace_gid}/users/{user_gid}`: Get a user in a workspace or organization
 
-/// Get a user in a workspace or organization
-///
-/// <b>Required scope: </b><code>users:read</code>
-///
-/// Returns the full user record for the single user with the provided ID in the specified workspace or organization.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getUserForWorkspace",
-    title: ::std::option::Option::Some("Get a user in a workspace or organization"),
+    title: Some("Get a user in a workspace or organization"),
     description: "Get a user in a workspace or organization\n\n<b>Required scope: </b><code>users:read</code>\n\nReturns the full user record for the single user with the provided ID in the specified workspace or organization.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/users/{user_gid}",
     path_pieces: &["/workspaces/", "/users/", ""],
     input_schema: r#"{"type":"object","properties":{"workspace_gid":{"type":"string","description":"Globally unique identifier for the workspace or organization."},"user_gid":{"type":"string","description":"A string identifying a user. This can either be the string \"me\", an email, or the gid of a user."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":915}},"required":["workspace_gid","user_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":930}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":930}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getUserForWorkspace`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub workspace_gid: ::std::string::String,
-    pub user_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetUserOptFieldsItem>,
-    >,
+    pub workspace_gid: String,
+    pub user_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::GetUserOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("workspace_gid", &params.workspace_gid)
         .path("user_gid", &params.user_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

@@ -2,62 +2,55 @@
 
 //! `GET /users/{user_gid}/user_task_list`: Get a user's task list
 
-/// Get a user's task list
-///
-/// <b>Required scope: </b><code>tasks:read</code>
-///
-/// Returns the full record for a user's task list.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getUserTaskListForUser",
-    title: ::std::option::Option::Some("Get a user's task list"),
+    title: Some("Get a user's task list"),
     description: "Get a user's task list\n\n<b>Required scope: </b><code>tasks:read</code>\n\nReturns the full record for a user's task list.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/users/{user_gid}/user_task_list",
     path_pieces: &["/users/", "/user_task_list"],
     input_schema: r#"{"type":"object","properties":{"user_gid":{"type":"string","description":"A string identifying a user. This can either be the string \"me\", an email, or the gid of a user."},"opt_pretty":{"\u0000cast":0},"workspace":{"type":"string","description":"The workspace in which to get the user task list."},"opt_fields":{"\u0000cast":903}},"required":["user_gid","workspace"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":911}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":911}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getUserTaskListForUser`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub user_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    pub workspace: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetUserTaskListOptFieldsItem>,
-    >,
+    pub user_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    pub workspace: String,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::GetUserTaskListOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("user_gid", &params.user_gid)
         .query("opt_pretty", &params.opt_pretty)
         .query("workspace", &params.workspace)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

@@ -2,60 +2,57 @@
 
 //! `GET /workspace_memberships/{workspace_membership_gid}`: Get a workspace membership
 
-/// Get a workspace membership
-///
-/// Returns the complete workspace record for a single workspace membership.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getWorkspaceMembership",
-    title: ::std::option::Option::Some("Get a workspace membership"),
+    title: Some("Get a workspace membership"),
     description: "Get a workspace membership\n\nReturns the complete workspace record for a single workspace membership.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/workspace_memberships/{workspace_membership_gid}",
     path_pieces: &["/workspace_memberships/", ""],
     input_schema: r#"{"type":"object","properties":{"workspace_membership_gid":{"type":"string"},"opt_pretty":{"\u0000cast":0},"opt_fields":{"type":"array","items":{"type":"string","enum":["created_at","is_active","is_admin","is_guest","is_view_only","user","user.name","user_task_list","user_task_list.name","user_task_list.owner","user_task_list.workspace","vacation_dates","vacation_dates.end_on","vacation_dates.start_on","workspace","workspace.name"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["workspace_membership_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r##"{"type":"object","properties":{"data":{"allOf":[{"description":"This object determines if a user is a member of a workspace.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"user":{"$ref":"#/$defs/UserCompact"},"workspace":{"$ref":"#/$defs/WorkspaceCompact"}}},{"type":"object","properties":{"user_task_list":{"description":"The user's \"My tasks\" in the workspace.","type":"object","properties":{"gid":{"description":"Globally unique identifier of the resource, as a string.","type":"string"},"resource_type":{"description":"The base type of this resource.","type":"string"},"name":{"description":"The name of the user task list.","type":"string"},"owner":{"description":"The owner of the user task list, i.e. the person whose My Tasks is represented by this resource.","allOf":[{"$ref":"#/$defs/UserCompact"}]},"workspace":{"description":"The workspace in which the user task list is located.","allOf":[{"$ref":"#/$defs/WorkspaceCompact"}]}}},"is_active":{"type":"boolean","description":"Indicates whether the user is currently associated with the workspace. Returns `true` for users who have joined the workspace or have been invited but not yet accepted."},"is_admin":{"type":"boolean","description":"Reflects if this user is an admin of the workspace."},"is_guest":{"type":"boolean","description":"Reflects if this user is a guest of the workspace."},"is_view_only":{"type":"boolean","description":"Reflects if this user has view only license in the workspace."},"vacation_dates":{"type":["object","null"],"deprecated":true,"description":"*Deprecated:* Use the [`/ooo_entries`](/reference/getoooentries) endpoints instead. Contains keys `start_on` and `end_on` for the vacation dates for the user in this workspace. If `start_on` is null, the entire `vacation_dates` object will be null. If `end_on` is before today, the entire `vacation_dates` object will be null.","properties":{"start_on":{"description":"*Deprecated:* Use the [`/ooo_entries`](/reference/getoooentries) endpoints instead. The day on which the user's vacation in this workspace starts. This is a date with `YYYY-MM-DD` format.","type":"string","deprecated":true},"end_on":{"description":"*Deprecated:* Use the [`/ooo_entries`](/reference/getoooentries) endpoints instead. The day on which the user's vacation in this workspace ends, or null if there is no end date. This is a date with `YYYY-MM-DD` format.","type":["string","null"],"deprecated":true}}},"created_at":{"description":"The time at which this resource was created.","type":"string","format":"date-time"}}}]}},"$defs":{"UserCompact":{"\u0000cast":37},"WorkspaceCompact":{"\u0000cast":17}}}"##,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getWorkspaceMembership`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub workspace_membership_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetWorkspaceMembershipOptFieldsItem>,
+    pub workspace_membership_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<
+        Vec<super::super::types::GetWorkspaceMembershipOptFieldsItem>,
     >,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("workspace_membership_gid", &params.workspace_membership_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

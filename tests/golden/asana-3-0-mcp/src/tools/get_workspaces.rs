@@ -2,66 +2,59 @@
 
 //! `GET /workspaces`: Get multiple workspaces
 
-/// Get multiple workspaces
-///
-/// <b>Required scope: </b><code>workspaces:read</code>
-///
-/// Returns the compact records for all workspaces visible to the authorized user.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getWorkspaces",
-    title: ::std::option::Option::Some("Get multiple workspaces"),
+    title: Some("Get multiple workspaces"),
     description: "Get multiple workspaces\n\n<b>Required scope: </b><code>workspaces:read</code>\n\nReturns the compact records for all workspaces visible to the authorized user.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/workspaces",
     path_pieces: &["/workspaces"],
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":0},"limit":{"type":"integer","minimum":1,"maximum":100,"description":"Results per page.\nThe number of objects to return per page. The value must be between 1 and 100."},"offset":{"\u0000cast":11},"opt_fields":{"type":"array","items":{"type":"string","enum":["email_domains","is_organization","name","offset","path","uri"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":17}},"next_page":{"\u0000cast":15}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getWorkspaces`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<u64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub offset: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetWorkspacesOptFieldsItem>,
-    >,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub offset: Option<String>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::GetWorkspacesOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .query("opt_pretty", &params.opt_pretty)
         .query("limit", &params.limit)
         .query("offset", &params.offset)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

@@ -2,75 +2,66 @@
 
 //! `POST /custom_fields/{custom_field_gid}/enum_options/insert`: Reorder a custom field's enum
 
-/// Reorder a custom field's enum
-///
-/// <b>Required scope: </b><code>custom_fields:write</code>
-///
-/// Moves a particular enum option to be either before or after another specified enum option in the custom field.
-/// Locked custom fields can only be reordered by the user who locked the field.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "insertEnumOptionForCustomField",
-    title: ::std::option::Option::Some("Reorder a custom field's enum"),
+    title: Some("Reorder a custom field's enum"),
     description: "Reorder a custom field's enum\n\n<b>Required scope: </b><code>custom_fields:write</code>\n\nMoves a particular enum option to be either before or after another specified enum option in the custom field.\nLocked custom fields can only be reordered by the user who locked the field.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/custom_fields/{custom_field_gid}/enum_options/insert",
     path_pieces: &["/custom_fields/", "/enum_options/insert"],
     input_schema: r#"{"type":"object","properties":{"custom_field_gid":{"type":"string","description":"Globally unique identifier for the custom field."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":221},"data":{"type":"object","required":["enum_option"],"properties":{"enum_option":{"type":"string","description":"The gid of the enum option to relocate."},"before_enum_option":{"\u0000cast":222},"after_enum_option":{"\u0000cast":223}}}},"required":["custom_field_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":225}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":225}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `insertEnumOptionForCustomField`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub custom_field_gid: ::std::string::String,
+    pub custom_field_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::CreateEnumOptionForCustomFieldOptFieldsItem>,
+    pub opt_fields: Option<
+        Vec<super::super::types::CreateEnumOptionForCustomFieldOptFieldsItem>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::EnumOptionInsertRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::EnumOptionInsertRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("custom_field_gid", &params.custom_field_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

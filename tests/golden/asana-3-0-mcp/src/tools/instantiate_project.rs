@@ -2,80 +2,64 @@
 
 //! `POST /project_templates/{project_template_gid}/instantiateProject`: Instantiate a project from a project template
 
-/// Instantiate a project from a project template
-///
-/// <b>Required scope: </b><code>projects:write</code>
-///
-/// Creates and returns a job that will asynchronously handle the project instantiation.
-///
-/// To form this request, it is recommended to first make a request to [get a project template](/reference/getprojecttemplate). Then, from the response, copy the `gid` from the object in the `requested_dates` array. This `gid` should be used in `requested_dates` to instantiate a project.
-///
-/// _Note: The body of this request will differ if your workspace is an organization. To determine if your workspace is an organization, use the [is_organization](/reference/workspaces) parameter._
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "instantiateProject",
-    title: ::std::option::Option::Some("Instantiate a project from a project template"),
+    title: Some("Instantiate a project from a project template"),
     description: "Instantiate a project from a project template\n\n<b>Required scope: </b><code>projects:write</code>\n\nCreates and returns a job that will asynchronously handle the project instantiation.\n\nTo form this request, it is recommended to first make a request to [get a project template](/reference/getprojecttemplate). Then, from the response, copy the `gid` from the object in the `requested_dates` array. This `gid` should be used in `requested_dates` to instantiate a project.\n\n_Note: The body of this request will differ if your workspace is an organization. To determine if your workspace is an organization, use the [is_organization](/reference/workspaces) parameter._",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/project_templates/{project_template_gid}/instantiateProject",
     path_pieces: &["/project_templates/", "/instantiateProject"],
     input_schema: r#"{"type":"object","properties":{"project_template_gid":{"type":"string","description":"Globally unique identifier for the project template."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":368},"data":{"type":"object","required":["name"],"properties":{"name":{"description":"The name of the new project.","type":"string"},"team":{"description":"*Optional*. Sets the team of the new project. If the project template exists in an _organization_, you may specify a value for `team`. If no value is provided then it defaults to the same team as the project template.","type":"string"},"public":{"description":"*Deprecated:* new integrations use `privacy_setting` instead.","deprecated":true,"type":"boolean"},"privacy_setting":{"\u0000cast":551},"is_strict":{"description":"*Optional*. If set to `true`, the endpoint returns an \"Unprocessable Entity\" error if you fail to provide a calendar date value for any date variable. If set to `false`, a default date is used for each unfulfilled date variable (e.g., the current date is used as the Start Date of a project).","type":"boolean"},"requested_dates":{"description":"*Conditional*. Array of mappings of date variables to calendar dates. This property is required in the instantiation request if the project template includes dates (e.g., a start date on a task).","type":"array","items":{"type":"object","properties":{"gid":{"\u0000cast":543},"value":{"description":"The date with which the date variable should be replaced when instantiating a project. This takes a date with `YYYY-MM-DD` format.","type":["string","null"],"format":"date-time"}}}},"requested_roles":{"description":"Array of mappings of template roles to users.","type":"array","items":{"type":"object","properties":{"gid":{"description":"Globally unique identifier of the template role in the project template.","type":"string"},"value":{"description":"A string identifying a user that should be assigned to the template role. This can either be the string \"me\", an email, or the gid of a user.","type":"string"}}}}}}},"required":["project_template_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":379}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":379}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `instantiateProject`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub project_template_gid: ::std::string::String,
+    pub project_template_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetJobOptFieldsItem>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<
-        super::super::types::ProjectTemplateInstantiateProjectRequest,
-    >,
+    pub opt_fields: Option<Vec<super::super::types::GetJobOptFieldsItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::ProjectTemplateInstantiateProjectRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("project_template_gid", &params.project_template_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

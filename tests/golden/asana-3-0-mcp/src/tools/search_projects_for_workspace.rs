@@ -2,171 +2,121 @@
 
 //! `GET /workspaces/{workspace_gid}/projects/search`: Search projects in a workspace
 
-/// Search projects in a workspace
-///
-/// <b>Required scope: </b><code>projects:read</code>
-///
-/// To mirror the functionality of the Asana web app's advanced search feature, the Asana API has a project search endpoint that allows you to build complex filters to find and retrieve the exact data you need.
-/// #### Premium access
-/// Like the Asana web product's advance search feature, this search endpoint will only be available to premium Asana users. A user is premium if any of the following is true:
-///
-/// - The workspace in which the search is being performed is a premium workspace
-/// - The user is a member of a premium team inside the workspace
-///
-/// Even if a user is only a member of a premium team inside a non-premium workspace, search will allow them to find data anywhere in the workspace, not just inside the premium team. Making a search request using credentials of a non-premium user will result in a `402 Payment Required` error.
-/// #### Pagination
-/// Search results are not stable; repeating the same query multiple times may return the data in a different order, even if the data do not change. Because of this, the traditional [pagination](/docs/pagination) available elsewhere in the Asana API is not available here. However, you can paginate manually by sorting the search results by their creation time and then modifying each subsequent query to exclude data you have already seen. Page sizes are limited to a maximum of 100 items, and can be specified by the `limit` query parameter.
-/// #### Eventual consistency
-/// Changes in Asana (regardless of whether they’re made though the web product or the API) are forwarded to our search infrastructure to be indexed. This process can take between 10 and 60 seconds to complete under normal operation, and longer during some production incidents. Making a change to a project that would alter its presence in a particular search query will not be reflected immediately. This is also true of the advanced search feature in the web product.
-/// Because of this delay, the search endpoint is not suited for use cases that require immediate consistency after writes. If you need read-your-write behavior or strongly consistent results, we recommend using [Get multiple projects](/reference/getprojects) instead.
-/// #### Rate limits
-/// You may receive a `429 Too Many Requests` response if you hit any of our [rate limits](/docs/rate-limits).
-/// #### Custom field parameters
-/// | Parameter name | Custom field type | Accepted type |
-/// |---|---|---|
-/// | custom_fields.{gid}.is_set | All | Boolean |
-/// | custom_fields.{gid}.value | Text | String |
-/// | custom_fields.{gid}.value | Number | Number |
-/// | custom_fields.{gid}.value | Enum | Enum option ID |
-/// | custom_fields.{gid}.starts_with | Text only | String |
-/// | custom_fields.{gid}.ends_with | Text only | String |
-/// | custom_fields.{gid}.contains | Text only | String |
-/// | custom_fields.{gid}.less_than | Number only | Number |
-/// | custom_fields.{gid}.greater_than | Number only | Number |
-///
-///
-/// For example, if the gid of the custom field is 12345, the query parameter to find projects where it is set would be `custom_fields.12345.is_set=true`. To match an exact value for an enum custom field, use the gid of the desired enum option and not the name of the enum option: `custom_fields.12345.value=67890`.
-///
-/// **Not Supported**: searching for multiple exact matches of a custom field, searching for multi-enum custom field
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "searchProjectsForWorkspace",
-    title: ::std::option::Option::Some("Search projects in a workspace"),
+    title: Some("Search projects in a workspace"),
     description: "Search projects in a workspace\n\n<b>Required scope: </b><code>projects:read</code>\n\nTo mirror the functionality of the Asana web app's advanced search feature, the Asana API has a project search endpoint that allows you to build complex filters to find and retrieve the exact data you need.\n#### Premium access\nLike the Asana web product's advance search feature, this search endpoint will only be available to premium Asana users. A user is premium if any of the following is true:\n\n- The workspace in which the search is being performed is a premium workspace\n- The user is a member of a premium team inside the workspace\n\nEven if a user is only a member of a premium team inside a non-premium workspace, search will allow them to find data anywhere in the workspace, not just inside the premium team. Making a search request using credentials of a non-premium user will result in a `402 Payment Required` error.\n#### Pagination\nSearch results are not stable; repeating the same query multiple times may return the data in a different order, even if the data do not change. Because of this, the traditional [pagination](/docs/pagination) available elsewhere in the Asana API is not available here. However, you can paginate manually by sorting the search results by their creation time and then modifying each subsequent query to exclude data you have already seen. Page sizes are limited to a maximum of 100 items, and can be specified by the `limit` query parameter.\n#### Eventual consistency\nChanges in Asana (regardless of whether they’re made though the web product or the API) are forwarded to our search infrastructure to be indexed. This process can take between 10 and 60 seconds to complete under normal operation, and longer during some production incidents. Making a change to a project that would alter its presence in a particular search query will not be reflected immediately. This is also true of the advanced search feature in the web product.\nBecause of this delay, the search endpoint is not suited for use cases that require immediate consistency after writes. If you need read-your-write behavior or strongly consistent results, we recommend using [Get multiple projects](/reference/getprojects) instead.\n#### Rate limits\nYou may receive a `429 Too Many Requests` response if you hit any of our [rate limits](/docs/rate-limits).\n#### Custom field parameters\n| Parameter name | Custom field type | Accepted type |\n|---|---|---|\n| custom_fields.{gid}.is_set | All | Boolean |\n| custom_fields.{gid}.value | Text | String |\n| custom_fields.{gid}.value | Number | Number |\n| custom_fields.{gid}.value | Enum | Enum option ID |\n| custom_fields.{gid}.starts_with | Text only | String |\n| custom_fields.{gid}.ends_with | Text only | String |\n| custom_fields.{gid}.contains | Text only | String |\n| custom_fields.{gid}.less_than | Number only | Number |\n| custom_fields.{gid}.greater_than | Number only | Number |\n\n\nFor example, if the gid of the custom field is 12345, the query parameter to find projects where it is set would be `custom_fields.12345.is_set=true`. To match an exact value for an enum custom field, use the gid of the desired enum option and not the name of the enum option: `custom_fields.12345.value=67890`.\n\n**Not Supported**: searching for multiple exact matches of a custom field, searching for multi-enum custom field",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/projects/search",
     path_pieces: &["/workspaces/", "/projects/search"],
     input_schema: r#"{"type":"object","properties":{"workspace_gid":{"type":"string","description":"Globally unique identifier for the workspace or organization."},"opt_pretty":{"\u0000cast":0},"text":{"type":"string","description":"Performs full-text search on the project name."},"sort_by":{"type":"string","enum":["due_date","created_at","completed_at","modified_at","relevance"],"default":"modified_at","description":"One of `due_date`, `created_at`, `completed_at`, `relevance`, or `modified_at`, defaults to `modified_at`."},"sort_ascending":{"type":"boolean","default":false,"description":"Default `false`."},"completed":{"type":"boolean","description":"Filter on project completion status."},"teams.any":{"type":"string","description":"Comma-separated list of team IDs."},"owner.any":{"type":"string","description":"Comma-separated list of user identifiers to filter on as project owners. This can either be the string \"me\", an email, or the gid of a user."},"members.any":{"type":"string","description":"Comma-separated list of user identifiers to filter on as members. This can either be the string \"me\", an email, or the gid of a user."},"members.not":{"type":"string","description":"Comma-separated list of user identifiers to exclude as members. This can either be the string \"me\", an email, or the gid of a user."},"portfolios.any":{"type":"string","description":"Comma-separated list of portfolio IDs to filter on."},"completed_on":{"type":["string","null"],"format":"date","description":"ISO 8601 date string or `null`."},"completed_on.before":{"type":"string","format":"date","description":"ISO 8601 date string."},"completed_on.after":{"type":"string","format":"date","description":"ISO 8601 date string."},"completed_at.before":{"type":"string","format":"date-time","description":"ISO 8601 datetime string."},"completed_at.after":{"type":"string","format":"date-time","description":"ISO 8601 datetime string."},"created_on":{"type":["string","null"],"format":"date","description":"ISO 8601 date string or `null`."},"created_on.before":{"type":"string","format":"date","description":"ISO 8601 date string."},"created_on.after":{"type":"string","format":"date","description":"ISO 8601 date string."},"created_at.before":{"type":"string","format":"date-time","description":"ISO 8601 datetime string."},"created_at.after":{"type":"string","format":"date-time","description":"ISO 8601 datetime string."},"due_on":{"type":["string","null"],"format":"date","description":"ISO 8601 date string or `null`."},"due_on.before":{"type":"string","format":"date","description":"ISO 8601 date string."},"due_on.after":{"type":"string","format":"date","description":"ISO 8601 date string."},"due_at.before":{"type":"string","format":"date-time","description":"ISO 8601 datetime string."},"due_at.after":{"type":"string","format":"date-time","description":"ISO 8601 datetime string."},"start_on":{"type":["string","null"],"format":"date","description":"ISO 8601 date string or `null`."},"start_on.before":{"type":"string","format":"date","description":"ISO 8601 date string."},"start_on.after":{"type":"string","format":"date","description":"ISO 8601 date string."},"opt_fields":{"\u0000cast":554}},"required":["workspace_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"data":{"\u0000cast":484}}}"#,
-    ),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"type":"object","properties":{"data":{"\u0000cast":484}}}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `searchProjectsForWorkspace`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub workspace_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub text: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sort_by: ::std::option::Option<
-        super::super::types::SearchProjectsForWorkspaceSortBy,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sort_ascending: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed: ::std::option::Option<bool>,
+    pub workspace_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub sort_by: Option<super::super::types::SearchProjectsForWorkspaceSortBy>,
+    #[serde(default)]
+    pub sort_ascending: Option<bool>,
+    #[serde(default)]
+    pub completed: Option<bool>,
     #[serde(rename = "teams.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub teams_any: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub teams_any: Option<String>,
     #[serde(rename = "owner.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub owner_any: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub owner_any: Option<String>,
     #[serde(rename = "members.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub members_any: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub members_any: Option<String>,
     #[serde(rename = "members.not")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub members_not: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub members_not: Option<String>,
     #[serde(rename = "portfolios.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub portfolios_any: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub completed_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default)]
+    pub portfolios_any: Option<String>,
+    #[serde(default)]
+    #[serde(deserialize_with = "cast::present")]
+    pub completed_on: Option<cast::Nullable<String>>,
     #[serde(rename = "completed_on.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed_on_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub completed_on_before: Option<String>,
     #[serde(rename = "completed_on.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed_on_after: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub completed_on_after: Option<String>,
     #[serde(rename = "completed_at.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed_at_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub completed_at_before: Option<String>,
     #[serde(rename = "completed_at.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed_at_after: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub created_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default)]
+    pub completed_at_after: Option<String>,
+    #[serde(default)]
+    #[serde(deserialize_with = "cast::present")]
+    pub created_on: Option<cast::Nullable<String>>,
     #[serde(rename = "created_on.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_on_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub created_on_before: Option<String>,
     #[serde(rename = "created_on.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_on_after: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub created_on_after: Option<String>,
     #[serde(rename = "created_at.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_at_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub created_at_before: Option<String>,
     #[serde(rename = "created_at.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_at_after: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default)]
+    pub created_at_after: Option<String>,
+    #[serde(default)]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_on: Option<cast::Nullable<String>>,
     #[serde(rename = "due_on.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub due_on_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub due_on_before: Option<String>,
     #[serde(rename = "due_on.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub due_on_after: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub due_on_after: Option<String>,
     #[serde(rename = "due_at.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub due_at_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub due_at_before: Option<String>,
     #[serde(rename = "due_at.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub due_at_after: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub start_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default)]
+    pub due_at_after: Option<String>,
+    #[serde(default)]
+    #[serde(deserialize_with = "cast::present")]
+    pub start_on: Option<cast::Nullable<String>>,
     #[serde(rename = "start_on.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_on_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub start_on_before: Option<String>,
     #[serde(rename = "start_on.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_on_after: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::CreateProjectOptFieldsItem>,
-    >,
+    #[serde(default)]
+    pub start_on_after: Option<String>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::CreateProjectOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("workspace_gid", &params.workspace_gid)
@@ -199,10 +149,10 @@ async fn handle(
         .query("start_on.before", &params.start_on_before)
         .query("start_on.after", &params.start_on_after)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

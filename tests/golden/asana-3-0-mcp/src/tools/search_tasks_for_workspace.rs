@@ -2,269 +2,194 @@
 
 //! `GET /workspaces/{workspace_gid}/tasks/search`: Search tasks in a workspace
 
-/// Search tasks in a workspace
-///
-/// <b>Required scope: </b><code>tasks:read</code>
-///
-/// To mirror the functionality of the Asana web app's advanced search feature, the Asana API has a task search endpoint that allows you to build complex filters to find and retrieve the exact data you need.
-/// #### Premium access
-/// Like the Asana web product's advance search feature, this search endpoint will only be available to premium Asana users. A user is premium if any of the following is true:
-///
-/// - The workspace in which the search is being performed is a premium workspace
-/// - The user is a member of a premium team inside the workspace
-///
-/// Even if a user is only a member of a premium team inside a non-premium workspace, search will allow them to find data anywhere in the workspace, not just inside the premium team. Making a search request using credentials of a non-premium user will result in a `402 Payment Required` error.
-/// #### Pagination
-/// Search results are not stable; repeating the same query multiple times may return the data in a different order, even if the data do not change. Because of this, the traditional [pagination](/docs/pagination) available elsewhere in the Asana API is not available here. However, you can paginate manually by sorting the search results by their creation time and then modifying each subsequent query to exclude data you have already seen. Page sizes are limited to a maximum of 100 items, and can be specified by the `limit` query parameter.
-/// #### Eventual consistency
-/// Changes in Asana (regardless of whether they’re made though the web product or the API) are forwarded to our search infrastructure to be indexed. This process can take between 10 and 60 seconds to complete under normal operation, and longer during some production incidents. Making a change to a task that would alter its presence in a particular search query will not be reflected immediately. This is also true of the advanced search feature in the web product.
-/// Because of this delay, the search endpoint is not suited for use cases that require immediate consistency after writes. If you need read-your-write behavior or strongly consistent results, we recommend using [Get multiple tasks](/reference/gettasks) instead.
-/// #### Rate limits
-/// You may receive a `429 Too Many Requests` response if you hit any of our [rate limits](/docs/rate-limits).
-/// #### Custom field parameters
-/// | Parameter name | Custom field type | Accepted type |
-/// |---|---|---|
-/// | custom_fields.{gid}.is_set | All | Boolean |
-/// | custom_fields.{gid}.value | Text | String |
-/// | custom_fields.{gid}.value | Number | Number |
-/// | custom_fields.{gid}.value | Enum | Enum option ID |
-/// | custom_fields.{gid}.value | Date | ISO 8601 date string (yyyy-mm-dd) |
-/// | custom_fields.{gid}.starts_with | Text only | String |
-/// | custom_fields.{gid}.ends_with | Text only | String |
-/// | custom_fields.{gid}.contains | Text only | String |
-/// | custom_fields.{gid}.less_than | Number only | Number |
-/// | custom_fields.{gid}.greater_than | Number only | Number |
-/// | custom_fields.{gid}.before | Date only | ISO 8601 date string (yyyy-mm-dd) |
-/// | custom_fields.{gid}.after | Date only | ISO 8601 date string (yyyy-mm-dd) |
-///
-///
-/// For example, if the gid of the custom field is 12345, the query parameter to find tasks where it is set would be `custom_fields.12345.is_set=true`. To match an exact value for an enum custom field, use the gid of the desired enum option and not the name of the enum option: `custom_fields.12345.value=67890`. To find tasks with a date custom field before April 21, 2026, use `custom_fields.12345.before=2026-04-21`.
-///
-/// **Not Supported**: searching for multiple exact matches of a custom field, searching for multi-enum custom field
-///
-/// #### Custom task type parameters
-/// | Parameter name | Accepted type |
-/// |---|---|
-/// | custom_types.{gid}.custom_type_status_option.gid | Enum option GID |
-///
-/// This parameter filters tasks by their custom task status option. The `{gid}` is the GID of the custom task type, and the value is the GID of a valid status option for that type's status field.
-///
-/// **Requirements**:
-/// - `resource_subtype=custom` must be set when using this parameter.
-/// - Only one `custom_types.*` parameter may be specified per request.
-/// - The provided custom task type GID must reference a valid custom object type.
-/// - The status option GID must be a valid option for the custom type's status field.
-/// - Cannot be combined with `custom_fields.{status_field_gid}.value` when `{status_field_gid}` is the status field belonging to the same custom task type.
-///
-/// For example, to find custom tasks of type `12345` with status option `67890`: `custom_types.12345.custom_type_status_option.gid=67890&resource_subtype=custom`.
-///
-/// *Note: If you specify `projects.any` and `sections.any`, you will receive tasks for the project **and** tasks for the section. If you're looking for only tasks in a section, omit the `projects.any` from the request.*
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "searchTasksForWorkspace",
-    title: ::std::option::Option::Some("Search tasks in a workspace"),
+    title: Some("Search tasks in a workspace"),
     description: "Search tasks in a workspace\n\n<b>Required scope: </b><code>tasks:read</code>\n\nTo mirror the functionality of the Asana web app's advanced search feature, the Asana API has a task search endpoint that allows you to build complex filters to find and retrieve the exact data you need.\n#### Premium access\nLike the Asana web product's advance search feature, this search endpoint will only be available to premium Asana users. A user is premium if any of the following is true:\n\n- The workspace in which the search is being performed is a premium workspace\n- The user is a member of a premium team inside the workspace\n\nEven if a user is only a member of a premium team inside a non-premium workspace, search will allow them to find data anywhere in the workspace, not just inside the premium team. Making a search request using credentials of a non-premium user will result in a `402 Payment Required` error.\n#### Pagination\nSearch results are not stable; repeating the same query multiple times may return the data in a different order, even if the data do not change. Because of this, the traditional [pagination](/docs/pagination) available elsewhere in the Asana API is not available here. However, you can paginate manually by sorting the search results by their creation time and then modifying each subsequent query to exclude data you have already seen. Page sizes are limited to a maximum of 100 items, and can be specified by the `limit` query parameter.\n#### Eventual consistency\nChanges in Asana (regardless of whether they’re made though the web product or the API) are forwarded to our search infrastructure to be indexed. This process can take between 10 and 60 seconds to complete under normal operation, and longer during some production incidents. Making a change to a task that would alter its presence in a particular search query will not be reflected immediately. This is also true of the advanced search feature in the web product.\nBecause of this delay, the search endpoint is not suited for use cases that require immediate consistency after writes. If you need read-your-write behavior or strongly consistent results, we recommend using [Get multiple tasks](/reference/gettasks) instead.\n#### Rate limits\nYou may receive a `429 Too Many Requests` response if you hit any of our [rate limits](/docs/rate-limits).\n#### Custom field parameters\n| Parameter name | Custom field type | Accepted type |\n|---|---|---|\n| custom_fields.{gid}.is_set | All | Boolean |\n| custom_fields.{gid}.value | Text | String |\n| custom_fields.{gid}.value | Number | Number |\n| custom_fields.{gid}.value | Enum | Enum option ID |\n| custom_fields.{gid}.value | Date | ISO 8601 date string (yyyy-mm-dd) |\n| custom_fields.{gid}.starts_with | Text only | String |\n| custom_fields.{gid}.ends_with | Text only | String |\n| custom_fields.{gid}.contains | Text only | String |\n| custom_fields.{gid}.less_than | Number only | Number |\n| custom_fields.{gid}.greater_than | Number only | Number |\n| custom_fields.{gid}.before | Date only | ISO 8601 date string (yyyy-mm-dd) |\n| custom_fields.{gid}.after | Date only | ISO 8601 date string (yyyy-mm-dd) |\n\n\nFor example, if the gid of the custom field is 12345, the query parameter to find tasks where it is set would be `custom_fields.12345.is_set=true`. To match an exact value for an enum custom field, use the gid of the desired enum option and not the name of the enum option: `custom_fields.12345.value=67890`. To find tasks with a date custom field before April 21, 2026, use `custom_fields.12345.before=2026-04-21`.\n\n**Not Supported**: searching for multiple exact matches of a custom field, searching for multi-enum custom field\n\n#### Custom task type parameters\n| Parameter name | Accepted type |\n|---|---|\n| custom_types.{gid}.custom_type_status_option.gid | Enum option GID |\n\nThis parameter filters tasks by their custom task status option. The `{gid}` is the GID of the custom task type, and the value is the GID of a valid status option for that type's status field.\n\n**Requirements**:\n- `resource_subtype=custom` must be set when using this parameter.\n- Only one `custom_types.*` parameter may be specified per request.\n- The provided custom task type GID must reference a valid custom object type.\n- The status option GID must be a valid option for the custom type's status field.\n- Cannot be combined with `custom_fields.{status_field_gid}.value` when `{status_field_gid}` is the status field belonging to the same custom task type.\n\nFor example, to find custom tasks of type `12345` with status option `67890`: `custom_types.12345.custom_type_status_option.gid=67890&resource_subtype=custom`.\n\n*Note: If you specify `projects.any` and `sections.any`, you will receive tasks for the project **and** tasks for the section. If you're looking for only tasks in a section, omit the `projects.any` from the request.*",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/tasks/search",
     path_pieces: &["/workspaces/", "/tasks/search"],
     input_schema: r#"{"type":"object","properties":{"workspace_gid":{"type":"string","description":"Globally unique identifier for the workspace or organization."},"opt_pretty":{"\u0000cast":0},"text":{"type":"string","description":"Performs full-text search on both task name and description"},"resource_subtype":{"type":"string","enum":["default_task","milestone","approval","custom"],"default":"milestone","description":"Filters results by the task's resource_subtype"},"assignee.any":{"type":"string","description":"Comma-separated list of user identifiers. This can either be the string \"me\", an email, or the gid of a user."},"assignee.not":{"type":"string","description":"Comma-separated list of user identifiers. This can either be the string \"me\", an email, or the gid of a user."},"portfolios.any":{"type":"string","description":"Comma-separated list of portfolio IDs"},"projects.any":{"type":"string","description":"Comma-separated list of project IDs"},"projects.not":{"type":"string","description":"Comma-separated list of project IDs"},"projects.all":{"type":"string","description":"Comma-separated list of project IDs"},"sections.any":{"type":"string","description":"Comma-separated list of section or column IDs"},"sections.not":{"type":"string","description":"Comma-separated list of section or column IDs"},"sections.all":{"type":"string","description":"Comma-separated list of section or column IDs"},"tags.any":{"type":"string","description":"Comma-separated list of tag IDs"},"tags.not":{"type":"string","description":"Comma-separated list of tag IDs"},"tags.all":{"type":"string","description":"Comma-separated list of tag IDs"},"teams.any":{"type":"string","description":"Comma-separated list of team IDs"},"followers.any":{"type":"string","description":"Comma-separated list of user identifiers. This can either be the string \"me\", an email, or the gid of a user."},"followers.not":{"type":"string","description":"Comma-separated list of user identifiers. This can either be the string \"me\", an email, or the gid of a user."},"created_by.any":{"type":"string","description":"Comma-separated list of user identifiers. This can either be the string \"me\", an email, or the gid of a user."},"created_by.not":{"type":"string","description":"Comma-separated list of user identifiers. This can either be the string \"me\", an email, or the gid of a user."},"assigned_by.any":{"type":"string","description":"Comma-separated list of user identifiers. This can either be the string \"me\", an email, or the gid of a user."},"assigned_by.not":{"type":"string","description":"Comma-separated list of user identifiers. This can either be the string \"me\", an email, or the gid of a user."},"liked_by.not":{"type":"string","description":"Comma-separated list of user identifiers. This can either be the string \"me\", an email, or the gid of a user."},"commented_on_by.not":{"type":"string","description":"Comma-separated list of user identifiers. This can either be the string \"me\", an email, or the gid of a user."},"due_on.before":{"type":"string","format":"date","description":"ISO 8601 date string"},"due_on.after":{"type":"string","format":"date","description":"ISO 8601 date string"},"due_on":{"type":["string","null"],"format":"date","description":"ISO 8601 date string or `null`"},"due_at.before":{"type":"string","format":"date-time","description":"ISO 8601 datetime string"},"due_at.after":{"type":"string","format":"date-time","description":"ISO 8601 datetime string"},"start_on.before":{"type":"string","format":"date","description":"ISO 8601 date string"},"start_on.after":{"type":"string","format":"date","description":"ISO 8601 date string"},"start_on":{"type":["string","null"],"format":"date","description":"ISO 8601 date string or `null`"},"created_on.before":{"type":"string","format":"date","description":"ISO 8601 date string"},"created_on.after":{"type":"string","format":"date","description":"ISO 8601 date string"},"created_on":{"type":["string","null"],"format":"date","description":"ISO 8601 date string or `null`"},"created_at.before":{"type":"string","format":"date-time","description":"ISO 8601 datetime string"},"created_at.after":{"type":"string","format":"date-time","description":"ISO 8601 datetime string"},"completed_on.before":{"type":"string","format":"date","description":"ISO 8601 date string"},"completed_on.after":{"type":"string","format":"date","description":"ISO 8601 date string"},"completed_on":{"type":["string","null"],"format":"date","description":"ISO 8601 date string or `null`"},"completed_at.before":{"type":"string","format":"date-time","description":"ISO 8601 datetime string"},"completed_at.after":{"type":"string","format":"date-time","description":"ISO 8601 datetime string"},"modified_on.before":{"type":"string","format":"date","description":"ISO 8601 date string"},"modified_on.after":{"type":"string","format":"date","description":"ISO 8601 date string"},"modified_on":{"type":["string","null"],"format":"date","description":"ISO 8601 date string or `null`"},"modified_at.before":{"type":"string","format":"date-time","description":"ISO 8601 datetime string"},"modified_at.after":{"type":"string","format":"date-time","description":"ISO 8601 datetime string"},"is_blocking":{"type":"boolean","description":"Filter to incomplete tasks with dependents"},"is_blocked":{"type":"boolean","description":"Filter to tasks with incomplete dependencies"},"has_attachment":{"type":"boolean","description":"Filter to tasks with attachments"},"completed":{"type":"boolean","description":"Filter to completed tasks"},"is_subtask":{"type":"boolean","description":"Filter to subtasks"},"sort_by":{"type":"string","enum":["due_date","created_at","completed_at","likes","modified_at","relevance"],"default":"modified_at","description":"One of `due_date`, `created_at`, `completed_at`, `likes`, `relevance`, or `modified_at`, defaults to `modified_at`"},"sort_ascending":{"type":"boolean","default":false,"description":"Default `false`"},"opt_fields":{"\u0000cast":756}},"required":["workspace_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
-        r#"{"type":"object","properties":{"data":{"\u0000cast":751}}}"#,
-    ),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"type":"object","properties":{"data":{"\u0000cast":751}}}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `searchTasksForWorkspace`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub workspace_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub text: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub resource_subtype: ::std::option::Option<
-        super::super::types::TaskCreateRequestResourceSubtype,
-    >,
+    pub workspace_gid: String,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub resource_subtype: Option<super::super::types::TaskCreateRequestResourceSubtype>,
     #[serde(rename = "assignee.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assignee_any: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub assignee_any: Option<String>,
     #[serde(rename = "assignee.not")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assignee_not: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub assignee_not: Option<String>,
     #[serde(rename = "portfolios.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub portfolios_any: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub portfolios_any: Option<String>,
     #[serde(rename = "projects.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub projects_any: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub projects_any: Option<String>,
     #[serde(rename = "projects.not")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub projects_not: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub projects_not: Option<String>,
     #[serde(rename = "projects.all")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub projects_all: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub projects_all: Option<String>,
     #[serde(rename = "sections.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sections_any: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub sections_any: Option<String>,
     #[serde(rename = "sections.not")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sections_not: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub sections_not: Option<String>,
     #[serde(rename = "sections.all")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sections_all: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub sections_all: Option<String>,
     #[serde(rename = "tags.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub tags_any: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub tags_any: Option<String>,
     #[serde(rename = "tags.not")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub tags_not: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub tags_not: Option<String>,
     #[serde(rename = "tags.all")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub tags_all: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub tags_all: Option<String>,
     #[serde(rename = "teams.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub teams_any: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub teams_any: Option<String>,
     #[serde(rename = "followers.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub followers_any: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub followers_any: Option<String>,
     #[serde(rename = "followers.not")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub followers_not: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub followers_not: Option<String>,
     #[serde(rename = "created_by.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_by_any: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub created_by_any: Option<String>,
     #[serde(rename = "created_by.not")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_by_not: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub created_by_not: Option<String>,
     #[serde(rename = "assigned_by.any")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assigned_by_any: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub assigned_by_any: Option<String>,
     #[serde(rename = "assigned_by.not")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub assigned_by_not: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub assigned_by_not: Option<String>,
     #[serde(rename = "liked_by.not")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub liked_by_not: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub liked_by_not: Option<String>,
     #[serde(rename = "commented_on_by.not")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub commented_on_by_not: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub commented_on_by_not: Option<String>,
     #[serde(rename = "due_on.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub due_on_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub due_on_before: Option<String>,
     #[serde(rename = "due_on.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub due_on_after: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub due_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default)]
+    pub due_on_after: Option<String>,
+    #[serde(default)]
+    #[serde(deserialize_with = "cast::present")]
+    pub due_on: Option<cast::Nullable<String>>,
     #[serde(rename = "due_at.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub due_at_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub due_at_before: Option<String>,
     #[serde(rename = "due_at.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub due_at_after: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub due_at_after: Option<String>,
     #[serde(rename = "start_on.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_on_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub start_on_before: Option<String>,
     #[serde(rename = "start_on.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_on_after: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub start_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default)]
+    pub start_on_after: Option<String>,
+    #[serde(default)]
+    #[serde(deserialize_with = "cast::present")]
+    pub start_on: Option<cast::Nullable<String>>,
     #[serde(rename = "created_on.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_on_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub created_on_before: Option<String>,
     #[serde(rename = "created_on.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_on_after: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub created_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default)]
+    pub created_on_after: Option<String>,
+    #[serde(default)]
+    #[serde(deserialize_with = "cast::present")]
+    pub created_on: Option<cast::Nullable<String>>,
     #[serde(rename = "created_at.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_at_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub created_at_before: Option<String>,
     #[serde(rename = "created_at.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub created_at_after: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub created_at_after: Option<String>,
     #[serde(rename = "completed_on.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed_on_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub completed_on_before: Option<String>,
     #[serde(rename = "completed_on.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed_on_after: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub completed_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default)]
+    pub completed_on_after: Option<String>,
+    #[serde(default)]
+    #[serde(deserialize_with = "cast::present")]
+    pub completed_on: Option<cast::Nullable<String>>,
     #[serde(rename = "completed_at.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed_at_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub completed_at_before: Option<String>,
     #[serde(rename = "completed_at.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed_at_after: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub completed_at_after: Option<String>,
     #[serde(rename = "modified_on.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub modified_on_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub modified_on_before: Option<String>,
     #[serde(rename = "modified_on.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub modified_on_after: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub modified_on: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default)]
+    pub modified_on_after: Option<String>,
+    #[serde(default)]
+    #[serde(deserialize_with = "cast::present")]
+    pub modified_on: Option<cast::Nullable<String>>,
     #[serde(rename = "modified_at.before")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub modified_at_before: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub modified_at_before: Option<String>,
     #[serde(rename = "modified_at.after")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub modified_at_after: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_blocking: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_blocked: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub has_attachment: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub completed: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub is_subtask: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sort_by: ::std::option::Option<
-        super::super::types::SearchTasksForWorkspaceSortBy,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sort_ascending: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::CreateTaskOptFieldsItem>,
-    >,
+    #[serde(default)]
+    pub modified_at_after: Option<String>,
+    #[serde(default)]
+    pub is_blocking: Option<bool>,
+    #[serde(default)]
+    pub is_blocked: Option<bool>,
+    #[serde(default)]
+    pub has_attachment: Option<bool>,
+    #[serde(default)]
+    pub completed: Option<bool>,
+    #[serde(default)]
+    pub is_subtask: Option<bool>,
+    #[serde(default)]
+    pub sort_by: Option<super::super::types::SearchTasksForWorkspaceSortBy>,
+    #[serde(default)]
+    pub sort_ascending: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::CreateTaskOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("workspace_gid", &params.workspace_gid)
@@ -323,10 +248,10 @@ async fn handle(
         .query("sort_by", &params.sort_by)
         .query("sort_ascending", &params.sort_ascending)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

@@ -2,53 +2,49 @@
 
 //! `POST /rule_triggers/{rule_trigger_gid}/run`: Trigger a rule
 
-/// Trigger a rule which uses an ["incoming web request"](/docs/incoming-web-requests) trigger.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "triggerRule",
-    title: ::std::option::Option::Some("Trigger a rule"),
+    title: Some("Trigger a rule"),
     description: "Trigger a rule which uses an [\"incoming web request\"](/docs/incoming-web-requests) trigger.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/rule_triggers/{rule_trigger_gid}/run",
     path_pieces: &["/rule_triggers/", "/run"],
     input_schema: r#"{"type":"object","properties":{"rule_trigger_gid":{"type":"string","description":"The ID of the incoming web request trigger. This value is a path parameter that is automatically generated for the API endpoint."},"data":{"type":"object","properties":{"resource":{"description":"The ID of the resource. For the duration of the beta, this resource is always a task, and this task must exist in the project in which the rule is created.","type":"string"},"action_data":{"type":"object","additionalProperties":true,"description":"The dynamic keys and values of the request. These fields are intended to be used in the action for the rule associated with this trigger."}},"required":["resource","action_data"]}},"required":["rule_trigger_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"data":{"type":"object","properties":{"message":{"description":"Message providing more detail about the result","type":"string"}}}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `triggerRule`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub rule_trigger_gid: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::RuleTriggerRequest>,
+    pub rule_trigger_gid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::RuleTriggerRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("rule_trigger_gid", &params.rule_trigger_gid)
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

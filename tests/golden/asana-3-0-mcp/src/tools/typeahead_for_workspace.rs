@@ -2,97 +2,53 @@
 
 //! `GET /workspaces/{workspace_gid}/typeahead`: Get objects via typeahead
 
-/// Get objects via typeahead
-///
-/// <b>Required scope: </b><code>workspaces.typeahead:read</code>
-///
-/// Retrieves objects in the workspace based via an auto-completion/typeahead
-/// search algorithm. This feature is meant to provide results quickly, so do
-/// not rely on this API to provide extremely accurate search results. The
-/// result set is limited to a single page of results with a maximum size, so
-/// you won’t be able to fetch large numbers of results.
-///
-/// The typeahead search API provides search for objects from a single
-/// workspace. This endpoint should be used to query for objects when
-/// creating an auto-completion/typeahead search feature. This API is meant
-/// to provide results quickly and should not be relied upon for accurate or
-/// exhaustive search results. The results sets are limited in size and
-/// cannot be paginated.
-///
-/// Queries return a compact representation of each object which is typically
-/// the gid and name fields. Interested in a specific set of fields or all of
-/// the fields?! Of course you are. Use field selectors to manipulate what
-/// data is included in a response.
-///
-/// Resources with type `user` are returned in order of most contacted to
-/// least contacted. This is determined by task assignments, adding the user
-/// to projects, and adding the user as a follower to tasks, messages,
-/// etc.
-///
-/// Resources with type `project` are returned in order of recency. This is
-/// determined when the user visits the project, is added to the project, and
-/// completes tasks in the project.
-///
-/// Resources with type `task` are returned with priority placed on tasks
-/// the user is following, but no guarantee on the order of those tasks.
-///
-/// Resources with type `project_template` are returned with priority
-/// placed on favorited project templates.
-///
-/// Leaving the `query` string empty or omitted will give you results, still
-/// following the resource ordering above. This could be used to list users or
-/// projects that are relevant for the requesting user's api token.
-///
-/// The `agent` type returns only agents, currently limited to AI Teammates, which are Asana's first-party agents. The `actor` type returns a combined set of users and agents.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "typeaheadForWorkspace",
-    title: ::std::option::Option::Some("Get objects via typeahead"),
+    title: Some("Get objects via typeahead"),
     description: "Get objects via typeahead\n\n<b>Required scope: </b><code>workspaces.typeahead:read</code>\n\nRetrieves objects in the workspace based via an auto-completion/typeahead\nsearch algorithm. This feature is meant to provide results quickly, so do\nnot rely on this API to provide extremely accurate search results. The\nresult set is limited to a single page of results with a maximum size, so\nyou won’t be able to fetch large numbers of results.\n\nThe typeahead search API provides search for objects from a single\nworkspace. This endpoint should be used to query for objects when\ncreating an auto-completion/typeahead search feature. This API is meant\nto provide results quickly and should not be relied upon for accurate or\nexhaustive search results. The results sets are limited in size and\ncannot be paginated.\n\nQueries return a compact representation of each object which is typically\nthe gid and name fields. Interested in a specific set of fields or all of\nthe fields?! Of course you are. Use field selectors to manipulate what\ndata is included in a response.\n\nResources with type `user` are returned in order of most contacted to\nleast contacted. This is determined by task assignments, adding the user\nto projects, and adding the user as a follower to tasks, messages,\netc.\n\nResources with type `project` are returned in order of recency. This is\ndetermined when the user visits the project, is added to the project, and\ncompletes tasks in the project.\n\nResources with type `task` are returned with priority placed on tasks\nthe user is following, but no guarantee on the order of those tasks.\n\nResources with type `project_template` are returned with priority\nplaced on favorited project templates.\n\nLeaving the `query` string empty or omitted will give you results, still\nfollowing the resource ordering above. This could be used to list users or\nprojects that are relevant for the requesting user's api token.\n\nThe `agent` type returns only agents, currently limited to AI Teammates, which are Asana's first-party agents. The `actor` type returns a combined set of users and agents.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/typeahead",
     path_pieces: &["/workspaces/", "/typeahead"],
     input_schema: r#"{"type":"object","properties":{"workspace_gid":{"type":"string","description":"Globally unique identifier for the workspace or organization."},"resource_type":{"type":"string","enum":["actor","agent","custom_field","goal","project","project_template","portfolio","tag","task","team","user"],"default":"user","description":"The type of values the typeahead should return. You can choose from one of the following: `actor`, `agent`, `custom_field`, `goal`, `project`, `project_template`, `portfolio`, `tag`, `task`, `team`, and `user`. Note that unlike in the names of endpoints, the types listed here are in singular form (e.g. `task`). Using multiple types is not yet supported. The `agent` type returns only agents, currently limited to AI Teammates, which are Asana's first-party agents. The `actor` type returns a combined set of users and agents."},"type":{"type":"string","enum":["custom_field","portfolio","project","tag","task","user"],"default":"user","description":"*Deprecated: new integrations should prefer the resource_type field.*"},"query":{"type":"string","description":"The string that will be used to search for relevant objects. If an empty string is passed in, the API will return results."},"count":{"type":"integer","description":"The number of results to return. The default is 20 if this parameter is omitted, with a minimum of 1 and a maximum of 100. If there are fewer results found than requested, all will be returned."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"type":"array","items":{"type":"string","enum":["name"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["workspace_gid","resource_type"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","description":"A generic list of objects, such as those returned by the typeahead search endpoint.","properties":{"data":{"\u0000cast":902}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `typeaheadForWorkspace`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub workspace_gid: ::std::string::String,
+    pub workspace_gid: String,
     pub resource_type: super::super::types::TypeaheadForWorkspaceResourceType,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub r#type: ::std::option::Option<super::super::types::TypeaheadForWorkspaceType>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub query: ::std::option::Option<::std::string::String>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub count: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::TypeaheadForWorkspaceOptFieldsItem>,
-    >,
+    #[serde(default)]
+    pub r#type: Option<super::super::types::TypeaheadForWorkspaceType>,
+    #[serde(default)]
+    pub query: Option<String>,
+    #[serde(default)]
+    pub count: Option<i64>,
+    #[serde(default)]
+    pub opt_pretty: Option<bool>,
+    #[serde(default)]
+    pub opt_fields: Option<Vec<super::super::types::TypeaheadForWorkspaceOptFieldsItem>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("workspace_gid", &params.workspace_gid)
@@ -102,10 +58,10 @@ async fn handle(
         .query("count", &params.count)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },

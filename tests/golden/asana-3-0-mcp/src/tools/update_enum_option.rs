@@ -2,76 +2,66 @@
 
 //! `PUT /enum_options/{enum_option_gid}`: Update an enum option
 
-/// Update an enum option
-///
-/// <b>Required scope: </b><code>custom_fields:write</code>
-///
-/// Updates an existing enum option. Enum custom fields require at least one enabled enum option.
-/// Locked custom fields can only be updated by the user who locked the field.
-/// Returns the full record of the updated enum option.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateEnumOption",
-    title: ::std::option::Option::Some("Update an enum option"),
+    title: Some("Update an enum option"),
     description: "Update an enum option\n\n<b>Required scope: </b><code>custom_fields:write</code>\n\nUpdates an existing enum option. Enum custom fields require at least one enabled enum option.\nLocked custom fields can only be updated by the user who locked the field.\nReturns the full record of the updated enum option.",
-    method: ::cast_runtime::codegen::Method::Put,
+    method: cast::Method::Put,
     path_template: "/enum_options/{enum_option_gid}",
     path_pieces: &["/enum_options/", ""],
     input_schema: r#"{"type":"object","properties":{"enum_option_gid":{"type":"string","description":"Globally unique identifier for the enum option."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":221},"data":{"\u0000cast":216}},"required":["enum_option_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":225}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":225}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `updateEnumOption`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub enum_option_gid: ::std::string::String,
+    pub enum_option_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::CreateEnumOptionForCustomFieldOptFieldsItem>,
+    pub opt_fields: Option<
+        Vec<super::super::types::CreateEnumOptionForCustomFieldOptFieldsItem>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::EnumOptionBase>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::EnumOptionBase>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("enum_option_gid", &params.enum_option_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

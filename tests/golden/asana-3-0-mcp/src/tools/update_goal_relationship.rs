@@ -2,76 +2,64 @@
 
 //! `PUT /goal_relationships/{goal_relationship_gid}`: Update a goal relationship
 
-/// Update a goal relationship
-///
-/// An existing goal relationship can be updated by making a PUT request on the URL for
-/// that goal relationship. Only the fields provided in the `data` block will be updated;
-/// any unspecified fields will remain unchanged.
-///
-/// Returns the complete updated goal relationship record.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateGoalRelationship",
-    title: ::std::option::Option::Some("Update a goal relationship"),
+    title: Some("Update a goal relationship"),
     description: "Update a goal relationship\n\nAn existing goal relationship can be updated by making a PUT request on the URL for\nthat goal relationship. Only the fields provided in the `data` block will be updated;\nany unspecified fields will remain unchanged.\n\nReturns the complete updated goal relationship record.",
-    method: ::cast_runtime::codegen::Method::Put,
+    method: cast::Method::Put,
     path_template: "/goal_relationships/{goal_relationship_gid}",
     path_pieces: &["/goal_relationships/", ""],
     input_schema: r#"{"type":"object","properties":{"goal_relationship_gid":{"type":"string","description":"Globally unique identifier for the goal relationship."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":265},"data":{"allOf":[{"allOf":[{"description":"A *goal relationship* is an object representing the relationship between a goal and another goal, a project, a task, or a portfolio.","type":"object","properties":{"supporting_resource":{"allOf":[{"\u0000cast":287},{"type":"object","description":"The supporting resource that supports the goal. This can be either a project, task, portfolio, or goal."}]},"contribution_weight":{"\u0000cast":269}}},{"type":"object","properties":{"supported_goal":{"allOf":[{"description":"A generic Asana Resource, containing a globally unique identifier.","type":"object","properties":{"name":{"type":"string","description":"The name of the goal."},"owner":{"allOf":[{"\u0000cast":288},{"type":["object","null"]}]}}},{"type":"object","description":"The goal that the supporting resource supports."}]}}}]},{"type":"object"}]}},"required":["goal_relationship_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":285}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":285}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `updateGoalRelationship`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub goal_relationship_gid: ::std::string::String,
+    pub goal_relationship_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetGoalRelationshipOptFieldsItem>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::GoalRelationshipRequest>,
+    pub opt_fields: Option<Vec<super::super::types::GetGoalRelationshipOptFieldsItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::GoalRelationshipRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("goal_relationship_gid", &params.goal_relationship_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

@@ -2,62 +2,53 @@
 
 //! `PUT /memberships/{membership_gid}`: Update a membership
 
-/// Update a membership
-///
-/// An existing membership can be updated by making a `PUT` request on the membership. Only the fields provided in the `data` block will be updated;
-/// any unspecified fields will remain unchanged. Memberships on `goals`, `projects`, `portfolios`, `custom_types`, and `custom_fields` can be updated.
-///
-/// Returns the full record of the updated membership.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateMembership",
-    title: ::std::option::Option::Some("Update a membership"),
+    title: Some("Update a membership"),
     description: "Update a membership\n\nAn existing membership can be updated by making a `PUT` request on the membership. Only the fields provided in the `data` block will be updated;\nany unspecified fields will remain unchanged. Memberships on `goals`, `projects`, `portfolios`, `custom_types`, and `custom_fields` can be updated.\n\nReturns the full record of the updated membership.",
-    method: ::cast_runtime::codegen::Method::Put,
+    method: cast::Method::Put,
     path_template: "/memberships/{membership_gid}",
     path_pieces: &["/memberships/", ""],
     input_schema: r#"{"type":"object","properties":{"membership_gid":{"type":"string","description":"Globally unique identifier for the membership."},"opt_pretty":{"\u0000cast":0},"data":{"\u0000cast":409}},"required":["membership_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"data":{"anyOf":{"\u0000cast":420}}},"$defs":{"\u0000cast":425}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `updateMembership`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub membership_gid: ::std::string::String,
+    pub membership_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::MembershipRequest>,
+    pub opt_pretty: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::MembershipRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("membership_gid", &params.membership_gid)
         .query("opt_pretty", &params.opt_pretty)
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

@@ -2,88 +2,64 @@
 
 //! `PUT /projects/{project_gid}`: Update a project
 
-/// Update a project
-///
-/// <b>Required scope: </b><code>projects:write</code>
-///
-/// A specific, existing project can be updated by making a PUT request on
-/// the URL for that project. Only the fields provided in the `data` block
-/// will be updated; any unspecified fields will remain unchanged.
-///
-/// When using this method, it is best to specify only those fields you wish
-/// to change, or else you may overwrite changes made by another user since
-/// you last retrieved the task.
-///
-/// Returns the complete updated project record.
-///
-/// **Deprecation notice:** Updating the `team` field is deprecated. When this
-/// field is included in the request, the `Asana-Change` response header will
-/// indicate an affected deprecation. Clients should switch to using
-/// `POST /memberships` with `{ parent: project, member: team }` to share a
-/// project with a team.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateProject",
-    title: ::std::option::Option::Some("Update a project"),
+    title: Some("Update a project"),
     description: "Update a project\n\n<b>Required scope: </b><code>projects:write</code>\n\nA specific, existing project can be updated by making a PUT request on\nthe URL for that project. Only the fields provided in the `data` block\nwill be updated; any unspecified fields will remain unchanged.\n\nWhen using this method, it is best to specify only those fields you wish\nto change, or else you may overwrite changes made by another user since\nyou last retrieved the task.\n\nReturns the complete updated project record.\n\n**Deprecation notice:** Updating the `team` field is deprecated. When this\nfield is included in the request, the `Asana-Change` response header will\nindicate an affected deprecation. Clients should switch to using\n`POST /memberships` with `{ parent: project, member: team }` to share a\nproject with a team.",
-    method: ::cast_runtime::codegen::Method::Put,
+    method: cast::Method::Put,
     path_template: "/projects/{project_gid}",
     path_pieces: &["/projects/", ""],
     input_schema: r#"{"type":"object","properties":{"project_gid":{"type":"string","description":"Globally unique identifier for the project."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":554},"data":{"allOf":[{"\u0000cast":574},{"type":"object","properties":{"custom_fields":{"\u0000cast":576},"followers":{"\u0000cast":577},"owner":{"description":"The current owner of the project, may be null.","type":["string","null"]},"team":{"description":"*Deprecated:* Updating the team a project is shared with is deprecated. Use `POST /memberships` with `{ parent: project, member: team }` instead to manage team sharing.","deprecated":true,"type":"string"}}}]}},"required":["project_gid"],"additionalProperties":false,"$defs":{"\u0000cast":583}}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":611}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":611}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `updateProject`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub project_gid: ::std::string::String,
+    pub project_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::CreateProjectOptFieldsItem>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::ProjectUpdateRequest>,
+    pub opt_fields: Option<Vec<super::super::types::CreateProjectOptFieldsItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::ProjectUpdateRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("project_gid", &params.project_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

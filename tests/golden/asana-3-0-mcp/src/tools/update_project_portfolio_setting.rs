@@ -2,81 +2,66 @@
 
 //! `PUT /project_portfolio_settings/{project_portfolio_setting_gid}`: Update a project portfolio setting
 
-/// Update a project portfolio setting
-///
-/// <b>Required scope: </b><code>project_portfolio_settings:write</code>
-///
-/// An existing project portfolio setting can be updated by making a PUT
-/// request on the URL for that setting. Only the fields provided in the
-/// `data` block will be updated; any unspecified fields will remain
-/// unchanged.
-///
-/// Returns the complete updated project portfolio setting record.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateProjectPortfolioSetting",
-    title: ::std::option::Option::Some("Update a project portfolio setting"),
+    title: Some("Update a project portfolio setting"),
     description: "Update a project portfolio setting\n\n<b>Required scope: </b><code>project_portfolio_settings:write</code>\n\nAn existing project portfolio setting can be updated by making a PUT\nrequest on the URL for that setting. Only the fields provided in the\n`data` block will be updated; any unspecified fields will remain\nunchanged.\n\nReturns the complete updated project portfolio setting record.",
-    method: ::cast_runtime::codegen::Method::Put,
+    method: cast::Method::Put,
     path_template: "/project_portfolio_settings/{project_portfolio_setting_gid}",
     path_pieces: &["/project_portfolio_settings/", ""],
     input_schema: r#"{"type":"object","properties":{"project_portfolio_setting_gid":{"type":"string","description":"Globally unique identifier for the project portfolio setting."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":511},"data":{"type":"object","properties":{"is_access_control_inherited":{"description":"When true, the portfolio members gain access to the project.","type":"boolean"}}}},"required":["project_portfolio_setting_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":521}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":521}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `updateProjectPortfolioSetting`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub project_portfolio_setting_gid: ::std::string::String,
+    pub project_portfolio_setting_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetProjectPortfolioSettingOptFieldsItem>,
+    pub opt_fields: Option<
+        Vec<super::super::types::GetProjectPortfolioSettingOptFieldsItem>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<
-        super::super::types::ProjectPortfolioSettingUpdateRequest,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::ProjectPortfolioSettingUpdateRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("project_portfolio_setting_gid", &params.project_portfolio_setting_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

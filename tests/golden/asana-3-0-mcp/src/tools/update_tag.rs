@@ -2,81 +2,64 @@
 
 //! `PUT /tags/{tag_gid}`: Update a tag
 
-/// Update a tag
-///
-/// <b>Required scope: </b><code>tags:write</code>
-///
-/// Updates the properties of a tag. Only the fields provided in the `data`
-/// block will be updated; any unspecified fields will remain unchanged.
-///
-/// When using this method, it is best to specify only those fields you wish
-/// to change, or else you may overwrite changes made by another user since
-/// you last retrieved the tag.
-///
-/// Returns the complete updated tag record.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateTag",
-    title: ::std::option::Option::Some("Update a tag"),
+    title: Some("Update a tag"),
     description: "Update a tag\n\n<b>Required scope: </b><code>tags:write</code>\n\nUpdates the properties of a tag. Only the fields provided in the `data`\nblock will be updated; any unspecified fields will remain unchanged.\n\nWhen using this method, it is best to specify only those fields you wish\nto change, or else you may overwrite changes made by another user since\nyou last retrieved the tag.\n\nReturns the complete updated tag record.",
-    method: ::cast_runtime::codegen::Method::Put,
+    method: cast::Method::Put,
     path_template: "/tags/{tag_gid}",
     path_pieces: &["/tags/", ""],
     input_schema: r#"{"type":"object","properties":{"tag_gid":{"type":"string","description":"Globally unique identifier for the tag."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":727},"data":{"\u0000cast":734}},"required":["tag_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":744}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":744}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `updateTag`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub tag_gid: ::std::string::String,
+    pub tag_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::CreateTagOptFieldsItem>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<super::super::types::TagUpdateRequest>,
+    pub opt_fields: Option<Vec<super::super::types::CreateTagOptFieldsItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::TagUpdateRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("tag_gid", &params.tag_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

@@ -2,76 +2,66 @@
 
 //! `PUT /timesheet_approval_statuses/{timesheet_approval_status_gid}`: Update a timesheet approval status
 
-/// Update a timesheet approval status
-///
-/// <b>Required scope: </b><code>timesheet_approval_statuses:write</code>
-///
-/// Updates the approval status of a timesheet approval status. The update supports state transitions such as submitting, recalling submission, approving, and rejecting. Only the fields provided in the `data` block will be updated; any unspecified fields will remain unchanged. Invalid transitions will result in a 400 error.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateTimesheetApprovalStatus",
-    title: ::std::option::Option::Some("Update a timesheet approval status"),
+    title: Some("Update a timesheet approval status"),
     description: "Update a timesheet approval status\n\n<b>Required scope: </b><code>timesheet_approval_statuses:write</code>\n\nUpdates the approval status of a timesheet approval status. The update supports state transitions such as submitting, recalling submission, approving, and rejecting. Only the fields provided in the `data` block will be updated; any unspecified fields will remain unchanged. Invalid transitions will result in a 400 error.",
-    method: ::cast_runtime::codegen::Method::Put,
+    method: cast::Method::Put,
     path_template: "/timesheet_approval_statuses/{timesheet_approval_status_gid}",
     path_pieces: &["/timesheet_approval_statuses/", ""],
     input_schema: r#"{"type":"object","properties":{"timesheet_approval_status_gid":{"type":"string","description":"Globally unique identifier for the timesheet approval status."},"opt_pretty":{"\u0000cast":0},"opt_fields":{"\u0000cast":893},"data":{"type":"object","required":["approval_status"],"description":"A request to update a timesheet approval status.","properties":{"approval_status":{"description":"The desired approval status to transition to. Valid transitions depend on the current status of the timesheet approval status.","type":"string","enum":["submitted","draft","approved","rejected"]},"message":{"description":"Optional message to include with the transition (e.g., reason for approval or rejection).","type":"string"}}}},"required":["timesheet_approval_status_gid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":901}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":901}"#),
+    base_url: None,
     security: &[&[0], &[1]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `updateTimesheetApprovalStatus`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub timesheet_approval_status_gid: ::std::string::String,
+    pub timesheet_approval_status_gid: String,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_pretty: ::std::option::Option<bool>,
+    pub opt_pretty: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing)]
-    pub opt_fields: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::GetTimesheetApprovalStatusOptFieldsItem>,
+    pub opt_fields: Option<
+        Vec<super::super::types::GetTimesheetApprovalStatusOptFieldsItem>,
     >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<
-        super::super::types::UpdateTimesheetApprovalStatusRequest,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<super::super::types::UpdateTimesheetApprovalStatusRequest>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("timesheet_approval_status_gid", &params.timesheet_approval_status_gid)
         .query("opt_pretty", &params.opt_pretty)
         .styled(
-            ::cast_runtime::codegen::In::Query,
+            cast::In::Query,
             "opt_fields",
-            ::cast_runtime::codegen::Styled {
-                style: ::cast_runtime::codegen::Style::Form,
+            cast::Styled {
+                style: cast::Style::Form,
                 explode: false,
                 allow_reserved: false,
             },
             &params.opt_fields,
         )
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

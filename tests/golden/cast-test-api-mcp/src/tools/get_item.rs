@@ -2,41 +2,40 @@
 
 //! `GET /api/items/{id}`: Get an item
 
-/// Get an item
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getItem",
-    title: ::std::option::Option::Some("Get an item"),
+    title: Some("Get an item"),
     description: "Get an item",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/api/items/{id}",
     path_pieces: &["/api/items/", ""],
     input_schema: r#"{"type":"object","properties":{"id":{"type":"integer","format":"int64","description":"Identifier of the item."}},"required":["id"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":1}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":1}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getItem`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     pub id: i64,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request().path("id", &params.id).send().await
 }

@@ -2,40 +2,37 @@
 
 //! `GET /api/status`: Service status
 
-/// Service status
-///
-/// Public: needs no key.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getStatus",
-    title: ::std::option::Option::Some("Service status"),
+    title: Some("Service status"),
     description: "Service status\n\nPublic: needs no key.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/api/status",
     path_pieces: &["/api/status"],
     input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","required":["status"],"properties":{"status":{"type":"string"}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `getStatus`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {}
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
-    if let ::std::result::Result::Err(error) = call.args::<Params>() {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
+    if let Err(error) = call.args::<Params>() {
         return error;
     }
     call.request().send().await

@@ -2,53 +2,44 @@
 
 //! `POST /pairs`: createPair
 
-/// POST /pairs
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createPair",
-    title: ::std::option::Option::None,
+    title: None,
     description: "POST /pairs",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/pairs",
     path_pieces: &["/pairs"],
     input_schema: r##"{"type":"object","properties":{"b":{"$ref":"#/$defs/B"},"name":{"type":["string","null"]}},"additionalProperties":false,"$defs":{"A":{"type":"object","properties":{"b":{"$ref":"#/$defs/B"},"name":{"type":["string","null"]}}},"B":{"type":"object","properties":{"a":{"$ref":"#/$defs/A"}}}}}"##,
-    output_schema: ::std::option::Option::None,
-    base_url: ::std::option::Option::None,
+    output_schema: None,
+    base_url: None,
     security: &[],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `createPair`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub b: ::std::option::Option<super::super::types::B>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub name: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b: Option<super::super::types::B>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub name: Option<cast::Nullable<String>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
-    call.request()
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
-        .send()
-        .await
+    call.request().body(cast::Encoding::Json, "application/json", &params).send().await
 }

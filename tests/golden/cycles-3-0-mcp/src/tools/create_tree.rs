@@ -2,51 +2,44 @@
 
 //! `POST /trees`: createTree
 
-/// POST /trees
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createTree",
-    title: ::std::option::Option::None,
+    title: None,
     description: "POST /trees",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/trees",
     path_pieces: &["/trees"],
     input_schema: r##"{"type":"object","properties":{"label":{"type":"string"},"children":{"type":"array","items":{"$ref":"#/$defs/Node"}}},"required":["label"],"additionalProperties":false,"$defs":{"Node":{"type":"object","required":["label"],"properties":{"label":{"type":"string"},"children":{"type":"array","items":{"$ref":"#/$defs/Node"}}}}}}"##,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r##"{"type":"object","required":["label"],"properties":{"id":{"type":"integer"},"label":{"type":"string"},"children":{"type":"array","items":{"$ref":"#/$defs/Node"}}},"$defs":{"Node":{"type":"object","required":["label"],"properties":{"id":{"type":"integer"},"label":{"type":"string"},"children":{"type":"array","items":{"$ref":"#/$defs/Node"}}}}}}"##,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `createTree`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub label: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub children: ::std::option::Option<::std::vec::Vec<super::super::types::Node>>,
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children: Option<Vec<super::super::types::Node>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
-    call.request()
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
-        .send()
-        .await
+    call.request().body(cast::Encoding::Json, "application/json", &params).send().await
 }

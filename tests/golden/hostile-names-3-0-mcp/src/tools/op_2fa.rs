@@ -2,36 +2,35 @@
 
 //! `POST /2fa`: 2fa
 
-/// POST /2fa
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "2fa",
-    title: ::std::option::Option::None,
+    title: None,
     description: "POST /2fa",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2fa",
     path_pieces: &["/2fa"],
     input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::None,
-    base_url: ::std::option::Option::None,
+    output_schema: None,
+    base_url: None,
     security: &[],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `2fa`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {}
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
-    if let ::std::result::Result::Err(error) = call.args::<Params>() {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
+    if let Err(error) = call.args::<Params>() {
         return error;
     }
     call.request().send().await

@@ -2,58 +2,54 @@
 
 //! `PUT /no/operation/id/{id}`: put_no_operation_id_by_id
 
-/// PUT /no/operation/id/{id}
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "put_no_operation_id_by_id",
-    title: ::std::option::Option::None,
+    title: None,
     description: "PUT /no/operation/id/{id}",
-    method: ::cast_runtime::codegen::Method::Put,
+    method: cast::Method::Put,
     path_template: "/no/operation/id/{id}",
     path_pieces: &["/no/operation/id/", ""],
     input_schema: r#"{"type":"object","properties":{"id":{"type":"integer"},"body_id":{"type":"string","description":"Collides with the path parameter."},"type":{"type":"string","enum":["a","b"]},"self":{"type":"boolean"},"```":{"type":"string"}},"required":["id","body_id","type"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::None,
-    base_url: ::std::option::Option::None,
+    output_schema: None,
+    base_url: None,
     security: &[],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `put_no_operation_id_by_id`, and the `application/json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
     pub id: i64,
     #[serde(rename(deserialize = "body_id", serialize = "id"))]
-    pub body_id: ::std::string::String,
+    pub body_id: String,
     pub r#type: super::super::types::PutNoOperationIdByIdType,
     #[serde(rename = "self")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_: Option<bool>,
     #[serde(rename = "```")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub field_f1b90184: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_f1b90184: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("id", &params.id)
-        .body(::cast_runtime::codegen::Encoding::Json, "application/json", &params)
+        .body(cast::Encoding::Json, "application/json", &params)
         .send()
         .await
 }

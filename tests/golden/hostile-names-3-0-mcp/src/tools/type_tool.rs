@@ -2,53 +2,52 @@
 
 //! `GET /type`: A keyword as operationId
 
-/// A keyword as operationId
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "type",
-    title: ::std::option::Option::Some("A keyword as operationId"),
+    title: Some("A keyword as operationId"),
     description: "A keyword as operationId",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/type",
     path_pieces: &["/type"],
     input_schema: r#"{"type":"object","properties":{"type":{"type":"string"},"self":{"type":"string"},"X-Request-ID":{"type":"string"},"2nd":{"type":"integer"},"gen":{"type":"boolean"}},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::None,
-    base_url: ::std::option::Option::None,
+    output_schema: None,
+    base_url: None,
     security: &[],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `type`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub r#type: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub r#type: Option<String>,
     #[serde(rename = "self")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub self_: Option<String>,
     #[serde(rename = "X-Request-ID")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub x_request_id: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub x_request_id: Option<String>,
     #[serde(rename = "2nd")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub _2nd: ::std::option::Option<i64>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub r#gen: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub _2nd: Option<i64>,
+    #[serde(default)]
+    pub r#gen: Option<bool>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .query("type", &params.r#type)

@@ -2,54 +2,48 @@
 
 //! `POST /files`: uploadFile
 
-/// POST /files
-///
-/// Sends the request body as `multipart/form-data`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "uploadFile",
-    title: ::std::option::Option::None,
+    title: None,
     description: "POST /files\n\nSends the request body as `multipart/form-data`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/files",
     path_pieces: &["/files"],
     input_schema: r#"{"type":"object","properties":{"file":{"type":"string","format":"binary","description":"The file. File contents: base64, or a data: URI (data:TYPE;name=FILE;base64,DATA)."},"note":{"type":"string"}},"required":["file"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"id":{"type":"string"},"note":{"type":["string","null"]}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `uploadFile`, and the `multipart/form-data` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub file: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub note: ::std::option::Option<::std::string::String>,
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .body(
-            ::cast_runtime::codegen::Encoding::Multipart {
+            cast::Encoding::Multipart {
                 files: &["file"],
             },
             "multipart/form-data",

@@ -2,64 +2,54 @@
 
 //! `PATCH /items/{id}`: patchItem
 
-/// PATCH /items/{id}
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "patchItem",
-    title: ::std::option::Option::None,
+    title: None,
     description: "PATCH /items/{id}",
-    method: ::cast_runtime::codegen::Method::Patch,
+    method: cast::Method::Patch,
     path_template: "/items/{id}",
     path_pieces: &["/items/", ""],
     input_schema: r#"{"type":"object","properties":{"id":{"type":"string","format":"uuid"},"name":{"type":["string","null"]},"kind":{"const":"widget"},"price":{"type":"number","exclusiveMinimum":0,"examples":[9.5]},"tags":{"type":"array","items":{"type":"string"},"maxItems":10}},"required":["id"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::None,
-    base_url: ::std::option::Option::None,
+    output_schema: None,
+    base_url: None,
     security: &[],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `patchItem`, and the `application/merge-patch+json` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(skip_serializing)]
-    pub id: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(deserialize_with = "::cast_runtime::codegen::present")]
-    pub name: ::std::option::Option<
-        ::cast_runtime::codegen::Nullable<::std::string::String>,
-    >,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub kind: ::std::option::Option<super::super::types::PatchItemKind>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub price: ::std::option::Option<::cast_runtime::codegen::serde_json::Number>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "cast::present")]
+    pub name: Option<cast::Nullable<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<super::super::types::PatchItemKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<cast::serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("id", &params.id)
-        .body(
-            ::cast_runtime::codegen::Encoding::Json,
-            "application/merge-patch+json",
-            &params,
-        )
+        .body(cast::Encoding::Json, "application/merge-patch+json", &params)
         .send()
         .await
 }

@@ -2,45 +2,44 @@
 
 //! `GET /search`: search
 
-/// GET /search
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "search",
-    title: ::std::option::Option::None,
+    title: None,
     description: "GET /search",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/search",
     path_pieces: &["/search"],
     input_schema: r#"{"type":"object","properties":{"q":{"type":"string","minLength":1},"ids":{"type":"array","items":{"type":"integer"}},"filter":{"type":"object","description":"A description beside a $ref wins in 3.1.","properties":{"from":{"type":"string","format":"date"}}}},"required":["q"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::None,
-    base_url: ::std::option::Option::None,
+    output_schema: None,
+    base_url: None,
     security: &[],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `search`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub q: ::std::string::String,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub ids: ::std::option::Option<::std::vec::Vec<i64>>,
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub filter: ::std::option::Option<super::super::types::Filter>,
+    pub q: String,
+    #[serde(default)]
+    pub ids: Option<Vec<i64>>,
+    #[serde(default)]
+    pub filter: Option<super::super::types::Filter>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .query("q", &params.q)

@@ -2,41 +2,40 @@
 
 //! `GET /pets/{id}`: find_pet_by_id
 
-/// Returns a user based on a single ID, if the user does not have access to the pet
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "find_pet_by_id",
-    title: ::std::option::Option::None,
+    title: None,
     description: "Returns a user based on a single ID, if the user does not have access to the pet",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/pets/{id}",
     path_pieces: &["/pets/", ""],
     input_schema: r#"{"type":"object","properties":{"id":{"type":"integer","format":"int64","description":"ID of pet to fetch"}},"required":["id"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::None,
-    base_url: ::std::option::Option::None,
+    output_schema: None,
+    base_url: None,
     security: &[],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `find_pet_by_id`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     pub id: i64,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request().path("id", &params.id).send().await
 }

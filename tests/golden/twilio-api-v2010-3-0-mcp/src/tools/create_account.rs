@@ -2,57 +2,45 @@
 
 //! `POST /2010-04-01/Accounts.json`: Create a new Twilio Subaccount from the account making the request
 
-/// Create a new Twilio Subaccount from the account making the request
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateAccount",
-    title: ::std::option::Option::Some(
-        "Create a new Twilio Subaccount from the account making the request",
-    ),
+    title: Some("Create a new Twilio Subaccount from the account making the request"),
     description: "Create a new Twilio Subaccount from the account making the request\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts.json",
     path_pieces: &["/2010-04-01/Accounts.json"],
     input_schema: r#"{"type":"object","properties":{"FriendlyName":{"type":"string","description":"A human readable description of the account to create, defaults to `SubAccount Created at {YYYY-MM-DD HH:MM meridian}`"}},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":4}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":4}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateAccount`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

@@ -2,178 +2,162 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Calls.json`: Create a new outgoing call to phones, SIP-enabled endpoints or Twilio Client connections
 
-/// Create a new outgoing call to phones, SIP-enabled endpoints or Twilio Client connections
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateCall",
-    title: ::std::option::Option::Some(
+    title: Some(
         "Create a new outgoing call to phones, SIP-enabled endpoints or Twilio Client connections",
     ),
     description: "Create a new outgoing call to phones, SIP-enabled endpoints or Twilio Client connections\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":17},"To":{"type":"string","format":"endpoint","description":"The phone number, SIP address, or client identifier to call."},"From":{"type":"string","format":"endpoint","description":"The phone number or client identifier to use as the caller id. If using a phone number, it must be a Twilio number or a Verified [outgoing caller id](https://www.twilio.com/docs/voice/api/outgoing-caller-ids) for your account. If the `to` parameter is a phone number, `From` must also be a phone number."},"Method":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use when calling the `url` parameter's value. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."},"FallbackUrl":{"\u0000cast":68},"FallbackMethod":{"\u0000cast":69},"StatusCallback":{"\u0000cast":70},"StatusCallbackEvent":{"type":"array","items":{"type":"string"},"description":"The call progress events that we will send to the `status_callback` URL. Can be: `initiated`, `ringing`, `answered`, and `completed`. If no event is specified, we send the `completed` status. If you want to receive multiple events, specify each one in a separate `status_callback_event` parameter. See the code sample for [monitoring call progress](https://www.twilio.com/docs/voice/api/call-resource?code-sample=code-create-a-call-resource-and-specify-a-statuscallbackevent&code-sdk-version=json). If an `application_sid` is present, this parameter is ignored."},"StatusCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use when calling the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."},"SendDigits":{"type":"string","description":"The string of keys to dial after connecting to the number, with a maximum length of 32 digits. Valid digits in the string include any digit (`0`-`9`), '`A`', '`B`', '`C`', '`D`', '`#`', and '`*`'. You can also use '`w`' to insert a half-second pause and '`W`' to insert a one-second pause. For example, to pause for one second after connecting and then dial extension 1234 followed by the # key, set this parameter to `W1234#`. Be sure to URL-encode this string because the '`#`' character has special meaning in a URL. If both `SendDigits` and `MachineDetection` parameters are provided, then `MachineDetection` will be ignored."},"Timeout":{"type":"integer","description":"The integer number of seconds that we should allow the phone to ring before assuming there is no answer. The default is `60` seconds and the maximum is `600` seconds. For some call flows, we will add a 5-second buffer to the timeout value you provide. For this reason, a timeout value of 10 seconds could result in an actual timeout closer to 15 seconds. You can set this to a short time, such as `15` seconds, to hang up before reaching an answering machine or voicemail."},"Record":{"type":"boolean","description":"Whether to record the call. Can be `true` to record the phone call, or `false` to not. The default is `false`. The `recording_url` is sent to the `status_callback` URL."},"RecordingChannels":{"type":"string","description":"The number of channels in the final recording. Can be: `mono` or `dual`. The default is `mono`. `mono` records both legs of the call in a single channel of the recording file. `dual` records each leg to a separate channel of the recording file. The first channel of a dual-channel recording contains the parent call and the second channel contains the child call."},"RecordingStatusCallback":{"type":"string","description":"The URL that we call when the recording is available to be accessed."},"RecordingStatusCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use when calling the `recording_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`."},"SipAuthUsername":{"type":"string","description":"The username used to authenticate the caller making a SIP call."},"SipAuthPassword":{"type":"string","description":"The password required to authenticate the user account specified in `sip_auth_username`."},"MachineDetection":{"type":"string","description":"Whether to detect if a human, answering machine, or fax has picked up the call. Can be: `Enable` or `DetectMessageEnd`. Use `Enable` if you would like us to return `AnsweredBy` as soon as the called party is identified. Use `DetectMessageEnd`, if you would like to leave a message on an answering machine. If `send_digits` is provided, this parameter is ignored. For more information, see [Answering Machine Detection](https://www.twilio.com/docs/voice/answering-machine-detection)."},"MachineDetectionTimeout":{"\u0000cast":71},"RecordingStatusCallbackEvent":{"type":"array","items":{"type":"string"},"description":"The recording status events that will trigger calls to the URL specified in `recording_status_callback`. Can be: `in-progress`, `completed` and `absent`. Defaults to `completed`. Separate  multiple values with a space."},"Trim":{"type":"string","description":"Whether to trim any leading and trailing silence from the recording. Can be: `trim-silence` or `do-not-trim` and the default is `trim-silence`."},"CallerId":{"type":"string","description":"The phone number, SIP address, or Client identifier that made this call. Phone numbers are in [E.164 format](https://wwnw.twilio.com/docs/glossary/what-e164) (e.g., +16175551212). SIP addresses are formatted as `name@company.com`."},"MachineDetectionSpeechThreshold":{"\u0000cast":72},"MachineDetectionSpeechEndThreshold":{"\u0000cast":73},"MachineDetectionSilenceTimeout":{"\u0000cast":74},"AsyncAmd":{"type":"string","description":"Select whether to perform answering machine detection in the background. Default, blocks the execution of the call until Answering Machine Detection is completed. Can be: `true` or `false`."},"AsyncAmdStatusCallback":{"type":"string","format":"uri","description":"The URL that we should call using the `async_amd_status_callback_method` to notify customer application whether the call was answered by human, machine or fax."},"AsyncAmdStatusCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use when calling the `async_amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`."},"Byoc":{"\u0000cast":75},"CallReason":{"\u0000cast":76},"CallToken":{"\u0000cast":77},"RecordingTrack":{"\u0000cast":78},"TimeLimit":{"type":"integer","description":"The maximum duration of the call in seconds. Constraints depend on account and configuration."},"ClientNotificationUrl":{"type":"string","format":"uri","description":"The URL that we should use to deliver `push call notification`."},"Url":{"\u0000cast":79},"Twiml":{"type":"string","format":"twiml","description":"TwiML instructions for the call Twilio will use without fetching Twiml from url parameter. If both `twiml` and `url` are provided then `twiml` parameter will be ignored. Max 4000 characters."},"ApplicationSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AP[0-9a-fA-F]{32}$","description":"The SID of the Application resource that will handle the call, if the call will be handled by an application."}},"required":["AccountSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":102}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":102}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateCall`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "To")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub to: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
     #[serde(rename = "From")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub from: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     #[serde(rename = "Method")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub method: ::std::option::Option<super::super::types::CreateApplicationVoiceMethod>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "FallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_url: Option<String>,
     #[serde(rename = "FallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback: Option<String>,
     #[serde(rename = "StatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_event: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback_event: Option<Vec<String>>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "SendDigits")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub send_digits: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_digits: Option<String>,
     #[serde(rename = "Timeout")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
     #[serde(rename = "Record")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub record: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<bool>,
     #[serde(rename = "RecordingChannels")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_channels: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_channels: Option<String>,
     #[serde(rename = "RecordingStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_status_callback: Option<String>,
     #[serde(rename = "RecordingStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "SipAuthUsername")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sip_auth_username: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_auth_username: Option<String>,
     #[serde(rename = "SipAuthPassword")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sip_auth_password: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_auth_password: Option<String>,
     #[serde(rename = "MachineDetection")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_detection: Option<String>,
     #[serde(rename = "MachineDetectionTimeout")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection_timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_detection_timeout: Option<i64>,
     #[serde(rename = "RecordingStatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_status_callback_event: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_status_callback_event: Option<Vec<String>>,
     #[serde(rename = "Trim")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub trim: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trim: Option<String>,
     #[serde(rename = "CallerId")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub caller_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<String>,
     #[serde(rename = "MachineDetectionSpeechThreshold")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection_speech_threshold: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_detection_speech_threshold: Option<i64>,
     #[serde(rename = "MachineDetectionSpeechEndThreshold")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection_speech_end_threshold: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_detection_speech_end_threshold: Option<i64>,
     #[serde(rename = "MachineDetectionSilenceTimeout")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection_silence_timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_detection_silence_timeout: Option<i64>,
     #[serde(rename = "AsyncAmd")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub async_amd: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub async_amd: Option<String>,
     #[serde(rename = "AsyncAmdStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub async_amd_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub async_amd_status_callback: Option<String>,
     #[serde(rename = "AsyncAmdStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub async_amd_status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub async_amd_status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "Byoc")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub byoc: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byoc: Option<String>,
     #[serde(rename = "CallReason")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub call_reason: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_reason: Option<String>,
     #[serde(rename = "CallToken")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub call_token: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_token: Option<String>,
     #[serde(rename = "RecordingTrack")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_track: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_track: Option<String>,
     #[serde(rename = "TimeLimit")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub time_limit: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit: Option<i64>,
     #[serde(rename = "ClientNotificationUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub client_notification_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_notification_url: Option<String>,
     #[serde(rename = "Url")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     #[serde(rename = "Twiml")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub twiml: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twiml: Option<String>,
     #[serde(rename = "ApplicationSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub application_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_sid: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

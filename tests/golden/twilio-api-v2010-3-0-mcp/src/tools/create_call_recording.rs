@@ -2,82 +2,70 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json`: Create a recording for the call
 
-/// Create a recording for the call
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateCallRecording",
-    title: ::std::option::Option::Some("Create a recording for the call"),
+    title: Some("Create a recording for the call"),
     description: "Create a recording for the call\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls/", "/Recordings.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":17},"CallSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) to associate the resource with."},"RecordingStatusCallbackEvent":{"type":"array","items":{"type":"string"},"description":"The recording status events on which we should call the `recording_status_callback` URL. Can be: `in-progress`, `completed` and `absent` and the default is `completed`. Separate multiple event values with a space."},"RecordingStatusCallback":{"type":"string","format":"uri","description":"The URL we should call using the `recording_status_callback_method` on each recording event specified in  `recording_status_callback_event`. For more information, see [RecordingStatusCallback parameters](https://www.twilio.com/docs/voice/api/recording#recordingstatuscallback)."},"RecordingStatusCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use to call `recording_status_callback`. Can be: `GET` or `POST` and the default is `POST`."},"Trim":{"type":"string","description":"Whether to trim any leading and trailing silence in the recording. Can be: `trim-silence` or `do-not-trim` and the default is `do-not-trim`. `trim-silence` trims the silence from the beginning and end of the recording and `do-not-trim` does not."},"RecordingChannels":{"type":"string","description":"The number of channels used in the recording. Can be: `mono` or `dual` and the default is `mono`. `mono` records all parties of the call into one channel. `dual` records each party of a 2-party call into separate channels."},"RecordingTrack":{"\u0000cast":78}},"required":["AccountSid","CallSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":126}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":126}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateCallRecording`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "CallSid")]
     #[serde(skip_serializing)]
-    pub call_sid: ::std::string::String,
+    pub call_sid: String,
     #[serde(rename = "RecordingStatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_status_callback_event: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_status_callback_event: Option<Vec<String>>,
     #[serde(rename = "RecordingStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_status_callback: Option<String>,
     #[serde(rename = "RecordingStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "Trim")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub trim: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trim: Option<String>,
     #[serde(rename = "RecordingChannels")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_channels: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_channels: Option<String>,
     #[serde(rename = "RecordingTrack")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_track: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_track: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("CallSid", &params.call_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

@@ -2,139 +2,121 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json`: CreateIncomingPhoneNumberMobile
 
-/// POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateIncomingPhoneNumberMobile",
-    title: ::std::option::Option::None,
+    title: None,
     description: "POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json",
     path_pieces: &["/2010-04-01/Accounts/", "/IncomingPhoneNumbers/Mobile.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":17},"PhoneNumber":{"\u0000cast":191},"ApiVersion":{"type":"string","description":"The API version to use for incoming calls made to the new phone number. The default is `2010-04-01`."},"FriendlyName":{"type":"string","description":"A descriptive string that you created to describe the new phone number. It can be up to 64 characters long. By default, the is a formatted version of the phone number."},"SmsApplicationSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AP[0-9a-fA-F]{32}$","description":"The SID of the application that should handle SMS messages sent to the new phone number. If an `sms_application_sid` is present, we ignore all of the `sms_*_url` urls and use those of the application."},"SmsFallbackMethod":{"\u0000cast":162},"SmsFallbackUrl":{"type":"string","format":"uri","description":"The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`."},"SmsMethod":{"\u0000cast":163},"SmsUrl":{"type":"string","format":"uri","description":"The URL we should call when the new phone number receives an incoming SMS message."},"StatusCallback":{"type":"string","format":"uri","description":"The URL we should call using the `status_callback_method` to send status information to your application."},"StatusCallbackMethod":{"\u0000cast":164},"VoiceApplicationSid":{"\u0000cast":185},"VoiceCallerIdLookup":{"\u0000cast":165},"VoiceFallbackMethod":{"\u0000cast":166},"VoiceFallbackUrl":{"type":"string","format":"uri","description":"The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`."},"VoiceMethod":{"\u0000cast":167},"VoiceUrl":{"\u0000cast":186},"IdentitySid":{"\u0000cast":189},"AddressSid":{"\u0000cast":190},"EmergencyStatus":{"\u0000cast":168},"EmergencyAddressSid":{"\u0000cast":187},"TrunkSid":{"\u0000cast":188},"VoiceReceiveMode":{"type":"string","enum":["voice","fax"]},"BundleSid":{"\u0000cast":169}},"required":["AccountSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":213}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":213}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateIncomingPhoneNumberMobile`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "PhoneNumber")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub phone_number: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
     #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub api_version: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
     #[serde(rename = "SmsApplicationSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_application_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_application_sid: Option<String>,
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_fallback_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_fallback_url: Option<String>,
     #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_url: Option<String>,
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback: Option<String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "VoiceApplicationSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_application_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_application_sid: Option<String>,
     #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_caller_id_lookup: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_caller_id_lookup: Option<bool>,
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_fallback_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_fallback_url: Option<String>,
     #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_url: Option<String>,
     #[serde(rename = "IdentitySid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub identity_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_sid: Option<String>,
     #[serde(rename = "AddressSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub address_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_sid: Option<String>,
     #[serde(rename = "EmergencyStatus")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub emergency_status: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency_status: Option<
         super::super::types::IncomingPhoneNumberMobileEnumEmergencyStatus,
     >,
     #[serde(rename = "EmergencyAddressSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub emergency_address_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency_address_sid: Option<String>,
     #[serde(rename = "TrunkSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub trunk_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trunk_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_receive_mode: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_receive_mode: Option<
         super::super::types::IncomingPhoneNumberMobileEnumVoiceReceiveMode,
     >,
     #[serde(rename = "BundleSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub bundle_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_sid: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

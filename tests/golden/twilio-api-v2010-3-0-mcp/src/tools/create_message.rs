@@ -2,137 +2,121 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`: Send a message
 
-/// Send a message
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateMessage",
-    title: ::std::option::Option::Some("Send a message"),
+    title: Some("Send a message"),
     description: "Send a message\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Messages.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Messages.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) creating the Message resource."},"To":{"type":"string","format":"phone-number","description":"The recipient's phone number in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (for SMS/MMS) or [channel address](https://www.twilio.com/docs/messaging/channels), e.g. `whatsapp:+15552229999`."},"StatusCallback":{"type":"string","format":"uri","description":"The URL of the endpoint to which Twilio sends [Message status callback requests](https://www.twilio.com/docs/sms/api/message-resource#twilios-request-to-the-statuscallback-url). URL must contain a valid hostname and underscores are not allowed. If you include this parameter with the `messaging_service_sid`, Twilio uses this URL instead of the Status Callback URL of the [Messaging Service](https://www.twilio.com/docs/messaging/api/service-resource). "},"ApplicationSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AP[0-9a-fA-F]{32}$","description":"The SID of the associated [TwiML Application](https://www.twilio.com/docs/usage/api/applications). [Message status callback requests](https://www.twilio.com/docs/sms/api/message-resource#twilios-request-to-the-statuscallback-url) are sent to the TwiML App's `message_status_callback` URL. Note that the `status_callback` parameter of a request takes priority over the `application_sid` parameter; if both are included `application_sid` is ignored."},"MaxPrice":{"type":"number","description":"[OBSOLETE] This parameter will no longer have any effect as of 2024-06-03."},"ProvideFeedback":{"type":"boolean","description":"Boolean indicating whether or not you intend to provide delivery confirmation feedback to Twilio (used in conjunction with the [Message Feedback subresource](https://www.twilio.com/docs/sms/api/message-feedback-resource)). Default value is `false`."},"Attempt":{"type":"integer","description":"Total number of attempts made (including this request) to send the message regardless of the provider used"},"ValidityPeriod":{"type":"integer","description":"The maximum length in seconds that the Message can remain in Twilio's outgoing message queue. If a queued Message exceeds the `validity_period`, the Message is not sent. Accepted values are integers from `1` to `36000`. Default value is `36000`. A `validity_period` greater than `5` is recommended. [Learn more about the validity period](https://www.twilio.com/blog/take-more-control-of-outbound-messages-using-validity-period-html)"},"ForceDelivery":{"type":"boolean","description":"Reserved"},"ContentRetention":{"type":"string","enum":["retain","discard"],"description":"Determines if the message content can be stored or redacted based on privacy settings"},"AddressRetention":{"type":"string","enum":["retain","obfuscate"],"description":"Determines if the address can be stored or obfuscated based on privacy settings"},"SmartEncoded":{"type":"boolean","description":"Whether to detect Unicode characters that have a similar GSM-7 character and replace them. Can be: `true` or `false`."},"PersistentAction":{"type":"array","items":{"type":"string"},"description":"Rich actions for non-SMS/MMS channels. Used for [sending location in WhatsApp messages](https://www.twilio.com/docs/whatsapp/message-features#location-messages-with-whatsapp)."},"TrafficType":{"type":"string","enum":["free"]},"ShortenUrls":{"type":"boolean","description":"For Messaging Services with [Link Shortening configured](https://www.twilio.com/docs/messaging/features/link-shortening) only: A Boolean indicating whether or not Twilio should shorten links in the `body` of the Message. Default value is `false`. If `true`, the `messaging_service_sid` parameter must also be provided."},"ScheduleType":{"type":"string","enum":["fixed"],"description":"For Messaging Services only: Include this parameter with a value of `fixed` in conjuction with the `send_time` parameter in order to [schedule a Message](https://www.twilio.com/docs/messaging/features/message-scheduling)."},"SendAt":{"type":"string","format":"date-time","description":"The time that Twilio will send the message. Must be in ISO 8601 format."},"SendAsMms":{"type":"boolean","description":"If set to `true`, Twilio delivers the message as a single MMS message, regardless of the presence of media."},"ContentVariables":{"type":"string","description":"For [Content Editor/API](https://www.twilio.com/docs/content) only: Key-value pairs of [Template variables](https://www.twilio.com/docs/content/using-variables-with-content-api) and their substitution values. `content_sid` parameter must also be provided. If values are not defined in the `content_variables` parameter, the [Template's default placeholder values](https://www.twilio.com/docs/content/content-api-resources#create-templates) are used."},"RiskCheck":{"type":"string","enum":["enable","disable"],"description":"Include this parameter with a value of `disable` to skip any kind of risk check on the respective message request."},"From":{"type":"string","format":"phone-number","description":"The sender's Twilio phone number (in [E.164](https://en.wikipedia.org/wiki/E.164) format), [alphanumeric sender ID](https://www.twilio.com/docs/sms/quickstart), [Wireless SIM](https://www.twilio.com/docs/iot/wireless/programmable-wireless-send-machine-machine-sms-commands), [short code](https://www.twilio.com/en-us/messaging/channels/sms/short-codes), or [channel address](https://www.twilio.com/docs/messaging/channels) (e.g., `whatsapp:+15554449999`). The value of the `from` parameter must be a sender that is hosted within Twilio and belongs to the Account creating the Message. If you are using `messaging_service_sid`, this parameter can be empty (Twilio assigns a `from` value from the Messaging Service's Sender Pool) or you can provide a specific sender from your Sender Pool."},"FallbackFrom":{"type":"string","format":"phone-number","description":"A fallback SMS sender to use when the recipient cannot be reached over RCS. This parameter may only be used when also providing a [Messaging Service](https://twilio.com/docs/messaging/services) containing an RCS sender. The fallback SMS sender must be either a Twilio phone number (in [E.164](https://en.wikipedia.org/wiki/E.164) format), [alphanumeric sender ID](https://www.twilio.com/docs/sms/quickstart), or [short code](https://www.twilio.com/en-us/messaging/channels/sms/short-codes), hosted within Twilio and belong to the Account creating the Message."},"MessagingServiceSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^MG[0-9a-fA-F]{32}$","description":"The SID of the [Messaging Service](https://www.twilio.com/docs/messaging/services) you want to associate with the Message. When this parameter is provided and the `from` parameter is omitted, Twilio selects the optimal sender from the Messaging Service's Sender Pool. You may also provide a `from` parameter if you want to use a specific Sender from the Sender Pool."},"Body":{"type":"string","description":"The text content of the outgoing message. Can be up to 1,600 characters in length. SMS only: If the `body` contains more than 160 [GSM-7](https://www.twilio.com/docs/glossary/what-is-gsm-7-character-encoding) characters (or 70 [UCS-2](https://www.twilio.com/docs/glossary/what-is-ucs-2-character-encoding) characters), the message is segmented and charged accordingly. For long `body` text, consider using the [send_as_mms parameter](https://www.twilio.com/blog/mms-for-long-text-messages)."},"MediaUrl":{"type":"array","items":{"type":"string","format":"uri"},"description":"The URL of media to include in the Message content. `jpeg`, `jpg`, `gif`, and `png` file types are fully supported by Twilio and content is formatted for delivery on destination devices. The media size limit is 5 MB for supported file types (`jpeg`, `jpg`, `png`, `gif`) and 500 KB for [other types](https://www.twilio.com/docs/messaging/guides/accepted-mime-types) of accepted media. To send more than one image in the message, provide multiple `media_url` parameters in the POST request. You can include up to ten `media_url` parameters per message. [International](https://support.twilio.com/hc/en-us/articles/223179808-Sending-and-receiving-MMS-messages) and [carrier](https://support.twilio.com/hc/en-us/articles/223133707-Is-MMS-supported-for-all-carriers-in-US-and-Canada-) limits apply."},"ContentSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^HX[0-9a-fA-F]{32}$","description":"For [Content Editor/API](https://www.twilio.com/docs/content) only: The SID of the Content Template to be used with the Message, e.g., `HXXXXXXXXXXXXXXXXXXXXXXXXXXXXX`. If this parameter is not provided, a Content Template is not used. Find the SID in the Console on the Content Editor page. For Content API users, the SID is found in Twilio's response when [creating the Template](https://www.twilio.com/docs/content/content-api-resources#create-templates) or by [fetching your Templates](https://www.twilio.com/docs/content/content-api-resources#fetch-all-content-resources)."}},"required":["AccountSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":250}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":250}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateMessage`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "To")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub to: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback: Option<String>,
     #[serde(rename = "ApplicationSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub application_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_sid: Option<String>,
     #[serde(rename = "MaxPrice")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub max_price: ::std::option::Option<::cast_runtime::codegen::serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_price: Option<cast::serde_json::Number>,
     #[serde(rename = "ProvideFeedback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub provide_feedback: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provide_feedback: Option<bool>,
     #[serde(rename = "Attempt")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub attempt: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<i64>,
     #[serde(rename = "ValidityPeriod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub validity_period: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_period: Option<i64>,
     #[serde(rename = "ForceDelivery")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub force_delivery: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_delivery: Option<bool>,
     #[serde(rename = "ContentRetention")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub content_retention: ::std::option::Option<
-        super::super::types::MessageEnumContentRetention,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_retention: Option<super::super::types::MessageEnumContentRetention>,
     #[serde(rename = "AddressRetention")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub address_retention: ::std::option::Option<
-        super::super::types::MessageEnumAddressRetention,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_retention: Option<super::super::types::MessageEnumAddressRetention>,
     #[serde(rename = "SmartEncoded")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub smart_encoded: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smart_encoded: Option<bool>,
     #[serde(rename = "PersistentAction")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub persistent_action: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_action: Option<Vec<String>>,
     #[serde(rename = "TrafficType")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub traffic_type: ::std::option::Option<super::super::types::MessageEnumTrafficType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_type: Option<super::super::types::MessageEnumTrafficType>,
     #[serde(rename = "ShortenUrls")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub shorten_urls: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shorten_urls: Option<bool>,
     #[serde(rename = "ScheduleType")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub schedule_type: ::std::option::Option<
-        super::super::types::MessageEnumScheduleType,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_type: Option<super::super::types::MessageEnumScheduleType>,
     #[serde(rename = "SendAt")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub send_at: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<String>,
     #[serde(rename = "SendAsMms")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub send_as_mms: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_as_mms: Option<bool>,
     #[serde(rename = "ContentVariables")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub content_variables: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_variables: Option<String>,
     #[serde(rename = "RiskCheck")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub risk_check: ::std::option::Option<super::super::types::MessageEnumRiskCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_check: Option<super::super::types::MessageEnumRiskCheck>,
     #[serde(rename = "From")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub from: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     #[serde(rename = "FallbackFrom")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub fallback_from: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_from: Option<String>,
     #[serde(rename = "MessagingServiceSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub messaging_service_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messaging_service_sid: Option<String>,
     #[serde(rename = "Body")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub body: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
     #[serde(rename = "MediaUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub media_url: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_url: Option<Vec<String>>,
     #[serde(rename = "ContentSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub content_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_sid: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

@@ -2,67 +2,57 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Feedback.json`: Create Message Feedback to confirm a tracked user action was performed by the recipient of the associated Message
 
-/// Create Message Feedback to confirm a tracked user action was performed by the recipient of the associated Message
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateMessageFeedback",
-    title: ::std::option::Option::Some(
+    title: Some(
         "Create Message Feedback to confirm a tracked user action was performed by the recipient of the associated Message",
     ),
     description: "Create Message Feedback to confirm a tracked user action was performed by the recipient of the associated Message\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Feedback.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Messages/", "/Feedback.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with the Message resource for which to create MessageFeedback."},"MessageSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^(SM|MM)[0-9a-fA-F]{32}$","description":"The SID of the Message resource for which to create MessageFeedback."},"Outcome":{"\u0000cast":252}},"required":["AccountSid","MessageSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"account_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with this MessageFeedback resource."},"message_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^(SM|MM)[0-9a-fA-F]{32}$","description":"The SID of the Message resource associated with this MessageFeedback resource."},"outcome":{"\u0000cast":252},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT when this MessageFeedback resource was created, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"date_updated":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT when this MessageFeedback resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"uri":{"type":["string","null"],"description":"The URI of the resource, relative to `https://api.twilio.com`."}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateMessageFeedback`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "MessageSid")]
     #[serde(skip_serializing)]
-    pub message_sid: ::std::string::String,
+    pub message_sid: String,
     #[serde(rename = "Outcome")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub outcome: ::std::option::Option<super::super::types::MessageFeedbackEnumOutcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<super::super::types::MessageFeedbackEnumOutcome>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("MessageSid", &params.message_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

@@ -2,232 +2,210 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json`: CreateParticipant
 
-/// POST /2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateParticipant",
-    title: ::std::option::Option::None,
+    title: None,
     description: "POST /2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Conferences/", "/Participants.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":17},"ConferenceSid":{"type":"string","description":"The SID of the participant's conference."},"From":{"type":"string","format":"endpoint","description":"The phone number, Client identifier, or username portion of SIP address that made this call. Phone numbers are in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (e.g., +16175551212). Client identifiers are formatted `client:name`. If using a phone number, it must be a Twilio number or a Verified [outgoing caller id](https://www.twilio.com/docs/voice/api/outgoing-caller-ids) for your account. If the `to` parameter is a phone number, `from` must also be a phone number. If `to` is sip address, this value of `from` should be a username portion to be used to populate the P-Asserted-Identity header that is passed to the SIP endpoint."},"To":{"type":"string","format":"endpoint","description":"The phone number, SIP address, Client, TwiML App identifier that received this call. Phone numbers are in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (e.g., +16175551212). SIP addresses are formatted as `sip:name@company.com`. Client identifiers are formatted `client:name`. TwiML App identifiers are formatted `app:<APP_SID>`. [Custom parameters](https://www.twilio.com/docs/voice/api/conference-participant-resource#custom-parameters) may also be specified."},"StatusCallback":{"type":"string","format":"uri","description":"The URL we should call using the `status_callback_method` to send status information to your application."},"StatusCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use to call `status_callback`. Can be: `GET` and `POST` and defaults to `POST`."},"StatusCallbackEvent":{"type":"array","items":{"type":"string"},"description":"The conference state changes that should generate a call to `status_callback`. Can be: `initiated`, `ringing`, `answered`, and `completed`. Separate multiple values with a space. The default value is `completed`."},"Label":{"type":"string","description":"A label for this participant. If one is supplied, it may subsequently be used to fetch, update or delete the participant."},"Timeout":{"type":"integer","description":"The number of seconds that we should allow the phone to ring before assuming there is no answer. Can be an integer between `5` and `600`, inclusive. The default value is `60`. We always add a 5-second timeout buffer to outgoing calls, so  value of 10 would result in an actual timeout that was closer to 15 seconds."},"Record":{"type":"boolean","description":"Whether to record the participant and their conferences, including the time between conferences. Can be `true` or `false` and the default is `false`."},"Muted":{"type":"boolean","description":"Whether the agent is muted in the conference. Can be `true` or `false` and the default is `false`."},"Beep":{"type":"string","description":"Whether to play a notification beep to the conference when the participant joins. Can be: `true`, `false`, `onEnter`, or `onExit`. The default value is `true`."},"StartConferenceOnEnter":{"type":"boolean","description":"Whether to start the conference when the participant joins, if it has not already started. Can be: `true` or `false` and the default is `true`. If `false` and the conference has not started, the participant is muted and hears background music until another participant starts the conference."},"EndConferenceOnExit":{"type":"boolean","description":"Whether to end the conference when the participant leaves. Can be: `true` or `false` and defaults to `false`."},"WaitUrl":{"\u0000cast":274},"WaitMethod":{"\u0000cast":275},"EarlyMedia":{"type":"boolean","description":"Whether to allow an agent to hear the state of the outbound call, including ringing or disconnect messages. Can be: `true` or `false` and defaults to `true`."},"MaxParticipants":{"type":"integer","description":"The maximum number of participants in the conference. Can be a positive integer from `2` to `250`. The default value is `250`."},"ConferenceRecord":{"type":"string","description":"Whether to record the conference the participant is joining. Can be: `true`, `false`, `record-from-start`, and `do-not-record`. The default value is `false`."},"ConferenceTrim":{"type":"string","description":"Whether to trim leading and trailing silence from the conference recording. Can be: `trim-silence` or `do-not-trim` and defaults to `trim-silence`."},"ConferenceStatusCallback":{"type":"string","format":"uri","description":"The URL we should call using the `conference_status_callback_method` when the conference events in `conference_status_callback_event` occur. Only the value set by the first participant to join the conference is used. Subsequent `conference_status_callback` values are ignored."},"ConferenceStatusCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use to call `conference_status_callback`. Can be: `GET` or `POST` and defaults to `POST`."},"ConferenceStatusCallbackEvent":{"type":"array","items":{"type":"string"},"description":"The conference state changes that should generate a call to `conference_status_callback`. Can be: `start`, `end`, `join`, `leave`, `mute`, `hold`, `modify`, `speaker`, and `announcement`. Separate multiple values with a space. Defaults to `start end`."},"RecordingChannels":{"type":"string","description":"The recording channels for the final recording. Can be: `mono` or `dual` and the default is `mono`."},"RecordingStatusCallback":{"type":"string","format":"uri","description":"The URL that we should call using the `recording_status_callback_method` when the recording status changes."},"RecordingStatusCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use when we call `recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`."},"SipAuthUsername":{"type":"string","description":"The SIP username used for authentication."},"SipAuthPassword":{"type":"string","description":"The SIP password for authentication."},"Region":{"type":"string","description":"The [region](https://support.twilio.com/hc/en-us/articles/223132167-How-global-low-latency-routing-and-region-selection-work-for-conferences-and-Client-calls) where we should mix the recorded audio. Can be:`us1`, `us2`, `ie1`, `de1`, `sg1`, `br1`, `au1`, or `jp1`."},"ConferenceRecordingStatusCallback":{"type":"string","format":"uri","description":"The URL we should call using the `conference_recording_status_callback_method` when the conference recording is available."},"ConferenceRecordingStatusCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use to call `conference_recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`."},"RecordingStatusCallbackEvent":{"type":"array","items":{"type":"string"},"description":"The recording state changes that should generate a call to `recording_status_callback`. Can be: `started`, `in-progress`, `paused`, `resumed`, `stopped`, `completed`, `failed`, and `absent`. Separate multiple values with a space, ex: `'in-progress completed failed'`."},"ConferenceRecordingStatusCallbackEvent":{"type":"array","items":{"type":"string"},"description":"The conference recording state changes that generate a call to `conference_recording_status_callback`. Can be: `in-progress`, `completed`, `failed`, and `absent`. Separate multiple values with a space, ex: `'in-progress completed failed'`"},"Coaching":{"\u0000cast":276},"CallSidToCoach":{"\u0000cast":277},"JitterBufferSize":{"type":"string","description":"Jitter buffer size for the connecting participant. Twilio will use this setting to apply Jitter Buffer before participant's audio is mixed into the conference. Can be: `off`, `small`, `medium`, and `large`. Default to `large`."},"Byoc":{"\u0000cast":75},"CallerId":{"type":"string","description":"The phone number, Client identifier, or username portion of SIP address that made this call. Phone numbers are in [E.164](https://www.twilio.com/docs/glossary/what-e164) format (e.g., +16175551212). Client identifiers are formatted `client:name`. If using a phone number, it must be a Twilio number or a Verified [outgoing caller id](https://www.twilio.com/docs/voice/api/outgoing-caller-ids) for your account. If the `to` parameter is a phone number, `callerId` must also be a phone number. If `to` is sip address, this value of `callerId` should be a username portion to be used to populate the From header that is passed to the SIP endpoint."},"CallReason":{"\u0000cast":76},"RecordingTrack":{"type":"string","description":"The audio track to record for the call. Can be: `inbound`, `outbound` or `both`. The default is `both`. `inbound` records the audio that is received by Twilio. `outbound` records the audio that is sent from Twilio. `both` records the audio that is received and sent by Twilio."},"TimeLimit":{"type":"integer","description":"The maximum duration of the call in seconds. Constraints depend on account and configuration."},"MachineDetection":{"type":"string","description":"Whether to detect if a human, answering machine, or fax has picked up the call. Can be: `Enable` or `DetectMessageEnd`. Use `Enable` if you would like us to return `AnsweredBy` as soon as the called party is identified. Use `DetectMessageEnd`, if you would like to leave a message on an answering machine. For more information, see [Answering Machine Detection](https://www.twilio.com/docs/voice/answering-machine-detection)."},"MachineDetectionTimeout":{"\u0000cast":71},"MachineDetectionSpeechThreshold":{"\u0000cast":72},"MachineDetectionSpeechEndThreshold":{"\u0000cast":73},"MachineDetectionSilenceTimeout":{"\u0000cast":74},"AmdStatusCallback":{"type":"string","format":"uri","description":"The URL that we should call using the `amd_status_callback_method` to notify customer application whether the call was answered by human, machine or fax."},"AmdStatusCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use when calling the `amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`."},"Trim":{"type":"string","description":"Whether to trim any leading and trailing silence from the participant recording. Can be: `trim-silence` or `do-not-trim` and the default is `trim-silence`."},"CallToken":{"\u0000cast":77},"ClientNotificationUrl":{"type":"string","format":"uri","description":"The URL that we should use to deliver `push call notification`."},"CallerDisplayName":{"type":"string","description":"The name that populates the display name in the From header. Must be between 2 and 255 characters. Only applicable for calls to sip address."}},"required":["AccountSid","ConferenceSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":273}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":273}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateParticipant`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "ConferenceSid")]
     #[serde(skip_serializing)]
-    pub conference_sid: ::std::string::String,
+    pub conference_sid: String,
     #[serde(rename = "From")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub from: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     #[serde(rename = "To")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub to: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback: Option<String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "StatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_event: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback_event: Option<Vec<String>>,
     #[serde(rename = "Label")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub label: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     #[serde(rename = "Timeout")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
     #[serde(rename = "Record")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub record: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<bool>,
     #[serde(rename = "Muted")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub muted: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted: Option<bool>,
     #[serde(rename = "Beep")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub beep: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beep: Option<String>,
     #[serde(rename = "StartConferenceOnEnter")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_conference_on_enter: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_conference_on_enter: Option<bool>,
     #[serde(rename = "EndConferenceOnExit")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub end_conference_on_exit: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_conference_on_exit: Option<bool>,
     #[serde(rename = "WaitUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub wait_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_url: Option<String>,
     #[serde(rename = "WaitMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub wait_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "EarlyMedia")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub early_media: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_media: Option<bool>,
     #[serde(rename = "MaxParticipants")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub max_participants: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_participants: Option<i64>,
     #[serde(rename = "ConferenceRecord")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub conference_record: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference_record: Option<String>,
     #[serde(rename = "ConferenceTrim")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub conference_trim: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference_trim: Option<String>,
     #[serde(rename = "ConferenceStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub conference_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference_status_callback: Option<String>,
     #[serde(rename = "ConferenceStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub conference_status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference_status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "ConferenceStatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub conference_status_callback_event: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference_status_callback_event: Option<Vec<String>>,
     #[serde(rename = "RecordingChannels")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_channels: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_channels: Option<String>,
     #[serde(rename = "RecordingStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_status_callback: Option<String>,
     #[serde(rename = "RecordingStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "SipAuthUsername")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sip_auth_username: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_auth_username: Option<String>,
     #[serde(rename = "SipAuthPassword")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sip_auth_password: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_auth_password: Option<String>,
     #[serde(rename = "Region")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub region: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     #[serde(rename = "ConferenceRecordingStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub conference_recording_status_callback: ::std::option::Option<
-        ::std::string::String,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference_recording_status_callback: Option<String>,
     #[serde(rename = "ConferenceRecordingStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub conference_recording_status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference_recording_status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "RecordingStatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_status_callback_event: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_status_callback_event: Option<Vec<String>>,
     #[serde(rename = "ConferenceRecordingStatusCallbackEvent")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub conference_recording_status_callback_event: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference_recording_status_callback_event: Option<Vec<String>>,
     #[serde(rename = "Coaching")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub coaching: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coaching: Option<bool>,
     #[serde(rename = "CallSidToCoach")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub call_sid_to_coach: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_sid_to_coach: Option<String>,
     #[serde(rename = "JitterBufferSize")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub jitter_buffer_size: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_buffer_size: Option<String>,
     #[serde(rename = "Byoc")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub byoc: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byoc: Option<String>,
     #[serde(rename = "CallerId")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub caller_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<String>,
     #[serde(rename = "CallReason")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub call_reason: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_reason: Option<String>,
     #[serde(rename = "RecordingTrack")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recording_track: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_track: Option<String>,
     #[serde(rename = "TimeLimit")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub time_limit: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit: Option<i64>,
     #[serde(rename = "MachineDetection")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_detection: Option<String>,
     #[serde(rename = "MachineDetectionTimeout")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection_timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_detection_timeout: Option<i64>,
     #[serde(rename = "MachineDetectionSpeechThreshold")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection_speech_threshold: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_detection_speech_threshold: Option<i64>,
     #[serde(rename = "MachineDetectionSpeechEndThreshold")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection_speech_end_threshold: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_detection_speech_end_threshold: Option<i64>,
     #[serde(rename = "MachineDetectionSilenceTimeout")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub machine_detection_silence_timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_detection_silence_timeout: Option<i64>,
     #[serde(rename = "AmdStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub amd_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amd_status_callback: Option<String>,
     #[serde(rename = "AmdStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub amd_status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amd_status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "Trim")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub trim: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trim: Option<String>,
     #[serde(rename = "CallToken")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub call_token: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_token: Option<String>,
     #[serde(rename = "ClientNotificationUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub client_notification_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_notification_url: Option<String>,
     #[serde(rename = "CallerDisplayName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub caller_display_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_display_name: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("ConferenceSid", &params.conference_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

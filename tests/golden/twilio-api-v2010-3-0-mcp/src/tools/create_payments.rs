@@ -2,124 +2,106 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Payments.json`: create an instance of payments. This will start a new payments session
 
-/// create an instance of payments. This will start a new payments session
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreatePayments",
-    title: ::std::option::Option::Some(
+    title: Some(
         "create an instance of payments. This will start a new payments session",
     ),
     description: "create an instance of payments. This will start a new payments session\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Payments.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls/", "/Payments.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":17},"CallSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The SID of the call that will create the resource. Call leg associated with this sid is expected to provide payment information thru DTMF."},"IdempotencyKey":{"\u0000cast":278},"StatusCallback":{"type":"string","format":"uri","description":"Provide an absolute or relative URL to receive status updates regarding your Pay session. Read more about the [expected StatusCallback values](https://www.twilio.com/docs/voice/api/payment-resource#statuscallback)"},"BankAccountType":{"type":"string","enum":["consumer-checking","consumer-savings","commercial-checking"],"description":"Type of bank account if payment source is ACH. One of `consumer-checking`, `consumer-savings`, or `commercial-checking`. The default value is `consumer-checking`."},"ChargeAmount":{"type":"number","description":"A positive decimal value less than 1,000,000 to charge against the credit card or bank account. Default currency can be overwritten with `currency` field. Leave blank or set to 0 to tokenize."},"Currency":{"type":"string","description":"The currency of the `charge_amount`, formatted as [ISO 4127](http://www.iso.org/iso/home/standards/currency_codes.htm) format. The default value is `USD` and all values allowed from the Pay Connector are accepted."},"Description":{"type":"string","description":"The description can be used to provide more details regarding the transaction. This information is submitted along with the payment details to the Payment Connector which are then posted on the transactions."},"Input":{"type":"string","description":"A list of inputs that should be accepted. Currently only `dtmf` is supported. All digits captured during a pay session are redacted from the logs."},"MinPostalCodeLength":{"type":"integer","description":"A positive integer that is used to validate the length of the `PostalCode` inputted by the user. User must enter this many digits."},"Parameter":{"description":"A single-level JSON object used to pass custom parameters to payment processors. (Required for ACH payments). The information that has to be included here depends on the <Pay> Connector. [Read more](https://www.twilio.com/console/voice/pay-connectors)."},"PaymentConnector":{"type":"string","description":"This is the unique name corresponding to the Pay Connector installed in the Twilio Add-ons. Learn more about [<Pay> Connectors](https://www.twilio.com/console/voice/pay-connectors). The default value is `Default`."},"PaymentMethod":{"type":"string","enum":["credit-card","ach-debit"],"description":"Type of payment being captured. One of `credit-card` or `ach-debit`. The default value is `credit-card`."},"PostalCode":{"type":"boolean","description":"Indicates whether the credit card postal code (zip code) is a required piece of payment information that must be provided by the caller. The default is `true`."},"SecurityCode":{"type":"boolean","description":"Indicates whether the credit card security code is a required piece of payment information that must be provided by the caller. The default is `true`."},"Timeout":{"type":"integer","description":"The number of seconds that <Pay> should wait for the caller to press a digit between each subsequent digit, after the first one, before moving on to validate the digits captured. The default is `5`, maximum is `600`."},"TokenType":{"type":"string","enum":["one-time","reusable","payment-method"],"description":"Indicates whether the payment method should be tokenized as a `one-time`, `reusable`, or `payment-method` token. The default value is `reusable`. Do not enter a charge amount when tokenizing. If a charge amount is entered, the payment method will be charged and not tokenized."},"ValidCardTypes":{"type":"string","description":"Credit card types separated by space that Pay should accept. The default value is `visa mastercard amex`"},"RequireMatchingInputs":{"type":"string","description":"A comma-separated list of payment information fields that require the caller to enter the same value twice for confirmation. Supported values are `payment-card-number`, `expiration-date`, `security-code`, and `postal-code`."},"Confirmation":{"type":"string","description":"Whether to prompt the caller to confirm their payment information before submitting to the payment gateway. If `true`, the caller will hear the last 4 digits of their card or account number and must press 1 to confirm or 2 to cancel. Default is `false`.","enum":["true","false"]}},"required":["AccountSid","CallSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":282}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":282}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreatePayments`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "CallSid")]
     #[serde(skip_serializing)]
-    pub call_sid: ::std::string::String,
+    pub call_sid: String,
     #[serde(rename = "IdempotencyKey")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub idempotency_key: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback: Option<String>,
     #[serde(rename = "BankAccountType")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub bank_account_type: ::std::option::Option<
-        super::super::types::PaymentsEnumBankAccountType,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank_account_type: Option<super::super::types::PaymentsEnumBankAccountType>,
     #[serde(rename = "ChargeAmount")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub charge_amount: ::std::option::Option<
-        ::cast_runtime::codegen::serde_json::Number,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_amount: Option<cast::serde_json::Number>,
     #[serde(rename = "Currency")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub currency: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     #[serde(rename = "Description")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(rename = "Input")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub input: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
     #[serde(rename = "MinPostalCodeLength")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub min_postal_code_length: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_postal_code_length: Option<i64>,
     #[serde(rename = "Parameter")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter: ::std::option::Option<::cast_runtime::codegen::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<cast::Value>,
     #[serde(rename = "PaymentConnector")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub payment_connector: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_connector: Option<String>,
     #[serde(rename = "PaymentMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub payment_method: ::std::option::Option<
-        super::super::types::PaymentsEnumPaymentMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<super::super::types::PaymentsEnumPaymentMethod>,
     #[serde(rename = "PostalCode")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub postal_code: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<bool>,
     #[serde(rename = "SecurityCode")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub security_code: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_code: Option<bool>,
     #[serde(rename = "Timeout")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub timeout: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
     #[serde(rename = "TokenType")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub token_type: ::std::option::Option<super::super::types::PaymentsEnumTokenType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<super::super::types::PaymentsEnumTokenType>,
     #[serde(rename = "ValidCardTypes")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub valid_card_types: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_card_types: Option<String>,
     #[serde(rename = "RequireMatchingInputs")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub require_matching_inputs: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_matching_inputs: Option<String>,
     #[serde(rename = "Confirmation")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub confirmation: ::std::option::Option<
-        super::super::types::CreatePaymentsConfirmation,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<super::super::types::CreatePaymentsConfirmation>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("CallSid", &params.call_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

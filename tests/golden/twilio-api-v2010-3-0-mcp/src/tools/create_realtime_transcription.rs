@@ -2,118 +2,106 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Transcriptions.json`: Create a Transcription
 
-/// Create a Transcription
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateRealtimeTranscription",
-    title: ::std::option::Option::Some("Create a Transcription"),
+    title: Some("Create a Transcription"),
     description: "Create a Transcription\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Transcriptions.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls/", "/Transcriptions.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":289},"CallSid":{"\u0000cast":290},"Name":{"type":"string","description":"The user-specified name of this Transcription, if one was given when the Transcription was created. This may be used to stop the Transcription."},"Track":{"type":"string","enum":["inbound_track","outbound_track","both_tracks"],"description":"One of `inbound_track`, `outbound_track`, `both_tracks`."},"StatusCallbackUrl":{"type":"string","format":"uri","description":"Absolute URL of the status callback."},"StatusCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The http method for the status_callback (one of GET, POST)."},"InboundTrackLabel":{"type":"string","description":"Friendly name given to the Inbound Track"},"OutboundTrackLabel":{"type":"string","description":"Friendly name given to the Outbound Track"},"PartialResults":{"type":"boolean","description":"Indicates if partial results are going to be sent to the customer"},"LanguageCode":{"type":"string","description":"Language code used by the transcription engine, specified in [BCP-47](https://www.rfc-editor.org/rfc/bcp/bcp47.txt) format"},"TranscriptionEngine":{"type":"string","description":"Definition of the transcription engine to be used, among those supported by Twilio"},"ProfanityFilter":{"type":"boolean","description":"indicates if the server will attempt to filter out profanities, replacing all but the initial character in each filtered word with asterisks"},"SpeechModel":{"type":"string","description":"Recognition model used by the transcription engine, among those supported by the provider"},"Hints":{"type":"string","description":"A Phrase contains words and phrase \"hints\" so that the speech recognition engine is more likely to recognize them."},"EnableAutomaticPunctuation":{"type":"boolean","description":"The provider will add punctuation to recognition result"},"IntelligenceService":{"type":"string","description":"The SID or unique name of the [Intelligence Service](https://www.twilio.com/docs/conversational-intelligence/api/service-resource) for persisting transcripts and running post-call Language Operators"},"ConversationConfiguration":{"type":"string","description":"The ID of the Conversations Configuration for customizing conversation behavior in Intelligence Service"},"ConversationId":{"type":"string","description":"The ID of the Conversation for associating this Transcription with an existing Conversation in Intelligence Service"},"ConfigurationId":{"type":"string","description":"The ID of the RealTimeTranscription Configuration for configuring all the non-default behaviors in one go."},"EnableProviderData":{"type":"boolean","description":"Whether the callback includes raw provider data."}},"required":["AccountSid","CallSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":295}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":295}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateRealtimeTranscription`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "CallSid")]
     #[serde(skip_serializing)]
-    pub call_sid: ::std::string::String,
+    pub call_sid: String,
     #[serde(rename = "Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(rename = "Track")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub track: ::std::option::Option<
-        super::super::types::RealtimeTranscriptionEnumTrack,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<super::super::types::RealtimeTranscriptionEnumTrack>,
     #[serde(rename = "StatusCallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback_url: Option<String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "InboundTrackLabel")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub inbound_track_label: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound_track_label: Option<String>,
     #[serde(rename = "OutboundTrackLabel")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub outbound_track_label: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound_track_label: Option<String>,
     #[serde(rename = "PartialResults")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub partial_results: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_results: Option<bool>,
     #[serde(rename = "LanguageCode")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub language_code: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_code: Option<String>,
     #[serde(rename = "TranscriptionEngine")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub transcription_engine: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcription_engine: Option<String>,
     #[serde(rename = "ProfanityFilter")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub profanity_filter: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profanity_filter: Option<bool>,
     #[serde(rename = "SpeechModel")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub speech_model: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech_model: Option<String>,
     #[serde(rename = "Hints")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub hints: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hints: Option<String>,
     #[serde(rename = "EnableAutomaticPunctuation")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub enable_automatic_punctuation: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_automatic_punctuation: Option<bool>,
     #[serde(rename = "IntelligenceService")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub intelligence_service: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intelligence_service: Option<String>,
     #[serde(rename = "ConversationConfiguration")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub conversation_configuration: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_configuration: Option<String>,
     #[serde(rename = "ConversationId")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub conversation_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
     #[serde(rename = "ConfigurationId")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub configuration_id: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration_id: Option<String>,
     #[serde(rename = "EnableProviderData")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub enable_provider_data: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_provider_data: Option<bool>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("CallSid", &params.call_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

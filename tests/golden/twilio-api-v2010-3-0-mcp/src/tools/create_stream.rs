@@ -2,671 +2,661 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Streams.json`: Create a Stream
 
-/// Create a Stream
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateStream",
-    title: ::std::option::Option::Some("Create a Stream"),
+    title: Some("Create a Stream"),
     description: "Create a Stream\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Streams.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls/", "/Streams.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":414},"CallSid":{"\u0000cast":415},"Url":{"type":"string","format":"uri","description":"Relative or absolute URL where WebSocket connection will be established."},"Name":{"type":"string","description":"The user-specified name of this Stream, if one was given when the Stream was created. This can be used to stop the Stream."},"Track":{"type":"string","enum":["inbound_track","outbound_track","both_tracks"],"description":"The tracks to be included in the Stream. Possible values are `inbound_track`, `outbound_track`, `both_tracks`. Default value is `inbound_track`."},"StatusCallback":{"type":"string","format":"uri","description":"Absolute URL to which Twilio sends status callback HTTP requests."},"StatusCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method Twilio uses when sending `status_callback` requests. Possible values are `GET` and `POST`. Default is `POST`."},"Parameter1.Name":{"type":"string","description":"Parameter name"},"Parameter1.Value":{"type":"string","description":"Parameter value"},"Parameter2.Name":{"type":"string","description":"Parameter name"},"Parameter2.Value":{"type":"string","description":"Parameter value"},"Parameter3.Name":{"type":"string","description":"Parameter name"},"Parameter3.Value":{"type":"string","description":"Parameter value"},"Parameter4.Name":{"type":"string","description":"Parameter name"},"Parameter4.Value":{"type":"string","description":"Parameter value"},"Parameter5.Name":{"type":"string","description":"Parameter name"},"Parameter5.Value":{"type":"string","description":"Parameter value"},"Parameter6.Name":{"type":"string","description":"Parameter name"},"Parameter6.Value":{"type":"string","description":"Parameter value"},"Parameter7.Name":{"type":"string","description":"Parameter name"},"Parameter7.Value":{"type":"string","description":"Parameter value"},"Parameter8.Name":{"type":"string","description":"Parameter name"},"Parameter8.Value":{"type":"string","description":"Parameter value"},"Parameter9.Name":{"type":"string","description":"Parameter name"},"Parameter9.Value":{"type":"string","description":"Parameter value"},"Parameter10.Name":{"type":"string","description":"Parameter name"},"Parameter10.Value":{"type":"string","description":"Parameter value"},"Parameter11.Name":{"type":"string","description":"Parameter name"},"Parameter11.Value":{"type":"string","description":"Parameter value"},"Parameter12.Name":{"type":"string","description":"Parameter name"},"Parameter12.Value":{"type":"string","description":"Parameter value"},"Parameter13.Name":{"type":"string","description":"Parameter name"},"Parameter13.Value":{"type":"string","description":"Parameter value"},"Parameter14.Name":{"type":"string","description":"Parameter name"},"Parameter14.Value":{"type":"string","description":"Parameter value"},"Parameter15.Name":{"type":"string","description":"Parameter name"},"Parameter15.Value":{"type":"string","description":"Parameter value"},"Parameter16.Name":{"type":"string","description":"Parameter name"},"Parameter16.Value":{"type":"string","description":"Parameter value"},"Parameter17.Name":{"type":"string","description":"Parameter name"},"Parameter17.Value":{"type":"string","description":"Parameter value"},"Parameter18.Name":{"type":"string","description":"Parameter name"},"Parameter18.Value":{"type":"string","description":"Parameter value"},"Parameter19.Name":{"type":"string","description":"Parameter name"},"Parameter19.Value":{"type":"string","description":"Parameter value"},"Parameter20.Name":{"type":"string","description":"Parameter name"},"Parameter20.Value":{"type":"string","description":"Parameter value"},"Parameter21.Name":{"type":"string","description":"Parameter name"},"Parameter21.Value":{"type":"string","description":"Parameter value"},"Parameter22.Name":{"type":"string","description":"Parameter name"},"Parameter22.Value":{"type":"string","description":"Parameter value"},"Parameter23.Name":{"type":"string","description":"Parameter name"},"Parameter23.Value":{"type":"string","description":"Parameter value"},"Parameter24.Name":{"type":"string","description":"Parameter name"},"Parameter24.Value":{"type":"string","description":"Parameter value"},"Parameter25.Name":{"type":"string","description":"Parameter name"},"Parameter25.Value":{"type":"string","description":"Parameter value"},"Parameter26.Name":{"type":"string","description":"Parameter name"},"Parameter26.Value":{"type":"string","description":"Parameter value"},"Parameter27.Name":{"type":"string","description":"Parameter name"},"Parameter27.Value":{"type":"string","description":"Parameter value"},"Parameter28.Name":{"type":"string","description":"Parameter name"},"Parameter28.Value":{"type":"string","description":"Parameter value"},"Parameter29.Name":{"type":"string","description":"Parameter name"},"Parameter29.Value":{"type":"string","description":"Parameter value"},"Parameter30.Name":{"type":"string","description":"Parameter name"},"Parameter30.Value":{"type":"string","description":"Parameter value"},"Parameter31.Name":{"type":"string","description":"Parameter name"},"Parameter31.Value":{"type":"string","description":"Parameter value"},"Parameter32.Name":{"type":"string","description":"Parameter name"},"Parameter32.Value":{"type":"string","description":"Parameter value"},"Parameter33.Name":{"type":"string","description":"Parameter name"},"Parameter33.Value":{"type":"string","description":"Parameter value"},"Parameter34.Name":{"type":"string","description":"Parameter name"},"Parameter34.Value":{"type":"string","description":"Parameter value"},"Parameter35.Name":{"type":"string","description":"Parameter name"},"Parameter35.Value":{"type":"string","description":"Parameter value"},"Parameter36.Name":{"type":"string","description":"Parameter name"},"Parameter36.Value":{"type":"string","description":"Parameter value"},"Parameter37.Name":{"type":"string","description":"Parameter name"},"Parameter37.Value":{"type":"string","description":"Parameter value"},"Parameter38.Name":{"type":"string","description":"Parameter name"},"Parameter38.Value":{"type":"string","description":"Parameter value"},"Parameter39.Name":{"type":"string","description":"Parameter name"},"Parameter39.Value":{"type":"string","description":"Parameter value"},"Parameter40.Name":{"type":"string","description":"Parameter name"},"Parameter40.Value":{"type":"string","description":"Parameter value"},"Parameter41.Name":{"type":"string","description":"Parameter name"},"Parameter41.Value":{"type":"string","description":"Parameter value"},"Parameter42.Name":{"type":"string","description":"Parameter name"},"Parameter42.Value":{"type":"string","description":"Parameter value"},"Parameter43.Name":{"type":"string","description":"Parameter name"},"Parameter43.Value":{"type":"string","description":"Parameter value"},"Parameter44.Name":{"type":"string","description":"Parameter name"},"Parameter44.Value":{"type":"string","description":"Parameter value"},"Parameter45.Name":{"type":"string","description":"Parameter name"},"Parameter45.Value":{"type":"string","description":"Parameter value"},"Parameter46.Name":{"type":"string","description":"Parameter name"},"Parameter46.Value":{"type":"string","description":"Parameter value"},"Parameter47.Name":{"type":"string","description":"Parameter name"},"Parameter47.Value":{"type":"string","description":"Parameter value"},"Parameter48.Name":{"type":"string","description":"Parameter name"},"Parameter48.Value":{"type":"string","description":"Parameter value"},"Parameter49.Name":{"type":"string","description":"Parameter name"},"Parameter49.Value":{"type":"string","description":"Parameter value"},"Parameter50.Name":{"type":"string","description":"Parameter name"},"Parameter50.Value":{"type":"string","description":"Parameter value"},"Parameter51.Name":{"type":"string","description":"Parameter name"},"Parameter51.Value":{"type":"string","description":"Parameter value"},"Parameter52.Name":{"type":"string","description":"Parameter name"},"Parameter52.Value":{"type":"string","description":"Parameter value"},"Parameter53.Name":{"type":"string","description":"Parameter name"},"Parameter53.Value":{"type":"string","description":"Parameter value"},"Parameter54.Name":{"type":"string","description":"Parameter name"},"Parameter54.Value":{"type":"string","description":"Parameter value"},"Parameter55.Name":{"type":"string","description":"Parameter name"},"Parameter55.Value":{"type":"string","description":"Parameter value"},"Parameter56.Name":{"type":"string","description":"Parameter name"},"Parameter56.Value":{"type":"string","description":"Parameter value"},"Parameter57.Name":{"type":"string","description":"Parameter name"},"Parameter57.Value":{"type":"string","description":"Parameter value"},"Parameter58.Name":{"type":"string","description":"Parameter name"},"Parameter58.Value":{"type":"string","description":"Parameter value"},"Parameter59.Name":{"type":"string","description":"Parameter name"},"Parameter59.Value":{"type":"string","description":"Parameter value"},"Parameter60.Name":{"type":"string","description":"Parameter name"},"Parameter60.Value":{"type":"string","description":"Parameter value"},"Parameter61.Name":{"type":"string","description":"Parameter name"},"Parameter61.Value":{"type":"string","description":"Parameter value"},"Parameter62.Name":{"type":"string","description":"Parameter name"},"Parameter62.Value":{"type":"string","description":"Parameter value"},"Parameter63.Name":{"type":"string","description":"Parameter name"},"Parameter63.Value":{"type":"string","description":"Parameter value"},"Parameter64.Name":{"type":"string","description":"Parameter name"},"Parameter64.Value":{"type":"string","description":"Parameter value"},"Parameter65.Name":{"type":"string","description":"Parameter name"},"Parameter65.Value":{"type":"string","description":"Parameter value"},"Parameter66.Name":{"type":"string","description":"Parameter name"},"Parameter66.Value":{"type":"string","description":"Parameter value"},"Parameter67.Name":{"type":"string","description":"Parameter name"},"Parameter67.Value":{"type":"string","description":"Parameter value"},"Parameter68.Name":{"type":"string","description":"Parameter name"},"Parameter68.Value":{"type":"string","description":"Parameter value"},"Parameter69.Name":{"type":"string","description":"Parameter name"},"Parameter69.Value":{"type":"string","description":"Parameter value"},"Parameter70.Name":{"type":"string","description":"Parameter name"},"Parameter70.Value":{"type":"string","description":"Parameter value"},"Parameter71.Name":{"type":"string","description":"Parameter name"},"Parameter71.Value":{"type":"string","description":"Parameter value"},"Parameter72.Name":{"type":"string","description":"Parameter name"},"Parameter72.Value":{"type":"string","description":"Parameter value"},"Parameter73.Name":{"type":"string","description":"Parameter name"},"Parameter73.Value":{"type":"string","description":"Parameter value"},"Parameter74.Name":{"type":"string","description":"Parameter name"},"Parameter74.Value":{"type":"string","description":"Parameter value"},"Parameter75.Name":{"type":"string","description":"Parameter name"},"Parameter75.Value":{"type":"string","description":"Parameter value"},"Parameter76.Name":{"type":"string","description":"Parameter name"},"Parameter76.Value":{"type":"string","description":"Parameter value"},"Parameter77.Name":{"type":"string","description":"Parameter name"},"Parameter77.Value":{"type":"string","description":"Parameter value"},"Parameter78.Name":{"type":"string","description":"Parameter name"},"Parameter78.Value":{"type":"string","description":"Parameter value"},"Parameter79.Name":{"type":"string","description":"Parameter name"},"Parameter79.Value":{"type":"string","description":"Parameter value"},"Parameter80.Name":{"type":"string","description":"Parameter name"},"Parameter80.Value":{"type":"string","description":"Parameter value"},"Parameter81.Name":{"type":"string","description":"Parameter name"},"Parameter81.Value":{"type":"string","description":"Parameter value"},"Parameter82.Name":{"type":"string","description":"Parameter name"},"Parameter82.Value":{"type":"string","description":"Parameter value"},"Parameter83.Name":{"type":"string","description":"Parameter name"},"Parameter83.Value":{"type":"string","description":"Parameter value"},"Parameter84.Name":{"type":"string","description":"Parameter name"},"Parameter84.Value":{"type":"string","description":"Parameter value"},"Parameter85.Name":{"type":"string","description":"Parameter name"},"Parameter85.Value":{"type":"string","description":"Parameter value"},"Parameter86.Name":{"type":"string","description":"Parameter name"},"Parameter86.Value":{"type":"string","description":"Parameter value"},"Parameter87.Name":{"type":"string","description":"Parameter name"},"Parameter87.Value":{"type":"string","description":"Parameter value"},"Parameter88.Name":{"type":"string","description":"Parameter name"},"Parameter88.Value":{"type":"string","description":"Parameter value"},"Parameter89.Name":{"type":"string","description":"Parameter name"},"Parameter89.Value":{"type":"string","description":"Parameter value"},"Parameter90.Name":{"type":"string","description":"Parameter name"},"Parameter90.Value":{"type":"string","description":"Parameter value"},"Parameter91.Name":{"type":"string","description":"Parameter name"},"Parameter91.Value":{"type":"string","description":"Parameter value"},"Parameter92.Name":{"type":"string","description":"Parameter name"},"Parameter92.Value":{"type":"string","description":"Parameter value"},"Parameter93.Name":{"type":"string","description":"Parameter name"},"Parameter93.Value":{"type":"string","description":"Parameter value"},"Parameter94.Name":{"type":"string","description":"Parameter name"},"Parameter94.Value":{"type":"string","description":"Parameter value"},"Parameter95.Name":{"type":"string","description":"Parameter name"},"Parameter95.Value":{"type":"string","description":"Parameter value"},"Parameter96.Name":{"type":"string","description":"Parameter name"},"Parameter96.Value":{"type":"string","description":"Parameter value"},"Parameter97.Name":{"type":"string","description":"Parameter name"},"Parameter97.Value":{"type":"string","description":"Parameter value"},"Parameter98.Name":{"type":"string","description":"Parameter name"},"Parameter98.Value":{"type":"string","description":"Parameter value"},"Parameter99.Name":{"type":"string","description":"Parameter name"},"Parameter99.Value":{"type":"string","description":"Parameter value"}},"required":["AccountSid","CallSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":420}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":420}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateStream`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "CallSid")]
     #[serde(skip_serializing)]
-    pub call_sid: ::std::string::String,
+    pub call_sid: String,
     #[serde(rename = "Url")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     #[serde(rename = "Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(rename = "Track")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub track: ::std::option::Option<super::super::types::StreamEnumTrack>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<super::super::types::StreamEnumTrack>,
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback: Option<String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "Parameter1.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter1_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter1_name: Option<String>,
     #[serde(rename = "Parameter1.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter1_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter1_value: Option<String>,
     #[serde(rename = "Parameter2.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter2_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter2_name: Option<String>,
     #[serde(rename = "Parameter2.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter2_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter2_value: Option<String>,
     #[serde(rename = "Parameter3.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter3_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter3_name: Option<String>,
     #[serde(rename = "Parameter3.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter3_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter3_value: Option<String>,
     #[serde(rename = "Parameter4.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter4_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter4_name: Option<String>,
     #[serde(rename = "Parameter4.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter4_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter4_value: Option<String>,
     #[serde(rename = "Parameter5.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter5_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter5_name: Option<String>,
     #[serde(rename = "Parameter5.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter5_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter5_value: Option<String>,
     #[serde(rename = "Parameter6.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter6_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter6_name: Option<String>,
     #[serde(rename = "Parameter6.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter6_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter6_value: Option<String>,
     #[serde(rename = "Parameter7.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter7_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter7_name: Option<String>,
     #[serde(rename = "Parameter7.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter7_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter7_value: Option<String>,
     #[serde(rename = "Parameter8.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter8_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter8_name: Option<String>,
     #[serde(rename = "Parameter8.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter8_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter8_value: Option<String>,
     #[serde(rename = "Parameter9.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter9_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter9_name: Option<String>,
     #[serde(rename = "Parameter9.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter9_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter9_value: Option<String>,
     #[serde(rename = "Parameter10.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter10_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter10_name: Option<String>,
     #[serde(rename = "Parameter10.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter10_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter10_value: Option<String>,
     #[serde(rename = "Parameter11.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter11_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter11_name: Option<String>,
     #[serde(rename = "Parameter11.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter11_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter11_value: Option<String>,
     #[serde(rename = "Parameter12.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter12_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter12_name: Option<String>,
     #[serde(rename = "Parameter12.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter12_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter12_value: Option<String>,
     #[serde(rename = "Parameter13.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter13_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter13_name: Option<String>,
     #[serde(rename = "Parameter13.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter13_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter13_value: Option<String>,
     #[serde(rename = "Parameter14.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter14_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter14_name: Option<String>,
     #[serde(rename = "Parameter14.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter14_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter14_value: Option<String>,
     #[serde(rename = "Parameter15.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter15_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter15_name: Option<String>,
     #[serde(rename = "Parameter15.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter15_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter15_value: Option<String>,
     #[serde(rename = "Parameter16.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter16_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter16_name: Option<String>,
     #[serde(rename = "Parameter16.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter16_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter16_value: Option<String>,
     #[serde(rename = "Parameter17.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter17_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter17_name: Option<String>,
     #[serde(rename = "Parameter17.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter17_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter17_value: Option<String>,
     #[serde(rename = "Parameter18.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter18_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter18_name: Option<String>,
     #[serde(rename = "Parameter18.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter18_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter18_value: Option<String>,
     #[serde(rename = "Parameter19.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter19_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter19_name: Option<String>,
     #[serde(rename = "Parameter19.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter19_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter19_value: Option<String>,
     #[serde(rename = "Parameter20.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter20_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter20_name: Option<String>,
     #[serde(rename = "Parameter20.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter20_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter20_value: Option<String>,
     #[serde(rename = "Parameter21.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter21_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter21_name: Option<String>,
     #[serde(rename = "Parameter21.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter21_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter21_value: Option<String>,
     #[serde(rename = "Parameter22.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter22_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter22_name: Option<String>,
     #[serde(rename = "Parameter22.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter22_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter22_value: Option<String>,
     #[serde(rename = "Parameter23.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter23_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter23_name: Option<String>,
     #[serde(rename = "Parameter23.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter23_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter23_value: Option<String>,
     #[serde(rename = "Parameter24.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter24_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter24_name: Option<String>,
     #[serde(rename = "Parameter24.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter24_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter24_value: Option<String>,
     #[serde(rename = "Parameter25.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter25_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter25_name: Option<String>,
     #[serde(rename = "Parameter25.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter25_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter25_value: Option<String>,
     #[serde(rename = "Parameter26.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter26_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter26_name: Option<String>,
     #[serde(rename = "Parameter26.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter26_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter26_value: Option<String>,
     #[serde(rename = "Parameter27.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter27_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter27_name: Option<String>,
     #[serde(rename = "Parameter27.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter27_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter27_value: Option<String>,
     #[serde(rename = "Parameter28.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter28_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter28_name: Option<String>,
     #[serde(rename = "Parameter28.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter28_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter28_value: Option<String>,
     #[serde(rename = "Parameter29.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter29_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter29_name: Option<String>,
     #[serde(rename = "Parameter29.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter29_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter29_value: Option<String>,
     #[serde(rename = "Parameter30.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter30_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter30_name: Option<String>,
     #[serde(rename = "Parameter30.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter30_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter30_value: Option<String>,
     #[serde(rename = "Parameter31.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter31_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter31_name: Option<String>,
     #[serde(rename = "Parameter31.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter31_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter31_value: Option<String>,
     #[serde(rename = "Parameter32.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter32_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter32_name: Option<String>,
     #[serde(rename = "Parameter32.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter32_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter32_value: Option<String>,
     #[serde(rename = "Parameter33.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter33_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter33_name: Option<String>,
     #[serde(rename = "Parameter33.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter33_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter33_value: Option<String>,
     #[serde(rename = "Parameter34.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter34_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter34_name: Option<String>,
     #[serde(rename = "Parameter34.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter34_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter34_value: Option<String>,
     #[serde(rename = "Parameter35.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter35_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter35_name: Option<String>,
     #[serde(rename = "Parameter35.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter35_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter35_value: Option<String>,
     #[serde(rename = "Parameter36.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter36_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter36_name: Option<String>,
     #[serde(rename = "Parameter36.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter36_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter36_value: Option<String>,
     #[serde(rename = "Parameter37.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter37_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter37_name: Option<String>,
     #[serde(rename = "Parameter37.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter37_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter37_value: Option<String>,
     #[serde(rename = "Parameter38.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter38_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter38_name: Option<String>,
     #[serde(rename = "Parameter38.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter38_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter38_value: Option<String>,
     #[serde(rename = "Parameter39.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter39_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter39_name: Option<String>,
     #[serde(rename = "Parameter39.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter39_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter39_value: Option<String>,
     #[serde(rename = "Parameter40.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter40_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter40_name: Option<String>,
     #[serde(rename = "Parameter40.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter40_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter40_value: Option<String>,
     #[serde(rename = "Parameter41.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter41_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter41_name: Option<String>,
     #[serde(rename = "Parameter41.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter41_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter41_value: Option<String>,
     #[serde(rename = "Parameter42.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter42_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter42_name: Option<String>,
     #[serde(rename = "Parameter42.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter42_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter42_value: Option<String>,
     #[serde(rename = "Parameter43.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter43_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter43_name: Option<String>,
     #[serde(rename = "Parameter43.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter43_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter43_value: Option<String>,
     #[serde(rename = "Parameter44.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter44_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter44_name: Option<String>,
     #[serde(rename = "Parameter44.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter44_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter44_value: Option<String>,
     #[serde(rename = "Parameter45.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter45_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter45_name: Option<String>,
     #[serde(rename = "Parameter45.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter45_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter45_value: Option<String>,
     #[serde(rename = "Parameter46.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter46_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter46_name: Option<String>,
     #[serde(rename = "Parameter46.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter46_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter46_value: Option<String>,
     #[serde(rename = "Parameter47.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter47_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter47_name: Option<String>,
     #[serde(rename = "Parameter47.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter47_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter47_value: Option<String>,
     #[serde(rename = "Parameter48.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter48_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter48_name: Option<String>,
     #[serde(rename = "Parameter48.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter48_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter48_value: Option<String>,
     #[serde(rename = "Parameter49.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter49_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter49_name: Option<String>,
     #[serde(rename = "Parameter49.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter49_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter49_value: Option<String>,
     #[serde(rename = "Parameter50.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter50_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter50_name: Option<String>,
     #[serde(rename = "Parameter50.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter50_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter50_value: Option<String>,
     #[serde(rename = "Parameter51.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter51_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter51_name: Option<String>,
     #[serde(rename = "Parameter51.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter51_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter51_value: Option<String>,
     #[serde(rename = "Parameter52.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter52_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter52_name: Option<String>,
     #[serde(rename = "Parameter52.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter52_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter52_value: Option<String>,
     #[serde(rename = "Parameter53.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter53_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter53_name: Option<String>,
     #[serde(rename = "Parameter53.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter53_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter53_value: Option<String>,
     #[serde(rename = "Parameter54.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter54_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter54_name: Option<String>,
     #[serde(rename = "Parameter54.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter54_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter54_value: Option<String>,
     #[serde(rename = "Parameter55.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter55_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter55_name: Option<String>,
     #[serde(rename = "Parameter55.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter55_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter55_value: Option<String>,
     #[serde(rename = "Parameter56.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter56_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter56_name: Option<String>,
     #[serde(rename = "Parameter56.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter56_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter56_value: Option<String>,
     #[serde(rename = "Parameter57.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter57_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter57_name: Option<String>,
     #[serde(rename = "Parameter57.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter57_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter57_value: Option<String>,
     #[serde(rename = "Parameter58.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter58_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter58_name: Option<String>,
     #[serde(rename = "Parameter58.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter58_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter58_value: Option<String>,
     #[serde(rename = "Parameter59.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter59_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter59_name: Option<String>,
     #[serde(rename = "Parameter59.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter59_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter59_value: Option<String>,
     #[serde(rename = "Parameter60.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter60_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter60_name: Option<String>,
     #[serde(rename = "Parameter60.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter60_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter60_value: Option<String>,
     #[serde(rename = "Parameter61.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter61_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter61_name: Option<String>,
     #[serde(rename = "Parameter61.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter61_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter61_value: Option<String>,
     #[serde(rename = "Parameter62.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter62_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter62_name: Option<String>,
     #[serde(rename = "Parameter62.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter62_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter62_value: Option<String>,
     #[serde(rename = "Parameter63.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter63_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter63_name: Option<String>,
     #[serde(rename = "Parameter63.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter63_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter63_value: Option<String>,
     #[serde(rename = "Parameter64.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter64_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter64_name: Option<String>,
     #[serde(rename = "Parameter64.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter64_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter64_value: Option<String>,
     #[serde(rename = "Parameter65.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter65_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter65_name: Option<String>,
     #[serde(rename = "Parameter65.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter65_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter65_value: Option<String>,
     #[serde(rename = "Parameter66.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter66_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter66_name: Option<String>,
     #[serde(rename = "Parameter66.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter66_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter66_value: Option<String>,
     #[serde(rename = "Parameter67.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter67_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter67_name: Option<String>,
     #[serde(rename = "Parameter67.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter67_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter67_value: Option<String>,
     #[serde(rename = "Parameter68.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter68_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter68_name: Option<String>,
     #[serde(rename = "Parameter68.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter68_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter68_value: Option<String>,
     #[serde(rename = "Parameter69.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter69_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter69_name: Option<String>,
     #[serde(rename = "Parameter69.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter69_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter69_value: Option<String>,
     #[serde(rename = "Parameter70.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter70_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter70_name: Option<String>,
     #[serde(rename = "Parameter70.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter70_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter70_value: Option<String>,
     #[serde(rename = "Parameter71.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter71_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter71_name: Option<String>,
     #[serde(rename = "Parameter71.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter71_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter71_value: Option<String>,
     #[serde(rename = "Parameter72.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter72_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter72_name: Option<String>,
     #[serde(rename = "Parameter72.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter72_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter72_value: Option<String>,
     #[serde(rename = "Parameter73.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter73_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter73_name: Option<String>,
     #[serde(rename = "Parameter73.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter73_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter73_value: Option<String>,
     #[serde(rename = "Parameter74.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter74_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter74_name: Option<String>,
     #[serde(rename = "Parameter74.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter74_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter74_value: Option<String>,
     #[serde(rename = "Parameter75.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter75_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter75_name: Option<String>,
     #[serde(rename = "Parameter75.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter75_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter75_value: Option<String>,
     #[serde(rename = "Parameter76.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter76_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter76_name: Option<String>,
     #[serde(rename = "Parameter76.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter76_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter76_value: Option<String>,
     #[serde(rename = "Parameter77.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter77_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter77_name: Option<String>,
     #[serde(rename = "Parameter77.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter77_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter77_value: Option<String>,
     #[serde(rename = "Parameter78.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter78_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter78_name: Option<String>,
     #[serde(rename = "Parameter78.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter78_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter78_value: Option<String>,
     #[serde(rename = "Parameter79.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter79_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter79_name: Option<String>,
     #[serde(rename = "Parameter79.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter79_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter79_value: Option<String>,
     #[serde(rename = "Parameter80.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter80_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter80_name: Option<String>,
     #[serde(rename = "Parameter80.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter80_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter80_value: Option<String>,
     #[serde(rename = "Parameter81.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter81_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter81_name: Option<String>,
     #[serde(rename = "Parameter81.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter81_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter81_value: Option<String>,
     #[serde(rename = "Parameter82.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter82_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter82_name: Option<String>,
     #[serde(rename = "Parameter82.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter82_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter82_value: Option<String>,
     #[serde(rename = "Parameter83.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter83_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter83_name: Option<String>,
     #[serde(rename = "Parameter83.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter83_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter83_value: Option<String>,
     #[serde(rename = "Parameter84.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter84_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter84_name: Option<String>,
     #[serde(rename = "Parameter84.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter84_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter84_value: Option<String>,
     #[serde(rename = "Parameter85.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter85_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter85_name: Option<String>,
     #[serde(rename = "Parameter85.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter85_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter85_value: Option<String>,
     #[serde(rename = "Parameter86.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter86_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter86_name: Option<String>,
     #[serde(rename = "Parameter86.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter86_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter86_value: Option<String>,
     #[serde(rename = "Parameter87.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter87_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter87_name: Option<String>,
     #[serde(rename = "Parameter87.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter87_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter87_value: Option<String>,
     #[serde(rename = "Parameter88.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter88_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter88_name: Option<String>,
     #[serde(rename = "Parameter88.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter88_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter88_value: Option<String>,
     #[serde(rename = "Parameter89.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter89_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter89_name: Option<String>,
     #[serde(rename = "Parameter89.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter89_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter89_value: Option<String>,
     #[serde(rename = "Parameter90.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter90_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter90_name: Option<String>,
     #[serde(rename = "Parameter90.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter90_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter90_value: Option<String>,
     #[serde(rename = "Parameter91.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter91_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter91_name: Option<String>,
     #[serde(rename = "Parameter91.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter91_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter91_value: Option<String>,
     #[serde(rename = "Parameter92.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter92_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter92_name: Option<String>,
     #[serde(rename = "Parameter92.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter92_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter92_value: Option<String>,
     #[serde(rename = "Parameter93.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter93_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter93_name: Option<String>,
     #[serde(rename = "Parameter93.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter93_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter93_value: Option<String>,
     #[serde(rename = "Parameter94.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter94_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter94_name: Option<String>,
     #[serde(rename = "Parameter94.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter94_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter94_value: Option<String>,
     #[serde(rename = "Parameter95.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter95_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter95_name: Option<String>,
     #[serde(rename = "Parameter95.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter95_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter95_value: Option<String>,
     #[serde(rename = "Parameter96.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter96_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter96_name: Option<String>,
     #[serde(rename = "Parameter96.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter96_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter96_value: Option<String>,
     #[serde(rename = "Parameter97.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter97_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter97_name: Option<String>,
     #[serde(rename = "Parameter97.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter97_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter97_value: Option<String>,
     #[serde(rename = "Parameter98.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter98_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter98_name: Option<String>,
     #[serde(rename = "Parameter98.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter98_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter98_value: Option<String>,
     #[serde(rename = "Parameter99.Name")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter99_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter99_name: Option<String>,
     #[serde(rename = "Parameter99.Value")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parameter99_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter99_value: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("CallSid", &params.call_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

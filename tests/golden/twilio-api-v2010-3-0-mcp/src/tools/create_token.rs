@@ -2,61 +2,51 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Tokens.json`: Create a new token for ICE servers
 
-/// Create a new token for ICE servers
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateToken",
-    title: ::std::option::Option::Some("Create a new token for ICE servers"),
+    title: Some("Create a new token for ICE servers"),
     description: "Create a new token for ICE servers\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Tokens.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Tokens.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":17},"Ttl":{"type":"integer","description":"The duration in seconds for which the generated credentials are valid. The default value is 86400 (24 hours)."}},"required":["AccountSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"account_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Token resource."},"date_created":{"\u0000cast":10},"date_updated":{"\u0000cast":11},"ice_servers":{"type":["array","null"],"items":{"type":"object","format":"ice-server","properties":{"credential":{"type":"string"},"username":{"type":"string"},"url":{"type":"string"},"urls":{"type":"string"}}},"description":"An array representing the ephemeral credentials and the STUN and TURN server URIs."},"password":{"type":["string","null"],"description":"The temporary password that the username will use when authenticating with Twilio."},"ttl":{"type":["string","null"],"description":"The duration in seconds for which the username and password are valid."},"username":{"type":["string","null"],"description":"The temporary username that uniquely identifies a Token."}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateToken`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "Ttl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub ttl: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

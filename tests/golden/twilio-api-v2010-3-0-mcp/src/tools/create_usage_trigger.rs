@@ -2,81 +2,67 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json`: Create a new UsageTrigger
 
-/// Create a new UsageTrigger
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateUsageTrigger",
-    title: ::std::option::Option::Some("Create a new UsageTrigger"),
+    title: Some("Create a new UsageTrigger"),
     description: "Create a new UsageTrigger\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Usage/Triggers.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":17},"CallbackUrl":{"type":"string","format":"uri","description":"The URL we should call using `callback_method` when the trigger fires."},"TriggerValue":{"type":"string","description":"The usage value at which the trigger should fire.  For convenience, you can use an offset value such as `+30` to specify a trigger_value that is 30 units more than the current usage value. Be sure to urlencode a `+` as `%2B`."},"UsageCategory":{"type":"string","description":"The usage category that the trigger should watch.  Use one of the supported [usage categories](https://www.twilio.com/docs/usage/api/usage-record#usage-categories) for this value."},"CallbackMethod":{"\u0000cast":450},"FriendlyName":{"type":"string","description":"A descriptive string that you create to describe the resource. It can be up to 64 characters long."},"Recurring":{"\u0000cast":443},"TriggerBy":{"\u0000cast":445}},"required":["AccountSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":449}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":449}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateUsageTrigger`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "CallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub callback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
     #[serde(rename = "TriggerValue")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub trigger_value: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_value: Option<String>,
     #[serde(rename = "UsageCategory")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub usage_category: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_category: Option<String>,
     #[serde(rename = "CallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub callback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
     #[serde(rename = "Recurring")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recurring: ::std::option::Option<super::super::types::UsageTriggerEnumRecurring>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurring: Option<super::super::types::UsageTriggerEnumRecurring>,
     #[serde(rename = "TriggerBy")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub trigger_by: ::std::option::Option<
-        super::super::types::UsageTriggerEnumTriggerField,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_by: Option<super::super::types::UsageTriggerEnumTriggerField>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

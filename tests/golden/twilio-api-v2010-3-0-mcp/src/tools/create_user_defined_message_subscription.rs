@@ -2,17 +2,14 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/UserDefinedMessageSubscriptions.json`: Subscribe to User Defined Messages for a given Call SID.
 
-/// Subscribe to User Defined Messages for a given Call SID.
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateUserDefinedMessageSubscription",
-    title: ::std::option::Option::Some(
-        "Subscribe to User Defined Messages for a given Call SID.",
-    ),
+    title: Some("Subscribe to User Defined Messages for a given Call SID."),
     description: "Subscribe to User Defined Messages for a given Call SID.\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/UserDefinedMessageSubscriptions.json",
     path_pieces: &[
         "/2010-04-01/Accounts/",
@@ -20,59 +17,50 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         "/UserDefinedMessageSubscriptions.json",
     ],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that subscribed to the User Defined Messages."},"CallSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the User Defined Messages subscription is associated with. This refers to the Call SID that is producing the user defined messages."},"Callback":{"type":"string","format":"uri","description":"The URL we should call using the `method` to send user defined events to your application. URLs must contain a valid hostname (underscores are not permitted)."},"IdempotencyKey":{"\u0000cast":451},"Method":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method Twilio will use when requesting the above `Url`. Either `GET` or `POST`. Default is `POST`."}},"required":["AccountSid","CallSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"account_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that subscribed to the User Defined Messages."},"call_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the User Defined Message Subscription is associated with. This refers to the Call SID that is producing the User Defined Messages."},"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^ZY[0-9a-fA-F]{32}$","description":"The SID that uniquely identifies this User Defined Message Subscription."},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date that this User Defined Message Subscription was created, given in RFC 2822 format."},"uri":{"type":["string","null"],"description":"The URI of the User Defined Message Subscription Resource, relative to `https://api.twilio.com`."}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateUserDefinedMessageSubscription`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "CallSid")]
     #[serde(skip_serializing)]
-    pub call_sid: ::std::string::String,
+    pub call_sid: String,
     #[serde(rename = "Callback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
     #[serde(rename = "IdempotencyKey")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub idempotency_key: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
     #[serde(rename = "Method")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub method: ::std::option::Option<super::super::types::CreateApplicationVoiceMethod>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<super::super::types::CreateApplicationVoiceMethod>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("CallSid", &params.call_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

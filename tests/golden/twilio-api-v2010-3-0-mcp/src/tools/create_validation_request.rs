@@ -2,78 +2,68 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json`: CreateValidationRequest
 
-/// POST /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateValidationRequest",
-    title: ::std::option::Option::None,
+    title: None,
     description: "POST /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json",
     path_pieces: &["/2010-04-01/Accounts/", "/OutgoingCallerIds.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) responsible for the new caller ID resource."},"PhoneNumber":{"type":"string","format":"phone-number","description":"The phone number to verify in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number."},"FriendlyName":{"type":"string","description":"A descriptive string that you create to describe the new caller ID resource. It can be up to 64 characters long. The default value is a formatted version of the phone number."},"CallDelay":{"type":"integer","description":"The number of seconds to delay before initiating the verification call. Can be an integer between `0` and `60`, inclusive. The default is `0`."},"Extension":{"type":"string","description":"The digits to dial after connecting the verification call."},"StatusCallback":{"type":"string","format":"uri","description":"The URL we should call using the `status_callback_method` to send status information about the verification process to your application."},"StatusCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`, and the default is `POST`."}},"required":["AccountSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"account_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) responsible for the Caller ID."},"call_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Caller ID is associated with."},"friendly_name":{"type":["string","null"],"description":"The string that you assigned to describe the resource."},"phone_number":{"type":["string","null"],"format":"phone-number","description":"The phone number to verify in [E.164](https://www.twilio.com/docs/glossary/what-e164) format, which consists of a + followed by the country code and subscriber number."},"validation_code":{"type":["string","null"],"description":"The 6 digit validation code that someone must enter to validate the Caller ID  when `phone_number` is called."}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `CreateValidationRequest`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "PhoneNumber")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub phone_number: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
     #[serde(rename = "CallDelay")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub call_delay: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_delay: Option<i64>,
     #[serde(rename = "Extension")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub extension: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback: Option<String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

@@ -2,15 +2,14 @@
 
 //! `GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions/{Sid}.json`: Fetch an instance of an Extension for the Assigned Add-on.
 
-/// Fetch an instance of an Extension for the Assigned Add-on.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "FetchIncomingPhoneNumberAssignedAddOnExtension",
-    title: ::std::option::Option::Some(
-        "Fetch an instance of an Extension for the Assigned Add-on.",
-    ),
+    title: Some("Fetch an instance of an Extension for the Assigned Add-on."),
     description: "Fetch an instance of an Extension for the Assigned Add-on.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions/{Sid}.json",
     path_pieces: &[
         "/2010-04-01/Accounts/",
@@ -20,38 +19,36 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         ".json",
     ],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":192},"ResourceSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^PN[0-9a-fA-F]{32}$","description":"The SID of the Phone Number to which the Add-on is assigned."},"AssignedAddOnSid":{"\u0000cast":200},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^XF[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the resource to fetch."}},"required":["AccountSid","ResourceSid","AssignedAddOnSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":204}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":204}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `FetchIncomingPhoneNumberAssignedAddOnExtension`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "ResourceSid")]
-    pub resource_sid: ::std::string::String,
+    pub resource_sid: String,
     #[serde(rename = "AssignedAddOnSid")]
-    pub assigned_add_on_sid: ::std::string::String,
+    pub assigned_add_on_sid: String,
     #[serde(rename = "Sid")]
-    pub sid: ::std::string::String,
+    pub sid: String,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)

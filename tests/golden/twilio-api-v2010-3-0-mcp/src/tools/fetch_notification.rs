@@ -2,48 +2,47 @@
 
 //! `GET /2010-04-01/Accounts/{AccountSid}/Notifications/{Sid}.json`: Fetch a notification belonging to the account used to make the request
 
-/// Fetch a notification belonging to the account used to make the request
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "FetchNotification",
-    title: ::std::option::Option::Some(
+    title: Some(
         "Fetch a notification belonging to the account used to make the request",
     ),
     description: "Fetch a notification belonging to the account used to make the request",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Notifications/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Notifications/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Notification resource to fetch."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^NO[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the Notification resource to fetch."}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"account_sid":{"\u0000cast":255},"api_version":{"\u0000cast":256},"call_sid":{"\u0000cast":257},"date_created":{"\u0000cast":10},"date_updated":{"\u0000cast":11},"error_code":{"\u0000cast":105},"log":{"type":["string","null"],"description":"An integer log level that corresponds to the type of notification: `0` is ERROR, `1` is WARNING."},"message_date":{"\u0000cast":106},"message_text":{"type":["string","null"],"description":"The text of the notification."},"more_info":{"\u0000cast":107},"request_method":{"\u0000cast":108},"request_url":{"\u0000cast":109},"request_variables":{"\u0000cast":110},"response_body":{"type":["string","null"],"description":"The HTTP body returned by your server."},"response_headers":{"type":["string","null"],"description":"The HTTP headers returned by your server."},"sid":{"\u0000cast":258},"uri":{"type":["string","null"],"description":"The URI of the resource, relative to `https://api.twilio.com`."}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `FetchNotification`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "Sid")]
-    pub sid: ::std::string::String,
+    pub sid: String,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)

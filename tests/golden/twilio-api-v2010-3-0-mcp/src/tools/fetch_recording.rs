@@ -2,47 +2,46 @@
 
 //! `GET /2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json`: Fetch an instance of a recording
 
-/// Fetch an instance of a recording
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "FetchRecording",
-    title: ::std::option::Option::Some("Fetch an instance of a recording"),
+    title: Some("Fetch an instance of a recording"),
     description: "Fetch an instance of a recording",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Recordings/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":131},"Sid":{"\u0000cast":132},"IncludeSoftDeleted":{"\u0000cast":296}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":302}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":302}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `FetchRecording`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "Sid")]
-    pub sid: ::std::string::String,
+    pub sid: String,
     #[serde(rename = "IncludeSoftDeleted")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub include_soft_deleted: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub include_soft_deleted: Option<bool>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)

@@ -2,13 +2,14 @@
 
 //! `GET /2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads/{PayloadSid}/Data.json`: Fetch an instance of a result payload
 
-/// Fetch an instance of a result payload
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "FetchRecordingAddOnResultPayloadData",
-    title: ::std::option::Option::Some("Fetch an instance of a result payload"),
+    title: Some("Fetch an instance of a result payload"),
     description: "Fetch an instance of a result payload",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads/{PayloadSid}/Data.json",
     path_pieces: &[
         "/2010-04-01/Accounts/",
@@ -18,38 +19,36 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         "/Data.json",
     ],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":311},"ReferenceSid":{"\u0000cast":312},"AddOnResultSid":{"\u0000cast":313},"PayloadSid":{"\u0000cast":314}},"required":["AccountSid","ReferenceSid","AddOnResultSid","PayloadSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::None,
-    base_url: ::std::option::Option::None,
+    output_schema: None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `FetchRecordingAddOnResultPayloadData`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "ReferenceSid")]
-    pub reference_sid: ::std::string::String,
+    pub reference_sid: String,
     #[serde(rename = "AddOnResultSid")]
-    pub add_on_result_sid: ::std::string::String,
+    pub add_on_result_sid: String,
     #[serde(rename = "PayloadSid")]
-    pub payload_sid: ::std::string::String,
+    pub payload_sid: String,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)

@@ -2,59 +2,58 @@
 
 //! `GET /2010-04-01/Accounts.json`: Retrieves a collection of Accounts belonging to the account used to make the request
 
-/// Retrieves a collection of Accounts belonging to the account used to make the request
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListAccount",
-    title: ::std::option::Option::Some(
+    title: Some(
         "Retrieves a collection of Accounts belonging to the account used to make the request",
     ),
     description: "Retrieves a collection of Accounts belonging to the account used to make the request",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts.json",
     path_pieces: &["/2010-04-01/Accounts.json"],
     input_schema: r#"{"type":"object","properties":{"FriendlyName":{"type":"string","description":"Only return the Account resources with friendly names that exactly match this name."},"Status":{"type":"string","enum":["active","suspended","closed"],"description":"Only return Account resources with the given status. Can be `closed`, `suspended` or `active`."},"PageSize":{"\u0000cast":5},"Page":{"type":"integer","minimum":0,"description":"The page index. This value is simply for client state."},"PageToken":{"type":"string","description":"The page token. This is provided by the API."}},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"title":"ListAccountResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"accounts":{"type":"array","items":{"\u0000cast":4}}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `ListAccount`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub friendly_name: Option<String>,
     #[serde(rename = "Status")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<super::super::types::AccountEnumStatus>,
+    #[serde(default)]
+    pub status: Option<super::super::types::AccountEnumStatus>,
     #[serde(rename = "PageSize")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_size: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page_size: Option<u64>,
     #[serde(rename = "Page")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page: Option<u64>,
     #[serde(rename = "PageToken")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_token: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub page_token: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .query("FriendlyName", &params.friendly_name)

@@ -2,65 +2,64 @@
 
 //! `GET /2010-04-01/Accounts/{AccountSid}/Addresses.json`: ListAddress
 
-/// GET /2010-04-01/Accounts/{AccountSid}/Addresses.json
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListAddress",
-    title: ::std::option::Option::None,
+    title: None,
     description: "GET /2010-04-01/Accounts/{AccountSid}/Addresses.json",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Addresses.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Addresses.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that is responsible for the Address resource to read."},"CustomerName":{"type":"string","description":"The `customer_name` of the Address resources to read."},"FriendlyName":{"type":"string","description":"The string that identifies the Address resources to read."},"EmergencyEnabled":{"type":"boolean","description":"Whether the address can be associated to a number for emergency calling."},"IsoCountry":{"type":"string","format":"iso-country-code","description":"The ISO country code of the Address resources to read."},"PageSize":{"\u0000cast":5},"Page":{"type":"integer","minimum":0,"description":"The page index. This value is simply for client state."},"PageToken":{"type":"string","description":"The page token. This is provided by the API."}},"required":["AccountSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"title":"ListAddressResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"addresses":{"type":"array","items":{"\u0000cast":16}}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `ListAddress`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "CustomerName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub customer_name: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub customer_name: Option<String>,
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub friendly_name: Option<String>,
     #[serde(rename = "EmergencyEnabled")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub emergency_enabled: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub emergency_enabled: Option<bool>,
     #[serde(rename = "IsoCountry")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub iso_country: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub iso_country: Option<String>,
     #[serde(rename = "PageSize")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_size: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page_size: Option<u64>,
     #[serde(rename = "Page")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page: Option<u64>,
     #[serde(rename = "PageToken")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_token: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub page_token: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)

@@ -2,109 +2,108 @@
 
 //! `GET /2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/Voip.json`: ListAvailablePhoneNumberVoip
 
-/// GET /2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/Voip.json
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListAvailablePhoneNumberVoip",
-    title: ::std::option::Option::None,
+    title: None,
     description: "GET /2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/Voip.json",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/Voip.json",
     path_pieces: &["/2010-04-01/Accounts/", "/AvailablePhoneNumbers/", "/Voip.json"],
     input_schema: r#"{"\u0000cast":56}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"title":"ListAvailablePhoneNumberVoipResponse","type":"object","properties":{"\u0000cast":67}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `ListAvailablePhoneNumberVoip`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "CountryCode")]
-    pub country_code: ::std::string::String,
+    pub country_code: String,
     #[serde(rename = "AreaCode")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub area_code: ::std::option::Option<i64>,
+    #[serde(default)]
+    pub area_code: Option<i64>,
     #[serde(rename = "Contains")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub contains: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub contains: Option<String>,
     #[serde(rename = "SmsEnabled")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_enabled: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub sms_enabled: Option<bool>,
     #[serde(rename = "MmsEnabled")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub mms_enabled: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub mms_enabled: Option<bool>,
     #[serde(rename = "VoiceEnabled")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_enabled: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub voice_enabled: Option<bool>,
     #[serde(rename = "ExcludeAllAddressRequired")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub exclude_all_address_required: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub exclude_all_address_required: Option<bool>,
     #[serde(rename = "ExcludeLocalAddressRequired")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub exclude_local_address_required: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub exclude_local_address_required: Option<bool>,
     #[serde(rename = "ExcludeForeignAddressRequired")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub exclude_foreign_address_required: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub exclude_foreign_address_required: Option<bool>,
     #[serde(rename = "Beta")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub beta: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub beta: Option<bool>,
     #[serde(rename = "NearNumber")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub near_number: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub near_number: Option<String>,
     #[serde(rename = "NearLatLong")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub near_lat_long: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub near_lat_long: Option<String>,
     #[serde(rename = "Distance")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub distance: ::std::option::Option<i64>,
+    #[serde(default)]
+    pub distance: Option<i64>,
     #[serde(rename = "InPostalCode")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub in_postal_code: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub in_postal_code: Option<String>,
     #[serde(rename = "InRegion")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub in_region: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub in_region: Option<String>,
     #[serde(rename = "InRateCenter")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub in_rate_center: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub in_rate_center: Option<String>,
     #[serde(rename = "InLata")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub in_lata: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub in_lata: Option<String>,
     #[serde(rename = "InLocality")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub in_locality: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub in_locality: Option<String>,
     #[serde(rename = "FaxEnabled")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub fax_enabled: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub fax_enabled: Option<bool>,
     #[serde(rename = "PageSize")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_size: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page_size: Option<u64>,
     #[serde(rename = "Page")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page: Option<u64>,
     #[serde(rename = "PageToken")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_token: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub page_token: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)

@@ -2,85 +2,82 @@
 
 //! `GET /2010-04-01/Accounts/{AccountSid}/Calls.json`: Retrieves a collection of calls made to and from your account
 
-/// Retrieves a collection of calls made to and from your account
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListCall",
-    title: ::std::option::Option::Some(
-        "Retrieves a collection of calls made to and from your account",
-    ),
+    title: Some("Retrieves a collection of calls made to and from your account"),
     description: "Retrieves a collection of calls made to and from your account",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Call resource(s) to read."},"To":{"type":"string","format":"phone-number","description":"Only show calls made to this phone number, SIP address, Client identifier or SIM SID."},"From":{"type":"string","format":"phone-number","description":"Only include calls from this phone number, SIP address, Client identifier or SIM SID."},"ParentCallSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"Only include calls spawned by calls with this SID."},"Status":{"type":"string","enum":["queued","ringing","in-progress","completed","busy","failed","no-answer","canceled"],"description":"The status of the calls to include. Can be: `queued`, `ringing`, `in-progress`, `canceled`, `completed`, `failed`, `busy`, or `no-answer`."},"StartTime":{"type":"string","format":"date-time","description":"Only include calls that started on this date. Specify a date as `YYYY-MM-DD` in UTC, for example: `2009-07-06`, to read only calls that started on this date."},"StartTime<":{"type":"string","format":"date-time","description":"Only include calls that started before this date. Specify a date as `YYYY-MM-DD` in UTC, for example: `2009-07-06`, to read only calls that started before this date."},"StartTime>":{"type":"string","format":"date-time","description":"Only include calls that started on or after this date. Specify a date as `YYYY-MM-DD` in UTC, for example: `2009-07-06`, to read only calls that started on or after this date."},"EndTime":{"type":"string","format":"date-time","description":"Only include calls that ended on this date. Specify a date as `YYYY-MM-DD` in UTC, for example: `2009-07-06`, to read only calls that ended on this date."},"EndTime<":{"type":"string","format":"date-time","description":"Only include calls that ended before this date. Specify a date as `YYYY-MM-DD` in UTC, for example: `2009-07-06`, to read only calls that ended before this date."},"EndTime>":{"type":"string","format":"date-time","description":"Only include calls that ended on or after this date. Specify a date as `YYYY-MM-DD` in UTC, for example: `2009-07-06`, to read only calls that ended on or after this date."},"PageSize":{"\u0000cast":5},"Page":{"type":"integer","minimum":0,"description":"The page index. This value is simply for client state."},"PageToken":{"type":"string","description":"The page token. This is provided by the API."}},"required":["AccountSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"title":"ListCallResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"calls":{"type":"array","items":{"\u0000cast":102}}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `ListCall`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "To")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub to: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub to: Option<String>,
     #[serde(rename = "From")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub from: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub from: Option<String>,
     #[serde(rename = "ParentCallSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent_call_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub parent_call_sid: Option<String>,
     #[serde(rename = "Status")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<super::super::types::CallEnumStatus>,
+    #[serde(default)]
+    pub status: Option<super::super::types::CallEnumStatus>,
     #[serde(rename = "StartTime")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_time: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub start_time: Option<String>,
     #[serde(rename = "StartTime<")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_time_2: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub start_time_2: Option<String>,
     #[serde(rename = "StartTime>")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_time_3: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub start_time_3: Option<String>,
     #[serde(rename = "EndTime")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub end_time: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub end_time: Option<String>,
     #[serde(rename = "EndTime<")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub end_time_2: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub end_time_2: Option<String>,
     #[serde(rename = "EndTime>")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub end_time_3: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub end_time_3: Option<String>,
     #[serde(rename = "PageSize")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_size: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page_size: Option<u64>,
     #[serde(rename = "Page")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page: Option<u64>,
     #[serde(rename = "PageToken")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_token: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub page_token: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)

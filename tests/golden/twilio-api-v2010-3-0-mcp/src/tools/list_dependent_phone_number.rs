@@ -2,13 +2,14 @@
 
 //! `GET /2010-04-01/Accounts/{AccountSid}/Addresses/{AddressSid}/DependentPhoneNumbers.json`: ListDependentPhoneNumber
 
-/// GET /2010-04-01/Accounts/{AccountSid}/Addresses/{AddressSid}/DependentPhoneNumbers.json
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListDependentPhoneNumber",
-    title: ::std::option::Option::None,
+    title: None,
     description: "GET /2010-04-01/Accounts/{AccountSid}/Addresses/{AddressSid}/DependentPhoneNumbers.json",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Addresses/{AddressSid}/DependentPhoneNumbers.json",
     path_pieces: &[
         "/2010-04-01/Accounts/",
@@ -16,45 +17,43 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         "/DependentPhoneNumbers.json",
     ],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the DependentPhoneNumber resources to read."},"AddressSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AD[0-9a-fA-F]{32}$","description":"The SID of the Address resource associated with the phone number."},"PageSize":{"\u0000cast":5},"Page":{"type":"integer","minimum":0,"description":"The page index. This value is simply for client state."},"PageToken":{"type":"string","description":"The page token. This is provided by the API."}},"required":["AccountSid","AddressSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"title":"ListDependentPhoneNumberResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"dependent_phone_numbers":{"type":"array","items":{"type":"object","properties":{"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^PN[0-9a-fA-F]{32}$","description":"The unique string that that we created to identify the DependentPhoneNumber resource."},"account_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the DependentPhoneNumber resource."},"friendly_name":{"type":["string","null"],"description":"The string that you assigned to describe the resource."},"phone_number":{"\u0000cast":57},"voice_url":{"\u0000cast":156},"voice_method":{"\u0000cast":29},"voice_fallback_method":{"\u0000cast":28},"voice_fallback_url":{"type":["string","null"],"format":"uri","description":"The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`."},"voice_caller_id_lookup":{"type":["boolean","null"],"description":"Whether we look up the caller's caller-ID name from the CNAM database. Can be: `true` or `false`. Caller ID lookups can cost $0.01 each."},"date_created":{"\u0000cast":10},"date_updated":{"\u0000cast":11},"sms_fallback_method":{"\u0000cast":24},"sms_fallback_url":{"type":["string","null"],"format":"uri","description":"The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`."},"sms_method":{"type":["string","null"],"format":"http-method","enum":["GET","POST",null],"description":"The HTTP method we use to call `sms_url`. Can be: `GET` or `POST`."},"sms_url":{"type":["string","null"],"format":"uri","description":"The URL we call when the phone number receives an incoming SMS message."},"address_requirements":{"\u0000cast":157},"capabilities":{"description":"The set of Boolean properties that indicates whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`."},"status_callback":{"type":["string","null"],"format":"uri","description":"The URL we call using the `status_callback_method` to send status information to your application."},"status_callback_method":{"\u0000cast":26},"api_version":{"type":["string","null"],"description":"The API version used to start a new TwiML session."},"sms_application_sid":{"\u0000cast":158},"voice_application_sid":{"\u0000cast":159},"trunk_sid":{"\u0000cast":160},"emergency_status":{"type":"string","enum":["Active","Inactive"],"description":"Whether the phone number is enabled for emergency calling."},"emergency_address_sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^AD[0-9a-fA-F]{32}$","description":"The SID of the emergency address configuration that we use for emergency calling from the phone number."},"uri":{"type":["string","null"],"description":"The URI of the resource, relative to `https://api.twilio.com`."}}}}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `ListDependentPhoneNumber`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "AddressSid")]
-    pub address_sid: ::std::string::String,
+    pub address_sid: String,
     #[serde(rename = "PageSize")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_size: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page_size: Option<u64>,
     #[serde(rename = "Page")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page: Option<u64>,
     #[serde(rename = "PageToken")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_token: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub page_token: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)

@@ -2,65 +2,64 @@
 
 //! `GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree.json`: ListIncomingPhoneNumberTollFree
 
-/// GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree.json
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListIncomingPhoneNumberTollFree",
-    title: ::std::option::Option::None,
+    title: None,
     description: "GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree.json",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree.json",
     path_pieces: &["/2010-04-01/Accounts/", "/IncomingPhoneNumbers/TollFree.json"],
     input_schema: r#"{"\u0000cast":206}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"title":"ListIncomingPhoneNumberTollFreeResponse","type":"object","properties":{"\u0000cast":215}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `ListIncomingPhoneNumberTollFree`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "Beta")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub beta: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub beta: Option<bool>,
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub friendly_name: Option<String>,
     #[serde(rename = "PhoneNumber")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub phone_number: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub phone_number: Option<String>,
     #[serde(rename = "Origin")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub origin: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub origin: Option<String>,
     #[serde(rename = "PageSize")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_size: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page_size: Option<u64>,
     #[serde(rename = "Page")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page: Option<u64>,
     #[serde(rename = "PageToken")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_token: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub page_token: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)

@@ -2,67 +2,66 @@
 
 //! `GET /2010-04-01/Accounts/{AccountSid}/Notifications.json`: Retrieve a list of notifications belonging to the account used to make the request
 
-/// Retrieve a list of notifications belonging to the account used to make the request
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListNotification",
-    title: ::std::option::Option::Some(
+    title: Some(
         "Retrieve a list of notifications belonging to the account used to make the request",
     ),
     description: "Retrieve a list of notifications belonging to the account used to make the request",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Notifications.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Notifications.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Notification resources to read."},"Log":{"\u0000cast":112},"MessageDate":{"\u0000cast":113},"MessageDate<":{"\u0000cast":113},"MessageDate>":{"\u0000cast":113},"PageSize":{"\u0000cast":5},"Page":{"type":"integer","minimum":0,"description":"The page index. This value is simply for client state."},"PageToken":{"type":"string","description":"The page token. This is provided by the API."}},"required":["AccountSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"title":"ListNotificationResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"notifications":{"type":"array","items":{"type":"object","properties":{"account_sid":{"\u0000cast":255},"api_version":{"\u0000cast":256},"call_sid":{"\u0000cast":257},"date_created":{"\u0000cast":10},"date_updated":{"\u0000cast":11},"error_code":{"\u0000cast":105},"log":{"type":["string","null"],"description":"An integer log level that corresponds to the type of notification: `0` is ERROR, `1` is WARNING."},"message_date":{"\u0000cast":106},"message_text":{"type":["string","null"],"description":"The text of the notification."},"more_info":{"\u0000cast":107},"request_method":{"\u0000cast":108},"request_url":{"\u0000cast":109},"sid":{"\u0000cast":258},"uri":{"type":["string","null"],"description":"The URI of the resource, relative to `https://api.twilio.com`."}}}}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `ListNotification`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "Log")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub log: ::std::option::Option<i64>,
+    #[serde(default)]
+    pub log: Option<i64>,
     #[serde(rename = "MessageDate")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub message_date: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub message_date: Option<String>,
     #[serde(rename = "MessageDate<")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub message_date_2: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub message_date_2: Option<String>,
     #[serde(rename = "MessageDate>")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub message_date_3: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub message_date_3: Option<String>,
     #[serde(rename = "PageSize")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_size: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page_size: Option<u64>,
     #[serde(rename = "Page")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page: Option<u64>,
     #[serde(rename = "PageToken")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_token: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub page_token: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)

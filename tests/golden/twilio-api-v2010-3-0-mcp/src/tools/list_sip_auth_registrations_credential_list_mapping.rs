@@ -2,15 +2,16 @@
 
 //! `GET /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings.json`: Retrieve a list of credential list mappings belonging to the domain used in the request
 
-/// Retrieve a list of credential list mappings belonging to the domain used in the request
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListSipAuthRegistrationsCredentialListMapping",
-    title: ::std::option::Option::Some(
+    title: Some(
         "Retrieve a list of credential list mappings belonging to the domain used in the request",
     ),
     description: "Retrieve a list of credential list mappings belonging to the domain used in the request",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings.json",
     path_pieces: &[
         "/2010-04-01/Accounts/",
@@ -18,45 +19,43 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         "/Auth/Registrations/CredentialListMappings.json",
     ],
     input_schema: r#"{"\u0000cast":345}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"title":"ListSipAuthRegistrationsCredentialListMappingResponse","type":"object","properties":{"\u0000cast":347}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `ListSipAuthRegistrationsCredentialListMapping`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "DomainSid")]
-    pub domain_sid: ::std::string::String,
+    pub domain_sid: String,
     #[serde(rename = "PageSize")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_size: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page_size: Option<u64>,
     #[serde(rename = "Page")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page: Option<u64>,
     #[serde(rename = "PageToken")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_token: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub page_token: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)

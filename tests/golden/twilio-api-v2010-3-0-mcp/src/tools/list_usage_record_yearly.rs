@@ -2,65 +2,64 @@
 
 //! `GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Yearly.json`: ListUsageRecordYearly
 
-/// GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Yearly.json
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListUsageRecordYearly",
-    title: ::std::option::Option::None,
+    title: None,
     description: "GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Yearly.json",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Usage/Records/Yearly.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Usage/Records/Yearly.json"],
     input_schema: r#"{"\u0000cast":429}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"title":"ListUsageRecordYearlyResponse","type":"object","properties":{"\u0000cast":439}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `ListUsageRecordYearly`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "Category")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub category: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub category: Option<String>,
     #[serde(rename = "StartDate")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start_date: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub start_date: Option<String>,
     #[serde(rename = "EndDate")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub end_date: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub end_date: Option<String>,
     #[serde(rename = "IncludeSubaccounts")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub include_subaccounts: ::std::option::Option<bool>,
+    #[serde(default)]
+    pub include_subaccounts: Option<bool>,
     #[serde(rename = "PageSize")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_size: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page_size: Option<u64>,
     #[serde(rename = "Page")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page: ::std::option::Option<u64>,
+    #[serde(default)]
+    pub page: Option<u64>,
     #[serde(rename = "PageToken")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub page_token: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub page_token: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)

@@ -2,118 +2,100 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Applications/{Sid}.json`: Updates the application's properties
 
-/// Updates the application's properties
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "UpdateApplication",
-    title: ::std::option::Option::Some("Updates the application's properties"),
+    title: Some("Updates the application's properties"),
     description: "Updates the application's properties\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Applications/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Applications/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Application resources to update."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AP[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the Application resource to update."},"FriendlyName":{"type":"string","description":"A descriptive string that you create to describe the resource. It can be up to 64 characters long."},"ApiVersion":{"type":"string","description":"The API version to use to start a new TwiML session. Can be: `2010-04-01` or `2008-08-01`. The default value is your account's default API version."},"VoiceUrl":{"type":"string","format":"uri","description":"The URL we should call when the phone number assigned to this application receives a call."},"VoiceMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use to call `voice_url`. Can be: `GET` or `POST`."},"VoiceFallbackUrl":{"type":"string","format":"uri","description":"The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`."},"VoiceFallbackMethod":{"\u0000cast":18},"StatusCallback":{"type":"string","format":"uri","description":"The URL we should call using the `status_callback_method` to send status information to your application."},"StatusCallbackMethod":{"\u0000cast":19},"VoiceCallerIdLookup":{"\u0000cast":20},"SmsUrl":{"type":"string","format":"uri","description":"The URL we should call when the phone number receives an incoming SMS message."},"SmsMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use to call `sms_url`. Can be: `GET` or `POST`."},"SmsFallbackUrl":{"type":"string","format":"uri","description":"The URL that we should call when an error occurs while retrieving or executing the TwiML from `sms_url`."},"SmsFallbackMethod":{"\u0000cast":21},"SmsStatusCallback":{"type":"string","format":"uri","description":"Same as message_status_callback: The URL we should call using a POST method to send status information about SMS messages sent by the application. Deprecated, included for backwards compatibility."},"MessageStatusCallback":{"type":"string","format":"uri","description":"The URL we should call using a POST method to send message status information to your application."},"PublicApplicationConnectEnabled":{"type":"boolean","description":"Whether to allow other Twilio accounts to dial this applicaton using Dial verb. Can be: `true` or `false`."}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":31}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":31}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `UpdateApplication`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "Sid")]
     #[serde(skip_serializing)]
-    pub sid: ::std::string::String,
+    pub sid: String,
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
     #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub api_version: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
     #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_url: Option<String>,
     #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_fallback_url: Option<String>,
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_fallback_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback: Option<String>,
     #[serde(rename = "StatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "VoiceCallerIdLookup")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_caller_id_lookup: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_caller_id_lookup: Option<bool>,
     #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_url: Option<String>,
     #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_fallback_url: Option<String>,
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_fallback_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "SmsStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_status_callback: Option<String>,
     #[serde(rename = "MessageStatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub message_status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_status_callback: Option<String>,
     #[serde(rename = "PublicApplicationConnectEnabled")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub public_application_connect_enabled: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_application_connect_enabled: Option<bool>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("Sid", &params.sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

@@ -2,71 +2,59 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Conferences/{Sid}.json`: UpdateConference
 
-/// POST /2010-04-01/Accounts/{AccountSid}/Conferences/{Sid}.json
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "UpdateConference",
-    title: ::std::option::Option::None,
+    title: None,
     description: "POST /2010-04-01/Accounts/{AccountSid}/Conferences/{Sid}.json\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Conferences/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Conferences/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Conference resource(s) to update."},"Sid":{"type":"string","description":"The Twilio-provided string that uniquely identifies the Conference resource to update"},"Status":{"type":"string","enum":["completed"]},"AnnounceUrl":{"type":"string","format":"uri","description":"The URL we should call to announce something into the conference. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs."},"AnnounceMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method used to call `announce_url`. Can be: `GET` or `POST` and the default is `POST`"}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":139}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":139}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `UpdateConference`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "Sid")]
     #[serde(skip_serializing)]
-    pub sid: ::std::string::String,
+    pub sid: String,
     #[serde(rename = "Status")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<super::super::types::ConferenceEnumUpdateStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<super::super::types::ConferenceEnumUpdateStatus>,
     #[serde(rename = "AnnounceUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub announce_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce_url: Option<String>,
     #[serde(rename = "AnnounceMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub announce_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce_method: Option<super::super::types::CreateApplicationVoiceMethod>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("Sid", &params.sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

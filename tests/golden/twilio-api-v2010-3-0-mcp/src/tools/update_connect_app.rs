@@ -2,90 +2,76 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/ConnectApps/{Sid}.json`: Update a connect-app with the specified parameters
 
-/// Update a connect-app with the specified parameters
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "UpdateConnectApp",
-    title: ::std::option::Option::Some(
-        "Update a connect-app with the specified parameters",
-    ),
+    title: Some("Update a connect-app with the specified parameters"),
     description: "Update a connect-app with the specified parameters\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/ConnectApps/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/ConnectApps/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the ConnectApp resources to update."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CN[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the ConnectApp resource to update."},"AuthorizeRedirectUrl":{"type":"string","format":"uri","description":"The URL to redirect the user to after we authenticate the user and obtain authorization to access the Connect App."},"CompanyName":{"type":"string","description":"The company name to set for the Connect App."},"DeauthorizeCallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method to use when calling `deauthorize_callback_url`."},"DeauthorizeCallbackUrl":{"type":"string","format":"uri","description":"The URL to call using the `deauthorize_callback_method` to de-authorize the Connect App."},"Description":{"type":"string","description":"A description of the Connect App."},"FriendlyName":{"type":"string","description":"A descriptive string that you create to describe the resource. It can be up to 64 characters long."},"HomepageUrl":{"type":"string","format":"uri","description":"A public URL where users can obtain more information about this Connect App."},"Permissions":{"type":"array","items":{"type":"string","enum":["get-all","post-all"],"description":"The set of permissions that your ConnectApp requests."},"description":"A comma-separated list of the permissions you will request from the users of this ConnectApp.  Can include: `get-all` and `post-all`."}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":155}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":155}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `UpdateConnectApp`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "Sid")]
     #[serde(skip_serializing)]
-    pub sid: ::std::string::String,
+    pub sid: String,
     #[serde(rename = "AuthorizeRedirectUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub authorize_redirect_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorize_redirect_url: Option<String>,
     #[serde(rename = "CompanyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub company_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
     #[serde(rename = "DeauthorizeCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub deauthorize_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deauthorize_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "DeauthorizeCallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub deauthorize_callback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deauthorize_callback_url: Option<String>,
     #[serde(rename = "Description")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
     #[serde(rename = "HomepageUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub homepage_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub homepage_url: Option<String>,
     #[serde(rename = "Permissions")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub permissions: ::std::option::Option<
-        ::std::vec::Vec<super::super::types::ConnectAppEnumPermission>,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<super::super::types::ConnectAppEnumPermission>>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("Sid", &params.sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

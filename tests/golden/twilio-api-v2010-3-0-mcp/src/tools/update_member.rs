@@ -2,72 +2,62 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members/{CallSid}.json`: Dequeue a member from a queue and have the member's call begin executing the TwiML document at that URL
 
-/// Dequeue a member from a queue and have the member's call begin executing the TwiML document at that URL
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "UpdateMember",
-    title: ::std::option::Option::Some(
+    title: Some(
         "Dequeue a member from a queue and have the member's call begin executing the TwiML document at that URL",
     ),
     description: "Dequeue a member from a queue and have the member's call begin executing the TwiML document at that URL\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members/{CallSid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Queues/", "/Members/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Member resource(s) to update."},"QueueSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^QU[0-9a-fA-F]{32}$","description":"The SID of the Queue in which to find the members to update."},"CallSid":{"type":"string","description":"The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID of the resource(s) to update."},"Url":{"type":"string","format":"uri","description":"The absolute URL of the Queue resource."},"Method":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"How to pass the update request data. Can be `GET` or `POST` and the default is `POST`. `POST` sends the data as encoded form data and `GET` sends the data as query parameters."}},"required":["AccountSid","QueueSid","CallSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":233}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":233}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `UpdateMember`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "QueueSid")]
     #[serde(skip_serializing)]
-    pub queue_sid: ::std::string::String,
+    pub queue_sid: String,
     #[serde(rename = "CallSid")]
     #[serde(skip_serializing)]
-    pub call_sid: ::std::string::String,
+    pub call_sid: String,
     #[serde(rename = "Url")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     #[serde(rename = "Method")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub method: ::std::option::Option<super::super::types::CreateApplicationVoiceMethod>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<super::super::types::CreateApplicationVoiceMethod>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("QueueSid", &params.queue_sid)
         .path("CallSid", &params.call_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

@@ -2,106 +2,90 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json`: Update the properties of the participant
 
-/// Update the properties of the participant
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "UpdateParticipant",
-    title: ::std::option::Option::Some("Update the properties of the participant"),
+    title: Some("Update the properties of the participant"),
     description: "Update the properties of the participant\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Conferences/", "/Participants/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Participant resources to update."},"ConferenceSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CF[0-9a-fA-F]{32}$","description":"The SID of the conference with the participant to update."},"CallSid":{"type":"string","description":"The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID or label of the participant to update. Non URL safe characters in a label must be percent encoded, for example, a space character is represented as %20."},"Muted":{"type":"boolean","description":"Whether the participant should be muted. Can be `true` or `false`. `true` will mute the participant, and `false` will un-mute them. Anything value other than `true` or `false` is interpreted as `false`."},"Hold":{"type":"boolean","description":"Whether the participant should be on hold. Can be: `true` or `false`. `true` puts the participant on hold, and `false` lets them rejoin the conference."},"HoldUrl":{"type":"string","format":"uri","description":"The URL we call using the `hold_method` for music that plays when the participant is on hold. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs."},"HoldMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use to call `hold_url`. Can be: `GET` or `POST` and the default is `GET`."},"AnnounceUrl":{"type":"string","format":"uri","description":"The URL we call using the `announce_method` for an announcement to the participant. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs."},"AnnounceMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use to call `announce_url`. Can be: `GET` or `POST` and defaults to `POST`."},"WaitUrl":{"\u0000cast":274},"WaitMethod":{"\u0000cast":275},"BeepOnExit":{"type":"boolean","description":"Whether to play a notification beep to the conference when the participant exits. Can be: `true` or `false`."},"EndConferenceOnExit":{"type":"boolean","description":"Whether to end the conference when the participant leaves. Can be: `true` or `false` and defaults to `false`."},"Coaching":{"\u0000cast":276},"CallSidToCoach":{"\u0000cast":277}},"required":["AccountSid","ConferenceSid","CallSid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":273}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":273}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `UpdateParticipant`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "ConferenceSid")]
     #[serde(skip_serializing)]
-    pub conference_sid: ::std::string::String,
+    pub conference_sid: String,
     #[serde(rename = "CallSid")]
     #[serde(skip_serializing)]
-    pub call_sid: ::std::string::String,
+    pub call_sid: String,
     #[serde(rename = "Muted")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub muted: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted: Option<bool>,
     #[serde(rename = "Hold")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub hold: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<bool>,
     #[serde(rename = "HoldUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub hold_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_url: Option<String>,
     #[serde(rename = "HoldMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub hold_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "AnnounceUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub announce_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce_url: Option<String>,
     #[serde(rename = "AnnounceMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub announce_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "WaitUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub wait_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_url: Option<String>,
     #[serde(rename = "WaitMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub wait_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "BeepOnExit")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub beep_on_exit: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beep_on_exit: Option<bool>,
     #[serde(rename = "EndConferenceOnExit")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub end_conference_on_exit: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_conference_on_exit: Option<bool>,
     #[serde(rename = "Coaching")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub coaching: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coaching: Option<bool>,
     #[serde(rename = "CallSidToCoach")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub call_sid_to_coach: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_sid_to_coach: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("ConferenceSid", &params.conference_sid)
         .path("CallSid", &params.call_sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

@@ -2,78 +2,68 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Payments/{Sid}.json`: update an instance of payments with different phases of payment flows.
 
-/// update an instance of payments with different phases of payment flows.
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "UpdatePayments",
-    title: ::std::option::Option::Some(
+    title: Some(
         "update an instance of payments with different phases of payment flows.",
     ),
     description: "update an instance of payments with different phases of payment flows.\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Payments/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls/", "/Payments/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that will update the resource."},"CallSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The SID of the call that will update the resource. This should be the same call sid that was used to create payments resource."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^PK[0-9a-fA-F]{32}$","description":"The SID of Payments session that needs to be updated."},"IdempotencyKey":{"\u0000cast":278},"StatusCallback":{"type":"string","format":"uri","description":"Provide an absolute or relative URL to receive status updates regarding your Pay session. Read more about the [Update](https://www.twilio.com/docs/voice/api/payment-resource#statuscallback-update) and [Complete/Cancel](https://www.twilio.com/docs/voice/api/payment-resource#statuscallback-cancelcomplete) POST requests."},"Capture":{"type":"string","enum":["payment-card-number","expiration-date","security-code","postal-code","bank-routing-number","bank-account-number","payment-card-number-matcher","expiration-date-matcher","security-code-matcher","postal-code-matcher"],"description":"The piece of payment information that you wish the caller to enter. Must be one of `payment-card-number`, `expiration-date`, `security-code`, `postal-code`, `bank-routing-number`, `bank-account-number`, or their `-matcher` variants for input confirmation when `RequireMatchingInputs` is enabled."},"Status":{"type":"string","enum":["complete","cancel"],"description":"Indicates whether the current payment session should be cancelled or completed. When `cancel` the payment session is cancelled. When `complete`, Twilio sends the payment information to the selected Pay Connector for processing."}},"required":["AccountSid","CallSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":282}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":282}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `UpdatePayments`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "CallSid")]
     #[serde(skip_serializing)]
-    pub call_sid: ::std::string::String,
+    pub call_sid: String,
     #[serde(rename = "Sid")]
     #[serde(skip_serializing)]
-    pub sid: ::std::string::String,
+    pub sid: String,
     #[serde(rename = "IdempotencyKey")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub idempotency_key: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
     #[serde(rename = "StatusCallback")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status_callback: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback: Option<String>,
     #[serde(rename = "Capture")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub capture: ::std::option::Option<super::super::types::PaymentsEnumCapture>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<super::super::types::PaymentsEnumCapture>,
     #[serde(rename = "Status")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<super::super::types::PaymentsEnumStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<super::super::types::PaymentsEnumStatus>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("CallSid", &params.call_sid)
         .path("Sid", &params.sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

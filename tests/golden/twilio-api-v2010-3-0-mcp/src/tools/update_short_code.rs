@@ -2,84 +2,68 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes/{Sid}.json`: Update a short code with the following parameters
 
-/// Update a short code with the following parameters
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "UpdateShortCode",
-    title: ::std::option::Option::Some(
-        "Update a short code with the following parameters",
-    ),
+    title: Some("Update a short code with the following parameters"),
     description: "Update a short code with the following parameters\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/SMS/ShortCodes/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the ShortCode resource(s) to update."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^SC[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the ShortCode resource to update"},"FriendlyName":{"type":"string","description":"A descriptive string that you created to describe this resource. It can be up to 64 characters long. By default, the `FriendlyName` is the short code."},"ApiVersion":{"type":"string","description":"The API version to use to start a new TwiML session. Can be: `2010-04-01` or `2008-08-01`."},"SmsUrl":{"type":"string","format":"uri","description":"The URL we should call when receiving an incoming SMS message to this short code."},"SmsMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use when calling the `sms_url`. Can be: `GET` or `POST`."},"SmsFallbackUrl":{"type":"string","format":"uri","description":"The URL that we should call if an error occurs while retrieving or executing the TwiML from `sms_url`."},"SmsFallbackMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method that we should use to call the `sms_fallback_url`. Can be: `GET` or `POST`."}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":335}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":335}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `UpdateShortCode`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "Sid")]
     #[serde(skip_serializing)]
-    pub sid: ::std::string::String,
+    pub sid: String,
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
     #[serde(rename = "ApiVersion")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub api_version: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
     #[serde(rename = "SmsUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_url: Option<String>,
     #[serde(rename = "SmsMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "SmsFallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_fallback_url: Option<String>,
     #[serde(rename = "SmsFallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sms_fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_fallback_method: Option<super::super::types::CreateApplicationVoiceMethod>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("Sid", &params.sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

@@ -2,105 +2,91 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{Sid}.json`: Update the attributes of a domain
 
-/// Update the attributes of a domain
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "UpdateSipDomain",
-    title: ::std::option::Option::Some("Update the attributes of a domain"),
+    title: Some("Update the attributes of a domain"),
     description: "Update the attributes of a domain\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/SIP/Domains/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the SipDomain resource to update."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^SD[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the SipDomain resource to update."},"FriendlyName":{"type":"string","description":"A descriptive string that you created to describe the resource. It can be up to 64 characters long."},"VoiceFallbackMethod":{"\u0000cast":18},"VoiceFallbackUrl":{"type":"string","format":"uri","description":"The URL that we should call when an error occurs while retrieving or executing the TwiML requested by `voice_url`."},"VoiceMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method we should use to call `voice_url`"},"VoiceStatusCallbackMethod":{"\u0000cast":387},"VoiceStatusCallbackUrl":{"type":"string","format":"uri","description":"The URL that we should call to pass status parameters (such as call ended) to your application."},"VoiceUrl":{"type":"string","format":"uri","description":"The URL we should call when the domain receives a call."},"SipRegistration":{"\u0000cast":388},"DomainName":{"\u0000cast":386},"EmergencyCallingEnabled":{"\u0000cast":389},"Secure":{"\u0000cast":390},"ByocTrunkSid":{"\u0000cast":391},"EmergencyCallerSid":{"\u0000cast":392}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":385}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":385}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `UpdateSipDomain`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "Sid")]
     #[serde(skip_serializing)]
-    pub sid: ::std::string::String,
+    pub sid: String,
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
     #[serde(rename = "VoiceFallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_fallback_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_fallback_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "VoiceFallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_fallback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_fallback_url: Option<String>,
     #[serde(rename = "VoiceMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_method: ::std::option::Option<
-        super::super::types::CreateApplicationVoiceMethod,
-    >,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_method: Option<super::super::types::CreateApplicationVoiceMethod>,
     #[serde(rename = "VoiceStatusCallbackMethod")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_status_callback_method: ::std::option::Option<
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_status_callback_method: Option<
         super::super::types::CreateApplicationVoiceMethod,
     >,
     #[serde(rename = "VoiceStatusCallbackUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_status_callback_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_status_callback_url: Option<String>,
     #[serde(rename = "VoiceUrl")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub voice_url: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_url: Option<String>,
     #[serde(rename = "SipRegistration")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sip_registration: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_registration: Option<bool>,
     #[serde(rename = "DomainName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub domain_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_name: Option<String>,
     #[serde(rename = "EmergencyCallingEnabled")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub emergency_calling_enabled: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency_calling_enabled: Option<bool>,
     #[serde(rename = "Secure")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub secure: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure: Option<bool>,
     #[serde(rename = "ByocTrunkSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub byoc_trunk_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byoc_trunk_sid: Option<String>,
     #[serde(rename = "EmergencyCallerSid")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub emergency_caller_sid: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency_caller_sid: Option<String>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("Sid", &params.sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

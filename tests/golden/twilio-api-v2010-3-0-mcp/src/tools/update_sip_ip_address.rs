@@ -2,15 +2,14 @@
 
 //! `POST /2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json`: Update an IpAddress resource.
 
-/// Update an IpAddress resource.
-///
-/// Sends the request body as `application/x-www-form-urlencoded`.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "UpdateSipIpAddress",
-    title: ::std::option::Option::Some("Update an IpAddress resource."),
+    title: Some("Update an IpAddress resource."),
     description: "Update an IpAddress resource.\n\nSends the request body as `application/x-www-form-urlencoded`.",
-    method: ::cast_runtime::codegen::Method::Post,
+    method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json",
     path_pieces: &[
         "/2010-04-01/Accounts/",
@@ -19,61 +18,52 @@ pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::Too
         ".json",
     ],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":369},"IpAccessControlListSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AL[0-9a-fA-F]{32}$","description":"The IpAccessControlList Sid that identifies the IpAddress resources to update."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^IP[0-9a-fA-F]{32}$","description":"A 34 character string that identifies the IpAddress resource to update."},"IpAddress":{"\u0000cast":405},"FriendlyName":{"type":"string","description":"A human readable descriptive text for this resource, up to 255 characters long."},"CidrPrefixLength":{"\u0000cast":406}},"required":["AccountSid","IpAccessControlListSid","Sid"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(r#"{"\u0000cast":404}"#),
-    base_url: ::std::option::Option::None,
+    output_schema: Some(r#"{"\u0000cast":404}"#),
+    base_url: None,
     security: &[&[0]],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: false,
         destructive: false,
         idempotent: false,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `UpdateSipIpAddress`, and the `application/x-www-form-urlencoded` body it sends.
-#[derive(
-    ::cast_runtime::codegen::serde::Deserialize,
-    ::cast_runtime::codegen::serde::Serialize
-)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
     #[serde(rename = "AccountSid")]
     #[serde(skip_serializing)]
-    pub account_sid: ::std::string::String,
+    pub account_sid: String,
     #[serde(rename = "IpAccessControlListSid")]
     #[serde(skip_serializing)]
-    pub ip_access_control_list_sid: ::std::string::String,
+    pub ip_access_control_list_sid: String,
     #[serde(rename = "Sid")]
     #[serde(skip_serializing)]
-    pub sid: ::std::string::String,
+    pub sid: String,
     #[serde(rename = "IpAddress")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub ip_address: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
     #[serde(rename = "FriendlyName")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub friendly_name: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
     #[serde(rename = "CidrPrefixLength")]
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub cidr_prefix_length: ::std::option::Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr_prefix_length: Option<i64>,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("IpAccessControlListSid", &params.ip_access_control_list_sid)
         .path("Sid", &params.sid)
-        .body(
-            ::cast_runtime::codegen::Encoding::Form,
-            "application/x-www-form-urlencoded",
-            &params,
-        )
+        .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
         .send()
         .await
 }

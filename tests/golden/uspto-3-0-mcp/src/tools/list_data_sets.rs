@@ -2,38 +2,37 @@
 
 //! `GET /`: List available data sets
 
-/// List available data sets
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "list-data-sets",
-    title: ::std::option::Option::Some("List available data sets"),
+    title: Some("List available data sets"),
     description: "List available data sets",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/",
     path_pieces: &["/"],
     input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::Some(
+    output_schema: Some(
         r#"{"type":"object","properties":{"total":{"type":"integer"},"apis":{"type":"array","items":{"type":"object","properties":{"apiKey":{"type":"string","description":"To be used as a dataset parameter value"},"apiVersionNumber":{"type":"string","description":"To be used as a version parameter value"},"apiUrl":{"type":"string","format":"uriref","description":"The URL describing the dataset's fields"},"apiDocumentationUrl":{"type":"string","format":"uriref","description":"A URL to the API console for each API"}}}}}}"#,
     ),
-    base_url: ::std::option::Option::None,
+    base_url: None,
     security: &[],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `list-data-sets`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {}
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
-    if let ::std::result::Result::Err(error) = call.args::<Params>() {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
+    if let Err(error) = call.args::<Params>() {
         return error;
     }
     call.request().send().await

@@ -2,46 +2,43 @@
 
 //! `GET /{dataset}/{version}/fields`: Provides the general information about the API and the list of fields that can be used to query the dataset.
 
-/// Provides the general information about the API and the list of fields that can be used to query the dataset.
-///
-/// This GET API returns the list of all the searchable field names that are in the oa_citations. Please see the 'fields' attribute which returns an array of field names. Each field or a combination of fields can be searched using the syntax options shown below.
+use ::cast_runtime::codegen as cast;
+
 #[allow(clippy::needless_update)]
-pub static TOOL: ::cast_runtime::codegen::ToolDef = ::cast_runtime::codegen::ToolDef {
+pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "list-searchable-fields",
-    title: ::std::option::Option::Some(
+    title: Some(
         "Provides the general information about the API and the list of fields that can be used to query the dataset.",
     ),
     description: "Provides the general information about the API and the list of fields that can be used to query the dataset.\n\nThis GET API returns the list of all the searchable field names that are in the oa_citations. Please see the 'fields' attribute which returns an array of field names. Each field or a combination of fields can be searched using the syntax options shown below.",
-    method: ::cast_runtime::codegen::Method::Get,
+    method: cast::Method::Get,
     path_template: "/{dataset}/{version}/fields",
     path_pieces: &["/", "/", "/fields"],
     input_schema: r#"{"type":"object","properties":{"dataset":{"type":"string","description":"Name of the dataset."},"version":{"type":"string","description":"Version of the dataset."}},"required":["dataset","version"],"additionalProperties":false}"#,
-    output_schema: ::std::option::Option::None,
-    base_url: ::std::option::Option::None,
+    output_schema: None,
+    base_url: None,
     security: &[],
-    annotations: ::cast_runtime::codegen::Annotations {
+    annotations: cast::Annotations {
         read_only: true,
         destructive: false,
         idempotent: true,
     },
-    call: |call| ::std::boxed::Box::pin(handle(call)),
-    ..::cast_runtime::codegen::ToolDef::BASE
+    call: |call| Box::pin(handle(call)),
+    ..cast::ToolDef::BASE
 };
 
 /// The arguments of `list-searchable-fields`.
-#[derive(::cast_runtime::codegen::serde::Deserialize)]
-#[serde(crate = "::cast_runtime::codegen::serde", deny_unknown_fields)]
+#[derive(cast::serde::Deserialize)]
+#[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {
-    pub dataset: ::std::string::String,
-    pub version: ::std::string::String,
+    pub dataset: String,
+    pub version: String,
 }
 
-async fn handle(
-    mut call: ::cast_runtime::codegen::Call,
-) -> ::cast_runtime::codegen::CallToolResult {
+async fn handle(mut call: cast::Call) -> cast::CallToolResult {
     let params: Params = match call.args() {
-        ::std::result::Result::Ok(params) => params,
-        ::std::result::Result::Err(error) => return error,
+        Ok(params) => params,
+        Err(error) => return error,
     };
     call.request()
         .path("dataset", &params.dataset)
