@@ -177,7 +177,11 @@ fn parameter_items(api: &ApiIr) -> BTreeSet<TypeId> {
         param.ty.named(&mut queue);
     }
     let mut items = BTreeSet::new();
+    let mut seen = BTreeSet::new();
     while let Some(id) = queue.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
         match &api.types[id.0].kind {
             TypeKind::Alias(target) => target.named(&mut queue),
             _ => {

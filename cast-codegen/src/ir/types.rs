@@ -105,7 +105,15 @@ pub struct TypeSpace {
     /// Inline string enums by their values: specs repeat the same list on many operations
     /// (Asana's `opt_fields`), and one type serves them all.
     inline_enums: HashMap<Vec<(String, String)>, TypeId>,
+    /// Components being built inside one another right now.
+    depth: usize,
+    /// Components met deeper than [`MAX_NESTING`], built once the outer walk returns, so a
+    /// chain of thousands of references never deepens the stack.
+    deferred: Vec<(usize, TypeId)>,
 }
+
+/// How many components are built inside one another before the next is deferred.
+const MAX_NESTING: usize = 24;
 
 /// The JSON Schema keywords that only annotate: a schema made of these alone allows any JSON.
 const ANNOTATIONS: &[&str] = &[
@@ -129,7 +137,34 @@ impl TypeSpace {
     /// The Rust type of a converted (request-direction) schema found at `pointer`; `hint`
     /// names any inline type it needs.
     pub fn rust_type(&mut self, cx: &mut SchemaCx<'_>, schema: &Value, pointer: &str, hint: &str) -> RustType {
-        self.walk(cx, schema, pointer, hint, None, false)
+        let ty = self.walk(cx, schema, pointer, hint, None, false);
+        while let Some((def, id)) = self.deferred.pop() {
+            self.build_deferred(cx, def, id);
+        }
+        ty
+    }
+
+    /// A deferred component: already named by `Box<Name>` where it was met, so `Name`
+    /// becomes an alias of whatever its schema gives.
+    fn build_deferred(&mut self, cx: &mut SchemaCx<'_>, def: usize, id: TypeId) {
+        let (reference, body) = cx.component(def);
+        let (reference, body) = (reference.to_owned(), body.clone());
+        let name = reference.rsplit('/').next().unwrap_or("schema").to_owned();
+        let pointer = reference.strip_prefix('#').unwrap_or(&reference).to_owned();
+        let ty = self.walk(cx, &body, &pointer, &name, None, false);
+        let alias = if mentions_in(&ty, id, &self.types, 0) {
+            Self::note(
+                cx,
+                &pointer,
+                "a schema that contains itself other than through an object",
+            )
+        } else {
+            ty
+        };
+        self.types[id.0].description = description(&body);
+        self.types[id.0].kind = TypeKind::Alias(alias);
+        self.filled.insert(id.0);
+        self.components.insert(def, Slot::Done(RustType::Named(id)));
     }
 
     fn note(cx: &mut SchemaCx<'_>, pointer: &str, what: &str) -> RustType {
@@ -188,15 +223,30 @@ impl TypeSpace {
         let (reference, body) = cx.component(def);
         let (reference, body) = (reference.to_owned(), body.clone());
         let name = reference.rsplit('/').next().unwrap_or("schema").to_owned();
+        if self.depth >= MAX_NESTING {
+            // Reserved under a name of its own (the alias); Boxed, since it is built later and
+            // may contain what contains it.
+            let id = self.reserve(&name);
+            self.components.insert(def, Slot::Busy(id));
+            self.deferred.push((def, id));
+            let named = RustType::Named(id);
+            return if indirect {
+                named
+            } else {
+                RustType::Boxed(Box::new(named))
+            };
+        }
         let id = self.reserve(&name);
         self.components.insert(def, Slot::Busy(id));
         let pointer = reference.strip_prefix('#').unwrap_or(&reference).to_owned();
+        self.depth += 1;
         let ty = self.walk(cx, &body, &pointer, &name, Some(id), false);
+        self.depth -= 1;
         let ty = if self.filled.contains(&id.0) {
             ty
         } else {
             // Not an item: the component becomes an alias, unless the alias would name itself.
-            let alias = if mentions(&ty, id) {
+            let alias = if mentions_in(&ty, id, &self.types, 0) {
                 Self::note(
                     cx,
                     &pointer,
@@ -276,7 +326,13 @@ impl TypeSpace {
         }
         let types: Vec<&str> = match object.get("type") {
             Some(Value::String(t)) => vec![t.as_str()],
-            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+            Some(Value::Array(ts)) => {
+                let mut once = HashSet::new();
+                ts.iter()
+                    .filter_map(Value::as_str)
+                    .filter(|t| once.insert(*t))
+                    .collect()
+            }
             _ if has_properties(object) || object.contains_key("additionalProperties") => vec!["object"],
             _ if object.contains_key("items") => vec!["array"],
             _ => Vec::new(),
@@ -292,6 +348,11 @@ impl TypeSpace {
             ["null"] => RustType::Any,
             ["array"] => self.array(cx, object, pointer, hint),
             ["object"] => self.object(cx, object, pointer, hint, slot, description(schema)),
+            [unknown] => Self::note(
+                cx,
+                pointer,
+                &format!("`type: {unknown}`, which JSON Schema does not define"),
+            ),
             several => {
                 // `type: [string, integer]`: one variant per type, tried in the spec's order.
                 let members: Vec<Value> = several
@@ -660,13 +721,20 @@ fn variant_name(ty: &RustType, types: &[TypeDef], index: usize) -> String {
     }
 }
 
-/// Whether `ty` names `id` other than through a `Vec` or a map (which would make an alias
-/// of it infinite).
-fn mentions(ty: &RustType, id: TypeId) -> bool {
+/// Whether `ty` names `id` other than through a `Vec` or a map, following the aliases in
+/// `types` (an alias of an alias of itself is as infinite as an alias of itself).
+fn mentions_in(ty: &RustType, id: TypeId, types: &[TypeDef], depth: usize) -> bool {
+    if depth > 64 {
+        return true;
+    }
     match ty {
-        RustType::Named(other) => *other == id,
+        RustType::Named(other) if *other == id => true,
+        RustType::Named(other) => match types.get(other.0).map(|t| &t.kind) {
+            Some(TypeKind::Alias(target)) => mentions_in(target, id, types, depth + 1),
+            _ => false,
+        },
         RustType::Boxed(inner) | RustType::Nullable(inner) | RustType::Vec(inner) | RustType::Map(inner) => {
-            mentions(inner, id)
+            mentions_in(inner, id, types, depth + 1)
         }
         _ => false,
     }
@@ -828,6 +896,47 @@ mod tests {
             &RustType::String,
             "`Id` is an alias of String"
         );
+    }
+
+    #[test]
+    fn a_long_chain_of_components_does_not_exhaust_the_stack() {
+        let n = 20_000;
+        let mut schemas = serde_json::Map::new();
+        for i in 0..n {
+            let next = if i + 1 < n {
+                json!({ "$ref": format!("#/components/schemas/S{}", i + 1) })
+            } else {
+                json!({ "type": "string" })
+            };
+            schemas.insert(
+                format!("S{i}"),
+                json!({ "type": "object", "properties": { "next": next } }),
+            );
+        }
+        let doc = json!({ "components": { "schemas": schemas } });
+        let handle = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let (ty, types, notes) = typed(&doc, json!({ "$ref": "#/components/schemas/S0" }));
+                assert_eq!(notes, 0);
+                assert!(matches!(ty, RustType::Named(_)));
+                assert!(types.len() >= n, "{} types", types.len());
+            })
+            .expect("thread");
+        handle.join().expect("no stack overflow");
+    }
+
+    #[test]
+    fn components_that_only_name_each_other_are_notes_not_alias_cycles() {
+        let doc = json!({ "components": { "schemas": {
+            "A": { "$ref": "#/components/schemas/B" },
+            "B": { "$ref": "#/components/schemas/A" }
+        } } });
+        let (ty, types, notes) = typed(&doc, json!({ "$ref": "#/components/schemas/A" }));
+        assert_eq!(notes, 1);
+        assert_eq!(ty.leaf(&types), &RustType::Json);
+        let (ty, _, notes) = typed(&doc, json!({ "type": ["string", "strange"] }));
+        assert!(matches!(ty, RustType::Json) && notes == 1, "{ty:?}");
     }
 
     #[test]
