@@ -30,50 +30,10 @@ pub struct SharedSchemas {
 
 type Digest32 = [u8; 32];
 
-/// A node's digest and its size as compact JSON, computed from its children's; `on_node`
-/// sees every object and array big enough to share.
-fn census(value: &Value, on_node: &mut dyn FnMut(Digest32)) -> (Digest32, usize) {
-    let mut hasher = Sha256::new();
-    let size = match value {
-        Value::Object(map) => {
-            hasher.update(b"{");
-            let mut size = 2 + map.len().saturating_sub(1);
-            for (key, child) in map {
-                let (digest, child_size) = census(child, on_node);
-                let key_text = serde_json::to_string(key).expect("strings serialize");
-                hasher.update(key_text.as_bytes());
-                hasher.update(digest);
-                size += key_text.len() + 1 + child_size;
-            }
-            size
-        }
-        Value::Array(items) => {
-            hasher.update(b"[");
-            let mut size = 2 + items.len().saturating_sub(1);
-            for child in items {
-                let (digest, child_size) = census(child, on_node);
-                hasher.update(digest);
-                size += child_size;
-            }
-            size
-        }
-        scalar => {
-            let text = scalar.to_string();
-            hasher.update(b"=");
-            hasher.update(text.as_bytes());
-            text.len()
-        }
-    };
-    let digest: Digest32 = hasher.finalize().into();
-    if matches!(value, Value::Object(_) | Value::Array(_)) && size >= MIN_FRAGMENT_BYTES {
-        on_node(digest);
-    }
-    (digest, size)
-}
-
-/// [`census`] again, taking the value apart: children first (so fragments nest), then the
-/// node itself, replaced by a marker when `replace` says so. Digests are those of the
-/// original subtrees, so they match the census.
+/// A node's digest and its size as compact JSON, computed from its children's, taking the
+/// value apart: children first (so fragments nest), then the node itself, which `replace`
+/// sees when it is an object or array big enough to share and may swap for a marker.
+/// Digests are those of the original subtrees, so counting and rewriting agree.
 fn rewrite(value: Value, replace: &mut dyn FnMut(&Value, Digest32) -> Option<Value>) -> (Digest32, usize, Value) {
     let mut hasher = Sha256::new();
     let (size, rebuilt) = match value {
@@ -149,7 +109,10 @@ impl Rewriter<'_> {
 fn counts<'v>(schemas: impl IntoIterator<Item = &'v Value>) -> HashMap<Digest32, usize> {
     let mut counts = HashMap::new();
     for schema in schemas {
-        census(schema, &mut |digest| *counts.entry(digest).or_insert(0) += 1);
+        rewrite(schema.clone(), &mut |_, digest| {
+            *counts.entry(digest).or_insert(0) += 1;
+            None
+        });
     }
     counts
 }

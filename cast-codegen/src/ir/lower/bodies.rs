@@ -1,0 +1,228 @@
+//! Request bodies: which media type is sent, how, and the arguments they become.
+
+use super::*;
+
+pub(super) fn media_essence(media: &str) -> String {
+    media.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// How a media type is sent, and its rank when an operation offers several:
+/// JSON first, then form, then multipart, then text, then raw bytes.
+pub(super) fn body_kind(media: &str) -> (BodyKind, u8) {
+    let essence = media_essence(media);
+    if essence == "application/json" || essence.ends_with("+json") || essence == "*/*" || essence == "text/json" {
+        (BodyKind::Json, 0)
+    } else if essence == "application/x-www-form-urlencoded" {
+        (BodyKind::Form, 1)
+    } else if essence == "multipart/form-data" || essence == "multipart/mixed" {
+        (BodyKind::Multipart, 2)
+    } else if essence.starts_with("text/") {
+        (BodyKind::Text, 3)
+    } else {
+        (BodyKind::Binary, 4)
+    }
+}
+
+pub(super) fn is_binary_schema(doc: &Value, schema: &Value) -> bool {
+    let schema = deref(doc, schema).unwrap_or(schema);
+    let binary =
+        |s: &Value| s.get("format").and_then(Value::as_str) == Some("binary") || s.get("contentMediaType").is_some();
+    binary(schema) || schema.get("items").and_then(|i| deref(doc, i)).is_some_and(binary)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn lower_body(
+    cx: &mut SchemaCx<'_>,
+    space: &mut TypeSpace,
+    type_hint: &str,
+    body: &Value,
+    pointer: &str,
+    label: &str,
+    properties: &mut Map<String, Value>,
+    required: &mut Vec<Value>,
+    taken_args: &mut HashSet<String>,
+    taken_idents: &mut HashSet<String>,
+) -> Result<Option<BodyIr>, Diagnostic> {
+    let doc = cx.doc();
+    let Some(body) = deref(doc, body) else {
+        return Err(
+            Diagnostic::error("C0102", pointer, "cannot resolve the request body's `$ref`")
+                .operation(label)
+                .hint("the operation is skipped"),
+        );
+    };
+    let body_required = body.get("required").and_then(Value::as_bool).unwrap_or(false);
+    let Some((media, media_object)) = body
+        .get("content")
+        .and_then(Value::as_object)
+        .and_then(|content| content.iter().min_by_key(|(media, _)| body_kind(media).1))
+    else {
+        return Ok(None);
+    };
+    let (kind, _) = body_kind(media);
+    let media = if media_essence(media) == "*/*" {
+        "application/json".to_owned()
+    } else {
+        media.clone()
+    };
+    let schema_pointer = format!("{pointer}/content/{}/schema", pointer_token(&media));
+    let schema = media_object.get("schema").cloned().unwrap_or_else(|| json!({}));
+    let resolved = deref(doc, &schema).cloned().unwrap_or_default();
+    let has_properties = resolved
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| !p.is_empty());
+    let plain_object = has_properties
+        && ["allOf", "oneOf", "anyOf", "additionalProperties", "patternProperties"]
+            .iter()
+            .all(|k| resolved.get(k).is_none_or(|v| v == &json!(false)))
+        && !cx.is_nullable(&schema);
+    let flat = match kind {
+        BodyKind::Json => plain_object,
+        BodyKind::Form | BodyKind::Multipart => has_properties,
+        BodyKind::Text | BodyKind::Binary => false,
+    };
+    if !flat {
+        let arg = naming::unique("body".to_owned(), taken_args, usize::MAX);
+        let ident = naming::unique(naming::field_ident(&arg), taken_idents, usize::MAX);
+        let (mut converted, ty) = match kind {
+            BodyKind::Text => (json!({ "type": "string" }), RustType::String),
+            BodyKind::Binary => (
+                json!({ "type": "string", "contentEncoding": "base64", "description": format!("The `{media}` body: base64, or a data: URI.") }),
+                RustType::String,
+            ),
+            _ => {
+                let converted = cx.convert(&schema, &schema_pointer, Direction::Request);
+                let ty = space.rust_type(cx, &converted, &schema_pointer, &format!("{type_hint}Body"));
+                (converted, ty)
+            }
+        };
+        if let Some(map) = converted.as_object_mut() {
+            let description = match kind {
+                BodyKind::Json => "The request body.".to_owned(),
+                _ => format!("The request body, sent as `{media}`."),
+            };
+            map.entry("description").or_insert_with(|| json!(description));
+        }
+        properties.insert(arg.clone(), converted);
+        if body_required {
+            required.push(json!(arg));
+        }
+        return Ok(Some(BodyIr {
+            media,
+            kind,
+            encodings: Vec::new(),
+            shape: BodyShape::Whole {
+                name: ArgName { ident, arg },
+                required: body_required,
+                ty,
+            },
+        }));
+    }
+    let converted = cx.convert(&resolved, &schema_pointer, Direction::Request);
+    let body_required_names: Vec<&str> = resolved
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut fields = Vec::new();
+    let converted_props = converted
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (wire, prop_schema) in &converted_props {
+        let original = resolved["properties"].get(wire).cloned().unwrap_or_default();
+        let arg = if taken_args.contains(wire) {
+            naming::unique(format!("body_{wire}"), taken_args, usize::MAX)
+        } else {
+            naming::unique(wire.clone(), taken_args, usize::MAX)
+        };
+        let ident = naming::unique(naming::field_ident(&arg), taken_idents, usize::MAX);
+        let is_required = body_required && body_required_names.contains(&wire.as_str());
+        if is_required {
+            required.push(json!(arg));
+        }
+        let binary = kind == BodyKind::Multipart && is_binary_schema(doc, &original);
+        let description = text(
+            original
+                .get("description")
+                .or_else(|| deref(doc, &original).and_then(|o| o.get("description"))),
+        );
+        let at = format!("{schema_pointer}/properties/{}", pointer_token(wire));
+        let ty = space.rust_type(
+            cx,
+            prop_schema,
+            &at,
+            &format!("{type_hint}{}", naming::type_ident(wire)),
+        );
+        let mut prop_schema = prop_schema.clone();
+        if binary && let Some(map) = prop_schema.as_object_mut() {
+            let hint = "File contents: base64, or a data: URI (data:TYPE;name=FILE;base64,DATA).";
+            let described = match &description {
+                Some(d) => format!("{d} {hint}"),
+                None => hint.to_owned(),
+            };
+            map.insert("description".into(), json!(described));
+        }
+        properties.insert(arg.clone(), prop_schema);
+        fields.push(FieldIr {
+            name: ArgName { ident, arg },
+            wire: wire.clone(),
+            required: is_required,
+            ty,
+            description,
+            binary,
+        });
+    }
+    let encodings = match kind {
+        BodyKind::Form => form_encodings(
+            media_object,
+            &format!("{pointer}/content/{}", pointer_token(&media)),
+            label,
+            &mut cx.diagnostics,
+        ),
+        _ => Vec::new(),
+    };
+    Ok(Some(BodyIr {
+        media,
+        kind,
+        encodings,
+        shape: BodyShape::Fields(fields),
+    }))
+}
+
+/// The styles a form body's `encoding` object gives its fields: `style`, `explode` and
+/// `allowReserved` as for query parameters, and a JSON `contentType` as JSON text.
+pub(super) fn form_encodings(
+    media_object: &Value,
+    pointer: &str,
+    label: &str,
+    diagnostics: &mut Diagnostics,
+) -> Vec<(String, Styled)> {
+    let Some(encoding) = media_object.get("encoding").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut styled = Vec::new();
+    for (field, entry) in encoding {
+        let at = format!("{pointer}/encoding/{}", pointer_token(field));
+        let json = entry
+            .get("contentType")
+            .and_then(Value::as_str)
+            .is_some_and(|t| body_kind(t).0 == BodyKind::Json);
+        if json {
+            let style = Styled {
+                style: Style::Json,
+                ..Styled::default_for(Location::Query)
+            };
+            styled.push((field.clone(), style));
+        } else if ["style", "explode", "allowReserved"]
+            .iter()
+            .any(|k| entry.get(k).is_some())
+        {
+            let (style, _) = param_style(entry, Location::Query, &at, label, diagnostics);
+            styled.push((field.clone(), style));
+        }
+    }
+    styled
+}

@@ -1,0 +1,460 @@
+//! Spec (as JSON) to [`ApiIr`]: names, parameters, bodies, schemas, selection.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    Annotations, ApiIr, ArgName, BodyIr, BodyKind, BodyShape, FieldIr, HttpMethod, Location, ParamIr, RustType,
+    SchemeIr, SchemeKind, Style, Styled, ToolIr, naming,
+    schema::{Direction, SchemaCx, deref},
+    types::TypeSpace,
+};
+use crate::{
+    diag::{Diagnostic, Diagnostics, pointer_token},
+    load::Source,
+    settings::{AuthScheme, FollowRedirects, KeyLocation, Settings},
+};
+
+mod bodies;
+mod params;
+mod responses;
+mod security;
+mod selection;
+mod servers;
+
+use {bodies::*, params::*, responses::*, security::*, selection::*, servers::*};
+
+/// Lowers a parsed spec. Errors and warnings go to `diagnostics`; the IR is
+/// returned even with errors so that `check` can report everything at once.
+pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mut Diagnostics) -> ApiIr {
+    check_version(doc, diagnostics);
+    let info = doc.get("info").cloned().unwrap_or_default();
+    let title = info
+        .get("title")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or("API");
+    let crate_name = settings.name.clone().unwrap_or_else(|| naming::crate_name(title));
+    if !naming::valid_crate_name(&crate_name) {
+        diagnostics.push(
+            Diagnostic::error("C0303", "", format!("`{crate_name}` is not a valid crate name"))
+                .hint("use ASCII letters, digits, `-` and `_`, starting with a letter (`--name my-api-mcp`)"),
+        );
+    }
+    let version = info
+        .get("version")
+        .and_then(Value::as_str)
+        .filter(|v| is_semver(v))
+        .unwrap_or("0.1.0")
+        .to_owned();
+    let description = info
+        .get("description")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+
+    let base_url = base_url(doc, source, settings, diagnostics);
+    let security = security(doc, settings, &base_url, diagnostics);
+    let mut cx = SchemaCx::new(doc);
+    let mut space = TypeSpace::default();
+    let mut tools = Vec::new();
+    let mut taken_names = HashSet::new();
+    let mut taken_modules = HashSet::new();
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for (path, item) in paths {
+            let item_pointer = format!("/paths/{}", pointer_token(path));
+            if !path.starts_with('/') {
+                // Joined to the server URL as written, `{sub}/items` would let an argument
+                // extend the host name (`api.example.com` + `.attacker.example/items`).
+                diagnostics.push(
+                    Diagnostic::error(
+                        "C0108",
+                        &item_pointer,
+                        format!("the path `{path}` does not start with `/`"),
+                    )
+                    .hint(format!("OpenAPI paths start with `/`: write `/{path}`")),
+                );
+                continue;
+            }
+            let Some(item) = deref(doc, item).and_then(Value::as_object) else {
+                continue;
+            };
+            for (key, operation) in item {
+                let Some(method) = HttpMethod::from_key(key) else {
+                    continue;
+                };
+                let pointer = format!("{item_pointer}/{key}");
+                let lowered = lower_operation(
+                    &mut cx,
+                    &mut space,
+                    OperationRef {
+                        path,
+                        method,
+                        item,
+                        operation,
+                        pointer: &pointer,
+                        global_base: &base_url,
+                        security: &security,
+                    },
+                    settings,
+                    &mut taken_names,
+                    &mut taken_modules,
+                );
+                match lowered {
+                    Ok(tool) => tools.push(tool),
+                    Err(diagnostic) => diagnostics.push(diagnostic),
+                }
+            }
+        }
+    }
+    diagnostics.0.append(&mut cx.diagnostics.0);
+    select(&mut tools, settings, diagnostics);
+    let inbound_scopes = inbound_scopes(&tools, settings, diagnostics);
+    let tool_timeouts = tool_timeouts(&tools, settings, diagnostics);
+
+    ApiIr {
+        crate_name,
+        version,
+        title: title.to_owned(),
+        description: description.map(str::to_owned),
+        base_url,
+        credential_files: credential_files(&security, settings, diagnostics),
+        always: security.always,
+        schemes: security.schemes,
+        static_headers: settings.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        follow_same_origin_redirects: settings.follow_redirects == Some(FollowRedirects::SameOrigin),
+        inbound_scopes,
+        tool_timeouts,
+        tools,
+        types: space.into_types(),
+    }
+}
+
+fn is_semver(version: &str) -> bool {
+    let core = version.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    // Cargo rejects leading zeros (`2026.06.3`).
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0')))
+}
+
+fn check_version(doc: &Value, diagnostics: &mut Diagnostics) {
+    if let Some(swagger) = doc.get("swagger") {
+        diagnostics.push(
+            Diagnostic::error(
+                "C0010",
+                "/swagger",
+                format!("Swagger {} documents are not supported yet", swagger),
+            )
+            .hint("convert it to OpenAPI 3 first (for example with swagger2openapi)"),
+        );
+        return;
+    }
+    match doc.get("openapi").and_then(Value::as_str) {
+        Some(v) if v.starts_with("3.") => {}
+        Some(v) => diagnostics.push(
+            Diagnostic::error("C0011", "/openapi", format!("unsupported OpenAPI version `{v}`"))
+                .hint("Cast reads OpenAPI 3.0 and 3.1"),
+        ),
+        None => diagnostics.push(
+            Diagnostic::error("C0012", "", "the document has no `openapi` version field")
+                .hint("is this an OpenAPI document? it needs `openapi: 3.x.y`"),
+        ),
+    }
+}
+
+struct OperationRef<'a> {
+    path: &'a str,
+    method: HttpMethod,
+    item: &'a Map<String, Value>,
+    operation: &'a Value,
+    pointer: &'a str,
+    /// The API's base URL, for per-operation servers given relative to it.
+    global_base: &'a str,
+    /// The API's security schemes and default requirement.
+    security: &'a Security,
+}
+
+fn text(value: Option<&Value>) -> Option<String> {
+    value
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn max_name_length(settings: &Settings) -> usize {
+    settings.tools.max_name_length.unwrap_or(naming::MAX_TOOL_NAME)
+}
+
+/// The generated name, or the one `[tools.rename]` gives (by operationId or generated name).
+fn choose_name(
+    operation_id: Option<&str>,
+    op: &OperationRef<'_>,
+    settings: &Settings,
+    diagnostics: &mut Diagnostics,
+) -> (String, String) {
+    let max = max_name_length(settings);
+    let generated = naming::tool_name(operation_id, op.method.as_str(), op.path, max);
+    let renames = &settings.tools.rename;
+    let renamed = operation_id
+        .and_then(|id| renames.get(id))
+        .or_else(|| renames.get(&generated));
+    let name = match renamed {
+        Some(name)
+            if !name.is_empty()
+                && name.len() <= max
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+        {
+            name.clone()
+        }
+        Some(name) => {
+            diagnostics.push(
+                Diagnostic::error(
+                    "C0202",
+                    op.pointer,
+                    format!("[tools.rename] gives `{name}`, which is not a valid tool name"),
+                )
+                .operation(operation_id.unwrap_or(&generated))
+                .hint(format!("use 1 to {max} characters of A-Z, a-z, 0-9, `_` and `-`")),
+            );
+            generated.clone()
+        }
+        None => generated.clone(),
+    };
+    (name, generated)
+}
+
+fn lower_operation(
+    cx: &mut SchemaCx<'_>,
+    space: &mut TypeSpace,
+    op: OperationRef<'_>,
+    settings: &Settings,
+    taken_names: &mut HashSet<String>,
+    taken_modules: &mut HashSet<String>,
+) -> Result<ToolIr, Diagnostic> {
+    let doc_operation = op.operation;
+    let operation_id = text(doc_operation.get("operationId"));
+    let label = operation_id
+        .clone()
+        .unwrap_or_else(|| format!("{} {}", op.method.as_str(), op.path));
+    let (name, generated_name) = choose_name(operation_id.as_deref(), &op, settings, &mut cx.diagnostics);
+    let route = format!("{} {}", op.method.as_str(), op.path);
+    let name = naming::unique_tool_name(name, &route, taken_names, max_name_length(settings));
+    let module = naming::unique(naming::module_ident(&name), taken_modules, usize::MAX);
+    let type_hint = naming::type_ident(&name);
+
+    // Parameters: path-item level first, overridden by operation level on (name, in).
+    let mut raw_params: Vec<(String, Value)> = Vec::new();
+    let sources = [
+        (op.item.get("parameters"), format!("{}/../parameters", op.pointer)),
+        (doc_operation.get("parameters"), format!("{}/parameters", op.pointer)),
+    ];
+    for (list, list_pointer) in sources {
+        let Some(list) = list.and_then(Value::as_array) else {
+            continue;
+        };
+        for (index, param) in list.iter().enumerate() {
+            let pointer = format!("{list_pointer}/{index}");
+            let Some(param) = deref(cx.doc(), param) else {
+                return Err(
+                    Diagnostic::error("C0102", pointer, "cannot resolve the parameter's `$ref`")
+                        .operation(&label)
+                        .hint("the operation is skipped"),
+                );
+            };
+            let key = (param.get("name").cloned(), param.get("in").cloned());
+            raw_params.retain(|(_, p)| (p.get("name").cloned(), p.get("in").cloned()) != key);
+            raw_params.push((pointer, param.clone()));
+        }
+    }
+
+    let (path_pieces, template_names) = split_template(op.path);
+    let mut params = Vec::new();
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    let mut taken_args = HashSet::new();
+    let mut taken_idents = HashSet::new();
+    for (pointer, param) in &raw_params {
+        let wire = text(param.get("name")).unwrap_or_default();
+        let location = match param.get("in").and_then(Value::as_str) {
+            Some("path") => Location::Path,
+            Some("query") => Location::Query,
+            Some("header") => Location::Header,
+            Some("cookie") => Location::Cookie,
+            other => {
+                return Err(Diagnostic::error(
+                    "C0104",
+                    pointer.as_str(),
+                    format!("parameter `{wire}` has an unknown location {other:?}"),
+                )
+                .operation(&label)
+                .hint("`in` must be path, query, header or cookie; the operation is skipped"));
+            }
+        };
+        if location == Location::Header
+            && ["accept", "content-type", "authorization"].contains(&wire.to_ascii_lowercase().as_str())
+        {
+            // OpenAPI says these are ignored as parameters; the runtime sets them.
+            continue;
+        }
+        if location == Location::Path && !template_names.contains(&wire) {
+            cx.diagnostics.push(
+                Diagnostic::warning(
+                    "C0107",
+                    pointer.as_str(),
+                    format!("path parameter `{wire}` is not in the path template"),
+                )
+                .operation(&label)
+                .hint("it cannot be sent, so it is left out of the tool's arguments"),
+            );
+            continue;
+        }
+        let (styled, content_schema) = param_style(param, location, pointer, &label, &mut cx.diagnostics);
+        let schema = content_schema
+            .or_else(|| param.get("schema").cloned())
+            .unwrap_or_else(|| json!({ "type": "string" }));
+        let schema_pointer = format!("{pointer}/schema");
+        let mut converted = cx.convert(&schema, &schema_pointer, Direction::Request);
+        let ty = space.rust_type(
+            cx,
+            &converted,
+            &schema_pointer,
+            &format!("{type_hint}{}", naming::type_ident(&wire)),
+        );
+        let description = text(param.get("description"));
+        if let (Some(d), Some(map)) = (&description, converted.as_object_mut()) {
+            map.entry("description").or_insert_with(|| json!(d));
+        }
+        let is_required = location == Location::Path || param.get("required").and_then(Value::as_bool).unwrap_or(false);
+        let arg = naming::unique(wire.clone(), &mut taken_args, usize::MAX);
+        let ident = naming::unique(naming::field_ident(&arg), &mut taken_idents, usize::MAX);
+        if is_required {
+            required.push(json!(arg));
+        }
+        properties.insert(arg.clone(), converted);
+        params.push(ParamIr {
+            name: ArgName { ident, arg },
+            wire,
+            location,
+            styled,
+            required: is_required,
+            ty,
+            description,
+        });
+    }
+
+    let mut path_params = Vec::new();
+    for name in &template_names {
+        match params
+            .iter()
+            .position(|p| p.location == Location::Path && &p.wire == name)
+        {
+            Some(index) => path_params.push(index),
+            None => {
+                // Common in real specs: the template names a parameter nobody declared.
+                cx.diagnostics.push(
+                    Diagnostic::warning("C0105", op.pointer, format!("path parameter `{name}` is not declared"))
+                        .operation(&label)
+                        .hint("it is accepted as a required string"),
+                );
+                let arg = naming::unique(name.clone(), &mut taken_args, usize::MAX);
+                let ident = naming::unique(naming::field_ident(&arg), &mut taken_idents, usize::MAX);
+                properties.insert(arg.clone(), json!({ "type": "string" }));
+                required.push(json!(arg));
+                path_params.push(params.len());
+                params.push(ParamIr {
+                    name: ArgName { ident, arg },
+                    wire: name.clone(),
+                    location: Location::Path,
+                    styled: Styled::default_for(Location::Path),
+                    required: true,
+                    ty: RustType::String,
+                    description: None,
+                });
+            }
+        }
+    }
+
+    let body = match doc_operation.get("requestBody") {
+        Some(body) => lower_body(
+            cx,
+            space,
+            &type_hint,
+            body,
+            &format!("{}/requestBody", op.pointer),
+            &label,
+            &mut properties,
+            &mut required,
+            &mut taken_args,
+            &mut taken_idents,
+        )?,
+        None => None,
+    };
+
+    let mut input_schema = json!({ "type": "object", "properties": properties });
+    if !required.is_empty() {
+        input_schema["required"] = Value::Array(required);
+    }
+    input_schema["additionalProperties"] = json!(false);
+    let input_schema = cx.finish(input_schema);
+    let output_schema = if settings.output_schemas == Some(false) {
+        None
+    } else {
+        output_schema(cx, doc_operation, op.pointer)
+    };
+    let base_url = operation_base(&op);
+    let security = op.security.for_operation(doc_operation);
+
+    let title = text(doc_operation.get("summary"));
+    let long = text(doc_operation.get("description"));
+    let description = match (&title, long) {
+        (Some(t), Some(d)) if !d.starts_with(t.as_str()) => format!("{t}\n\n{d}"),
+        (_, Some(d)) => d,
+        (Some(t), None) => t.clone(),
+        (None, None) => format!("{} {}", op.method.as_str(), op.path),
+    };
+    let description = match &body {
+        Some(body) if body.kind != BodyKind::Json => {
+            format!("{description}\n\nSends the request body as `{}`.", body.media)
+        }
+        _ => description,
+    };
+    let destructive = op.method == HttpMethod::Delete || names_destruction(operation_id.as_deref(), op.path);
+    let annotations = Annotations {
+        read_only: op.method.is_safe(),
+        destructive,
+        idempotent: op.method.is_safe() || matches!(op.method, HttpMethod::Put | HttpMethod::Delete),
+    };
+    let tags = doc_operation
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+    Ok(ToolIr {
+        name,
+        generated_name,
+        operation_id,
+        tags,
+        module,
+        method: op.method,
+        path: op.path.to_owned(),
+        path_pieces,
+        path_params,
+        title,
+        description,
+        params,
+        body,
+        input_schema,
+        output_schema,
+        base_url,
+        security,
+        annotations,
+        enabled: true,
+        why: String::new(),
+    })
+}

@@ -1,0 +1,31 @@
+//! Responses: the output schema a tool advertises.
+
+use super::*;
+
+/// The first success response's JSON schema, when it describes an object (MCP output
+/// schemas must); `writeOnly` properties are left out.
+pub(super) fn output_schema(cx: &mut SchemaCx<'_>, operation: &Value, pointer: &str) -> Option<Value> {
+    let doc = cx.doc();
+    let responses = operation.get("responses")?.as_object()?;
+    let (code, response) = responses.iter().find(|(code, _)| code.starts_with('2'))?;
+    let content = deref(doc, response)?.get("content")?.as_object()?;
+    let (media, media_object) = content.iter().find(|(media, _)| body_kind(media).0 == BodyKind::Json)?;
+    let schema = media_object.get("schema")?;
+    let resolved = deref(doc, schema)?;
+    let is_object = match resolved.get("type") {
+        Some(Value::String(t)) => t == "object",
+        None => resolved.get("properties").is_some(),
+        _ => false,
+    };
+    if !is_object {
+        return None;
+    }
+    let at = format!("{pointer}/responses/{code}/content/{}/schema", pointer_token(media));
+    let converted = cx.convert(schema, &at, Direction::Response);
+    let mut finished = cx.finish(converted);
+    // MCP wants `"type": "object"` at the root of an output schema, and clients are sent it so.
+    if let Some(map) = finished.as_object_mut() {
+        map.entry("type").or_insert_with(|| json!("object"));
+    }
+    Some(finished)
+}
