@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::ir::ApiIr;
@@ -30,52 +30,86 @@ pub struct SharedSchemas {
 
 type Digest32 = [u8; 32];
 
-/// A node's digest and its size as compact JSON, computed from its children's, taking the
-/// value apart: children first (so fragments nest), then the node itself, which `replace`
-/// sees when it is an object or array big enough to share and may swap for a marker.
+/// A node's digest and about its size as compact JSON, computed from its children's.
+/// `replace` sees every object and array big enough to share, children first (so fragments
+/// nest), and may swap it for a marker. Returns the node rewritten only when something in
+/// it was replaced, so counting allocates nothing and rewriting copies only what changes.
 /// Digests are those of the original subtrees, so counting and rewriting agree.
-fn rewrite(value: Value, replace: &mut dyn FnMut(&Value, Digest32) -> Option<Value>) -> (Digest32, usize, Value) {
+fn walk(value: &Value, replace: &mut dyn FnMut(&Value, Digest32) -> Option<Value>) -> (Digest32, usize, Option<Value>) {
     let mut hasher = Sha256::new();
     let (size, rebuilt) = match value {
         Value::Object(map) => {
             hasher.update(b"{");
             let mut size = 2 + map.len().saturating_sub(1);
-            let mut out = Map::new();
-            for (key, child) in map {
-                let (digest, child_size, child) = rewrite(child, replace);
-                let key_text = serde_json::to_string(&key).expect("strings serialize");
-                hasher.update(key_text.as_bytes());
+            let mut changed: Vec<Option<Value>> = Vec::new();
+            for (index, (key, child)) in map.iter().enumerate() {
+                let (digest, child_size, new) = walk(child, replace);
+                hasher.update((key.len() as u64).to_le_bytes());
+                hasher.update(key.as_bytes());
                 hasher.update(digest);
-                size += key_text.len() + 1 + child_size;
-                out.insert(key, child);
+                size += key.len() + 3 + child_size;
+                if new.is_some() {
+                    changed.resize(index, None);
+                    changed.push(new);
+                }
             }
-            (size, Value::Object(out))
+            let rebuilt = (!changed.is_empty()).then(|| {
+                changed.resize(map.len(), None);
+                Value::Object(
+                    map.iter()
+                        .zip(changed)
+                        .map(|((key, child), new)| (key.clone(), new.unwrap_or_else(|| child.clone())))
+                        .collect(),
+                )
+            });
+            (size, rebuilt)
         }
         Value::Array(items) => {
             hasher.update(b"[");
             let mut size = 2 + items.len().saturating_sub(1);
-            let mut out = Vec::with_capacity(items.len());
-            for child in items {
-                let (digest, child_size, child) = rewrite(child, replace);
+            let mut changed: Vec<Option<Value>> = Vec::new();
+            for (index, child) in items.iter().enumerate() {
+                let (digest, child_size, new) = walk(child, replace);
                 hasher.update(digest);
                 size += child_size;
-                out.push(child);
+                if new.is_some() {
+                    changed.resize(index, None);
+                    changed.push(new);
+                }
             }
-            (size, Value::Array(out))
+            let rebuilt = (!changed.is_empty()).then(|| {
+                changed.resize(items.len(), None);
+                Value::Array(
+                    items
+                        .iter()
+                        .zip(changed)
+                        .map(|(child, new)| new.unwrap_or_else(|| child.clone()))
+                        .collect(),
+                )
+            });
+            (size, rebuilt)
+        }
+        Value::String(text) => {
+            hasher.update(b"s");
+            hasher.update((text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+            (text.len() + 2, None)
         }
         scalar => {
             let text = scalar.to_string();
             hasher.update(b"=");
             hasher.update(text.as_bytes());
-            (text.len(), scalar)
+            (text.len(), None)
         }
     };
     let digest: Digest32 = hasher.finalize().into();
-    let shareable = matches!(rebuilt, Value::Object(_) | Value::Array(_)) && size >= MIN_FRAGMENT_BYTES;
-    match shareable.then(|| replace(&rebuilt, digest)).flatten() {
-        Some(marker) => (digest, size, marker),
-        None => (digest, size, rebuilt),
+    if matches!(value, Value::Object(_) | Value::Array(_)) && size >= MIN_FRAGMENT_BYTES {
+        let current = rebuilt.as_ref().unwrap_or(value);
+        if let Some(marker) = replace(current, digest) {
+            return (digest, size, Some(marker));
+        }
     }
+    (digest, size, rebuilt)
 }
 
 struct Rewriter<'c> {
@@ -86,7 +120,7 @@ struct Rewriter<'c> {
 
 impl Rewriter<'_> {
     fn rewrite(&mut self, schema: &Value) -> String {
-        let (_, _, rewritten) = rewrite(schema.clone(), &mut |node, digest| {
+        let (_, _, rewritten) = walk(schema, &mut |node, digest| {
             if self.counts.get(&digest).copied().unwrap_or(0) < 2 {
                 return None;
             }
@@ -102,14 +136,14 @@ impl Rewriter<'_> {
             };
             Some(json!({ MARKER_KEY: id }))
         });
-        serde_json::to_string(&rewritten).expect("JSON values serialize")
+        serde_json::to_string(rewritten.as_ref().unwrap_or(schema)).expect("JSON values serialize")
     }
 }
 
 fn counts<'v>(schemas: impl IntoIterator<Item = &'v Value>) -> HashMap<Digest32, usize> {
     let mut counts = HashMap::new();
     for schema in schemas {
-        rewrite(schema.clone(), &mut |_, digest| {
+        walk(schema, &mut |_, digest| {
             *counts.entry(digest).or_insert(0) += 1;
             None
         });
