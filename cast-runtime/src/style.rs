@@ -183,6 +183,30 @@ pub(crate) fn query(out: &mut String, name: &str, styled: Styled, value: &ParamT
 /// `deepObject` nests to any depth, as the form APIs that use it expect
 /// (`card[number]=…`, `items[0][price]=…`, `expand[]=a`).
 pub(crate) fn form_fields(name: &str, styled: Styled, value: &Value, push: &mut dyn FnMut(String, String)) {
+    nested_fields(name, styled, value, &|key| key.to_owned(), push);
+}
+
+/// A `deepObject` query parameter nested to any depth (`filter[range][min]=1`,
+/// `expand[]=a`), each name segment percent-encoded on its own so no property name can
+/// open or close a bracket.
+pub(crate) fn deep_query(out: &mut String, name: &str, styled: Styled, value: &Value) {
+    let set = if styled.allow_reserved { RESERVED_OK } else { COMPONENT };
+    nested_fields(&encode(name), styled, value, &|key| encode(key), &mut |key, text| {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        let _ = write!(out, "{key}={}", utf8_percent_encode(&text, set));
+    });
+}
+
+/// [`form_fields`] with each property name passed through `segment` before it is bracketed.
+fn nested_fields(
+    name: &str,
+    styled: Styled,
+    value: &Value,
+    segment: &dyn Fn(&str) -> String,
+    push: &mut dyn FnMut(String, String),
+) {
     let text = |value: &Value| match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -197,13 +221,15 @@ pub(crate) fn form_fields(name: &str, styled: Styled, value: &Value, push: &mut 
         (Style::Json, value) => push(name.to_owned(), value.to_string()),
         (Style::DeepObject, Value::Object(fields)) => {
             for (key, value) in fields {
-                form_fields(&format!("{name}[{key}]"), styled, value, push);
+                nested_fields(&format!("{name}[{}]", segment(key)), styled, value, segment, push);
             }
         }
         (Style::DeepObject, Value::Array(items)) => {
             for (index, item) in items.iter().enumerate() {
                 match item {
-                    Value::Object(_) | Value::Array(_) => form_fields(&format!("{name}[{index}]"), styled, item, push),
+                    Value::Object(_) | Value::Array(_) => {
+                        nested_fields(&format!("{name}[{index}]"), styled, item, segment, push)
+                    }
                     Value::Null => {}
                     scalar => push(format!("{name}[]"), text(scalar)),
                 }

@@ -292,6 +292,15 @@ fn cases() -> Vec<(&'static str, Value, Expect)> {
             json!({ "color": rgb }),
             Wire(q("color=R|100|G|200|B|150", "/echo/q/pipeDelimited/obj")),
         ),
+        // deepObject to any depth: arrays as `[]`, nested objects in brackets, each segment encoded.
+        (
+            "query_deep_nested",
+            json!({ "filter": { "tags": ["a", "b c"], "range": { "min": 1, "a]b": "x" } } }),
+            Wire(q(
+                "filter[tags][]=a&filter[tags][]=b%20c&filter[range][min]=1&filter[range][a%5Db]=x",
+                "/echo/q/deep-nested",
+            )),
+        ),
         (
             "query_deep_object",
             json!({ "color": rgb }),
