@@ -224,3 +224,136 @@ pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<Str
     );
     Ok(files)
 }
+
+/// The emitter from IR built by hand: no spec, no lowering.
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::ir::{
+        Annotations, ArgName, BodyIr, BodyKind, BodyShape, FieldIr, HttpMethod, Location, ParamIr, RustType, Styled,
+        ToolIr, TypeId,
+        types::{TypeDef, TypeKind},
+    };
+
+    fn arg(name: &str) -> ArgName {
+        ArgName {
+            ident: name.to_owned(),
+            arg: name.to_owned(),
+        }
+    }
+
+    fn api() -> ApiIr {
+        let status = TypeDef {
+            name: "Status".into(),
+            description: None,
+            kind: TypeKind::Enum(vec![("Open".into(), "open".into()), ("Closed".into(), "closed".into())]),
+        };
+        let shared = json!({ "type": "object", "description": "x".repeat(300) });
+        let tool = |name: &str, method: HttpMethod| ToolIr {
+            name: name.into(),
+            generated_name: name.into(),
+            operation_id: Some(name.into()),
+            tags: vec![],
+            module: name.into(),
+            method,
+            path: "/items/{id}".into(),
+            path_pieces: vec!["/items/".into(), String::new()],
+            path_params: vec![0],
+            title: None,
+            description: format!("{name} an item"),
+            params: vec![ParamIr {
+                name: arg("id"),
+                wire: "id".into(),
+                location: Location::Path,
+                styled: Styled::default_for(Location::Path),
+                required: true,
+                ty: RustType::U64,
+                description: None,
+            }],
+            body: None,
+            input_schema: json!({ "type": "object", "properties": { "id": { "type": "integer" }, "meta": shared.clone() } }),
+            output_schema: None,
+            base_url: None,
+            security: vec![],
+            annotations: Annotations {
+                read_only: false,
+                destructive: false,
+                idempotent: true,
+            },
+            enabled: true,
+            why: String::new(),
+        };
+        let mut update = tool("update_item", HttpMethod::Put);
+        update.body = Some(BodyIr {
+            media: "application/json".into(),
+            kind: BodyKind::Json,
+            encodings: vec![],
+            shape: BodyShape::Fields(vec![FieldIr {
+                name: ArgName {
+                    ident: "body_id".into(),
+                    arg: "body_id".into(),
+                },
+                wire: "id".into(),
+                required: false,
+                ty: RustType::Nullable(Box::new(RustType::Named(TypeId(0)))),
+                description: None,
+                binary: false,
+            }]),
+        });
+        ApiIr {
+            crate_name: "hand-mcp".into(),
+            version: "0.1.0".into(),
+            title: "Hand".into(),
+            description: None,
+            base_url: "http://127.0.0.1:9".into(),
+            schemes: vec![],
+            always: vec![],
+            static_headers: vec![],
+            credential_files: vec![],
+            follow_same_origin_redirects: false,
+            inbound_scopes: vec![],
+            tool_timeouts: vec![],
+            tools: vec![tool("get_item", HttpMethod::Get), update],
+            types: vec![status],
+        }
+    }
+
+    #[test]
+    fn a_hand_made_api_emits_types_shared_schemas_and_one_params_struct_per_tool() {
+        let files = emit(&api(), &Settings::default(), "hand.json").expect("emits");
+        let types = &files["src/types.rs"];
+        assert!(types.contains("pub enum Status {"), "{types}");
+        assert!(types.contains(r#"#[serde(rename = "closed")]"#), "{types}");
+        // The 300-byte `meta` schema appears in both tools: stored once, named twice.
+        let schemas = &files["src/schemas.rs"];
+        assert_eq!(schemas.matches(&"x".repeat(300)).count(), 1, "{schemas}");
+        let get = &files["src/tools/get_item.rs"];
+        assert!(!get.contains(&"x".repeat(300)), "{get}");
+        assert!(
+            get.contains(r#"call.request().path("id", &params.id).send().await"#),
+            "{get}"
+        );
+        assert!(
+            get.contains("pub id: u64,") && get.contains("..cast::ToolDef::BASE"),
+            "{get}"
+        );
+        let update = &files["src/tools/update_item.rs"];
+        for expected in [
+            r#"#[serde(rename(deserialize = "body_id", serialize = "id"))]"#,
+            r#"#[serde(deserialize_with = "cast::present")]"#,
+            "pub body_id: Option<cast::Nullable<super::super::types::Status>>,",
+            r#".body(cast::Encoding::Json, "application/json", &params)"#,
+            "#[serde(skip_serializing)]",
+        ] {
+            assert!(update.contains(expected), "{expected} in {update}");
+        }
+        let main = &files["src/main.rs"];
+        assert!(
+            main.contains("mod types;") && main.contains("fragments: schemas::FRAGMENTS"),
+            "{main}"
+        );
+        assert!(main.contains(&format!("CONTRACT == {RUNTIME_CONTRACT}")), "{main}");
+    }
+}
