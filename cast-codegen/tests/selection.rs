@@ -103,7 +103,8 @@ fn path_parameters_missing_from_the_template_are_left_out_everywhere() {
     assert_eq!(tool.input_schema["required"], serde_json::json!(["id"]));
     assert!(tool.input_schema["properties"].get("ghost").is_none());
     assert_eq!(tool.params.len(), 1);
-    assert_eq!(tool.path_params, [0]);
+    assert_eq!(tool.template.params().collect::<Vec<_>>(), [0]);
+    assert_eq!(tool.template.pieces(), ["/items/", ""]);
     assert!(
         diagnostics
             .to_string()

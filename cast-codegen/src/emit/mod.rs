@@ -232,8 +232,8 @@ mod tests {
 
     use super::*;
     use crate::ir::{
-        Annotations, ArgName, BodyIr, BodyKind, BodyShape, FieldIr, HttpMethod, Location, ParamIr, RustType, Styled,
-        ToolIr, TypeId,
+        Annotations, ArgName, BodyIr, BodyKind, BodyShape, FieldIr, HttpMethod, Location, ParamIr, PathTemplate,
+        RustType, Segment, Styled, ToolIr, TypeId,
         types::{TypeDef, TypeKind},
     };
 
@@ -259,8 +259,7 @@ mod tests {
             module: name.into(),
             method,
             path: "/items/{id}".into(),
-            path_pieces: vec!["/items/".into(), String::new()],
-            path_params: vec![0],
+            template: PathTemplate(vec![Segment::Literal("/items/".into()), Segment::Param(0)]),
             title: None,
             description: format!("{name} an item"),
             params: vec![ParamIr {

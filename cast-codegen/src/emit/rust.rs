@@ -297,7 +297,7 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
     let description = &tool.description;
     let method = method(tool.method);
     let path_template = &tool.path;
-    let pieces = &tool.path_pieces;
+    let pieces = tool.template.pieces();
     let schema = raw_string(input_schema);
     let output_schema = match output_schema {
         Some(schema) => {
@@ -326,8 +326,8 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
     let param_sent = if params_are_body { Sent::Skip } else { Sent::Never };
     let mut fields = Vec::new();
     let mut chain = Vec::new();
-    for index in &tool.path_params {
-        chain.push(param_call(&tool.params[*index]));
+    for index in tool.template.params() {
+        chain.push(param_call(&tool.params[index]));
     }
     for param in &tool.params {
         if param.location != Location::Path {

@@ -208,10 +208,8 @@ pub struct ToolIr {
     pub method: HttpMethod,
     /// Path template as in the spec.
     pub path: String,
-    /// Literal pieces around the path parameters (`n + 1` for `n` parameters).
-    pub path_pieces: Vec<String>,
-    /// Index into `params` of each path parameter, in template order.
-    pub path_params: Vec<usize>,
+    /// The same template, parsed: literal text and parameters in order.
+    pub template: PathTemplate,
     /// `summary`.
     pub title: Option<String>,
     /// What the model reads.
@@ -245,6 +243,42 @@ impl ToolIr {
             None => Vec::new(),
         };
         self.params.iter().map(|p| &p.ty).chain(body)
+    }
+}
+
+/// A path template, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathTemplate(pub Vec<Segment>);
+
+/// One part of a path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Text sent as written.
+    Literal(String),
+    /// A parameter: an index into [`ToolIr::params`].
+    Param(usize),
+}
+
+impl PathTemplate {
+    /// The literal text around each parameter: `n + 1` pieces for `n` parameters, empty
+    /// where two parameters or an end meet (the runtime's `path_pieces`).
+    pub fn pieces(&self) -> Vec<String> {
+        let mut pieces = vec![String::new()];
+        for segment in &self.0 {
+            match segment {
+                Segment::Literal(text) => pieces.last_mut().expect("never empty").push_str(text),
+                Segment::Param(_) => pieces.push(String::new()),
+            }
+        }
+        pieces
+    }
+
+    /// The parameters, in template order.
+    pub fn params(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().filter_map(|s| match s {
+            Segment::Param(index) => Some(*index),
+            Segment::Literal(_) => None,
+        })
     }
 }
 

@@ -348,7 +348,7 @@ fn lower_operation(
         });
     }
 
-    let mut path_params = Vec::new();
+    let mut path_params = Vec::with_capacity(template_names.len());
     for name in &template_names {
         match params
             .iter()
@@ -443,8 +443,7 @@ fn lower_operation(
         module,
         method: op.method,
         path: op.path.to_owned(),
-        path_pieces,
-        path_params,
+        template: template(path_pieces, &path_params),
         title,
         description,
         params,

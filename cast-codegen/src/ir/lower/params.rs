@@ -1,6 +1,21 @@
 //! Parameters: path templates and OpenAPI styles.
 
 use super::*;
+use crate::ir::{PathTemplate, Segment};
+
+/// The parsed template from [`split_template`]'s pieces and each name's parameter index.
+pub(super) fn template(pieces: Vec<String>, params: &[usize]) -> PathTemplate {
+    let mut segments = Vec::with_capacity(pieces.len() + params.len());
+    for (index, piece) in pieces.into_iter().enumerate() {
+        if !piece.is_empty() {
+            segments.push(Segment::Literal(piece));
+        }
+        if let Some(param) = params.get(index) {
+            segments.push(Segment::Param(*param));
+        }
+    }
+    PathTemplate(segments)
+}
 
 /// Splits `/items/{id}/tags` into `["/items/", "/tags"]` and `["id"]`.
 pub(super) fn split_template(path: &str) -> (Vec<String>, Vec<String>) {
