@@ -152,19 +152,25 @@ impl TypeSpace {
         let name = reference.rsplit('/').next().unwrap_or("schema").to_owned();
         let pointer = reference.strip_prefix('#').unwrap_or(&reference).to_owned();
         let ty = self.walk(cx, &body, &pointer, &name, None, false);
-        let alias = if mentions_in(&ty, id, &self.types, 0) {
+        let alias = self.alias(cx, id, ty, &body, &pointer);
+        self.components.insert(def, Slot::Done(alias));
+    }
+
+    /// Makes component `id` an alias of `ty`, unless the alias would name itself.
+    fn alias(&mut self, cx: &mut SchemaCx<'_>, id: TypeId, ty: RustType, body: &Value, pointer: &str) -> RustType {
+        let target = if mentions_in(&ty, id, &self.types, 0) {
             Self::note(
                 cx,
-                &pointer,
+                pointer,
                 "a schema that contains itself other than through an object",
             )
         } else {
             ty
         };
-        self.types[id.0].description = description(&body);
-        self.types[id.0].kind = TypeKind::Alias(alias);
+        self.types[id.0].description = description(body);
+        self.types[id.0].kind = TypeKind::Alias(target);
         self.filled.insert(id.0);
-        self.components.insert(def, Slot::Done(RustType::Named(id)));
+        RustType::Named(id)
     }
 
     fn note(cx: &mut SchemaCx<'_>, pointer: &str, what: &str) -> RustType {
@@ -242,23 +248,11 @@ impl TypeSpace {
         self.depth += 1;
         let ty = self.walk(cx, &body, &pointer, &name, Some(id), false);
         self.depth -= 1;
+        // Not an item: the component becomes an alias.
         let ty = if self.filled.contains(&id.0) {
             ty
         } else {
-            // Not an item: the component becomes an alias, unless the alias would name itself.
-            let alias = if mentions_in(&ty, id, &self.types, 0) {
-                Self::note(
-                    cx,
-                    &pointer,
-                    "a schema that contains itself other than through an object",
-                )
-            } else {
-                ty
-            };
-            self.types[id.0].description = description(&body);
-            self.types[id.0].kind = TypeKind::Alias(alias);
-            self.filled.insert(id.0);
-            RustType::Named(id)
+            self.alias(cx, id, ty, &body, &pointer)
         };
         self.components.insert(def, Slot::Done(ty.clone()));
         ty
