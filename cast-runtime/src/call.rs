@@ -11,7 +11,7 @@ use crate::{
     body::Encoding,
     param::{ParamText, ParamValue},
     style::{self, In, Style, Styled},
-    upstream::Upstream,
+    upstream::{Prepared, Upstream},
 };
 
 /// One tool invocation: the client's arguments and the way upstream.
@@ -175,8 +175,18 @@ impl Request<'_> {
 
     /// Sends the request and turns the response into a tool result.
     pub async fn send(self) -> CallToolResult {
+        let upstream = self.call.upstream.clone();
+        match self.prepare() {
+            Ok(prepared) => upstream.send(prepared).await,
+            Err(error) => error,
+        }
+    }
+
+    /// The request as it will be sent, or the tool error that stops it; sent by [`run`].
+    #[allow(clippy::result_large_err)]
+    pub fn prepare(self) -> Result<Prepared, CallToolResult> {
         if let Some(message) = self.error {
-            return tool_error(message);
+            return Err(tool_error(message));
         }
         let tool = self.call.tool;
         let mut path = String::with_capacity(tool.path_template.len() + 16);
@@ -190,16 +200,14 @@ impl Request<'_> {
                         path.push_str(value);
                     }
                     None => {
-                        return tool_error(format!("`{}` is missing a path parameter", tool.name));
+                        return Err(tool_error(format!("`{}` is missing a path parameter", tool.name)));
                     }
                 }
             }
             path.push_str(piece);
         }
-        if let Err(message) = check_path_values(&path, &spans) {
-            return tool_error(message);
-        }
-        let prepared = crate::upstream::Prepared {
+        check_path_values(&path, &spans).map_err(tool_error)?;
+        Ok(Prepared {
             tool,
             caller: self.call.caller.clone(),
             path,
@@ -207,9 +215,23 @@ impl Request<'_> {
             headers: self.headers,
             cookies: self.cookies,
             body: self.body,
-        };
-        self.call.upstream.send(prepared).await
+        })
     }
+}
+
+/// What a generated tool's handler is: plain code that reads the arguments and builds the
+/// request. It is not async, so no tool compiles a future of its own; [`run`] sends.
+pub type Handler = fn(&mut Call) -> Result<Prepared, CallToolResult>;
+
+/// Runs `handler` on a call and sends what it built: the one future every tool shares.
+pub fn run(call: Call, handler: Handler) -> crate::api::ToolFuture {
+    Box::pin(async move {
+        let mut call = call;
+        match handler(&mut call) {
+            Ok(prepared) => call.upstream.send(prepared).await,
+            Err(error) => error,
+        }
+    })
 }
 
 /// Refuses a path whose arguments would change which resource it names: a value that

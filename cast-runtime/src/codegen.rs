@@ -16,9 +16,10 @@ pub use rmcp::model::CallToolResult;
 pub use crate::{
     api::{Annotations, Api, Method, Redirects, Scheme, SchemeKind, ToolDef, ToolFuture},
     body::Encoding,
-    call::{Call, Request, tool_error},
+    call::{Call, Handler, Request, run, tool_error},
     cli::main,
     param::{ParamText, ParamValue, param_text_of},
     style::{In, Style, Styled},
+    upstream::Prepared,
     value::{Nullable, present},
 };

@@ -200,15 +200,15 @@ pub struct UpstreamConfig<'a> {
 
 /// A request whose path, query, headers and body are final.
 #[derive(Debug)]
-pub(crate) struct Prepared {
-    pub tool: &'static ToolDef,
+pub struct Prepared {
+    pub(crate) tool: &'static ToolDef,
     /// The inbound caller's label, when the transport authenticated one.
-    pub caller: Option<Arc<str>>,
-    pub path: String,
-    pub query: String,
-    pub headers: Vec<(&'static str, String)>,
-    pub cookies: Vec<String>,
-    pub body: Option<Vec<u8>>,
+    pub(crate) caller: Option<Arc<str>>,
+    pub(crate) path: String,
+    pub(crate) query: String,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) cookies: Vec<String>,
+    pub(crate) body: Option<Vec<u8>>,
 }
 
 /// The credentials of one request, placed where their schemes say, and the forms

@@ -331,7 +331,7 @@ mod tests {
         let get = &files["src/tools/get_item.rs"];
         assert!(!get.contains(&"x".repeat(300)), "{get}");
         assert!(
-            get.contains(r#"call.request().path("id", &params.id).send().await"#),
+            get.contains(r#"call.request().path("id", &params.id).prepare()"#),
             "{get}"
         );
         assert!(

@@ -402,18 +402,9 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
         quote!(#[derive(cast::serde::Deserialize)])
     };
     let read_params = if fields.is_empty() {
-        quote! {
-            if let Err(error) = call.args::<Params>() {
-                return error;
-            }
-        }
+        quote!(call.args::<Params>()?;)
     } else {
-        quote! {
-            let params: Params = match call.args() {
-                Ok(params) => params,
-                Err(error) => return error,
-            };
-        }
+        quote!(let params: Params = call.args()?;)
     };
     quote! {
         #![doc = #module_doc]
@@ -437,7 +428,7 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
                 destructive: #destructive,
                 idempotent: #idempotent,
             },
-            call: |call| Box::pin(handle(call)),
+            call: |call| cast::run(call, handle),
             ..cast::ToolDef::BASE
         };
 
@@ -449,12 +440,13 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
         }
 
 
-        async fn handle(mut call: cast::Call) -> cast::CallToolResult {
+        // Not async: the runtime's one future sends what this builds.
+        #[allow(clippy::result_large_err)]
+        fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
             #read_params
             call.request()
                 #(#chain)*
-                .send()
-                .await
+                .prepare()
         }
     }
 }

@@ -21,7 +21,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         destructive: false,
         idempotent: false,
     },
-    call: |call| Box::pin(handle(call)),
+    call: |call| cast::run(call, handle),
     ..cast::ToolDef::BASE
 };
 
@@ -38,15 +38,12 @@ struct Params {
     pub data: Option<super::super::types::ModifyDependentsRequest>,
 }
 
-async fn handle(mut call: cast::Call) -> cast::CallToolResult {
-    let params: Params = match call.args() {
-        Ok(params) => params,
-        Err(error) => return error,
-    };
+#[allow(clippy::result_large_err)]
+fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
+    let params: Params = call.args()?;
     call.request()
         .path("task_gid", &params.task_gid)
         .query("opt_pretty", &params.opt_pretty)
         .body(cast::Encoding::Json, "application/json", &params)
-        .send()
-        .await
+        .prepare()
 }

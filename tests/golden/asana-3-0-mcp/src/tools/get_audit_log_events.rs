@@ -23,7 +23,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         destructive: false,
         idempotent: true,
     },
-    call: |call| Box::pin(handle(call)),
+    call: |call| cast::run(call, handle),
     ..cast::ToolDef::BASE
 };
 
@@ -50,11 +50,9 @@ struct Params {
     pub offset: Option<String>,
 }
 
-async fn handle(mut call: cast::Call) -> cast::CallToolResult {
-    let params: Params = match call.args() {
-        Ok(params) => params,
-        Err(error) => return error,
-    };
+#[allow(clippy::result_large_err)]
+fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
+    let params: Params = call.args()?;
     call.request()
         .path("workspace_gid", &params.workspace_gid)
         .query("start_at", &params.start_at)
@@ -65,6 +63,5 @@ async fn handle(mut call: cast::Call) -> cast::CallToolResult {
         .query("resource_gid", &params.resource_gid)
         .query("limit", &params.limit)
         .query("offset", &params.offset)
-        .send()
-        .await
+        .prepare()
 }

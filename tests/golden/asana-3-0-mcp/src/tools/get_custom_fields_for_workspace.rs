@@ -23,7 +23,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         destructive: false,
         idempotent: true,
     },
-    call: |call| Box::pin(handle(call)),
+    call: |call| cast::run(call, handle),
     ..cast::ToolDef::BASE
 };
 
@@ -44,11 +44,9 @@ struct Params {
     >,
 }
 
-async fn handle(mut call: cast::Call) -> cast::CallToolResult {
-    let params: Params = match call.args() {
-        Ok(params) => params,
-        Err(error) => return error,
-    };
+#[allow(clippy::result_large_err)]
+fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
+    let params: Params = call.args()?;
     call.request()
         .path("workspace_gid", &params.workspace_gid)
         .query("opt_pretty", &params.opt_pretty)
@@ -64,6 +62,5 @@ async fn handle(mut call: cast::Call) -> cast::CallToolResult {
             },
             &params.opt_fields,
         )
-        .send()
-        .await
+        .prepare()
 }

@@ -21,7 +21,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         destructive: false,
         idempotent: true,
     },
-    call: |call| Box::pin(handle(call)),
+    call: |call| cast::run(call, handle),
     ..cast::ToolDef::BASE
 };
 
@@ -36,11 +36,9 @@ struct Params {
     pub opt_fields: Option<Vec<super::super::types::CreateTeamOptFieldsItem>>,
 }
 
-async fn handle(mut call: cast::Call) -> cast::CallToolResult {
-    let params: Params = match call.args() {
-        Ok(params) => params,
-        Err(error) => return error,
-    };
+#[allow(clippy::result_large_err)]
+fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
+    let params: Params = call.args()?;
     call.request()
         .path("team_gid", &params.team_gid)
         .query("opt_pretty", &params.opt_pretty)
@@ -54,6 +52,5 @@ async fn handle(mut call: cast::Call) -> cast::CallToolResult {
             },
             &params.opt_fields,
         )
-        .send()
-        .await
+        .prepare()
 }

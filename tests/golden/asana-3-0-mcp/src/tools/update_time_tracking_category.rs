@@ -21,7 +21,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         destructive: false,
         idempotent: true,
     },
-    call: |call| Box::pin(handle(call)),
+    call: |call| cast::run(call, handle),
     ..cast::ToolDef::BASE
 };
 
@@ -43,11 +43,9 @@ struct Params {
     pub data: Option<super::super::types::TimeTrackingCategoryUpdateRequest>,
 }
 
-async fn handle(mut call: cast::Call) -> cast::CallToolResult {
-    let params: Params = match call.args() {
-        Ok(params) => params,
-        Err(error) => return error,
-    };
+#[allow(clippy::result_large_err)]
+fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
+    let params: Params = call.args()?;
     call.request()
         .path("time_tracking_category_gid", &params.time_tracking_category_gid)
         .query("opt_pretty", &params.opt_pretty)
@@ -62,6 +60,5 @@ async fn handle(mut call: cast::Call) -> cast::CallToolResult {
             &params.opt_fields,
         )
         .body(cast::Encoding::Json, "application/json", &params)
-        .send()
-        .await
+        .prepare()
 }

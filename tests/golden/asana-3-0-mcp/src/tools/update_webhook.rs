@@ -21,7 +21,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         destructive: false,
         idempotent: true,
     },
-    call: |call| Box::pin(handle(call)),
+    call: |call| cast::run(call, handle),
     ..cast::ToolDef::BASE
 };
 
@@ -41,11 +41,9 @@ struct Params {
     pub data: Option<super::super::types::WebhookUpdateRequest>,
 }
 
-async fn handle(mut call: cast::Call) -> cast::CallToolResult {
-    let params: Params = match call.args() {
-        Ok(params) => params,
-        Err(error) => return error,
-    };
+#[allow(clippy::result_large_err)]
+fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
+    let params: Params = call.args()?;
     call.request()
         .path("webhook_gid", &params.webhook_gid)
         .query("opt_pretty", &params.opt_pretty)
@@ -60,6 +58,5 @@ async fn handle(mut call: cast::Call) -> cast::CallToolResult {
             &params.opt_fields,
         )
         .body(cast::Encoding::Json, "application/json", &params)
-        .send()
-        .await
+        .prepare()
 }

@@ -21,7 +21,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         destructive: false,
         idempotent: true,
     },
-    call: |call| Box::pin(handle(call)),
+    call: |call| cast::run(call, handle),
     ..cast::ToolDef::BASE
 };
 
@@ -44,17 +44,14 @@ struct Params {
     pub r#gen: Option<bool>,
 }
 
-async fn handle(mut call: cast::Call) -> cast::CallToolResult {
-    let params: Params = match call.args() {
-        Ok(params) => params,
-        Err(error) => return error,
-    };
+#[allow(clippy::result_large_err)]
+fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
+    let params: Params = call.args()?;
     call.request()
         .query("type", &params.r#type)
         .query("self", &params.self_)
         .header("X-Request-ID", &params.x_request_id)
         .query("2nd", &params._2nd)
         .query("gen", &params.r#gen)
-        .send()
-        .await
+        .prepare()
 }

@@ -23,7 +23,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         destructive: false,
         idempotent: false,
     },
-    call: |call| Box::pin(handle(call)),
+    call: |call| cast::run(call, handle),
     ..cast::ToolDef::BASE
 };
 
@@ -36,11 +36,9 @@ struct Params {
     pub note: Option<String>,
 }
 
-async fn handle(mut call: cast::Call) -> cast::CallToolResult {
-    let params: Params = match call.args() {
-        Ok(params) => params,
-        Err(error) => return error,
-    };
+#[allow(clippy::result_large_err)]
+fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
+    let params: Params = call.args()?;
     call.request()
         .body(
             cast::Encoding::Multipart {
@@ -49,6 +47,5 @@ async fn handle(mut call: cast::Call) -> cast::CallToolResult {
             "multipart/form-data",
             &params,
         )
-        .send()
-        .await
+        .prepare()
 }

@@ -21,7 +21,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         destructive: false,
         idempotent: false,
     },
-    call: |call| Box::pin(handle(call)),
+    call: |call| cast::run(call, handle),
     ..cast::ToolDef::BASE
 };
 
@@ -109,14 +109,11 @@ struct Params {
     pub content_sid: Option<String>,
 }
 
-async fn handle(mut call: cast::Call) -> cast::CallToolResult {
-    let params: Params = match call.args() {
-        Ok(params) => params,
-        Err(error) => return error,
-    };
+#[allow(clippy::result_large_err)]
+fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
+    let params: Params = call.args()?;
     call.request()
         .path("AccountSid", &params.account_sid)
         .body(cast::Encoding::Form, "application/x-www-form-urlencoded", &params)
-        .send()
-        .await
+        .prepare()
 }

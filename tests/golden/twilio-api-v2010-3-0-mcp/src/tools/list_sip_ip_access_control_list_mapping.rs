@@ -27,7 +27,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         destructive: false,
         idempotent: true,
     },
-    call: |call| Box::pin(handle(call)),
+    call: |call| cast::run(call, handle),
     ..cast::ToolDef::BASE
 };
 
@@ -50,17 +50,14 @@ struct Params {
     pub page_token: Option<String>,
 }
 
-async fn handle(mut call: cast::Call) -> cast::CallToolResult {
-    let params: Params = match call.args() {
-        Ok(params) => params,
-        Err(error) => return error,
-    };
+#[allow(clippy::result_large_err)]
+fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
+    let params: Params = call.args()?;
     call.request()
         .path("AccountSid", &params.account_sid)
         .path("DomainSid", &params.domain_sid)
         .query("PageSize", &params.page_size)
         .query("Page", &params.page)
         .query("PageToken", &params.page_token)
-        .send()
-        .await
+        .prepare()
 }

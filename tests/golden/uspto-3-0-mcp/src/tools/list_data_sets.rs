@@ -23,7 +23,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         destructive: false,
         idempotent: true,
     },
-    call: |call| Box::pin(handle(call)),
+    call: |call| cast::run(call, handle),
     ..cast::ToolDef::BASE
 };
 
@@ -31,9 +31,8 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
 #[derive(cast::serde::Deserialize)]
 #[serde(crate = "cast::serde", deny_unknown_fields)]
 struct Params {}
-async fn handle(mut call: cast::Call) -> cast::CallToolResult {
-    if let Err(error) = call.args::<Params>() {
-        return error;
-    }
-    call.request().send().await
+#[allow(clippy::result_large_err)]
+fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
+    call.args::<Params>()?;
+    call.request().prepare()
 }
