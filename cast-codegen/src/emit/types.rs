@@ -123,23 +123,6 @@ pub enum Sent<'a> {
     Never,
 }
 
-impl RustType {
-    /// The type an alias chain ends at.
-    fn leaf_alias<'t>(&'t self, types: &'t [TypeDef]) -> &'t RustType {
-        let mut ty = self;
-        for _ in 0..64 {
-            match ty {
-                RustType::Named(id) => match &types[id.0].kind {
-                    TypeKind::Alias(target) => ty = target,
-                    _ => return ty,
-                },
-                _ => return ty,
-            }
-        }
-        ty
-    }
-}
-
 /// The named types the enabled tools reach, in id order.
 fn reachable(api: &ApiIr) -> BTreeSet<TypeId> {
     let mut queue = Vec::new();

@@ -792,6 +792,21 @@ impl RustType {
         ty
     }
 
+    /// The type an alias chain ends at.
+    pub fn leaf_alias<'t>(&'t self, types: &'t [TypeDef]) -> &'t RustType {
+        let mut ty = self;
+        for _ in 0..64 {
+            match ty {
+                RustType::Named(id) => match &types[id.0].kind {
+                    TypeKind::Alias(target) => ty = target,
+                    _ => return ty,
+                },
+                _ => return ty,
+            }
+        }
+        ty
+    }
+
     /// Pushes the named types this type mentions directly.
     pub fn named(&self, out: &mut Vec<TypeId>) {
         match self {
