@@ -102,7 +102,7 @@ fn path_parameters_missing_from_the_template_are_left_out_everywhere() {
     let tool = &api.tools[0];
     assert_eq!(tool.input_schema["required"], serde_json::json!(["id"]));
     assert!(tool.input_schema["properties"].get("ghost").is_none());
-    assert_eq!(tool.params.len(), 1);
+    assert_eq!(tool.args.len(), 1);
     assert_eq!(tool.template.params().collect::<Vec<_>>(), [0]);
     assert_eq!(tool.template.pieces(), ["/items/", ""]);
     assert!(

@@ -1,10 +1,6 @@
 //! The static description of a generated server: everything decided at generation time.
 
-use std::{future::Future, pin::Pin};
-
-use rmcp::model::CallToolResult;
-
-use crate::call::Call;
+use crate::call::{Handler, Refusal};
 
 /// One generated MCP server: its identity, upstream and tools.
 #[derive(Debug)]
@@ -188,8 +184,25 @@ pub struct Annotations {
     pub idempotent: bool,
 }
 
-/// A boxed tool future; tools are stored as plain function pointers in static tables.
-pub type ToolFuture = Pin<Box<dyn Future<Output = CallToolResult> + Send>>;
+/// The usual combinations, by name, so generated tools say which they are in one word.
+impl Annotations {
+    /// Reads and changes nothing (`GET`, `HEAD`, `OPTIONS`).
+    pub const READ_ONLY: Self = Self::new(true, false, true);
+    /// Changes something; each call may change it again (`POST`, `PATCH`).
+    pub const WRITE: Self = Self::new(false, false, false);
+    /// Changes something; repeating the call changes nothing more (`PUT`).
+    pub const IDEMPOTENT_WRITE: Self = Self::new(false, false, true);
+    /// May destroy data; repeating the call destroys nothing more (`DELETE`).
+    pub const DESTRUCTIVE: Self = Self::new(false, true, true);
+
+    const fn new(read_only: bool, destructive: bool, idempotent: bool) -> Self {
+        Self {
+            read_only,
+            destructive,
+            idempotent,
+        }
+    }
+}
 
 /// One tool: one upstream operation.
 #[derive(Debug)]
@@ -205,6 +218,7 @@ pub struct ToolDef {
     /// Path template as written in the spec, for logs (`/items/{id}`).
     pub path_template: &'static str,
     /// The template's literal pieces around its parameters: `n` parameters, `n + 1` pieces.
+    /// Empty for a template without parameters, which is its own one piece.
     pub path_pieces: &'static [&'static str],
     /// The advertised input JSON Schema, as JSON text (parsed once at start).
     pub input_schema: &'static str,
@@ -217,11 +231,20 @@ pub struct ToolDef {
     pub security: &'static [&'static [usize]],
     /// MCP annotations.
     pub annotations: Annotations,
-    /// The typed handler.
-    pub call: fn(Call) -> ToolFuture,
+    /// The typed handler: reads the arguments and builds the request the runtime sends.
+    pub handle: Handler,
 }
 
 impl ToolDef {
+    /// The literal pieces of the path template, around its parameters.
+    pub(crate) fn pieces(&self) -> &[&'static str] {
+        if self.path_pieces.is_empty() {
+            std::slice::from_ref(&self.path_template)
+        } else {
+            self.path_pieces
+        }
+    }
+
     /// The defaults every generated `TOOL` static ends with (`..ToolDef::BASE`), so a field
     /// added to the runtime later does not break crates generated before it.
     pub const BASE: ToolDef = ToolDef {
@@ -235,11 +258,7 @@ impl ToolDef {
         output_schema: None,
         base_url: None,
         security: &[],
-        annotations: Annotations {
-            read_only: true,
-            destructive: false,
-            idempotent: true,
-        },
-        call: |_| Box::pin(async { crate::call::tool_error("this tool has no handler") }),
+        annotations: Annotations::READ_ONLY,
+        handle: |_| Err(Refusal::new("this tool has no handler")),
     };
 }

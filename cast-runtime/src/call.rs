@@ -27,34 +27,86 @@ pub struct Call {
 }
 
 impl Call {
-    /// Deserializes the arguments into the tool's params struct, then checks the spec's
-    /// constraints. A bad argument becomes a tool error that names it
-    /// (`limit: invalid type: string "x", expected i64`; `items[2].count: 0 is less than the minimum of 1`).
-    #[allow(clippy::result_large_err)]
-    pub fn args<T: DeserializeOwned>(&mut self) -> Result<T, CallToolResult> {
-        let args = serde_json::Value::Object(std::mem::take(&mut self.args));
-        let params = serde_path_to_error::deserialize(&args).map_err(|err| {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            if path == "." {
-                tool_error(format!("invalid arguments for `{}`: {inner}", self.tool.name))
+    /// The argument `name`, which the tool requires, as its type. A bad argument becomes a
+    /// tool error that names its path (`` `items[2].count`: invalid type: string "x", expected i64 ``).
+    pub fn required<T: DeserializeOwned>(&self, name: &'static str) -> Result<T, Refusal> {
+        match self.args.get(name) {
+            Some(value) => read_arg(value).map_err(|error| self.invalid(name, error)),
+            None => Err(Refusal(format!(
+                "invalid argument for `{}`: `{name}`: required, but not given",
+                self.tool.name
+            ))),
+        }
+    }
+
+    /// The optional argument `name`, as its type; `None` when it is not given. A given `null`
+    /// is read by `T` itself, so only a nullable type accepts it.
+    pub fn optional<T: DeserializeOwned>(&self, name: &'static str) -> Result<Option<T>, Refusal> {
+        match self.args.get(name) {
+            Some(value) => read_arg(value).map(Some).map_err(|error| self.invalid(name, error)),
+            None => Ok(None),
+        }
+    }
+
+    /// Refuses arguments the tool does not have, then checks every argument against the
+    /// spec's constraints in the advertised input schema (bounds, lengths, patterns, …).
+    pub(crate) fn checked(&mut self) -> Result<(), Refusal> {
+        let schema = self.constraints.schema();
+        let known = schema.get("properties").and_then(serde_json::Value::as_object);
+        if let Some(unknown) = self
+            .args
+            .keys()
+            .find(|key| known.is_none_or(|known| !known.contains_key(*key)))
+        {
+            let mut names: Vec<&str> = known
+                .map(|k| k.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            names.sort_unstable();
+            let expected = if names.is_empty() {
+                "it takes no arguments".to_owned()
             } else {
-                tool_error(format!("invalid argument `{path}` for `{}`: {inner}", self.tool.name))
-            }
-        })?;
-        self.constraints.check(self.tool.name, &args).map_err(tool_error)?;
-        Ok(params)
+                format!("expected one of `{}`", names.join("`, `"))
+            };
+            return Err(Refusal(format!(
+                "invalid argument for `{}`: `{}`: no such argument; {expected}",
+                self.tool.name,
+                crate::constraints::clip(unknown),
+            )));
+        }
+        // The validator reads a `Value`; the map moves in and back out, never copied.
+        let args = serde_json::Value::Object(std::mem::take(&mut self.args));
+        let checked = self.constraints.check(self.tool.name, &args).map_err(Refusal);
+        if let serde_json::Value::Object(args) = args {
+            self.args = args;
+        }
+        checked
+    }
+
+    /// The error for an argument that is not of its type, worded as the constraint check
+    /// words its own; one non-generic function for every type.
+    fn invalid(&self, name: &str, error: serde_path_to_error::Error<serde_json::Error>) -> Refusal {
+        let path = match error.path().to_string().as_str() {
+            "." => name.to_owned(),
+            inner if inner.starts_with('[') => format!("{name}{inner}"),
+            inner => format!("{name}.{inner}"),
+        };
+        let tool = self.tool.name;
+        Refusal(format!(
+            "invalid argument for `{tool}`: `{path}`: {}",
+            error.into_inner()
+        ))
     }
 
     /// Starts the upstream request of this tool.
     pub fn request(&self) -> Request<'_> {
         Request {
             call: self,
-            path_values: Vec::with_capacity(self.tool.path_pieces.len().saturating_sub(1)),
+            path_values: Vec::with_capacity(self.tool.pieces().len() - 1),
             query: String::new(),
             headers: Vec::new(),
             cookies: Vec::new(),
             body: None,
+            fields: None,
             error: None,
         }
     }
@@ -71,7 +123,17 @@ pub struct Request<'a> {
     headers: Vec<(&'static str, String)>,
     cookies: Vec<String>,
     body: Option<Vec<u8>>,
+    /// A body of fields being gathered, encoded by [`Request::prepare`].
+    fields: Option<Fields>,
     error: Option<String>,
+}
+
+/// An object body, field by field in the order the spec lists them.
+#[derive(Debug)]
+struct Fields {
+    encoding: Encoding,
+    media: &'static str,
+    values: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Request<'_> {
@@ -154,6 +216,42 @@ impl Request<'_> {
                 .map_err(|e| format!("cannot encode the request body: {e}"))
                 .and_then(|value| crate::body::encode(encoding, &value)),
         };
+        self.set_body(encoded, media);
+        self
+    }
+
+    /// Starts an object body whose fields follow: it is sent even if no field is given.
+    pub fn fields(mut self, encoding: Encoding, media: &'static str) -> Self {
+        self.fields = Some(Fields {
+            encoding,
+            media,
+            values: serde_json::Map::new(),
+        });
+        self
+    }
+
+    /// A field of the object body, under its name on the wire.
+    pub fn field<T: Serialize>(mut self, wire: &'static str, value: &T) -> Self {
+        match serde_json::to_value(value) {
+            Ok(value) => {
+                if let Some(fields) = &mut self.fields {
+                    fields.values.insert(wire.to_owned(), value);
+                }
+            }
+            Err(err) => self.fail(format!("cannot encode body field `{wire}`: {err}")),
+        }
+        self
+    }
+
+    /// A field of the object body that may be absent.
+    pub fn optional_field<T: Serialize>(self, wire: &'static str, value: &Option<T>) -> Self {
+        match value {
+            Some(value) => self.field(wire, value),
+            None => self,
+        }
+    }
+
+    fn set_body(&mut self, encoded: Result<crate::body::Encoded, String>, media: &'static str) {
         match encoded {
             Ok((bytes, content_type)) => {
                 self.body = Some(bytes);
@@ -162,7 +260,6 @@ impl Request<'_> {
             }
             Err(message) => self.fail(message),
         }
-        self
     }
 
     /// A request body that may be absent.
@@ -178,21 +275,24 @@ impl Request<'_> {
         let upstream = self.call.upstream.clone();
         match self.prepare() {
             Ok(prepared) => upstream.send(prepared).await,
-            Err(error) => error,
+            Err(refusal) => refusal.into(),
         }
     }
 
     /// The request as it will be sent, or the tool error that stops it; sent by [`run`].
-    #[allow(clippy::result_large_err)]
-    pub fn prepare(self) -> Result<Prepared, CallToolResult> {
+    pub fn prepare(mut self) -> Result<Prepared, Refusal> {
+        if let Some(fields) = self.fields.take() {
+            let encoded = crate::body::encode(fields.encoding, &serde_json::Value::Object(fields.values));
+            self.set_body(encoded, fields.media);
+        }
         if let Some(message) = self.error {
-            return Err(tool_error(message));
+            return Err(Refusal(message));
         }
         let tool = self.call.tool;
         let mut path = String::with_capacity(tool.path_template.len() + 16);
         let mut spans = Vec::with_capacity(self.path_values.len());
         let mut values = self.path_values.iter();
-        for (index, piece) in tool.path_pieces.iter().enumerate() {
+        for (index, piece) in tool.pieces().iter().enumerate() {
             if index > 0 {
                 match values.next() {
                     Some((name, value)) => {
@@ -200,13 +300,13 @@ impl Request<'_> {
                         path.push_str(value);
                     }
                     None => {
-                        return Err(tool_error(format!("`{}` is missing a path parameter", tool.name)));
+                        return Err(Refusal(format!("`{}` is missing a path parameter", tool.name)));
                     }
                 }
             }
             path.push_str(piece);
         }
-        check_path_values(&path, &spans).map_err(tool_error)?;
+        check_path_values(&path, &spans).map_err(Refusal)?;
         Ok(Prepared {
             tool,
             caller: self.call.caller.clone(),
@@ -219,19 +319,47 @@ impl Request<'_> {
     }
 }
 
+/// Reads one argument; generic only in what it builds, so each type adds little code.
+fn read_arg<T: DeserializeOwned>(
+    value: &serde_json::Value,
+) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
+    serde_path_to_error::deserialize(value)
+}
+
+/// Why a call was refused before anything was sent upstream: a message for the agent,
+/// which becomes a tool error. Small, so handlers return it by value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(String);
+
+impl Refusal {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl From<Refusal> for CallToolResult {
+    fn from(refusal: Refusal) -> Self {
+        tool_error(refusal.0)
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// What a generated tool's handler is: plain code that reads the arguments and builds the
 /// request. It is not async, so no tool compiles a future of its own; [`run`] sends.
-pub type Handler = fn(&mut Call) -> Result<Prepared, CallToolResult>;
+pub type Handler = fn(&mut Call) -> Result<Prepared, Refusal>;
 
-/// Runs `handler` on a call and sends what it built: the one future every tool shares.
-pub fn run(call: Call, handler: Handler) -> crate::api::ToolFuture {
-    Box::pin(async move {
-        let mut call = call;
-        match handler(&mut call) {
-            Ok(prepared) => call.upstream.send(prepared).await,
-            Err(error) => error,
-        }
-    })
+/// Checks the arguments, runs `handler` on them and sends what it built: the one future
+/// every tool shares. No handler can skip the check.
+pub(crate) async fn run(mut call: Call, handler: Handler) -> CallToolResult {
+    match call.checked().and_then(|()| handler(&mut call)) {
+        Ok(prepared) => call.upstream.send(prepared).await,
+        Err(refusal) => refusal.into(),
+    }
 }
 
 /// Refuses a path whose arguments would change which resource it names: a value that
@@ -260,7 +388,107 @@ fn check_path_values(path: &str, spans: &[(&str, std::ops::Range<usize>)]) -> Re
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::{
+        constraints::Constraints,
+        upstream::tests::{TEST_TOOL, upstream},
+        value::Nullable,
+    };
+
+    fn call(schema: serde_json::Value, args: serde_json::Value) -> Call {
+        let (serde_json::Value::Object(schema), serde_json::Value::Object(args)) = (schema, args) else {
+            panic!("objects")
+        };
+        Call {
+            // Nothing is sent: port 9 is never dialled.
+            upstream: Arc::new(upstream("http://127.0.0.1:9")),
+            tool: &TEST_TOOL,
+            args,
+            caller: None,
+            constraints: Arc::new(Constraints::new(Arc::new(schema))),
+        }
+    }
+
+    fn message(refusal: Refusal) -> String {
+        refusal.to_string()
+    }
+
+    #[test]
+    fn each_argument_is_read_as_its_type_and_named_by_its_path_when_it_is_not() {
+        let call = call(
+            json!({}),
+            json!({ "n": 5_000_000_000u64, "list": [1, "x"], "deep": { "a": [{ "b": true }] }, "note": null }),
+        );
+        let error = |result: Result<u32, Refusal>| message(result.expect_err("invalid"));
+        assert!(
+            error(call.required::<u32>("n")).starts_with("invalid argument for `t`: `n`: invalid value"),
+            "u32 out of range"
+        );
+        let list = message(call.required::<Vec<u8>>("list").expect_err("invalid"));
+        assert!(
+            list.starts_with("invalid argument for `t`: `list[1]`: invalid type: string"),
+            "{list}"
+        );
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Deep {
+            a: Vec<std::collections::HashMap<String, u8>>,
+        }
+        let deep = message(call.required::<Deep>("deep").expect_err("invalid"));
+        assert!(
+            deep.starts_with("invalid argument for `t`: `deep.a[0].b`: invalid type: boolean"),
+            "{deep}"
+        );
+        assert_eq!(
+            message(call.required::<u8>("absent").expect_err("missing")),
+            "invalid argument for `t`: `absent`: required, but not given"
+        );
+        assert_eq!(call.optional::<u8>("absent").expect("absent is fine"), None);
+        // A given `null` is kept by a nullable type and refused by any other.
+        assert_eq!(
+            call.optional::<Nullable<u8>>("note").expect("nullable"),
+            Some(Nullable::Null)
+        );
+        assert!(call.optional::<u8>("note").is_err());
+    }
+
+    #[test]
+    fn unknown_arguments_are_refused_with_the_ones_the_tool_has() {
+        let schema = json!({ "type": "object", "properties": { "limit": {}, "cursor": {} } });
+        let mut misspelt = call(schema.clone(), json!({ "limt": 5 }));
+        assert_eq!(
+            message(misspelt.checked().expect_err("unknown")),
+            "invalid argument for `t`: `limt`: no such argument; expected one of `cursor`, `limit`"
+        );
+        let mut none = call(json!({ "type": "object", "properties": {} }), json!({ "x": 1 }));
+        assert!(message(none.checked().expect_err("unknown")).ends_with("it takes no arguments"));
+        let mut known = call(schema, json!({ "limit": 5 }));
+        assert!(known.checked().is_ok());
+        assert_eq!(known.required::<u8>("limit").expect("kept after the check"), 5);
+    }
+
+    #[test]
+    fn a_body_of_fields_keeps_their_order_and_is_sent_even_when_empty() {
+        let call = call(json!({}), json!({}));
+        let prepared = call
+            .request()
+            .fields(Encoding::Json, "application/json")
+            .field("zeta", &1)
+            .optional_field("skipped", &None::<u8>)
+            .optional_field("alpha", &Some("a"))
+            .prepare()
+            .expect("prepared");
+        assert_eq!(prepared.body.as_deref(), Some(&br#"{"zeta":1,"alpha":"a"}"#[..]));
+        assert_eq!(prepared.headers, [("content-type", "application/json".to_owned())]);
+        let empty = call
+            .request()
+            .fields(Encoding::Form, "application/x-www-form-urlencoded")
+            .prepare()
+            .expect("prepared");
+        assert_eq!(empty.body.as_deref(), Some(&b""[..]));
+    }
 
     #[test]
     fn path_values_may_not_empty_or_climb_their_segment() {

@@ -5,18 +5,17 @@
 /// The version of the contract between generated code and this runtime: the items below and
 /// what they mean. Generated code asserts the version it was made for, so a runtime that
 /// changed the contract fails to build it with a message that says to regenerate.
-pub const CONTRACT: u32 = 1;
+pub const CONTRACT: u32 = 2;
 
 pub use ::indexmap::IndexMap;
 pub use ::serde;
 pub use ::serde_json;
 pub use ::serde_json::Value;
-pub use rmcp::model::CallToolResult;
 
 pub use crate::{
-    api::{Annotations, Api, Method, Redirects, Scheme, SchemeKind, ToolDef, ToolFuture},
+    api::{Annotations, Api, Method, Redirects, Scheme, SchemeKind, ToolDef},
     body::Encoding,
-    call::{Call, Handler, Request, run, tool_error},
+    call::{Call, Handler, Refusal, Request},
     cli::main,
     param::{ParamText, ParamValue, param_text_of},
     style::{In, Style, Styled},

@@ -1,7 +1,7 @@
 //! The spec's constraints on arguments (bounds, lengths, patterns, non-string enums, and
 //! whatever else the input schema says), checked before anything is sent upstream.
 //!
-//! Types are checked first by deserializing into the tool's params; this checks the rest
+//! Types are checked first, as each argument is read into its Rust type; this checks the rest
 //! against the advertised input schema itself, so what is checked is exactly what the
 //! client was shown. Each tool's validator is built on its first call: start-up stays as
 //! fast for 700 tools as for 7.
@@ -37,6 +37,11 @@ impl Constraints {
         }
     }
 
+    /// The advertised input schema.
+    pub(crate) fn schema(&self) -> &serde_json::Map<String, Value> {
+        &self.schema
+    }
+
     /// Every violation, one per line, each naming the argument's path
     /// (`items[2].count: 0 is less than the minimum of 1`).
     pub(crate) fn check(&self, tool: &str, args: &Value) -> Result<(), String> {
@@ -55,17 +60,7 @@ impl Constraints {
             return Ok(());
         };
         let mut errors = validator.iter_errors(args);
-        let mut lines: Vec<String> = errors
-            .by_ref()
-            .take(MAX_REPORTED)
-            .map(|error| {
-                let message = clip(&error.to_string());
-                match argument_path(error.instance_path().as_str()) {
-                    Some(path) => format!("`{path}`: {message}"),
-                    None => message,
-                }
-            })
-            .collect();
+        let mut lines: Vec<String> = errors.by_ref().take(MAX_REPORTED).map(|error| line(&error)).collect();
         if lines.is_empty() {
             return Ok(());
         }
@@ -81,7 +76,32 @@ impl Constraints {
     }
 }
 
-fn clip(message: &str) -> String {
+/// One violation, led by the argument's path: `` `items[2].count`: 0 is less than the
+/// minimum of 1 ``; a missing or unexpected property is named by its own path.
+fn line(error: &jsonschema::ValidationError<'_>) -> String {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    let parent = argument_path(error.instance_path().as_str());
+    let child = |property: &str| match &parent {
+        Some(parent) => format!("{parent}.{property}"),
+        None => property.to_owned(),
+    };
+    let (path, message) = match error.kind() {
+        Kind::Required { property } => {
+            let property = property.as_str().map_or_else(|| property.to_string(), str::to_owned);
+            (Some(child(&property)), "required, but not given".to_owned())
+        }
+        Kind::AdditionalProperties { unexpected } if unexpected.len() == 1 => {
+            (Some(child(&unexpected[0])), "no such property".to_owned())
+        }
+        _ => (parent, error.to_string()),
+    };
+    match path {
+        Some(path) => format!("`{}`: {}", clip(&path), clip(&message)),
+        None => clip(&message),
+    }
+}
+
+pub(crate) fn clip(message: &str) -> String {
     match message.char_indices().nth(MAX_MESSAGE_CHARS) {
         Some((end, _)) => format!("{}…", &message[..end]),
         None => message.to_owned(),
@@ -144,7 +164,14 @@ mod tests {
                 .is_ok()
         );
         let missing = constraints.check("t", &json!({})).expect_err("required");
-        assert!(missing.starts_with("invalid argument for `t`: "), "{missing}");
+        assert_eq!(missing, "invalid argument for `t`: `name`: required, but not given");
+        let closed = Constraints::new(schema(
+            r#"{"type":"object","properties":{"o":{"type":"object","properties":{"items":{}},"additionalProperties":false}}}"#,
+        ));
+        let extra = closed
+            .check("t", &json!({ "o": { "rush": true } }))
+            .expect_err("closed");
+        assert_eq!(extra, "invalid argument for `t`: `o.rush`: no such property");
     }
 
     #[test]

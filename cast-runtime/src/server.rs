@@ -274,7 +274,7 @@ impl ServerHandler for Server {
         // A client that cancels or goes away cancels the call: dropping its future drops the
         // upstream request (and its connection) on the spot.
         tokio::select! {
-            result = (def.call)(call) => Ok(result.into()),
+            result = crate::call::run(call, def.handle) => Ok(result.into()),
             () = context.ct.cancelled() => {
                 tracing::info!(target: "cast::calls", tool = def.name, "call cancelled: the upstream request was dropped");
                 Err(McpError::internal_error("the call was cancelled", None))

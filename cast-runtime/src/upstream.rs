@@ -889,7 +889,7 @@ fn respond(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -912,23 +912,12 @@ mod tests {
         assert!((0..50).all(|_| budget.withdraw()) && !budget.withdraw());
     }
 
-    static TEST_TOOL: ToolDef = ToolDef {
+    pub(crate) static TEST_TOOL: ToolDef = ToolDef {
         name: "t",
-        title: None,
-        description: "",
-        method: crate::api::Method::Get,
         path_template: "/",
         path_pieces: &["/"],
         input_schema: "{}",
-        output_schema: None,
-        base_url: None,
-        security: &[],
-        annotations: crate::api::Annotations {
-            read_only: true,
-            destructive: false,
-            idempotent: true,
-        },
-        call: |_| Box::pin(async { tool_error("unused") }),
+        ..ToolDef::BASE
     };
 
     #[test]
@@ -1003,7 +992,7 @@ mod tests {
         }
     }
 
-    fn upstream(base_url: &str) -> Upstream {
+    pub(crate) fn upstream(base_url: &str) -> Upstream {
         Upstream::new(config(base_url)).expect("upstream")
     }
 

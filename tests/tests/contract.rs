@@ -237,3 +237,37 @@ fn a_crate_made_for_another_contract_fails_to_build_and_says_to_regenerate() {
         "{stderr}"
     );
 }
+
+#[test]
+fn named_annotations_mean_what_the_generator_thinks() {
+    let mut named = 0;
+    for bits in 0..8u8 {
+        let generated = ir::Annotations {
+            read_only: bits & 1 != 0,
+            destructive: bits & 2 != 0,
+            idempotent: bits & 4 != 0,
+        };
+        let Some(name) = cast_codegen::emit::annotations_constant(generated) else {
+            continue;
+        };
+        let runtime = match name {
+            "READ_ONLY" => rt::Annotations::READ_ONLY,
+            "WRITE" => rt::Annotations::WRITE,
+            "IDEMPOTENT_WRITE" => rt::Annotations::IDEMPOTENT_WRITE,
+            "DESTRUCTIVE" => rt::Annotations::DESTRUCTIVE,
+            other => panic!("the runtime has no `Annotations::{other}`"),
+        };
+        let rt::Annotations {
+            read_only,
+            destructive,
+            idempotent,
+        } = runtime;
+        assert_eq!(
+            (read_only, destructive, idempotent),
+            (generated.read_only, generated.destructive, generated.idempotent),
+            "{name}"
+        );
+        named += 1;
+    }
+    assert_eq!(named, 4);
+}

@@ -405,22 +405,22 @@ async fn bad_arguments_are_tool_errors_naming_the_argument() {
         (
             "getItem",
             json!({ "id": "abc" }),
-            "invalid argument `id` for `getItem`: invalid type: string \"abc\", expected i64",
+            "invalid argument for `getItem`: `id`: \"abc\" is not of type \"integer\"",
         ),
         (
             "getItem",
             json!({}),
-            "invalid arguments for `getItem`: missing field `id`",
+            "invalid argument for `getItem`: `id`: required, but not given",
         ),
         (
             "createItem",
             json!({ "name": "x", "colour": "red" }),
-            "unknown field `colour`",
+            "invalid argument for `createItem`: `colour`: no such argument; expected one of `",
         ),
         (
             "listItems",
             json!({ "limit": [1] }),
-            "invalid argument `limit` for `listItems`",
+            "invalid argument for `listItems`: `limit`: [1] is not of type \"integer\"",
         ),
     ] {
         let result = call(&client, tool, args)

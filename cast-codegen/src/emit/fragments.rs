@@ -17,7 +17,7 @@ pub const MARKER_KEY: &str = "\u{0}cast";
 
 /// Below this many bytes of JSON a subtree stays where it is: the marker and the lookup
 /// would cost more than the bytes saved.
-const MIN_FRAGMENT_BYTES: usize = 160;
+const MIN_FRAGMENT_BYTES: usize = 64;
 
 /// The crate's schemas with shared subtrees taken out.
 #[derive(Debug, Default)]

@@ -5,7 +5,7 @@ mod fragments;
 mod rust;
 mod types;
 
-pub use rust::{RUNTIME_CONTRACT, module_rs};
+pub use rust::{RUNTIME_CONTRACT, annotations_constant, module_rs};
 
 use std::collections::BTreeMap;
 
@@ -232,8 +232,8 @@ mod tests {
 
     use super::*;
     use crate::ir::{
-        Annotations, ArgName, BodyIr, BodyKind, BodyShape, FieldIr, HttpMethod, Location, ParamIr, PathTemplate,
-        RustType, Segment, Styled, ToolIr, TypeId,
+        Annotations, ArgIr, ArgName, BodyIr, BodyKind, HttpMethod, Location, PathTemplate, RustType, Segment, Styled,
+        Target, ToolIr, TypeId,
         types::{TypeDef, TypeKind},
     };
 
@@ -262,14 +262,16 @@ mod tests {
             template: PathTemplate(vec![Segment::Literal("/items/".into()), Segment::Param(0)]),
             title: None,
             description: format!("{name} an item"),
-            params: vec![ParamIr {
+            args: vec![ArgIr {
                 name: arg("id"),
                 wire: "id".into(),
-                location: Location::Path,
-                styled: Styled::default_for(Location::Path),
+                target: Target::Param {
+                    location: Location::Path,
+                    styled: Styled::default_for(Location::Path),
+                },
                 required: true,
                 ty: RustType::U64,
-                description: None,
+                schema: json!({ "type": "integer" }),
             }],
             body: None,
             input_schema: json!({ "type": "object", "properties": { "id": { "type": "integer" }, "meta": shared.clone() } }),
@@ -289,17 +291,15 @@ mod tests {
             media: "application/json".into(),
             kind: BodyKind::Json,
             encodings: vec![],
-            shape: BodyShape::Fields(vec![FieldIr {
-                name: ArgName {
-                    ident: "body_id".into(),
-                    arg: "body_id".into(),
-                },
-                wire: "id".into(),
-                required: false,
-                ty: RustType::Nullable(Box::new(RustType::Named(TypeId(0)))),
-                description: None,
-                binary: false,
-            }]),
+            of_fields: true,
+        });
+        update.args.push(ArgIr {
+            name: arg("body_id"),
+            wire: "id".into(),
+            target: Target::Field { binary: false },
+            required: false,
+            ty: RustType::Nullable(Box::new(RustType::Named(TypeId(0)))),
+            schema: json!({ "enum": ["open", "closed", null] }),
         });
         ApiIr {
             crate_name: "hand-mcp".into(),
@@ -320,7 +320,7 @@ mod tests {
     }
 
     #[test]
-    fn a_hand_made_api_emits_types_shared_schemas_and_one_params_struct_per_tool() {
+    fn a_hand_made_api_emits_types_shared_schemas_and_typed_argument_reads() {
         let files = emit(&api(), &Settings::default(), "hand.json").expect("emits");
         let types = &files["src/types.rs"];
         assert!(types.contains("pub enum Status {"), "{types}");
@@ -331,22 +331,20 @@ mod tests {
         let get = &files["src/tools/get_item.rs"];
         assert!(!get.contains(&"x".repeat(300)), "{get}");
         assert!(
-            get.contains(r#"call.request().path("id", &params.id).prepare()"#),
+            get.contains(r#"let id: u64 = call.required("id")?;"#)
+                && get.contains(r#"call.request().path("id", &id).prepare()"#),
             "{get}"
         );
-        assert!(
-            get.contains("pub id: u64,") && get.contains("..cast::ToolDef::BASE"),
-            "{get}"
-        );
-        let update = &files["src/tools/update_item.rs"];
+        assert!(get.contains("..cast::ToolDef::BASE"), "{get}");
+        // prettyplease wraps long lines where it likes: compare without whitespace.
+        let squeeze = |text: &str| text.split_whitespace().collect::<String>();
+        let update = squeeze(&files["src/tools/update_item.rs"]);
         for expected in [
-            r#"#[serde(rename(deserialize = "body_id", serialize = "id"))]"#,
-            r#"#[serde(deserialize_with = "cast::present")]"#,
-            "pub body_id: Option<cast::Nullable<super::super::types::Status>>,",
-            r#".body(cast::Encoding::Json, "application/json", &params)"#,
-            "#[serde(skip_serializing)]",
+            r#"let body_id: Option<cast::Nullable<super::super::types::Status>> = call.optional("body_id")?;"#,
+            r#".fields(cast::Encoding::Json, "application/json")"#,
+            r#".optional_field("id", &body_id)"#,
         ] {
-            assert!(update.contains(expected), "{expected} in {update}");
+            assert!(update.contains(&squeeze(expected)), "{expected} in {update}");
         }
         let main = &files["src/main.rs"];
         assert!(

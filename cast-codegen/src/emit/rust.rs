@@ -5,13 +5,13 @@ use quote::{format_ident, quote};
 
 use super::{
     fragments::SharedSchemas,
-    types::{Sent, TypePaths, has_types, types_rs},
+    types::{TypePaths, has_types, types_rs},
 };
-use crate::ir::{ApiIr, BodyKind, BodyShape, HttpMethod, Location, ParamIr, SchemeKind, Style, Styled, ToolIr};
+use crate::ir::{ApiIr, ArgIr, BodyIr, BodyKind, HttpMethod, Location, SchemeKind, Style, Styled, Target, ToolIr};
 
 /// The version of the generated-code/runtime contract this generator writes for; it must
 /// equal `cast_runtime::codegen::CONTRACT` (the contract test checks it).
-pub const RUNTIME_CONTRACT: u32 = 1;
+pub const RUNTIME_CONTRACT: u32 = 2;
 
 /// Lints that judge generated type names and layouts the spec decided.
 fn types_allow() -> TokenStream {
@@ -232,10 +232,12 @@ pub fn module_rs(api: &ApiIr) -> TokenStream {
         /// The enabled tools, one module each, in spec order.
         #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
         pub mod tools {
+            use ::cast_runtime::codegen as cast;
+
             #(mod #modules { #bodies })*
 
             /// Every enabled tool.
-            pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[#(&#modules::TOOL),*];
+            pub static ALL: &[&cast::ToolDef] = &[#(&#modules::TOOL),*];
         }
     }
 }
@@ -256,10 +258,12 @@ pub fn tools_mod_rs(api: &ApiIr) -> TokenStream {
     quote! {
         //! The enabled tools, one module each, in spec order.
 
+        use ::cast_runtime::codegen as cast;
+
         #(mod #modules;)*
 
         /// Every enabled tool.
-        pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[#(&#modules::TOOL),*];
+        pub static ALL: &[&cast::ToolDef] = &[#(&#modules::TOOL),*];
     }
 }
 
@@ -277,6 +281,41 @@ fn method(method: HttpMethod) -> TokenStream {
     quote!(cast::Method::#variant)
 }
 
+/// The runtime's name for a combination of annotations (`Annotations::READ_ONLY`), if it
+/// has one; the contract test checks that each means what the generator thinks.
+pub fn annotations_constant(annotations: crate::ir::Annotations) -> Option<&'static str> {
+    let crate::ir::Annotations {
+        read_only,
+        destructive,
+        idempotent,
+    } = annotations;
+    match (read_only, destructive, idempotent) {
+        (true, false, true) => Some("READ_ONLY"),
+        (false, false, false) => Some("WRITE"),
+        (false, false, true) => Some("IDEMPOTENT_WRITE"),
+        (false, true, true) => Some("DESTRUCTIVE"),
+        _ => None,
+    }
+}
+
+/// A tool's annotations: one of the runtime's named combinations, or spelled out.
+fn annotations(annotations: crate::ir::Annotations) -> TokenStream {
+    if let Some(name) = annotations_constant(annotations) {
+        let name = format_ident!("{}", name);
+        return quote!(cast::Annotations::#name);
+    }
+    let crate::ir::Annotations {
+        read_only,
+        destructive,
+        idempotent,
+    } = annotations;
+    quote!(cast::Annotations {
+        read_only: #read_only,
+        destructive: #destructive,
+        idempotent: #idempotent,
+    })
+}
+
 /// `src/tools/<module>.rs`.
 pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(String, Option<String>)) -> TokenStream {
     let paths = TypePaths {
@@ -284,166 +323,86 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
         from_tool: true,
     };
     let name = &tool.name;
-    let module_doc = format!(
-        " `{} {}`: {}",
-        tool.method.as_str(),
-        tool.path,
-        tool.title.as_deref().unwrap_or(&tool.name)
-    );
-    let title = match &tool.title {
-        Some(t) => quote!(Some(#t)),
-        None => quote!(None),
-    };
     let description = &tool.description;
     let method = method(tool.method);
     let path_template = &tool.path;
+    // A template without parameters is its own one piece, which the runtime knows.
     let pieces = tool.template.pieces();
+    let path_pieces = (pieces.len() > 1).then(|| quote!(path_pieces: &[#(#pieces),*],));
     let schema = raw_string(input_schema);
-    let output_schema = match output_schema {
-        Some(schema) => {
-            let text = raw_string(schema);
-            quote!(Some(#text))
-        }
-        None => quote!(None),
-    };
-    let security = tool.security.iter().map(|alternative| {
-        let indices = alternative.iter().map(|i| Literal::usize_unsuffixed(*i));
-        quote!(&[#(#indices),*])
-    });
-    let base_url = match &tool.base_url {
-        Some(url) => quote!(Some(#url)),
-        None => quote!(None),
-    };
-    let crate::ir::Annotations {
-        read_only,
-        destructive,
-        idempotent,
-    } = tool.annotations;
-
-    // A body of fields is `Params` itself, serialized: each body field under its wire name,
-    // the parameters skipped. One struct, so arguments are never copied into a second one.
-    let params_are_body = matches!(tool.body.as_ref().map(|b| &b.shape), Some(BodyShape::Fields(_)));
-    let param_sent = if params_are_body { Sent::Skip } else { Sent::Never };
-    let mut fields = Vec::new();
-    let mut chain = Vec::new();
-    for index in tool.template.params() {
-        chain.push(param_call(&tool.params[index]));
+    // Fields left at their `BASE` value are not written: most tools have no title of
+    // their own server, no output schema or no security.
+    let mut optional_fields = Vec::new();
+    if let Some(title) = &tool.title {
+        optional_fields.push(quote!(title: Some(#title),));
     }
-    for param in &tool.params {
-        if param.location != Location::Path {
-            chain.push(param_call(param));
+    if let Some(schema) = output_schema {
+        let text = raw_string(schema);
+        optional_fields.push(quote!(output_schema: Some(#text),));
+    }
+    if let Some(url) = &tool.base_url {
+        optional_fields.push(quote!(base_url: Some(#url),));
+    }
+    if !tool.security.is_empty() {
+        let security = tool.security.iter().map(|alternative| {
+            let indices = alternative.iter().map(|i| Literal::usize_unsuffixed(*i));
+            quote!(&[#(#indices),*])
+        });
+        optional_fields.push(quote!(security: &[#(#security),*],));
+    }
+    // `..BASE` stays even when every field is written, so fields added later have a value.
+    let needless_update = (optional_fields.len() == 4).then(|| quote!(#[allow(clippy::needless_update)]));
+    let annotations = annotations(tool.annotations);
+
+    let mut reads = Vec::new();
+    // Path parameters in template order, then the others in argument order, then the body.
+    let mut chain: Vec<TokenStream> = tool
+        .template
+        .params()
+        .filter_map(|index| param_call(&tool.args[index]))
+        .collect();
+    for arg in &tool.args {
+        let binding = ident(&arg.name.ident);
+        let key = &arg.name.arg;
+        let ty = paths.rust(&arg.ty);
+        reads.push(if arg.required {
+            quote!(let #binding: #ty = call.required(#key)?;)
+        } else {
+            quote!(let #binding: Option<#ty> = call.optional(#key)?;)
+        });
+        if !matches!(
+            arg.target,
+            Target::Param {
+                location: Location::Path,
+                ..
+            }
+        ) {
+            chain.extend(param_call(arg));
         }
-        fields.push(paths.field(
-            &param.name.ident,
-            &param.name.arg,
-            param_sent,
-            &param.ty,
-            param.required,
-            None,
-        ));
     }
     if let Some(body) = &tool.body {
-        let media = &body.media;
-        let files: Vec<&str> = match &body.shape {
-            BodyShape::Fields(fields) => fields.iter().filter(|f| f.binary).map(|f| f.wire.as_str()).collect(),
-            BodyShape::Whole { .. } => Vec::new(),
-        };
-        let encoding = match body.kind {
-            BodyKind::Json => quote!(cast::Encoding::Json),
-            BodyKind::Form if body.encodings.is_empty() => quote!(cast::Encoding::Form),
-            BodyKind::Form => {
-                let fields = body.encodings.iter().map(|(field, styled)| {
-                    let styled = styled_tokens(*styled);
-                    quote!((#field, #styled))
-                });
-                quote!(cast::Encoding::FormWith(&[#(#fields),*]))
-            }
-            BodyKind::Multipart => quote!(cast::Encoding::Multipart { files: &[#(#files),*] }),
-            BodyKind::Text => quote!(cast::Encoding::Text),
-            BodyKind::Binary => quote!(cast::Encoding::Binary),
-        };
-        match &body.shape {
-            BodyShape::Whole { name, required, ty } => {
-                fields.push(paths.field(&name.ident, &name.arg, Sent::Never, ty, *required, None));
-                let field = ident(&name.ident);
-                chain.push(if *required {
-                    quote!(.body(#encoding, #media, &params.#field))
-                } else {
-                    quote!(.optional_body(#encoding, #media, &params.#field))
-                });
-            }
-            BodyShape::Fields(body_fields) => {
-                for field in body_fields {
-                    let sent = Sent::As(&field.wire);
-                    fields.push(paths.field(
-                        &field.name.ident,
-                        &field.name.arg,
-                        sent,
-                        &field.ty,
-                        field.required,
-                        None,
-                    ));
-                }
-                chain.push(quote!(.body(#encoding, #media, &params)));
-            }
-        }
+        chain.extend(body_calls(tool, body));
     }
-    let params_doc = if params_are_body {
-        format!(
-            " The arguments of `{name}`, and the `{}` body it sends.",
-            tool.body.as_ref().map_or("", |b| b.media.as_str())
-        )
-    } else {
-        format!(" The arguments of `{name}`.")
-    };
-    let derive = if params_are_body {
-        quote!(#[derive(cast::serde::Deserialize, cast::serde::Serialize)])
-    } else {
-        quote!(#[derive(cast::serde::Deserialize)])
-    };
-    let read_params = if fields.is_empty() {
-        quote!(call.args::<Params>()?;)
-    } else {
-        quote!(let params: Params = call.args()?;)
-    };
     quote! {
-        #![doc = #module_doc]
+        use super::cast;
 
-        use ::cast_runtime::codegen as cast;
-
-        #[allow(clippy::needless_update)]
+        #needless_update
         pub static TOOL: cast::ToolDef = cast::ToolDef {
             name: #name,
-            title: #title,
             description: #description,
             method: #method,
             path_template: #path_template,
-            path_pieces: &[#(#pieces),*],
+            #path_pieces
             input_schema: #schema,
-            output_schema: #output_schema,
-            base_url: #base_url,
-            security: &[#(#security),*],
-            annotations: cast::Annotations {
-                read_only: #read_only,
-                destructive: #destructive,
-                idempotent: #idempotent,
-            },
-            call: |call| cast::run(call, handle),
+            #(#optional_fields)*
+            annotations: #annotations,
+            handle,
             ..cast::ToolDef::BASE
         };
 
-        #[doc = #params_doc]
-        #derive
-        #[serde(crate = "cast::serde", deny_unknown_fields)]
-        struct Params {
-            #(#fields,)*
-        }
-
-
         // Not async: the runtime's one future sends what this builds.
-        #[allow(clippy::result_large_err)]
-        fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::CallToolResult> {
-            #read_params
+        fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::Refusal> {
+            #(#reads)*
             call.request()
                 #(#chain)*
                 .prepare()
@@ -451,27 +410,71 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
     }
 }
 
-/// `.query("limit", &params.limit)` for default styles, `.styled(...)` otherwise.
-fn param_call(param: &ParamIr) -> TokenStream {
-    let field = ident(&param.name.ident);
-    let wire = &param.wire;
-    if param.styled == Styled::default_for(param.location) {
-        let method = match param.location {
+/// The calls that put the body on the request: one for a whole body, or `.fields` and then
+/// each field in argument order.
+fn body_calls(tool: &ToolIr, body: &BodyIr) -> Vec<TokenStream> {
+    let media = &body.media;
+    let files = tool.args.iter().filter_map(|arg| match arg.target {
+        Target::Field { binary: true } => Some(arg.wire.as_str()),
+        _ => None,
+    });
+    let encoding = match body.kind {
+        BodyKind::Json => quote!(cast::Encoding::Json),
+        BodyKind::Form if body.encodings.is_empty() => quote!(cast::Encoding::Form),
+        BodyKind::Form => {
+            let fields = body.encodings.iter().map(|(field, styled)| {
+                let styled = styled_tokens(*styled);
+                quote!((#field, #styled))
+            });
+            quote!(cast::Encoding::FormWith(&[#(#fields),*]))
+        }
+        BodyKind::Multipart => quote!(cast::Encoding::Multipart { files: &[#(#files),*] }),
+        BodyKind::Text => quote!(cast::Encoding::Text),
+        BodyKind::Binary => quote!(cast::Encoding::Binary),
+    };
+    let mut calls = Vec::new();
+    if body.of_fields {
+        calls.push(quote!(.fields(#encoding, #media)));
+    }
+    for arg in &tool.args {
+        let binding = ident(&arg.name.ident);
+        let wire = &arg.wire;
+        calls.push(match (arg.target, arg.required) {
+            (Target::Field { .. }, true) => quote!(.field(#wire, &#binding)),
+            (Target::Field { .. }, false) => quote!(.optional_field(#wire, &#binding)),
+            (Target::Body, true) => quote!(.body(#encoding, #media, &#binding)),
+            (Target::Body, false) => quote!(.optional_body(#encoding, #media, &#binding)),
+            (Target::Param { .. }, _) => continue,
+        });
+    }
+    calls
+}
+
+/// `.query("limit", &limit)` for default styles, `.styled(...)` otherwise; `None` for an
+/// argument that is not a parameter.
+fn param_call(arg: &ArgIr) -> Option<TokenStream> {
+    let Target::Param { location, styled } = arg.target else {
+        return None;
+    };
+    let binding = ident(&arg.name.ident);
+    let wire = &arg.wire;
+    if styled == Styled::default_for(location) {
+        let method = match location {
             Location::Path => quote!(path),
             Location::Query => quote!(query),
             Location::Header => quote!(header),
             Location::Cookie => quote!(cookie),
         };
-        return quote!(.#method(#wire, &params.#field));
+        return Some(quote!(.#method(#wire, &#binding)));
     }
-    let location = match param.location {
+    let location = match location {
         Location::Path => quote!(Path),
         Location::Query => quote!(Query),
         Location::Header => quote!(Header),
         Location::Cookie => quote!(Cookie),
     };
-    let styled = styled_tokens(param.styled);
-    quote!(.styled(cast::In::#location, #wire, #styled, &params.#field))
+    let styled = styled_tokens(styled);
+    Some(quote!(.styled(cast::In::#location, #wire, #styled, &#binding)))
 }
 
 /// A `Styled` value, as the runtime spells it.

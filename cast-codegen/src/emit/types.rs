@@ -8,7 +8,7 @@ use quote::quote;
 
 use super::rust::{doc_attrs, ident, plain};
 use crate::ir::{
-    ApiIr, RustType, TypeId,
+    ApiIr, RustType, Target, TypeId,
     types::{TypeDef, TypeKind},
 };
 
@@ -69,58 +69,29 @@ impl TypePaths<'_> {
         }
     }
 
-    /// A struct field that is deserialized under `name_in` and serialized as `sent`.
+    /// A struct field, read and sent under `name_in`.
     pub fn field(
         &self,
         ident_text: &str,
         name_in: &str,
-        sent: Sent<'_>,
         ty: &RustType,
         required: bool,
         description: Option<&str>,
     ) -> TokenStream {
         let docs = description.map(doc_attrs).unwrap_or_default();
-        let plain_name = plain(ident_text);
-        let rename = match sent {
-            Sent::As(wire) if wire != name_in => {
-                Some(quote!(#[serde(rename(deserialize = #name_in, serialize = #wire))]))
-            }
-            Sent::As(_) | Sent::Same | Sent::Skip | Sent::Never if plain_name != name_in => {
-                Some(quote!(#[serde(rename = #name_in)]))
-            }
-            _ => None,
-        };
+        let rename = (plain(ident_text) != name_in).then(|| quote!(#[serde(rename = #name_in)]));
         let field = ident(ident_text);
         let inner = self.rust(ty);
-        let skip = (sent == Sent::Skip).then(|| quote!(#[serde(skip_serializing)]));
         if required {
-            return quote!(#docs #rename #skip pub #field: #inner);
+            return quote!(#docs #rename pub #field: #inner);
         }
         // An optional field that admits `null`: absent and `null` are different things to send.
         let present = matches!(ty, RustType::Nullable(_)).then(|| quote!(#[serde(deserialize_with = "cast::present")]));
-        let default = if matches!(sent, Sent::Skip | Sent::Never) {
-            quote!(#[serde(default)])
-        } else {
-            quote!(#[serde(default, skip_serializing_if = "Option::is_none")])
-        };
         quote! {
-            #docs #rename #default #skip #present
+            #docs #rename #[serde(default, skip_serializing_if = "Option::is_none")] #present
             pub #field: Option<#inner>
         }
     }
-}
-
-/// How a field is serialized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sent<'a> {
-    /// Under the name it is read by.
-    Same,
-    /// Under this wire name (a body field of a tool's arguments).
-    As(&'a str),
-    /// Not at all (a path, query or header argument of a tool whose arguments are the body).
-    Skip,
-    /// The struct is only read, never serialized.
-    Never,
 }
 
 /// The named types the enabled tools reach, in id order.
@@ -156,8 +127,9 @@ fn reachable(api: &ApiIr) -> BTreeSet<TypeId> {
 /// Items sent as path, query, header or cookie parameters, which need `ParamValue`.
 fn parameter_items(api: &ApiIr) -> BTreeSet<TypeId> {
     let mut queue = Vec::new();
-    for param in api.enabled_tools().flat_map(|t| &t.params) {
-        param.ty.named(&mut queue);
+    let params = api.enabled_tools().flat_map(|t| &t.args);
+    for arg in params.filter(|arg| matches!(arg.target, Target::Param { .. })) {
+        arg.ty.named(&mut queue);
     }
     let mut items = BTreeSet::new();
     let mut seen = BTreeSet::new();
@@ -191,9 +163,7 @@ pub fn types_rs(api: &ApiIr) -> TokenStream {
         let def = &api.types[id.0];
         let name = ident(&def.name);
         let docs = def.description.as_deref().map(doc_attrs).unwrap_or_default();
-        let derive = quote! {
-            #[derive(cast::serde::Deserialize, cast::serde::Serialize)]
-        };
+        let derive = quote!(#[derive(Deserialize, Serialize)]);
         let item = match &def.kind {
             TypeKind::Alias(target) => {
                 let target = paths.rust(target);
@@ -225,16 +195,7 @@ pub fn types_rs(api: &ApiIr) -> TokenStream {
             TypeKind::Struct { fields, additional } => {
                 let mut members: Vec<TokenStream> = fields
                     .iter()
-                    .map(|f| {
-                        paths.field(
-                            &f.ident,
-                            &f.wire,
-                            Sent::Same,
-                            &f.ty,
-                            f.required,
-                            f.description.as_deref(),
-                        )
-                    })
+                    .map(|f| paths.field(&f.ident, &f.wire, &f.ty, f.required, f.description.as_deref()))
                     .collect();
                 let serde = match additional {
                     Some(values) => {
@@ -271,8 +232,11 @@ pub fn types_rs(api: &ApiIr) -> TokenStream {
         });
         quote!(#item #param)
     });
+    // Spec names never take `Deserialize` or `Serialize` (they are reserved), so the short
+    // derive names cannot be shadowed.
     quote! {
         use ::cast_runtime::codegen as cast;
+        use cast::serde::{Deserialize, Serialize};
 
         #(#items)*
     }

@@ -214,11 +214,11 @@ pub struct ToolIr {
     pub title: Option<String>,
     /// What the model reads.
     pub description: String,
-    /// Path, query and header parameters.
-    pub params: Vec<ParamIr>,
-    /// The request body, if any.
+    /// Every argument, in the order the input schema lists them: parameters, then the body.
+    pub args: Vec<ArgIr>,
+    /// How the request body is sent, if the operation has one.
     pub body: Option<BodyIr>,
-    /// The advertised input schema.
+    /// The advertised input schema, rendered from `args` by [`input_schema`].
     pub input_schema: Value,
     /// The advertised output schema (success response, objects only).
     pub output_schema: Option<Value>,
@@ -237,13 +237,28 @@ pub struct ToolIr {
 impl ToolIr {
     /// The type of each top-level argument.
     pub fn argument_types(&self) -> impl Iterator<Item = &RustType> {
-        let body: Vec<&RustType> = match self.body.as_ref().map(|b| &b.shape) {
-            Some(BodyShape::Fields(fields)) => fields.iter().map(|f| &f.ty).collect(),
-            Some(BodyShape::Whole { ty, .. }) => vec![ty],
-            None => Vec::new(),
-        };
-        self.params.iter().map(|p| &p.ty).chain(body)
+        self.args.iter().map(|arg| &arg.ty)
     }
+}
+
+/// The input schema of a tool, from its arguments: the only place it is made, so the
+/// schema a client sees and the arguments the handler reads cannot disagree.
+pub fn input_schema(args: &[ArgIr]) -> Value {
+    let properties: serde_json::Map<String, Value> = args
+        .iter()
+        .map(|arg| (arg.name.arg.clone(), arg.schema.clone()))
+        .collect();
+    let required: Vec<Value> = args
+        .iter()
+        .filter(|arg| arg.required)
+        .map(|arg| Value::String(arg.name.arg.clone()))
+        .collect();
+    let mut schema = serde_json::json!({ "type": "object", "properties": properties });
+    if !required.is_empty() {
+        schema["required"] = Value::Array(required);
+    }
+    schema["additionalProperties"] = Value::Bool(false);
+    schema
 }
 
 /// A path template, parsed.
@@ -255,7 +270,7 @@ pub struct PathTemplate(pub Vec<Segment>);
 pub enum Segment {
     /// Text sent as written.
     Literal(String),
-    /// A parameter: an index into [`ToolIr::params`].
+    /// A path parameter: an index into [`ToolIr::args`].
     Param(usize),
 }
 
@@ -381,23 +396,40 @@ pub struct ArgName {
     pub arg: String,
 }
 
-/// A path, query or header parameter.
+/// One argument of a tool: what the model passes and where it goes on the wire.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ParamIr {
+pub struct ArgIr {
     /// The argument.
     pub name: ArgName,
-    /// Name on the wire.
+    /// Its name on the wire (parameter name or body property).
     pub wire: String,
     /// Where it goes.
-    pub location: Location,
-    /// How it is serialized.
-    pub styled: Styled,
+    pub target: Target,
     /// Whether it must be given.
     pub required: bool,
-    /// Its Rust type.
+    /// Its Rust type, made from `schema`.
     pub ty: RustType,
-    /// Its description.
-    pub description: Option<String>,
+    /// Its advertised schema, as converted (components still named by id).
+    pub schema: Value,
+}
+
+/// Where an argument goes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A path, query, header or cookie parameter.
+    Param {
+        /// Where.
+        location: Location,
+        /// How it is serialized.
+        styled: Styled,
+    },
+    /// A property of an object body.
+    Field {
+        /// File contents (`format: binary`), sent as a file part in multipart bodies.
+        binary: bool,
+    },
+    /// The whole body.
+    Body,
 }
 
 /// How a body is encoded on the wire.
@@ -415,48 +447,16 @@ pub enum BodyKind {
     Binary,
 }
 
-/// A request body.
+/// A request body: how it is sent. Its arguments are in [`ToolIr::args`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct BodyIr {
     /// The media type sent (`application/json`, `multipart/form-data`, …).
     pub media: String,
     /// How it is encoded.
     pub kind: BodyKind,
-    /// Its arguments.
-    pub shape: BodyShape,
     /// Form fields the operation's `encoding` object styles, by wire name.
     pub encodings: Vec<(String, Styled)>,
-}
-
-/// How a body maps to arguments.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BodyShape {
-    /// An object body whose properties are top-level arguments.
-    Fields(Vec<FieldIr>),
-    /// Any other body, as one argument.
-    Whole {
-        /// The argument.
-        name: ArgName,
-        /// Whether it must be given.
-        required: bool,
-        /// Its Rust type.
-        ty: RustType,
-    },
-}
-
-/// One property of an object body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FieldIr {
-    /// The argument.
-    pub name: ArgName,
-    /// Property name in the upstream body.
-    pub wire: String,
-    /// Whether it must be given.
-    pub required: bool,
-    /// Its Rust type.
-    pub ty: RustType,
-    /// Its description.
-    pub description: Option<String>,
-    /// File contents (`format: binary`), sent as a file part in multipart bodies.
-    pub binary: bool,
+    /// Whether the body is an object of the [`Target::Field`] arguments (sent even when
+    /// none is given), rather than one [`Target::Body`] argument.
+    pub of_fields: bool,
 }

@@ -174,7 +174,6 @@ const RESERVED_TYPES: &[&str] = &[
     "Default",
     "Deserialize",
     "Serialize",
-    "Params",
     "Body",
     "TOOL",
     "IndexMap",

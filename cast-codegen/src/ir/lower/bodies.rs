@@ -38,10 +38,8 @@ pub(super) fn lower_body(
     body: &Value,
     pointer: &str,
     label: &str,
-    properties: &mut Map<String, Value>,
-    required: &mut Vec<Value>,
-    taken_args: &mut HashSet<String>,
-    taken_idents: &mut HashSet<String>,
+    args: &mut Vec<ArgIr>,
+    names: &mut ArgNames,
 ) -> Result<Option<BodyIr>, Diagnostic> {
     let doc = cx.doc();
     let Some(body) = deref(doc, body) else {
@@ -83,8 +81,6 @@ pub(super) fn lower_body(
         BodyKind::Text | BodyKind::Binary => false,
     };
     if !flat {
-        let arg = naming::unique("body".to_owned(), taken_args, usize::MAX);
-        let ident = naming::unique(naming::field_ident(&arg), taken_idents, usize::MAX);
         let (mut converted, ty) = match kind {
             BodyKind::Text => (json!({ "type": "string" }), RustType::String),
             BodyKind::Binary => (
@@ -104,19 +100,19 @@ pub(super) fn lower_body(
             };
             map.entry("description").or_insert_with(|| json!(description));
         }
-        properties.insert(arg.clone(), converted);
-        if body_required {
-            required.push(json!(arg));
-        }
+        args.push(ArgIr {
+            name: names.take("body".to_owned()),
+            wire: "body".to_owned(),
+            target: Target::Body,
+            required: body_required,
+            ty,
+            schema: converted,
+        });
         return Ok(Some(BodyIr {
             media,
             kind,
             encodings: Vec::new(),
-            shape: BodyShape::Whole {
-                name: ArgName { ident, arg },
-                required: body_required,
-                ty,
-            },
+            of_fields: false,
         }));
     }
     let converted = cx.convert(&resolved, &schema_pointer, Direction::Request);
@@ -125,7 +121,6 @@ pub(super) fn lower_body(
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let mut fields = Vec::new();
     let converted_props = converted
         .get("properties")
         .and_then(Value::as_object)
@@ -133,16 +128,12 @@ pub(super) fn lower_body(
         .unwrap_or_default();
     for (wire, prop_schema) in &converted_props {
         let original = resolved["properties"].get(wire).cloned().unwrap_or_default();
-        let arg = if taken_args.contains(wire) {
-            naming::unique(format!("body_{wire}"), taken_args, usize::MAX)
+        let name = if names.has(wire) {
+            names.take(format!("body_{wire}"))
         } else {
-            naming::unique(wire.clone(), taken_args, usize::MAX)
+            names.take(wire.clone())
         };
-        let ident = naming::unique(naming::field_ident(&arg), taken_idents, usize::MAX);
-        let is_required = body_required && body_required_names.contains(&wire.as_str());
-        if is_required {
-            required.push(json!(arg));
-        }
+        let required = body_required && body_required_names.contains(&wire.as_str());
         let binary = kind == BodyKind::Multipart && is_binary_schema(doc, &original);
         let description = text(
             original
@@ -165,14 +156,13 @@ pub(super) fn lower_body(
             };
             map.insert("description".into(), json!(described));
         }
-        properties.insert(arg.clone(), prop_schema);
-        fields.push(FieldIr {
-            name: ArgName { ident, arg },
+        args.push(ArgIr {
+            name,
             wire: wire.clone(),
-            required: is_required,
+            target: Target::Field { binary },
+            required,
             ty,
-            description,
-            binary,
+            schema: prop_schema,
         });
     }
     let encodings = match kind {
@@ -188,7 +178,7 @@ pub(super) fn lower_body(
         media,
         kind,
         encodings,
-        shape: BodyShape::Fields(fields),
+        of_fields: true,
     }))
 }
 

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Annotations, ApiIr, ArgName, BodyIr, BodyKind, BodyShape, FieldIr, HttpMethod, Location, ParamIr, RustType,
-    SchemeIr, SchemeKind, Style, Styled, ToolIr, naming,
+    Annotations, ApiIr, ArgIr, ArgName, BodyIr, BodyKind, HttpMethod, Location, RustType, SchemeIr, SchemeKind, Style,
+    Styled, Target, ToolIr, naming,
     schema::{Direction, SchemaCx, deref},
     types::TypeSpace,
 };
@@ -229,6 +229,37 @@ fn choose_name(
     (name, generated)
 }
 
+/// The argument names of one tool, each unique in the input schema and as a Rust binding.
+#[derive(Debug)]
+pub(super) struct ArgNames {
+    args: HashSet<String>,
+    idents: HashSet<String>,
+}
+
+impl Default for ArgNames {
+    fn default() -> Self {
+        Self {
+            args: HashSet::new(),
+            // The handler's own binding; an argument of that name is bound as `call_2`.
+            idents: HashSet::from(["call".to_owned()]),
+        }
+    }
+}
+
+impl ArgNames {
+    /// A name for `wanted`, changed only as much as needed to be unique.
+    pub(super) fn take(&mut self, wanted: String) -> ArgName {
+        let arg = naming::unique(wanted, &mut self.args, usize::MAX);
+        let ident = naming::unique(naming::field_ident(&arg), &mut self.idents, usize::MAX);
+        ArgName { ident, arg }
+    }
+
+    /// Whether an argument already has this name.
+    pub(super) fn has(&self, arg: &str) -> bool {
+        self.args.contains(arg)
+    }
+}
+
 fn lower_operation(
     cx: &mut SchemaCx<'_>,
     space: &mut TypeSpace,
@@ -274,11 +305,8 @@ fn lower_operation(
     }
 
     let (path_pieces, template_names) = split_template(op.path);
-    let mut params = Vec::new();
-    let mut properties = Map::new();
-    let mut required = Vec::new();
-    let mut taken_args = HashSet::new();
-    let mut taken_idents = HashSet::new();
+    let mut args: Vec<ArgIr> = Vec::new();
+    let mut names = ArgNames::default();
     for (pointer, param) in &raw_params {
         let wire = text(param.get("name")).unwrap_or_default();
         let location = match param.get("in").and_then(Value::as_str) {
@@ -326,34 +354,32 @@ fn lower_operation(
             &schema_pointer,
             &format!("{type_hint}{}", naming::type_ident(&wire)),
         );
-        let description = text(param.get("description"));
-        if let (Some(d), Some(map)) = (&description, converted.as_object_mut()) {
+        if let (Some(d), Some(map)) = (text(param.get("description")), converted.as_object_mut()) {
             map.entry("description").or_insert_with(|| json!(d));
         }
-        let is_required = location == Location::Path || param.get("required").and_then(Value::as_bool).unwrap_or(false);
-        let arg = naming::unique(wire.clone(), &mut taken_args, usize::MAX);
-        let ident = naming::unique(naming::field_ident(&arg), &mut taken_idents, usize::MAX);
-        if is_required {
-            required.push(json!(arg));
-        }
-        properties.insert(arg.clone(), converted);
-        params.push(ParamIr {
-            name: ArgName { ident, arg },
+        let required = location == Location::Path || param.get("required").and_then(Value::as_bool).unwrap_or(false);
+        args.push(ArgIr {
+            name: names.take(wire.clone()),
             wire,
-            location,
-            styled,
-            required: is_required,
+            target: Target::Param { location, styled },
+            required,
             ty,
-            description,
+            schema: converted,
         });
     }
 
     let mut path_params = Vec::with_capacity(template_names.len());
     for name in &template_names {
-        match params
-            .iter()
-            .position(|p| p.location == Location::Path && &p.wire == name)
-        {
+        let declared = args.iter().position(|arg| {
+            matches!(
+                arg.target,
+                Target::Param {
+                    location: Location::Path,
+                    ..
+                }
+            ) && &arg.wire == name
+        });
+        match declared {
             Some(index) => path_params.push(index),
             None => {
                 // Common in real specs: the template names a parameter nobody declared.
@@ -362,19 +388,17 @@ fn lower_operation(
                         .operation(&label)
                         .hint("it is accepted as a required string"),
                 );
-                let arg = naming::unique(name.clone(), &mut taken_args, usize::MAX);
-                let ident = naming::unique(naming::field_ident(&arg), &mut taken_idents, usize::MAX);
-                properties.insert(arg.clone(), json!({ "type": "string" }));
-                required.push(json!(arg));
-                path_params.push(params.len());
-                params.push(ParamIr {
-                    name: ArgName { ident, arg },
+                path_params.push(args.len());
+                args.push(ArgIr {
+                    name: names.take(name.clone()),
                     wire: name.clone(),
-                    location: Location::Path,
-                    styled: Styled::default_for(Location::Path),
+                    target: Target::Param {
+                        location: Location::Path,
+                        styled: Styled::default_for(Location::Path),
+                    },
                     required: true,
                     ty: RustType::String,
-                    description: None,
+                    schema: json!({ "type": "string" }),
                 });
             }
         }
@@ -388,20 +412,13 @@ fn lower_operation(
             body,
             &format!("{}/requestBody", op.pointer),
             &label,
-            &mut properties,
-            &mut required,
-            &mut taken_args,
-            &mut taken_idents,
+            &mut args,
+            &mut names,
         )?,
         None => None,
     };
 
-    let mut input_schema = json!({ "type": "object", "properties": properties });
-    if !required.is_empty() {
-        input_schema["required"] = Value::Array(required);
-    }
-    input_schema["additionalProperties"] = json!(false);
-    let input_schema = cx.finish(input_schema);
+    let input_schema = cx.finish(crate::ir::input_schema(&args));
     let output_schema = if settings.output_schemas == Some(false) {
         None
     } else {
@@ -446,7 +463,7 @@ fn lower_operation(
         template: template(path_pieces, &path_params),
         title,
         description,
-        params,
+        args,
         body,
         input_schema,
         output_schema,

@@ -4,7 +4,9 @@
 
 use ::cast_runtime::codegen as cast;
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+use cast::serde::{Deserialize, Serialize};
+
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetAccessRequestsOptFieldsItem {
     #[serde(rename = "approval_status")]
@@ -26,7 +28,7 @@ impl cast::ParamValue for GetAccessRequestsOptFieldsItem {
 }
 
 /// A request to create shareable access for a user.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct AccessRequestCreateRequest {
     /// The access requestable object that the user is requesting access to. This is the gid of the target. Supports projects and portfolios.
@@ -40,7 +42,7 @@ pub struct AccessRequestCreateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetAgentsForWorkspaceOptFieldsItem {
     #[serde(rename = "behavior_guidance")]
@@ -81,7 +83,7 @@ impl cast::ParamValue for GetAgentsForWorkspaceOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetAgentOptFieldsItem {
     #[serde(rename = "behavior_guidance")]
@@ -116,7 +118,7 @@ impl cast::ParamValue for GetAgentOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetAllocationOptFieldsItem {
     #[serde(rename = "assignee")]
@@ -151,7 +153,7 @@ impl cast::ParamValue for GetAllocationOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct AllocationRequest {
     /// The localized day on which the allocation starts.
@@ -175,7 +177,7 @@ pub struct AllocationRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum AllocationRequestEffortType {
     #[serde(rename = "hours")]
@@ -185,7 +187,7 @@ pub enum AllocationRequestEffortType {
 }
 
 /// The amount of time associated with the allocation, represented as a percentage or number of hours.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct AllocationRequestEffort {
     /// The units used for tracking effort on an allocation, either "hours" or "percent".
@@ -199,7 +201,7 @@ pub struct AllocationRequestEffort {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetAllocationsOptFieldsItem {
     #[serde(rename = "assignee")]
@@ -241,7 +243,7 @@ impl cast::ParamValue for GetAllocationsOptFieldsItem {
 }
 
 /// The amount of time associated with the allocation, represented as a percentage or number of hours.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct CreateAllocationDataEffort {
     /// The units used for tracking effort on an allocation, either "hours" or "percent".
@@ -255,7 +257,7 @@ pub struct CreateAllocationDataEffort {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct CreateAllocationData {
     /// The localized day on which the allocation starts.
@@ -275,7 +277,7 @@ pub struct CreateAllocationData {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetAttachmentOptFieldsItem {
     #[serde(rename = "connected_to_app")]
@@ -312,7 +314,7 @@ impl cast::ParamValue for GetAttachmentOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetAttachmentsForObjectOptFieldsItem {
     #[serde(rename = "connected_to_app")]
@@ -355,7 +357,7 @@ impl cast::ParamValue for GetAttachmentsForObjectOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateAttachmentForObjectResourceSubtype {
     #[serde(rename = "asana")]
@@ -364,7 +366,7 @@ pub enum CreateAttachmentForObjectResourceSubtype {
     External,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetAuditLogEventsActorType {
     #[serde(rename = "user")]
@@ -385,7 +387,7 @@ impl cast::ParamValue for GetAuditLogEventsActorType {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateBatchRequestOptFieldsItem {
     #[serde(rename = "body")]
@@ -403,7 +405,7 @@ impl cast::ParamValue for CreateBatchRequestOptFieldsItem {
 }
 
 /// A request object for use in a batch request.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct BatchRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -414,7 +416,7 @@ pub struct BatchRequest {
 }
 
 /// An action object for use in a batch request.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct BatchRequestAction {
     /// The path of the desired endpoint relative to the API’s base URL. Query parameters are not accepted here; put them in `data` instead.
@@ -432,7 +434,7 @@ pub struct BatchRequestAction {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum BatchRequestActionMethod {
     #[serde(rename = "get")]
@@ -450,7 +452,7 @@ pub enum BatchRequestActionMethod {
 }
 
 /// Pagination (`limit` and `offset`) and output options (`fields` or `expand`) for the action. “Pretty” JSON output is not an available option on individual actions; if you want pretty output, specify that option on the parent request.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct BatchRequestActionOptions {
     /// Pagination limit for the request.
@@ -467,7 +469,7 @@ pub struct BatchRequestActionOptions {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct BudgetRequest {
     /// The type of the budget, in "cost" or "time". The value of this property will dictate how the corresponding values for actual, estimate, and total are interpreted.
@@ -487,7 +489,7 @@ pub struct BudgetRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum BudgetRequestBudgetType {
     #[serde(rename = "cost")]
@@ -497,7 +499,7 @@ pub enum BudgetRequestBudgetType {
 }
 
 /// Defines how the estimate portion of a budget is configured. This object controls whether the estimate is enabled, what data source it uses, and which tasks (by billable status) are included in calculating the estimate value. When disabled (enabled: false and source: none), the estimate is hidden and the API response will return `value: null` and `units: null` for this field.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct BudgetEstimateRequest {
     /// Billable status filter applied to the estimate when `source` is `tasks`. Ignored when `source` is `capacity_plans` or `none`. When not provided, defaults to `billable`.
@@ -516,7 +518,7 @@ pub struct BudgetEstimateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum BudgetEstimateRequestBillableStatusFilter {
     #[serde(rename = "billable")]
@@ -527,7 +529,7 @@ pub enum BudgetEstimateRequestBillableStatusFilter {
     Any,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum BudgetEstimateRequestSource {
     #[serde(rename = "none")]
@@ -539,7 +541,7 @@ pub enum BudgetEstimateRequestSource {
 }
 
 /// Defines the configuration of the actual portion of a budget. The actual value represents aggregated time tracking data attributed to the budget’s parent. This object controls which time entries are included based on their billable status. When no entries match the selected filter, the value will be 0.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct BudgetActualRequest {
     /// Billable status filter applied to time tracking entries contributing to the actual value. Determines which entries are included in aggregation. When not provided, defaults to `billable`.
@@ -553,7 +555,7 @@ pub struct BudgetActualRequest {
 }
 
 /// Defines how the total portion of a budget is configured. The total represents a user-defined target value, not an aggregated one. This object specifies whether the total is displayed and the current value for the selected budget_type.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct BudgetTotalRequest {
     /// Indicates whether the total value is active and should be displayed in the budget. This flag primarily affects UI presentation and the response payload.
@@ -567,7 +569,7 @@ pub struct BudgetTotalRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetBudgetOptFieldsItem {
     #[serde(rename = "actual")]
@@ -612,7 +614,7 @@ impl cast::ParamValue for GetBudgetOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetCustomFieldSettingsForProjectOptFieldsItem {
     #[serde(rename = "custom_field")]
@@ -731,7 +733,7 @@ impl cast::ParamValue for GetCustomFieldSettingsForProjectOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetCustomFieldSettingsForTeamOptFieldsItem {
     #[serde(rename = "custom_field")]
@@ -844,7 +846,7 @@ impl cast::ParamValue for GetCustomFieldSettingsForTeamOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateCustomFieldOptFieldsItem {
     #[serde(rename = "asana_created_field")]
@@ -945,7 +947,7 @@ impl cast::ParamValue for CreateCustomFieldOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct CustomFieldCreateRequest {
     /// The name of the custom field.
@@ -1041,7 +1043,7 @@ pub struct CustomFieldCreateRequest {
 /// Enum options are an ordered list and by default new enum options are inserted at the end. Ordering in relation to existing enum options can be specified on creation by using `insert_before` or `insert_after` to reference an existing enum option. Only one of `insert_before` and `insert_after` can be provided when creating a new enum option.
 ///
 /// An enum options list can be reordered with the `POST /custom_fields/custom_field_gid/enum_options/insert` endpoint.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct EnumOption {
     /// The name of the enum option.
@@ -1058,7 +1060,7 @@ pub struct EnumOption {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CustomFieldCreateRequestInputRestrictionsItem {
     #[serde(rename = "task")]
@@ -1072,7 +1074,7 @@ pub enum CustomFieldCreateRequestInputRestrictionsItem {
 }
 
 /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct CustomFieldCreateRequestDateValue {
     /// A string representing the date in YYYY-MM-DD format.
@@ -1086,7 +1088,7 @@ pub struct CustomFieldCreateRequestDateValue {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CustomFieldCreateRequestFormat {
     #[serde(rename = "currency")]
@@ -1103,7 +1105,7 @@ pub enum CustomFieldCreateRequestFormat {
     TNone,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CustomFieldCreateRequestCustomLabelPosition {
     #[serde(rename = "prefix")]
@@ -1112,7 +1114,7 @@ pub enum CustomFieldCreateRequestCustomLabelPosition {
     Suffix,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CustomFieldCreateRequestResourceSubtype {
     #[serde(rename = "text")]
@@ -1131,7 +1133,7 @@ pub enum CustomFieldCreateRequestResourceSubtype {
     Reference,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct CustomFieldRequest {
     /// The name of the custom field.
@@ -1213,7 +1215,7 @@ pub struct CustomFieldRequest {
 }
 
 /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct CustomFieldRequestDateValue {
     /// A string representing the date in YYYY-MM-DD format.
@@ -1227,7 +1229,7 @@ pub struct CustomFieldRequestDateValue {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetCustomFieldsForWorkspaceOptFieldsItem {
     #[serde(rename = "asana_created_field")]
@@ -1334,7 +1336,7 @@ impl cast::ParamValue for GetCustomFieldsForWorkspaceOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateEnumOptionForCustomFieldOptFieldsItem {
     #[serde(rename = "color")]
@@ -1351,7 +1353,7 @@ impl cast::ParamValue for CreateEnumOptionForCustomFieldOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct EnumOptionRequest {
     /// An existing enum option within this custom field before which the new enum option should be inserted. Cannot be provided together with after_enum_option.
@@ -1365,7 +1367,7 @@ pub struct EnumOptionRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct EnumOptionInsertRequest {
     /// The gid of the enum option to relocate.
@@ -1383,7 +1385,7 @@ pub struct EnumOptionInsertRequest {
 
 pub type EnumOptionBase = super::types::EnumOption;
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetCustomTypesOptFieldsItem {
     #[serde(rename = "name")]
@@ -1412,7 +1414,7 @@ impl cast::ParamValue for GetCustomTypesOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetCustomTypeOptFieldsItem {
     #[serde(rename = "name")]
@@ -1435,7 +1437,7 @@ impl cast::ParamValue for GetCustomTypeOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetEventsOptFieldsItem {
     #[serde(rename = "action")]
@@ -1477,7 +1479,7 @@ impl cast::ParamValue for GetEventsOptFieldsItem {
 }
 
 /// A *graph_export* request starts a job to export data starting from a parent object.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct GraphExportRequest {
     /// Globally unique ID of the parent object: goal, project, portfolio, or team.
@@ -1489,7 +1491,7 @@ pub struct GraphExportRequest {
 }
 
 /// A *resource_export* request starts a job to bulk export objects for one or more resources.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ResourceExportRequest {
     /// Gid of a workspace.
@@ -1505,7 +1507,7 @@ pub struct ResourceExportRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ResourceExportRequestParameter {
     /// The type of the resource to be exported. This can be a task, team, or message.
@@ -1522,7 +1524,7 @@ pub struct ResourceExportRequestParameter {
 }
 
 /// Filters to apply to a resource that will be exported. These filters can be used to narrow down the resources that are included in the export.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ResourceExportFilters {
     /// Filter by the users who assigned the resource. This array accepts a list of user GIDs. This is only applicable to tasks.
@@ -1570,7 +1572,7 @@ pub struct ResourceExportFilters {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetGoalRelationshipOptFieldsItem {
     #[serde(rename = "contribution_weight")]
@@ -1597,7 +1599,7 @@ impl cast::ParamValue for GetGoalRelationshipOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct GoalRelationshipRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1614,7 +1616,7 @@ pub struct GoalRelationshipRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct GoalRelationshipRequestSupportingResource {
     /// Name of the project. This is generally a short sentence fragment that fits on a line in the UI for maximum readability. However, it can be longer.
@@ -1625,7 +1627,7 @@ pub struct GoalRelationshipRequestSupportingResource {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct GoalRelationshipRequestSupportedGoal {
     /// The name of the goal.
@@ -1638,7 +1640,7 @@ pub struct GoalRelationshipRequestSupportedGoal {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetGoalRelationshipsOptFieldsItem {
     #[serde(rename = "contribution_weight")]
@@ -1671,7 +1673,7 @@ impl cast::ParamValue for GetGoalRelationshipsOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct GoalAddSupportingRelationshipRequest {
     /// The gid of the supporting resource to add to the parent goal. Must be the gid of a goal, project, task, or portfolio.
@@ -1691,7 +1693,7 @@ pub struct GoalAddSupportingRelationshipRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetGoalOptFieldsItem {
     #[serde(rename = "current_status_update")]
@@ -1942,7 +1944,7 @@ impl cast::ParamValue for GetGoalOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct GoalUpdateRequest {
     /// The name of the goal.
@@ -1996,7 +1998,7 @@ pub struct GoalUpdateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetGoalsOptFieldsItem {
     #[serde(rename = "current_status_update")]
@@ -2253,7 +2255,7 @@ impl cast::ParamValue for GetGoalsOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct GoalRequest {
     /// The name of the goal.
@@ -2304,7 +2306,7 @@ pub struct GoalRequest {
 pub type GoalMetricRequest = super::types::GoalMetricBase;
 
 /// A generic Asana Resource, containing a globally unique identifier.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct GoalMetricBase {
     /// *Conditional*. Only relevant for goal metrics of type `Number`. This field dictates the number of places after the decimal to round to, i.e. 0 is integer values, 1 rounds to the nearest tenth, and so on. Must be between 0 and 6, inclusive.
@@ -2338,7 +2340,7 @@ pub struct GoalMetricBase {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GoalMetricBaseUnit {
     #[serde(rename = "none")]
@@ -2349,7 +2351,7 @@ pub enum GoalMetricBaseUnit {
     Percentage,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GoalMetricBaseProgressSource {
     #[serde(rename = "manual")]
@@ -2367,7 +2369,7 @@ pub enum GoalMetricBaseProgressSource {
 }
 
 /// A generic Asana Resource, containing a globally unique identifier.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct GoalMetricCurrentValueRequest {
     /// *Conditional*. This number is the current value of a goal metric of type number.
@@ -2378,7 +2380,7 @@ pub struct GoalMetricCurrentValueRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskAddFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
@@ -2388,7 +2390,7 @@ pub struct TaskAddFollowersRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct AddCustomFieldSettingRequest {
     pub custom_field: super::types::AddCustomFieldSettingRequestCustomField,
@@ -2406,14 +2408,14 @@ pub struct AddCustomFieldSettingRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde", untagged)]
 pub enum AddCustomFieldSettingRequestCustomField {
     String(String),
     CustomFieldCreateRequest(super::types::CustomFieldCreateRequest),
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetJobOptFieldsItem {
     #[serde(rename = "new_graph_export")]
@@ -2464,7 +2466,7 @@ impl cast::ParamValue for GetJobOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetMembershipsResourceSubtype {
     #[serde(rename = "project_membership")]
@@ -2477,7 +2479,7 @@ impl cast::ParamValue for GetMembershipsResourceSubtype {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetMembershipsOptFieldsItem {
     #[serde(rename = "offset")]
@@ -2494,7 +2496,7 @@ impl cast::ParamValue for GetMembershipsOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct CreateMembershipRequest {
     /// Sets the access level for the member. Goals can have access levels `viewer`, `commenter`, `editor` or `admin`. Projects can have access levels `admin`, `editor` or `commenter`. Portfolios can have access levels `admin`, `editor` or `viewer`. Custom Fields can have access levels `admin`, `editor` or `user`.
@@ -2514,7 +2516,7 @@ pub struct CreateMembershipRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct MembershipRequest {
     /// Sets the access level for the member. Goals can have access levels `viewer`, `commenter`, `editor` or `admin`. Projects can have access levels `admin`, `editor` or `commenter`. Portfolios can have access levels `admin`, `editor` or `viewer`. Custom Fields can have access levels `admin`, `editor` or `user`.
@@ -2525,7 +2527,7 @@ pub struct MembershipRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetOooEntryOptFieldsItem {
     #[serde(rename = "created_by")]
@@ -2551,7 +2553,7 @@ impl cast::ParamValue for GetOooEntryOptFieldsItem {
 pub type OooEntryUpdateRequest = super::types::OooEntryBase;
 
 /// A generic Asana Resource, containing a globally unique identifier.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct OooEntryBase {
     /// The day on which the OOO entry starts.
@@ -2565,7 +2567,7 @@ pub struct OooEntryBase {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetOooEntriesOptFieldsItem {
     #[serde(rename = "created_by")]
@@ -2594,7 +2596,7 @@ impl cast::ParamValue for GetOooEntriesOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct CreateOooEntryData {
     /// The day on which the OOO entry starts.
@@ -2610,7 +2612,7 @@ pub struct CreateOooEntryData {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateOrganizationExportOptFieldsItem {
     #[serde(rename = "created_at")]
@@ -2632,7 +2634,7 @@ impl cast::ParamValue for CreateOrganizationExportOptFieldsItem {
 }
 
 /// An *organization_export* request starts a job to export the complete data of the given Organization.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct OrganizationExportRequest {
     /// Globally unique identifier for the workspace or organization.
@@ -2643,7 +2645,7 @@ pub struct OrganizationExportRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetPortfolioMembershipsOptFieldsItem {
     #[serde(rename = "access_level")]
@@ -2670,7 +2672,7 @@ impl cast::ParamValue for GetPortfolioMembershipsOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetPortfolioMembershipOptFieldsItem {
     #[serde(rename = "access_level")]
@@ -2691,7 +2693,7 @@ impl cast::ParamValue for GetPortfolioMembershipOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetPortfoliosOptFieldsItem {
     #[serde(rename = "archived")]
@@ -2910,7 +2912,7 @@ impl cast::ParamValue for GetPortfoliosOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreatePortfolioOptFieldsItem {
     #[serde(rename = "archived")]
@@ -3123,7 +3125,7 @@ impl cast::ParamValue for CreatePortfolioOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct PortfolioRequest {
     /// The name of the portfolio.
@@ -3157,7 +3159,7 @@ pub struct PortfolioRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum PortfolioRequestColor {
     #[serde(rename = "dark-pink")]
@@ -3198,7 +3200,7 @@ pub enum PortfolioRequestColor {
     LightWarmGray,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum PortfolioRequestDefaultAccessLevel {
     #[serde(rename = "admin")]
@@ -3209,7 +3211,7 @@ pub enum PortfolioRequestDefaultAccessLevel {
     Viewer,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct PortfolioUpdateRequest {
     /// The name of the portfolio.
@@ -3240,7 +3242,7 @@ pub struct PortfolioUpdateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetItemsForPortfolioOptFieldsItem {
     #[serde(rename = "archived")]
@@ -3509,7 +3511,7 @@ impl cast::ParamValue for GetItemsForPortfolioOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct PortfolioAddItemRequest {
     /// The item to add to the portfolio.
@@ -3525,7 +3527,7 @@ pub struct PortfolioAddItemRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct AddMembersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
@@ -3535,7 +3537,7 @@ pub struct AddMembersRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct PortfolioDuplicateRequest {
     /// The name of the new portfolio.
@@ -3561,7 +3563,7 @@ pub struct PortfolioDuplicateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetProjectBriefOptFieldsItem {
     #[serde(rename = "html_text")]
@@ -3584,7 +3586,7 @@ impl cast::ParamValue for GetProjectBriefOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ProjectBriefRequest {
     /// The title of the project brief.
@@ -3601,7 +3603,7 @@ pub struct ProjectBriefRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetProjectMembershipOptFieldsItem {
     #[serde(rename = "access_level")]
@@ -3632,7 +3634,7 @@ impl cast::ParamValue for GetProjectMembershipOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetProjectMembershipsForProjectOptFieldsItem {
     #[serde(rename = "access_level")]
@@ -3659,7 +3661,7 @@ impl cast::ParamValue for GetProjectMembershipsForProjectOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetProjectPortfolioSettingOptFieldsItem {
     #[serde(rename = "created_at")]
@@ -3678,7 +3680,7 @@ impl cast::ParamValue for GetProjectPortfolioSettingOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ProjectPortfolioSettingUpdateRequest {
     /// When true, the portfolio members gain access to the project.
@@ -3689,7 +3691,7 @@ pub struct ProjectPortfolioSettingUpdateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetProjectPortfolioSettingsForProjectOptFieldsItem {
     #[serde(rename = "created_at")]
@@ -3714,7 +3716,7 @@ impl cast::ParamValue for GetProjectPortfolioSettingsForProjectOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetProjectStatusOptFieldsItem {
     #[serde(rename = "author")]
@@ -3745,7 +3747,7 @@ impl cast::ParamValue for GetProjectStatusOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetProjectStatusesForProjectOptFieldsItem {
     #[serde(rename = "author")]
@@ -3784,7 +3786,7 @@ impl cast::ParamValue for GetProjectStatusesForProjectOptFieldsItem {
 
 pub type ProjectStatusRequest = super::types::ProjectStatusBase;
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ProjectStatusBase {
     /// The title of the project status update.
@@ -3804,7 +3806,7 @@ pub struct ProjectStatusBase {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum ProjectStatusBaseColor {
     #[serde(rename = "green")]
@@ -3819,7 +3821,7 @@ pub enum ProjectStatusBaseColor {
     Complete,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetProjectTemplateOptFieldsItem {
     #[serde(rename = "color")]
@@ -3856,7 +3858,7 @@ impl cast::ParamValue for GetProjectTemplateOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetProjectTemplatesOptFieldsItem {
     #[serde(rename = "color")]
@@ -3899,7 +3901,7 @@ impl cast::ParamValue for GetProjectTemplatesOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ProjectTemplateInstantiateProjectRequest {
     /// The name of the new project.
@@ -3929,7 +3931,7 @@ pub struct ProjectTemplateInstantiateProjectRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum ProjectTemplateInstantiateProjectRequestPrivacySetting {
     #[serde(rename = "public_to_workspace")]
@@ -3940,7 +3942,7 @@ pub enum ProjectTemplateInstantiateProjectRequestPrivacySetting {
     Private,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct DateVariableRequest {
     /// Globally unique identifier of the date field in the project template. A value of `1` refers to the project start date, while `2` refers to the project due date.
@@ -3955,7 +3957,7 @@ pub struct DateVariableRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct RequestedRoleRequest {
     /// Globally unique identifier of the template role in the project template.
@@ -3969,7 +3971,7 @@ pub struct RequestedRoleRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateProjectOptFieldsItem {
     #[serde(rename = "archived")]
@@ -4232,7 +4234,7 @@ impl cast::ParamValue for CreateProjectOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ProjectRequest {
     /// Name of the project. This is generally a short sentence fragment that fits on a line in the UI for maximum readability. However, it can be longer.
@@ -4316,7 +4318,7 @@ pub struct ProjectRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum ProjectRequestColor {
     #[serde(rename = "dark-pink")]
@@ -4359,7 +4361,7 @@ pub enum ProjectRequestColor {
     TNone,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum ProjectRequestIcon {
     #[serde(rename = "list")]
@@ -4428,7 +4430,7 @@ pub enum ProjectRequestIcon {
     Coins,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum ProjectRequestDefaultView {
     #[serde(rename = "list")]
@@ -4441,7 +4443,7 @@ pub enum ProjectRequestDefaultView {
     Timeline,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum ProjectRequestDefaultAccessLevel {
     #[serde(rename = "admin")]
@@ -4454,7 +4456,7 @@ pub enum ProjectRequestDefaultAccessLevel {
     Viewer,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum ProjectRequestMinimumAccessLevelForCustomization {
     #[serde(rename = "admin")]
@@ -4463,7 +4465,7 @@ pub enum ProjectRequestMinimumAccessLevelForCustomization {
     Editor,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ProjectUpdateRequest {
     /// Name of the project. This is generally a short sentence fragment that fits on a line in the UI for maximum readability. However, it can be longer.
@@ -4544,7 +4546,7 @@ pub struct ProjectUpdateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ProjectDuplicateRequest {
     /// The name of the new project.
@@ -4593,7 +4595,7 @@ pub struct ProjectDuplicateRequest {
 }
 
 /// A dictionary of options to auto-shift dates. `task_dates` must be included to use this option. Requires `should_skip_weekends` and either `start_on` or `due_on`, but not both.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ProjectDuplicateRequestScheduleDates {
     /// **Required**: Determines if the auto-shifted dates should skip weekends.
@@ -4610,7 +4612,7 @@ pub struct ProjectDuplicateRequestScheduleDates {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum SearchProjectsForWorkspaceSortBy {
     #[serde(rename = "due_date")]
@@ -4631,7 +4633,7 @@ impl cast::ParamValue for SearchProjectsForWorkspaceSortBy {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTaskCountsForProjectOptFieldsItem {
     #[serde(rename = "num_completed_milestones")]
@@ -4654,7 +4656,7 @@ impl cast::ParamValue for GetTaskCountsForProjectOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct AddFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
@@ -4664,7 +4666,7 @@ pub struct AddFollowersRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ProjectSaveAsTemplateRequest {
     /// The name of the new project template.
@@ -4682,7 +4684,7 @@ pub struct ProjectSaveAsTemplateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateRateOptFieldsItem {
     #[serde(rename = "created_by")]
@@ -4710,7 +4712,7 @@ impl cast::ParamValue for CreateRateOptFieldsItem {
 }
 
 /// A generic Asana Resource, containing a globally unique identifier.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct RateRequest {
     /// Globally unique ID of the parent object: project.
@@ -4725,7 +4727,7 @@ pub struct RateRequest {
 }
 
 /// A generic Asana Resource, containing a globally unique identifier.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct RateUpdateRequest {
     /// The monetary value of the rate.
@@ -4736,7 +4738,7 @@ pub struct RateUpdateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetRolesOptFieldsItem {
     #[serde(rename = "base_role_type")]
@@ -4825,7 +4827,7 @@ impl cast::ParamValue for GetRolesOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateRoleOptFieldsItem {
     #[serde(rename = "base_role_type")]
@@ -4908,7 +4910,7 @@ impl cast::ParamValue for CreateRoleOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct RbacRoleRequest {
     /// The name of the role.
@@ -4930,7 +4932,7 @@ pub struct RbacRoleRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum RbacRoleRequestBaseRoleType {
     #[serde(rename = "guest")]
@@ -4943,7 +4945,7 @@ pub enum RbacRoleRequestBaseRoleType {
     SuperAdmin,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum RbacRoleRequestPermissionsTaskDeletionPolicy {
     #[serde(rename = "all")]
@@ -4954,7 +4956,7 @@ pub enum RbacRoleRequestPermissionsTaskDeletionPolicy {
     TNone,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum RbacRoleRequestPermissionsAllowedGuestInvites {
     #[serde(rename = "all")]
@@ -4964,7 +4966,7 @@ pub enum RbacRoleRequestPermissionsAllowedGuestInvites {
 }
 
 /// The permissions of the role.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct RbacRoleRequestPermissions {
     /// Controls whether users with this role can create app authorizations
@@ -5059,7 +5061,7 @@ pub struct RbacRoleRequestPermissions {
 
 pub type RbacRoleUpdateRequest = super::types::RbacRoleBase;
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct RbacRoleBase {
     /// The name of the role.
@@ -5083,7 +5085,7 @@ pub struct RbacRoleBase {
 }
 
 /// The permissions of the role.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct RbacRoleBasePermissions {
     /// Controls whether users with this role can create app authorizations
@@ -5176,7 +5178,7 @@ pub struct RbacRoleBasePermissions {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct RuleTriggerRequest {
     /// The ID of the resource. For the duration of the beta, this resource is always a task, and this task must exist in the project in which the rule is created.
@@ -5188,7 +5190,7 @@ pub struct RuleTriggerRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetSectionOptFieldsItem {
     #[serde(rename = "created_at")]
@@ -5211,7 +5213,7 @@ impl cast::ParamValue for GetSectionOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct SectionRequest {
     /// The text to be displayed as the section name. This cannot be an empty string.
@@ -5227,7 +5229,7 @@ pub struct SectionRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetSectionsForProjectOptFieldsItem {
     #[serde(rename = "created_at")]
@@ -5256,7 +5258,7 @@ impl cast::ParamValue for GetSectionsForProjectOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct SectionTaskInsertRequest {
     /// The task to add to this section.
@@ -5272,7 +5274,7 @@ pub struct SectionTaskInsertRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ProjectSectionInsertRequest {
     /// The section to reorder.
@@ -5288,7 +5290,7 @@ pub struct ProjectSectionInsertRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetStatusOptFieldsItem {
     #[serde(rename = "author")]
@@ -5355,7 +5357,7 @@ impl cast::ParamValue for GetStatusOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetStatusesForObjectOptFieldsItem {
     #[serde(rename = "author")]
@@ -5428,7 +5430,7 @@ impl cast::ParamValue for GetStatusesForObjectOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct StatusUpdateRequest {
     /// The title of the status update.
@@ -5452,7 +5454,7 @@ pub struct StatusUpdateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum StatusUpdateRequestStatusType {
     #[serde(rename = "on_track")]
@@ -5475,7 +5477,7 @@ pub enum StatusUpdateRequestStatusType {
     Dropped,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetStoryOptFieldsItem {
     #[serde(rename = "assignee")]
@@ -5769,7 +5771,7 @@ impl cast::ParamValue for GetStoryOptFieldsItem {
 pub type StoryRequest = super::types::StoryBase;
 
 /// A story represents an activity associated with an object in the Asana system.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct StoryBase {
     /// The plain text of the comment to add. Cannot be used with html_text.
@@ -5789,7 +5791,7 @@ pub struct StoryBase {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum StoryBaseStickerName {
     #[serde(rename = "green_checkmark")]
@@ -5818,7 +5820,7 @@ pub enum StoryBaseStickerName {
     PhoenixSpreadingLove,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetStoriesForTaskOptFieldsItem {
     #[serde(rename = "assignee")]
@@ -6115,7 +6117,7 @@ impl cast::ParamValue for GetStoriesForTaskOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTagsOptFieldsItem {
     #[serde(rename = "color")]
@@ -6150,7 +6152,7 @@ impl cast::ParamValue for GetTagsOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateTagOptFieldsItem {
     #[serde(rename = "color")]
@@ -6179,7 +6181,7 @@ impl cast::ParamValue for CreateTagOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TagCreateRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
@@ -6197,7 +6199,7 @@ pub type TagUpdateRequest = super::types::TagBaseRequest;
 
 pub type TagBaseRequest = super::types::TagBase;
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TagBase {
     /// Name of the tag. This is generally a short sentence fragment that fits on a line in the UI for maximum readability. However, it can be longer.
@@ -6215,7 +6217,7 @@ pub struct TagBase {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TagCreateTagForWorkspaceRequest {
     /// Name of the tag. This is generally a short sentence fragment that fits on a line in the UI for maximum readability. However, it can be longer.
@@ -6236,7 +6238,7 @@ pub struct TagCreateTagForWorkspaceRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTaskTemplatesOptFieldsItem {
     #[serde(rename = "created_at")]
@@ -6257,7 +6259,7 @@ impl cast::ParamValue for GetTaskTemplatesOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskTemplateInstantiateTaskRequest {
     /// The name of the new task. If not provided, the name of the task template will be used.
@@ -6268,7 +6270,7 @@ pub struct TaskTemplateInstantiateTaskRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTasksOptFieldsItem {
     #[serde(rename = "actual_time_minutes")]
@@ -6501,7 +6503,7 @@ impl cast::ParamValue for GetTasksOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateTaskOptFieldsItem {
     #[serde(rename = "actual_time_minutes")]
@@ -6728,7 +6730,7 @@ impl cast::ParamValue for CreateTaskOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskCreateRequest {
     /// The name of the task.
@@ -6815,7 +6817,7 @@ pub struct TaskCreateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum TaskCreateRequestResourceSubtype {
     #[serde(rename = "default_task")]
@@ -6834,7 +6836,7 @@ impl cast::ParamValue for TaskCreateRequestResourceSubtype {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum TaskCreateRequestApprovalStatus {
     #[serde(rename = "pending")]
@@ -6847,7 +6849,7 @@ pub enum TaskCreateRequestApprovalStatus {
     ChangesRequested,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum TaskCreateRequestAssigneeStatus {
     #[serde(rename = "today")]
@@ -6862,7 +6864,7 @@ pub enum TaskCreateRequestAssigneeStatus {
     Inbox,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskCreateRequestAssignedBy {
     /// *Read-only except when same user as requester*. The user's name.
@@ -6873,7 +6875,7 @@ pub struct TaskCreateRequestAssignedBy {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskCreateRequestCompletedBy {
     /// *Read-only except when same user as requester*. The user's name.
@@ -6886,7 +6888,7 @@ pub struct TaskCreateRequestCompletedBy {
 
 /// *OAuth Required*. *Conditional*. This field is returned only if external values are set or included by using [Opt In](/docs/inputoutput-options).
 /// The external field allows you to store app-specific metadata on tasks, including a gid that can be used to retrieve tasks and a data blob that can store app-specific character strings. Note that you will need to authenticate with Oauth to access or modify this data. Once an external gid is set, you can use the notation `external:custom_gid` to reference your object anywhere in the API where you may use the original object gid. See the page on Custom External Data for more details.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskCreateRequestExternal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6898,7 +6900,7 @@ pub struct TaskCreateRequestExternal {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskUpdateRequest {
     /// The name of the task.
@@ -6981,7 +6983,7 @@ pub struct TaskUpdateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskUpdateRequestAssignedBy {
     /// *Read-only except when same user as requester*. The user's name.
@@ -6992,7 +6994,7 @@ pub struct TaskUpdateRequestAssignedBy {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskUpdateRequestCompletedBy {
     /// *Read-only except when same user as requester*. The user's name.
@@ -7005,7 +7007,7 @@ pub struct TaskUpdateRequestCompletedBy {
 
 /// *OAuth Required*. *Conditional*. This field is returned only if external values are set or included by using [Opt In](/docs/inputoutput-options).
 /// The external field allows you to store app-specific metadata on tasks, including a gid that can be used to retrieve tasks and a data blob that can store app-specific character strings. Note that you will need to authenticate with Oauth to access or modify this data. Once an external gid is set, you can use the notation `external:custom_gid` to reference your object anywhere in the API where you may use the original object gid. See the page on Custom External Data for more details.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskUpdateRequestExternal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7017,7 +7019,7 @@ pub struct TaskUpdateRequestExternal {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskDuplicateRequest {
     /// The name of the new task.
@@ -7042,7 +7044,7 @@ pub struct TaskDuplicateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskSetParentRequest {
     /// The new parent of the task, or `null` for no parent.
@@ -7058,7 +7060,7 @@ pub struct TaskSetParentRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ModifyDependenciesRequest {
     /// An array of task gids that a task depends on.
@@ -7070,7 +7072,7 @@ pub struct ModifyDependenciesRequest {
 }
 
 /// A set of dependent tasks.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct ModifyDependentsRequest {
     /// An array of task gids that are dependents of the given task.
@@ -7081,7 +7083,7 @@ pub struct ModifyDependentsRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskAddProjectRequest {
     /// The project to add the task to.
@@ -7103,7 +7105,7 @@ pub struct TaskAddProjectRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TaskAddTagRequest {
     /// The tag's gid to add to the task.
@@ -7113,7 +7115,7 @@ pub struct TaskAddTagRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum SearchTasksForWorkspaceSortBy {
     #[serde(rename = "due_date")]
@@ -7136,7 +7138,7 @@ impl cast::ParamValue for SearchTasksForWorkspaceSortBy {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTeamMembershipOptFieldsItem {
     #[serde(rename = "is_admin")]
@@ -7161,7 +7163,7 @@ impl cast::ParamValue for GetTeamMembershipOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTeamMembershipsOptFieldsItem {
     #[serde(rename = "is_admin")]
@@ -7192,7 +7194,7 @@ impl cast::ParamValue for GetTeamMembershipsOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateTeamOptFieldsItem {
     #[serde(rename = "custom_field_settings")]
@@ -7337,7 +7339,7 @@ impl cast::ParamValue for CreateTeamOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TeamRequest {
     /// The description of the team.
@@ -7395,7 +7397,7 @@ pub struct TeamRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum TeamRequestVisibility {
     #[serde(rename = "secret")]
@@ -7406,7 +7408,7 @@ pub enum TeamRequestVisibility {
     Public,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum TeamRequestEditTeamNameOrDescriptionAccessLevel {
     #[serde(rename = "all_team_members")]
@@ -7415,7 +7417,7 @@ pub enum TeamRequestEditTeamNameOrDescriptionAccessLevel {
     OnlyTeamAdmins,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum TeamRequestTeamContentManagementAccessLevel {
     #[serde(rename = "no_restriction")]
@@ -7424,7 +7426,7 @@ pub enum TeamRequestTeamContentManagementAccessLevel {
     OnlyTeamAdmins,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTeamsForWorkspaceOptFieldsItem {
     #[serde(rename = "custom_field_settings")]
@@ -7576,7 +7578,7 @@ impl cast::ParamValue for GetTeamsForWorkspaceOptFieldsItem {
 }
 
 /// A user identification object for specification with the addUser/removeUser endpoints.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TeamAddUserRequest {
     /// A string identifying a user. This can either be the string "me", an email, or the gid of a user.
@@ -7587,7 +7589,7 @@ pub struct TeamAddUserRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTimePeriodOptFieldsItem {
     #[serde(rename = "display_name")]
@@ -7616,7 +7618,7 @@ impl cast::ParamValue for GetTimePeriodOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTimePeriodsOptFieldsItem {
     #[serde(rename = "display_name")]
@@ -7651,7 +7653,7 @@ impl cast::ParamValue for GetTimePeriodsOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTimeTrackingCategoryOptFieldsItem {
     #[serde(rename = "color")]
@@ -7668,7 +7670,7 @@ impl cast::ParamValue for GetTimeTrackingCategoryOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TimeTrackingCategoryUpdateRequest {
     /// The name of the time tracking category (e.g., 'Development', 'Meetings').
@@ -7685,7 +7687,7 @@ pub struct TimeTrackingCategoryUpdateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum TimeTrackingCategoryUpdateRequestColor {
     #[serde(rename = "none")]
@@ -7722,7 +7724,7 @@ pub enum TimeTrackingCategoryUpdateRequestColor {
     CoolGray,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem {
     #[serde(rename = "attributable_to")]
@@ -7757,7 +7759,7 @@ impl cast::ParamValue for GetTimeTrackingEntriesForTimeTrackingCategoryOptFields
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTimeTrackingCategoriesOptFieldsItem {
     #[serde(rename = "color")]
@@ -7780,7 +7782,7 @@ impl cast::ParamValue for GetTimeTrackingCategoriesOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct TimeTrackingCategoryCreateRequest {
     /// The name of the time tracking category (e.g., 'Development', 'Meetings').
@@ -7795,7 +7797,7 @@ pub struct TimeTrackingCategoryCreateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateTimeTrackingEntryOptFieldsItem {
     #[serde(rename = "approval_status")]
@@ -7840,7 +7842,7 @@ impl cast::ParamValue for CreateTimeTrackingEntryOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct CreateTimeTrackingEntryRequest {
     /// Time in minutes tracked by the entry. Must be greater than 0
@@ -7868,7 +7870,7 @@ pub struct CreateTimeTrackingEntryRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateTimeTrackingEntryRequestBillableStatus {
     #[serde(rename = "billable")]
@@ -7879,7 +7881,7 @@ pub enum CreateTimeTrackingEntryRequestBillableStatus {
     NotApplicable,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct UpdateTimeTrackingEntryRequest {
     /// *Optional*. Time in minutes tracked by the entry
@@ -7907,7 +7909,7 @@ pub struct UpdateTimeTrackingEntryRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTimesheetApprovalStatusOptFieldsItem {
     #[serde(rename = "approval_status")]
@@ -7935,7 +7937,7 @@ impl cast::ParamValue for GetTimesheetApprovalStatusOptFieldsItem {
 }
 
 /// A request to update a timesheet approval status.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct UpdateTimesheetApprovalStatusRequest {
     /// The desired approval status to transition to. Valid transitions depend on the current status of the timesheet approval status.
@@ -7948,7 +7950,7 @@ pub struct UpdateTimesheetApprovalStatusRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum UpdateTimesheetApprovalStatusRequestApprovalStatus {
     #[serde(rename = "submitted")]
@@ -7961,7 +7963,7 @@ pub enum UpdateTimesheetApprovalStatusRequestApprovalStatus {
     Rejected,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetTimesheetApprovalStatusesOptFieldsItem {
     #[serde(rename = "approval_status")]
@@ -7995,7 +7997,7 @@ impl cast::ParamValue for GetTimesheetApprovalStatusesOptFieldsItem {
 }
 
 /// A request to create a timesheet approval status.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct CreateTimesheetApprovalStatusRequest {
     /// Globally unique identifier for the user whose timesheet this is.
@@ -8011,7 +8013,7 @@ pub struct CreateTimesheetApprovalStatusRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum TypeaheadForWorkspaceResourceType {
     #[serde(rename = "actor")]
@@ -8044,7 +8046,7 @@ impl cast::ParamValue for TypeaheadForWorkspaceResourceType {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum TypeaheadForWorkspaceType {
     #[serde(rename = "custom_field")]
@@ -8067,7 +8069,7 @@ impl cast::ParamValue for TypeaheadForWorkspaceType {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum TypeaheadForWorkspaceOptFieldsItem {
     #[serde(rename = "name")]
@@ -8080,7 +8082,7 @@ impl cast::ParamValue for TypeaheadForWorkspaceOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetUserTaskListOptFieldsItem {
     #[serde(rename = "name")]
@@ -8097,7 +8099,7 @@ impl cast::ParamValue for GetUserTaskListOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetUsersOptFieldsItem {
     #[serde(rename = "custom_fields")]
@@ -8188,7 +8190,7 @@ impl cast::ParamValue for GetUsersOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetUserOptFieldsItem {
     #[serde(rename = "custom_fields")]
@@ -8273,7 +8275,7 @@ impl cast::ParamValue for GetUserOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct UserUpdateRequest {
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
@@ -8284,7 +8286,7 @@ pub struct UserUpdateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetFavoritesForUserResourceType {
     #[serde(rename = "portfolio")]
@@ -8307,7 +8309,7 @@ impl cast::ParamValue for GetFavoritesForUserResourceType {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetFavoritesForUserOptFieldsItem {
     #[serde(rename = "name")]
@@ -8326,7 +8328,7 @@ impl cast::ParamValue for GetFavoritesForUserOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetWebhooksOptFieldsItem {
     #[serde(rename = "active")]
@@ -8373,7 +8375,7 @@ impl cast::ParamValue for GetWebhooksOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateWebhookOptFieldsItem {
     #[serde(rename = "active")]
@@ -8414,7 +8416,7 @@ impl cast::ParamValue for CreateWebhookOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct WebhookRequest {
     /// A resource ID to subscribe to. Many Asana resources are valid to create webhooks on, but higher-level resources require filters.
@@ -8429,7 +8431,7 @@ pub struct WebhookRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct WebhookRequestFiltersItem {
     /// The type of the resource which created the event when modified; for example, to filter to changes on regular tasks this field should be set to `task`.
@@ -8450,7 +8452,7 @@ pub struct WebhookRequestFiltersItem {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct WebhookUpdateRequest {
     /// An array of WebhookFilter objects to specify a whitelist of filters to apply to events from this webhook. If a webhook event passes any of the filters the event will be delivered; otherwise no event will be sent to the receiving server.
@@ -8461,7 +8463,7 @@ pub struct WebhookUpdateRequest {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct WebhookUpdateRequestFiltersItem {
     /// The type of the resource which created the event when modified; for example, to filter to changes on regular tasks this field should be set to `task`.
@@ -8482,7 +8484,7 @@ pub struct WebhookUpdateRequestFiltersItem {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetWorkspaceMembershipOptFieldsItem {
     #[serde(rename = "created_at")]
@@ -8525,7 +8527,7 @@ impl cast::ParamValue for GetWorkspaceMembershipOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetWorkspaceMembershipsForUserOptFieldsItem {
     #[serde(rename = "created_at")]
@@ -8574,7 +8576,7 @@ impl cast::ParamValue for GetWorkspaceMembershipsForUserOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetWorkspacesOptFieldsItem {
     #[serde(rename = "email_domains")]
@@ -8597,7 +8599,7 @@ impl cast::ParamValue for GetWorkspacesOptFieldsItem {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum GetWorkspaceOptFieldsItem {
     #[serde(rename = "email_domains")]
@@ -8619,7 +8621,7 @@ pub type WorkspaceRequest = super::types::WorkspaceBase;
 pub type WorkspaceBase = super::types::WorkspaceCompact;
 
 /// A *workspace* is the highest-level organizational unit in Asana. All projects and tasks have an associated workspace.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct WorkspaceCompact {
     /// The name of the workspace.
@@ -8630,7 +8632,7 @@ pub struct WorkspaceCompact {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum AddUserForWorkspaceOptFieldsItem {
     #[serde(rename = "email")]
@@ -8660,7 +8662,7 @@ impl cast::ParamValue for AddUserForWorkspaceOptFieldsItem {
 }
 
 /// A user identification object for specification with the addUser/removeUser endpoints.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct WorkspaceAddUserRequest {
     /// A string identifying a user. This can either be the string "me", an email, or the gid of a user.

@@ -5,6 +5,12 @@
 /// Sub-schemas that appear in more than one place, each stored once; tool schemas
 /// name them by `{"\u0000cast": ID}` and the runtime puts them back at start-up.
 pub static FRAGMENTS: &[&str] = &[
-    r#"{"id":{"type":"integer","format":"int64","description":"Server-assigned identifier."},"name":{"type":"string","minLength":1,"maxLength":200,"description":"Display name."},"tag":{"type":"string","description":"Free-form label used for filtering."},"price":{"type":"number","format":"double","minimum":0,"description":"Unit price in euros."},"status":{"type":"string","enum":["available","sold","archived"],"default":"available"}}"#,
-    r#"{"type":"object","required":["id","name"],"properties":{"\u0000cast":0}}"#,
+    r#"{"type":"integer","format":"int64","description":"Server-assigned identifier."}"#,
+    r#"{"type":"string","minLength":1,"maxLength":200,"description":"Display name."}"#,
+    r#"{"type":"string","description":"Free-form label used for filtering."}"#,
+    r#"{"type":"number","format":"double","minimum":0,"description":"Unit price in euros."}"#,
+    r#"{"type":"string","enum":["available","sold","archived"],"default":"available"}"#,
+    r#"{"id":{"\u0000cast":0},"name":{"\u0000cast":1},"tag":{"\u0000cast":2},"price":{"\u0000cast":3},"status":{"\u0000cast":4}}"#,
+    r#"{"type":"object","required":["id","name"],"properties":{"\u0000cast":5}}"#,
+    r#"{"type":"integer","format":"int64","description":"Identifier of the item."}"#,
 ];

@@ -4,7 +4,9 @@
 
 use ::cast_runtime::codegen as cast;
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+use cast::serde::{Deserialize, Serialize};
+
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateItemStatus {
     #[serde(rename = "available")]

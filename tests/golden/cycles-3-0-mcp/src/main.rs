@@ -9,9 +9,11 @@ mod tools;
 #[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
 mod types;
 
+mod schemas;
+
 const _: () = ::std::assert!(
-    ::cast_runtime::codegen::CONTRACT == 1,
-    "this crate was generated for version 1 of the cast-runtime contract, and the cast-runtime it builds with has another: regenerate it with the cast-codegen release that matches this cast-runtime",
+    ::cast_runtime::codegen::CONTRACT == 2,
+    "this crate was generated for version 2 of the cast-runtime contract, and the cast-runtime it builds with has another: regenerate it with the cast-codegen release that matches this cast-runtime",
 );
 
 #[allow(clippy::needless_update)]
@@ -29,6 +31,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     inbound_scopes: &[],
     tool_timeouts: &[],
     tools: tools::ALL,
+    fragments: schemas::FRAGMENTS,
     ..::cast_runtime::codegen::Api::BASE
 };
 

@@ -4,7 +4,9 @@
 
 use ::cast_runtime::codegen as cast;
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+use cast::serde::{Deserialize, Serialize};
+
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct Node {
     pub label: String,
@@ -15,7 +17,7 @@ pub struct Node {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct B {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25,7 +27,7 @@ pub struct B {
     pub additional_properties: cast::IndexMap<String, cast::Value>,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct A {
     #[serde(default, skip_serializing_if = "Option::is_none")]

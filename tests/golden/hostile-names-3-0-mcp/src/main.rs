@@ -10,8 +10,8 @@ mod tools;
 mod types;
 
 const _: () = ::std::assert!(
-    ::cast_runtime::codegen::CONTRACT == 1,
-    "this crate was generated for version 1 of the cast-runtime contract, and the cast-runtime it builds with has another: regenerate it with the cast-codegen release that matches this cast-runtime",
+    ::cast_runtime::codegen::CONTRACT == 2,
+    "this crate was generated for version 2 of the cast-runtime contract, and the cast-runtime it builds with has another: regenerate it with the cast-codegen release that matches this cast-runtime",
 );
 
 #[allow(clippy::needless_update)]

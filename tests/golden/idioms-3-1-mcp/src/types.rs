@@ -4,7 +4,9 @@
 
 use ::cast_runtime::codegen as cast;
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+use cast::serde::{Deserialize, Serialize};
+
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum PatchItemKind {
     #[serde(rename = "widget")]
@@ -12,7 +14,7 @@ pub enum PatchItemKind {
 }
 
 /// The filter.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub struct Filter {
     #[serde(default, skip_serializing_if = "Option::is_none")]

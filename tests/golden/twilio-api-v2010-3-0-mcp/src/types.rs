@@ -4,8 +4,10 @@
 
 use ::cast_runtime::codegen as cast;
 
+use cast::serde::{Deserialize, Serialize};
+
 /// The status of this account. Usually `active`, but can be `suspended` or `closed`.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum AccountEnumStatus {
     #[serde(rename = "active")]
@@ -22,7 +24,7 @@ impl cast::ParamValue for AccountEnumStatus {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreateApplicationVoiceMethod {
     #[serde(rename = "GET")]
@@ -32,7 +34,7 @@ pub enum CreateApplicationVoiceMethod {
 }
 
 /// The status of this call. Can be: `queued`, `ringing`, `in-progress`, `canceled`, `completed`, `failed`, `busy` or `no-answer`. See [Call Status Values](https://www.twilio.com/docs/voice/api/call-resource#call-status-values) below for more information.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CallEnumStatus {
     #[serde(rename = "queued")]
@@ -59,7 +61,7 @@ impl cast::ParamValue for CallEnumStatus {
     }
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CallEnumUpdateStatus {
     #[serde(rename = "canceled")]
@@ -69,7 +71,7 @@ pub enum CallEnumUpdateStatus {
 }
 
 /// The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource).
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CallRecordingEnumStatus {
     #[serde(rename = "in-progress")]
@@ -86,7 +88,7 @@ pub enum CallRecordingEnumStatus {
     Absent,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum ConferenceEnumUpdateStatus {
     #[serde(rename = "completed")]
@@ -94,7 +96,7 @@ pub enum ConferenceEnumUpdateStatus {
 }
 
 /// The status of this conference. Can be: `init`, `in-progress`, or `completed`.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum ConferenceEnumStatus {
     #[serde(rename = "init")]
@@ -112,7 +114,7 @@ impl cast::ParamValue for ConferenceEnumStatus {
 }
 
 /// The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource).
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum ConferenceRecordingEnumStatus {
     #[serde(rename = "in-progress")]
@@ -130,7 +132,7 @@ pub enum ConferenceRecordingEnumStatus {
 }
 
 /// The set of permissions that your ConnectApp requests.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum ConnectAppEnumPermission {
     #[serde(rename = "get-all")]
@@ -140,7 +142,7 @@ pub enum ConnectAppEnumPermission {
 }
 
 /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberEnumEmergencyStatus {
     #[serde(rename = "Active")]
@@ -149,7 +151,7 @@ pub enum IncomingPhoneNumberEnumEmergencyStatus {
     Inactive,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberEnumVoiceReceiveMode {
     #[serde(rename = "voice")]
@@ -159,7 +161,7 @@ pub enum IncomingPhoneNumberEnumVoiceReceiveMode {
 }
 
 /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberLocalEnumEmergencyStatus {
     #[serde(rename = "Active")]
@@ -168,7 +170,7 @@ pub enum IncomingPhoneNumberLocalEnumEmergencyStatus {
     Inactive,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberLocalEnumVoiceReceiveMode {
     #[serde(rename = "voice")]
@@ -178,7 +180,7 @@ pub enum IncomingPhoneNumberLocalEnumVoiceReceiveMode {
 }
 
 /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberMobileEnumEmergencyStatus {
     #[serde(rename = "Active")]
@@ -187,7 +189,7 @@ pub enum IncomingPhoneNumberMobileEnumEmergencyStatus {
     Inactive,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberMobileEnumVoiceReceiveMode {
     #[serde(rename = "voice")]
@@ -197,7 +199,7 @@ pub enum IncomingPhoneNumberMobileEnumVoiceReceiveMode {
 }
 
 /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberTollFreeEnumEmergencyStatus {
     #[serde(rename = "Active")]
@@ -206,7 +208,7 @@ pub enum IncomingPhoneNumberTollFreeEnumEmergencyStatus {
     Inactive,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum IncomingPhoneNumberTollFreeEnumVoiceReceiveMode {
     #[serde(rename = "voice")]
@@ -216,7 +218,7 @@ pub enum IncomingPhoneNumberTollFreeEnumVoiceReceiveMode {
 }
 
 /// Determines if the message content can be stored or redacted based on privacy settings
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum MessageEnumContentRetention {
     #[serde(rename = "retain")]
@@ -226,7 +228,7 @@ pub enum MessageEnumContentRetention {
 }
 
 /// Determines if the address can be stored or obfuscated based on privacy settings
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum MessageEnumAddressRetention {
     #[serde(rename = "retain")]
@@ -235,7 +237,7 @@ pub enum MessageEnumAddressRetention {
     Obfuscate,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum MessageEnumTrafficType {
     #[serde(rename = "free")]
@@ -243,7 +245,7 @@ pub enum MessageEnumTrafficType {
 }
 
 /// For Messaging Services only: Include this parameter with a value of `fixed` in conjuction with the `send_time` parameter in order to [schedule a Message](https://www.twilio.com/docs/messaging/features/message-scheduling).
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum MessageEnumScheduleType {
     #[serde(rename = "fixed")]
@@ -251,7 +253,7 @@ pub enum MessageEnumScheduleType {
 }
 
 /// Include this parameter with a value of `disable` to skip any kind of risk check on the respective message request.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum MessageEnumRiskCheck {
     #[serde(rename = "enable")]
@@ -260,7 +262,7 @@ pub enum MessageEnumRiskCheck {
     Disable,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum MessageEnumUpdateStatus {
     #[serde(rename = "canceled")]
@@ -268,7 +270,7 @@ pub enum MessageEnumUpdateStatus {
 }
 
 /// Reported outcome indicating whether there is confirmation that the Message recipient performed a tracked user action. Can be: `unconfirmed` or `confirmed`. For more details see [How to Optimize Message Deliverability with Message Feedback](https://www.twilio.com/docs/messaging/guides/send-message-feedback-to-twilio).
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum MessageFeedbackEnumOutcome {
     #[serde(rename = "confirmed")]
@@ -278,7 +280,7 @@ pub enum MessageFeedbackEnumOutcome {
 }
 
 /// Type of bank account if payment source is ACH. One of `consumer-checking`, `consumer-savings`, or `commercial-checking`. The default value is `consumer-checking`.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum PaymentsEnumBankAccountType {
     #[serde(rename = "consumer-checking")]
@@ -290,7 +292,7 @@ pub enum PaymentsEnumBankAccountType {
 }
 
 /// Type of payment being captured. One of `credit-card` or `ach-debit`. The default value is `credit-card`.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum PaymentsEnumPaymentMethod {
     #[serde(rename = "credit-card")]
@@ -300,7 +302,7 @@ pub enum PaymentsEnumPaymentMethod {
 }
 
 /// Indicates whether the payment method should be tokenized as a `one-time`, `reusable`, or `payment-method` token. The default value is `reusable`. Do not enter a charge amount when tokenizing. If a charge amount is entered, the payment method will be charged and not tokenized.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum PaymentsEnumTokenType {
     #[serde(rename = "one-time")]
@@ -311,7 +313,7 @@ pub enum PaymentsEnumTokenType {
     PaymentMethod,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum CreatePaymentsConfirmation {
     #[serde(rename = "true")]
@@ -321,7 +323,7 @@ pub enum CreatePaymentsConfirmation {
 }
 
 /// The piece of payment information that you wish the caller to enter. Must be one of `payment-card-number`, `expiration-date`, `security-code`, `postal-code`, `bank-routing-number`, `bank-account-number`, or their `-matcher` variants for input confirmation when `RequireMatchingInputs` is enabled.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum PaymentsEnumCapture {
     #[serde(rename = "payment-card-number")]
@@ -347,7 +349,7 @@ pub enum PaymentsEnumCapture {
 }
 
 /// Indicates whether the current payment session should be cancelled or completed. When `cancel` the payment session is cancelled. When `complete`, Twilio sends the payment information to the selected Pay Connector for processing.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum PaymentsEnumStatus {
     #[serde(rename = "complete")]
@@ -357,7 +359,7 @@ pub enum PaymentsEnumStatus {
 }
 
 /// One of `inbound_track`, `outbound_track`, `both_tracks`.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum RealtimeTranscriptionEnumTrack {
     #[serde(rename = "inbound_track")]
@@ -368,7 +370,7 @@ pub enum RealtimeTranscriptionEnumTrack {
     BothTracks,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum RealtimeTranscriptionEnumUpdateStatus {
     #[serde(rename = "stopped")]
@@ -376,7 +378,7 @@ pub enum RealtimeTranscriptionEnumUpdateStatus {
 }
 
 /// One of `inbound_track`, `outbound_track`, `both_tracks`.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum SiprecEnumTrack {
     #[serde(rename = "inbound_track")]
@@ -387,7 +389,7 @@ pub enum SiprecEnumTrack {
     BothTracks,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum SiprecEnumUpdateStatus {
     #[serde(rename = "stopped")]
@@ -395,7 +397,7 @@ pub enum SiprecEnumUpdateStatus {
 }
 
 /// The tracks to be included in the Stream. Possible values are `inbound_track`, `outbound_track`, `both_tracks`. Default value is `inbound_track`.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum StreamEnumTrack {
     #[serde(rename = "inbound_track")]
@@ -406,7 +408,7 @@ pub enum StreamEnumTrack {
     BothTracks,
 }
 
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum StreamEnumUpdateStatus {
     #[serde(rename = "stopped")]
@@ -414,7 +416,7 @@ pub enum StreamEnumUpdateStatus {
 }
 
 /// The frequency of a recurring UsageTrigger.  Can be: `daily`, `monthly`, or `yearly` for recurring triggers or empty for non-recurring triggers. A trigger will only fire once during each period. Recurring times are in GMT.
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum UsageTriggerEnumRecurring {
     #[serde(rename = "daily")]
@@ -434,7 +436,7 @@ impl cast::ParamValue for UsageTriggerEnumRecurring {
 }
 
 /// The field in the [UsageRecord](https://www.twilio.com/docs/usage/api/usage-record) resource that fires the trigger.  Can be: `count`, `usage`, or `price`, as described in the [UsageRecords documentation](https://www.twilio.com/docs/usage/api/usage-record#usage-count-price).
-#[derive(cast::serde::Deserialize, cast::serde::Serialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
 pub enum UsageTriggerEnumTriggerField {
     #[serde(rename = "count")]

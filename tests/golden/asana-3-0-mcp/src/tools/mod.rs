@@ -2,6 +2,8 @@
 
 //! The enabled tools, one module each, in spec order.
 
+use ::cast_runtime::codegen as cast;
+
 mod get_access_requests;
 
 mod create_access_request;
@@ -419,7 +421,7 @@ mod add_user_for_workspace;
 mod get_workspace_events;
 
 /// Every enabled tool.
-pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[
+pub static ALL: &[&cast::ToolDef] = &[
     &get_access_requests::TOOL,
     &create_access_request::TOOL,
     &approve_access_request::TOOL,

@@ -2,6 +2,8 @@
 
 //! The enabled tools, one module each, in spec order.
 
+use ::cast_runtime::codegen as cast;
+
 mod list_items;
 
 mod create_item;
@@ -15,7 +17,7 @@ mod get_status;
 mod list_users;
 
 /// Every enabled tool.
-pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[
+pub static ALL: &[&cast::ToolDef] = &[
     &list_items::TOOL,
     &create_item::TOOL,
     &get_item::TOOL,

@@ -2,6 +2,8 @@
 
 //! The enabled tools, one module each, in spec order.
 
+use ::cast_runtime::codegen as cast;
+
 mod create_tree;
 
 mod create_pair;
@@ -9,7 +11,7 @@ mod create_pair;
 mod put_list;
 
 /// Every enabled tool.
-pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[
+pub static ALL: &[&cast::ToolDef] = &[
     &create_tree::TOOL,
     &create_pair::TOOL,
     &put_list::TOOL,

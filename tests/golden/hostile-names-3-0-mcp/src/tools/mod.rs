@@ -2,6 +2,8 @@
 
 //! The enabled tools, one module each, in spec order.
 
+use ::cast_runtime::codegen as cast;
+
 mod type_tool;
 
 mod gen_tool;
@@ -21,7 +23,7 @@ mod dup_4b288f16;
 mod put_no_operation_id_by_id;
 
 /// Every enabled tool.
-pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[
+pub static ALL: &[&cast::ToolDef] = &[
     &type_tool::TOOL,
     &gen_tool::TOOL,
     &repos_get_content::TOOL,

@@ -2,6 +2,8 @@
 
 //! The enabled tools, one module each, in spec order.
 
+use ::cast_runtime::codegen as cast;
+
 mod list_files;
 
 mod upload_file;
@@ -11,7 +13,7 @@ mod replace_file;
 mod send_message;
 
 /// Every enabled tool.
-pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[
+pub static ALL: &[&cast::ToolDef] = &[
     &list_files::TOOL,
     &upload_file::TOOL,
     &replace_file::TOOL,

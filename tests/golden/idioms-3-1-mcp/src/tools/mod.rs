@@ -2,6 +2,8 @@
 
 //! The enabled tools, one module each, in spec order.
 
+use ::cast_runtime::codegen as cast;
+
 mod patch_item;
 
 mod search;
@@ -9,7 +11,7 @@ mod search;
 mod echo_text;
 
 /// Every enabled tool.
-pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[
+pub static ALL: &[&cast::ToolDef] = &[
     &patch_item::TOOL,
     &search::TOOL,
     &echo_text::TOOL,

@@ -2,6 +2,8 @@
 
 //! The enabled tools, one module each, in spec order.
 
+use ::cast_runtime::codegen as cast;
+
 mod find_pets;
 
 mod add_pet;
@@ -9,7 +11,7 @@ mod add_pet;
 mod find_pet_by_id;
 
 /// Every enabled tool.
-pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[
+pub static ALL: &[&cast::ToolDef] = &[
     &find_pets::TOOL,
     &add_pet::TOOL,
     &find_pet_by_id::TOOL,

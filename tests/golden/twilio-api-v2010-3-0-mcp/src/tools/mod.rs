@@ -2,6 +2,8 @@
 
 //! The enabled tools, one module each, in spec order.
 
+use ::cast_runtime::codegen as cast;
+
 mod create_account;
 
 mod list_account;
@@ -333,7 +335,7 @@ mod create_user_defined_message;
 mod create_user_defined_message_subscription;
 
 /// Every enabled tool.
-pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[
+pub static ALL: &[&cast::ToolDef] = &[
     &create_account::TOOL,
     &list_account::TOOL,
     &fetch_account::TOOL,

@@ -2,6 +2,8 @@
 
 //! The enabled tools, one module each, in spec order.
 
+use ::cast_runtime::codegen as cast;
+
 mod list_data_sets;
 
 mod list_searchable_fields;
@@ -9,7 +11,7 @@ mod list_searchable_fields;
 mod perform_search;
 
 /// Every enabled tool.
-pub static ALL: &[&::cast_runtime::codegen::ToolDef] = &[
+pub static ALL: &[&cast::ToolDef] = &[
     &list_data_sets::TOOL,
     &list_searchable_fields::TOOL,
     &perform_search::TOOL,
