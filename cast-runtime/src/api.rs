@@ -1,6 +1,12 @@
-//! The static description of a generated server: everything decided at generation time.
+//! The static description of a generated server (everything decided at generation time)
+//! and the types its handlers are written against. The bottom of the runtime's layers:
+//! request building (`call`), sending (`upstream`) and serving (`server`) point down to it.
 
-use crate::call::{Handler, Refusal};
+use std::sync::Arc;
+
+use rmcp::model::{CallToolResult, JsonObject};
+
+use crate::{constraints::Constraints, error::tool_error};
 
 /// One generated MCP server: its identity, upstream and tools.
 #[derive(Debug)]
@@ -261,4 +267,56 @@ impl ToolDef {
         annotations: Annotations::READ_ONLY,
         handle: |_| Err(Refusal::new("this tool has no handler")),
     };
+}
+
+/// What a generated tool's handler is: plain code that reads the arguments and builds the
+/// request. It is not async, so no tool compiles a future of its own; the server sends.
+pub type Handler = fn(&mut Call) -> Result<Prepared, Refusal>;
+
+/// One tool invocation, as its handler sees it: the client's arguments, checked against
+/// the tool's input schema before the handler runs.
+#[derive(Debug)]
+pub struct Call {
+    pub(crate) tool: &'static ToolDef,
+    pub(crate) args: JsonObject,
+    /// The inbound caller's label, for the log line (never its token).
+    pub(crate) caller: Option<Arc<str>>,
+    /// The tool's constraints, from its advertised input schema.
+    pub(crate) constraints: Arc<Constraints>,
+}
+
+/// A request whose path, query, headers and body are final.
+#[derive(Debug)]
+pub struct Prepared {
+    pub(crate) tool: &'static ToolDef,
+    /// The inbound caller's label, when the transport authenticated one.
+    pub(crate) caller: Option<Arc<str>>,
+    pub(crate) path: String,
+    pub(crate) query: String,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) cookies: Vec<String>,
+    pub(crate) body: Option<Vec<u8>>,
+}
+
+/// Why a call was refused before anything was sent upstream: a message for the agent,
+/// which becomes a tool error. Small, so handlers return it by value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(String);
+
+impl Refusal {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl From<Refusal> for CallToolResult {
+    fn from(refusal: Refusal) -> Self {
+        tool_error(refusal.0)
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }

@@ -1,30 +1,14 @@
-//! What a generated handler uses: typed arguments in, an upstream request out.
+//! What a generated handler does with a [`Call`]: typed arguments in, a [`Prepared`]
+//! request out. Nothing here sends; the server hands what the handler built to the upstream.
 
-use std::sync::Arc;
-
-use rmcp::model::{CallToolResult, JsonObject};
 use serde::{Serialize, de::DeserializeOwned};
 
-pub use crate::error::tool_error;
 use crate::{
-    api::ToolDef,
+    api::{Call, Prepared, Refusal},
     body::Encoding,
     param::{ParamText, ParamValue},
     style::{self, In, Style, Styled},
-    upstream::{Prepared, Upstream},
 };
-
-/// One tool invocation: the client's arguments and the way upstream.
-#[derive(Debug)]
-pub struct Call {
-    pub(crate) upstream: Arc<Upstream>,
-    pub(crate) tool: &'static ToolDef,
-    pub(crate) args: JsonObject,
-    /// The inbound caller's label, for the log line (never its token).
-    pub(crate) caller: Option<Arc<str>>,
-    /// The tool's constraints, checked once the arguments have their types.
-    pub(crate) constraints: Arc<crate::constraints::Constraints>,
-}
 
 impl Call {
     /// The argument `name`, which the tool requires, as its type. A bad argument becomes a
@@ -32,7 +16,7 @@ impl Call {
     pub fn required<T: DeserializeOwned>(&self, name: &'static str) -> Result<T, Refusal> {
         match self.args.get(name) {
             Some(value) => read_arg(value).map_err(|error| self.invalid(name, error)),
-            None => Err(Refusal(format!(
+            None => Err(Refusal::new(format!(
                 "invalid argument for `{}`: `{name}`: required, but not given",
                 self.tool.name
             ))),
@@ -67,7 +51,7 @@ impl Call {
             } else {
                 format!("expected one of `{}`", names.join("`, `"))
             };
-            return Err(Refusal(format!(
+            return Err(Refusal::new(format!(
                 "invalid argument for `{}`: `{}`: no such argument; {expected}",
                 self.tool.name,
                 crate::constraints::clip(unknown),
@@ -75,7 +59,7 @@ impl Call {
         }
         // The validator reads a `Value`; the map moves in and back out, never copied.
         let args = serde_json::Value::Object(std::mem::take(&mut self.args));
-        let checked = self.constraints.check(self.tool.name, &args).map_err(Refusal);
+        let checked = self.constraints.check(self.tool.name, &args).map_err(Refusal::new);
         if let serde_json::Value::Object(args) = args {
             self.args = args;
         }
@@ -91,7 +75,7 @@ impl Call {
             inner => format!("{name}.{inner}"),
         };
         let tool = self.tool.name;
-        Refusal(format!(
+        Refusal::new(format!(
             "invalid argument for `{tool}`: `{path}`: {}",
             error.into_inner()
         ))
@@ -112,7 +96,7 @@ impl Call {
     }
 }
 
-/// An upstream request under construction. Errors are kept until [`Request::send`],
+/// An upstream request under construction. Errors are kept until [`Request::prepare`],
 /// so the generated code stays a plain chain of calls.
 #[derive(Debug)]
 pub struct Request<'a> {
@@ -270,15 +254,6 @@ impl Request<'_> {
         }
     }
 
-    /// Sends the request and turns the response into a tool result.
-    pub async fn send(self) -> CallToolResult {
-        let upstream = self.call.upstream.clone();
-        match self.prepare() {
-            Ok(prepared) => upstream.send(prepared).await,
-            Err(refusal) => refusal.into(),
-        }
-    }
-
     /// The request as it will be sent, or the tool error that stops it; sent by [`run`].
     pub fn prepare(mut self) -> Result<Prepared, Refusal> {
         if let Some(fields) = self.fields.take() {
@@ -286,7 +261,7 @@ impl Request<'_> {
             self.set_body(encoded, fields.media);
         }
         if let Some(message) = self.error {
-            return Err(Refusal(message));
+            return Err(Refusal::new(message));
         }
         let tool = self.call.tool;
         let mut path = String::with_capacity(tool.path_template.len() + 16);
@@ -300,13 +275,13 @@ impl Request<'_> {
                         path.push_str(value);
                     }
                     None => {
-                        return Err(Refusal(format!("`{}` is missing a path parameter", tool.name)));
+                        return Err(Refusal::new(format!("`{}` is missing a path parameter", tool.name)));
                     }
                 }
             }
             path.push_str(piece);
         }
-        check_path_values(&path, &spans).map_err(Refusal)?;
+        check_path_values(&path, &spans).map_err(Refusal::new)?;
         Ok(Prepared {
             tool,
             caller: self.call.caller.clone(),
@@ -324,42 +299,6 @@ fn read_arg<T: DeserializeOwned>(
     value: &serde_json::Value,
 ) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
     serde_path_to_error::deserialize(value)
-}
-
-/// Why a call was refused before anything was sent upstream: a message for the agent,
-/// which becomes a tool error. Small, so handlers return it by value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal(String);
-
-impl Refusal {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
-    }
-}
-
-impl From<Refusal> for CallToolResult {
-    fn from(refusal: Refusal) -> Self {
-        tool_error(refusal.0)
-    }
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// What a generated tool's handler is: plain code that reads the arguments and builds the
-/// request. It is not async, so no tool compiles a future of its own; [`run`] sends.
-pub type Handler = fn(&mut Call) -> Result<Prepared, Refusal>;
-
-/// Checks the arguments, runs `handler` on them and sends what it built: the one future
-/// every tool shares. No handler can skip the check.
-pub(crate) async fn run(mut call: Call, handler: Handler) -> CallToolResult {
-    match call.checked().and_then(|()| handler(&mut call)) {
-        Ok(prepared) => call.upstream.send(prepared).await,
-        Err(refusal) => refusal.into(),
-    }
 }
 
 /// Refuses a path whose arguments would change which resource it names: a value that
@@ -391,10 +330,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{
-        constraints::Constraints,
-        upstream::tests::{TEST_TOOL, upstream},
-        value::Nullable,
+    use std::sync::Arc;
+
+    use crate::{api::ToolDef, constraints::Constraints, value::Nullable};
+
+    static TEST_TOOL: ToolDef = ToolDef {
+        name: "t",
+        path_template: "/",
+        ..ToolDef::BASE
     };
 
     fn call(schema: serde_json::Value, args: serde_json::Value) -> Call {
@@ -402,8 +345,6 @@ mod tests {
             panic!("objects")
         };
         Call {
-            // Nothing is sent: port 9 is never dialled.
-            upstream: Arc::new(upstream("http://127.0.0.1:9")),
             tool: &TEST_TOOL,
             args,
             caller: None,

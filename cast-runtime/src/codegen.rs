@@ -13,12 +13,11 @@ pub use ::serde_json;
 pub use ::serde_json::Value;
 
 pub use crate::{
-    api::{Annotations, Api, Method, Redirects, Scheme, SchemeKind, ToolDef},
+    api::{Annotations, Api, Call, Handler, Method, Prepared, Redirects, Refusal, Scheme, SchemeKind, ToolDef},
     body::Encoding,
-    call::{Call, Handler, Refusal, Request},
+    call::Request,
     cli::main,
     param::{ParamText, ParamValue, param_text_of},
     style::{In, Style, Styled},
-    upstream::Prepared,
     value::{Nullable, present},
 };

@@ -5,15 +5,14 @@ use std::{collections::HashMap, sync::Arc};
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
-        CacheScope, CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult, PaginatedRequestParams,
-        ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+        CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
+        PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
     },
     service::RequestContext,
 };
 
 use crate::{
-    api::{Api, ToolDef},
-    call::Call,
+    api::{Api, Call, Handler, ToolDef},
     constraints::Constraints,
     fragments::Fragments,
     inbound::Caller,
@@ -152,7 +151,7 @@ impl Server {
 
 /// The refusal of a call past `--max-concurrent-calls`: a tool error a client can retry.
 fn busy(limit: u32) -> rmcp::model::CallToolResult {
-    let mut result = crate::call::tool_error(format!(
+    let mut result = crate::error::tool_error(format!(
         "busy: {limit} calls are in flight, the most this server runs at once; retry in a second"
     ));
     let mut meta = serde_json::Map::new();
@@ -265,7 +264,6 @@ impl ServerHandler for Server {
             return Ok(busy(self.0.max_calls).into());
         };
         let call = Call {
-            upstream: self.0.upstream.clone(),
             tool: def,
             args: request.arguments.unwrap_or_default(),
             caller: caller.map(|c| c.label.clone()),
@@ -274,11 +272,20 @@ impl ServerHandler for Server {
         // A client that cancels or goes away cancels the call: dropping its future drops the
         // upstream request (and its connection) on the spot.
         tokio::select! {
-            result = crate::call::run(call, def.handle) => Ok(result.into()),
+            result = run(&self.0.upstream, call, def.handle) => Ok(result.into()),
             () = context.ct.cancelled() => {
                 tracing::info!(target: "cast::calls", tool = def.name, "call cancelled: the upstream request was dropped");
                 Err(McpError::internal_error("the call was cancelled", None))
             }
         }
+    }
+}
+
+/// Checks the arguments, runs `handler` on them and sends what it built: the one future
+/// every tool shares. No handler can skip the check.
+async fn run(upstream: &Upstream, mut call: Call, handler: Handler) -> CallToolResult {
+    match call.checked().and_then(|()| handler(&mut call)) {
+        Ok(prepared) => upstream.send(prepared).await,
+        Err(refusal) => refusal.into(),
     }
 }

@@ -12,7 +12,7 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use crate::{
-    api::{Redirects, Scheme, SchemeKind, ToolDef},
+    api::{Prepared, Redirects, Scheme, SchemeKind, ToolDef},
     credential::SealedCredential,
     error::tool_error,
     http::{credential_client, read_body, same_origin},
@@ -196,19 +196,6 @@ pub struct UpstreamConfig<'a> {
     pub max_response_bytes: usize,
     /// JSON responses above this size come back as text only, without `structuredContent`.
     pub max_structured_bytes: usize,
-}
-
-/// A request whose path, query, headers and body are final.
-#[derive(Debug)]
-pub struct Prepared {
-    pub(crate) tool: &'static ToolDef,
-    /// The inbound caller's label, when the transport authenticated one.
-    pub(crate) caller: Option<Arc<str>>,
-    pub(crate) path: String,
-    pub(crate) query: String,
-    pub(crate) headers: Vec<(&'static str, String)>,
-    pub(crate) cookies: Vec<String>,
-    pub(crate) body: Option<Vec<u8>>,
 }
 
 /// The credentials of one request, placed where their schemes say, and the forms
@@ -889,7 +876,7 @@ fn respond(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     #[test]
@@ -912,7 +899,7 @@ pub(crate) mod tests {
         assert!((0..50).all(|_| budget.withdraw()) && !budget.withdraw());
     }
 
-    pub(crate) static TEST_TOOL: ToolDef = ToolDef {
+    static TEST_TOOL: ToolDef = ToolDef {
         name: "t",
         path_template: "/",
         path_pieces: &["/"],
@@ -992,7 +979,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn upstream(base_url: &str) -> Upstream {
+    fn upstream(base_url: &str) -> Upstream {
         Upstream::new(config(base_url)).expect("upstream")
     }
 
@@ -1003,14 +990,18 @@ pub(crate) mod tests {
         let base = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
         let upstream = Arc::new(upstream(&base));
         for value in [".attacker.example", "@127.0.0.2", ":1", "x"] {
-            let call = crate::call::Call {
-                upstream: upstream.clone(),
+            let call = crate::api::Call {
                 tool: &HOST_EXTENDING,
                 args: Default::default(),
                 caller: None,
                 constraints: Arc::new(crate::constraints::Constraints::new(Default::default())),
             };
-            let result = call.request().path("sub", &value.to_owned()).send().await;
+            let prepared = call
+                .request()
+                .path("sub", &value.to_owned())
+                .prepare()
+                .expect("prepared");
+            let result = upstream.send(prepared).await;
             let text = result.content[0].as_text().expect("text").text.clone();
             assert_eq!(result.is_error, Some(true), "{value}: {text}");
             assert!(
