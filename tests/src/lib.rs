@@ -71,6 +71,33 @@ pub fn build(dir: &Path, crate_name: &str) -> Result<PathBuf> {
     Ok(target.join("debug").join(crate_name))
 }
 
+/// Deletes what [`build`] left for `crate_name`: a debug binary is tens of megabytes, and a
+/// test that builds many crates (the corpus) would otherwise fill a small CI disk.
+pub fn remove_binary(crate_name: &str) -> Result<()> {
+    let debug = generated_target_dir().join("debug");
+    let stem = format!("{}-", crate_name.replace('-', "_"));
+    let mut doomed = vec![debug.join(crate_name)];
+    for entry in std::fs::read_dir(debug.join("deps"))? {
+        let path = entry?.path();
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&stem))
+        {
+            doomed.push(path);
+        }
+    }
+    for path in doomed {
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", path.display()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// A master key and a place to keep sealed files.
 #[derive(Debug)]
 pub struct Vault {

@@ -11,7 +11,7 @@ use cast_codegen::{
         types::{TypeDef, TypeKind},
     },
 };
-use cast_e2e::{Launch, build, generate, workspace_root};
+use cast_e2e::{Launch, build, generate, remove_binary, workspace_root};
 
 fn specs() -> Vec<PathBuf> {
     let dir = workspace_root().join("tests/corpus");
@@ -145,6 +145,9 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
                     ));
                 }
             }
+        }
+        if let Err(err) = remove_binary(&name) {
+            failures.push(format!("{name}: {err:#}"));
         }
         let listed = listed.map(|tools| tools.len());
         match &listed {
