@@ -75,6 +75,18 @@ pub struct AuthSettings {
     /// its own name, given a sealed file like any other (`--credential NAME=FILE`, `[credentials]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secret_headers: Vec<String>,
+    /// Parameters and body fields whose values are credentials, by their name on the wire
+    /// (`token`, `X-Tenant-Key`): kept out of the tools' arguments, so the agent never holds
+    /// them, and filled from the sealed credential of a scheme of that name
+    /// (`--credential NAME=FILE`, `[credentials]`). Cast finds the usual ones itself
+    /// (`token`, `api_key`, `client_secret`, `password`, `X-…-Auth` headers, and those a
+    /// security scheme names); list others here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secret_params: Vec<String>,
+    /// Parameters and body fields that look like credentials but that the agent fills in
+    /// after all, by their name on the wire (say, the `password` of an account a tool creates).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub agent_params: Vec<String>,
     /// Extra parameters of OAuth 2.0 client-credentials token requests, such as
     /// `audience` or `resource` (RFC 8707).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

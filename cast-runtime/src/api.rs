@@ -103,6 +103,12 @@ pub enum SchemeKind {
         /// The cookie name.
         name: &'static str,
     },
+    /// As a field of the request's object body (JSON, form or multipart), for APIs that
+    /// take the credential among the operation's fields (`token=…` in Slack's forms).
+    Field {
+        /// The field name.
+        name: &'static str,
+    },
     /// `Authorization: Bearer <credential>`.
     Bearer,
     /// `Authorization: Basic <base64(credential)>`; the credential is `user:password`.
@@ -141,7 +147,10 @@ impl SchemeKind {
     /// The label a credential for this scheme is sealed under: where it is sent.
     pub fn label(&self) -> &'static str {
         match self {
-            SchemeKind::Header { name } | SchemeKind::Query { name } | SchemeKind::Cookie { name } => name,
+            SchemeKind::Header { name }
+            | SchemeKind::Query { name }
+            | SchemeKind::Cookie { name }
+            | SchemeKind::Field { name } => name,
             SchemeKind::Bearer | SchemeKind::Basic => "Authorization",
             SchemeKind::OAuth2ClientCredentials { .. } => "oauth2-client",
             SchemeKind::OAuth2AuthorizationCode { .. } | SchemeKind::OpenIdConnect { .. } => "oauth2-user",
@@ -295,7 +304,25 @@ pub struct Prepared {
     pub(crate) query: String,
     pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) cookies: Vec<String>,
-    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) body: Option<Body>,
+}
+
+/// A prepared request body. An object body stays a map of fields until it is sent, so
+/// the upstream layer can add a credential field the handler never sees.
+#[derive(Debug)]
+pub(crate) enum Body {
+    /// Encoded, with its content type already among the headers.
+    Encoded(Vec<u8>),
+    /// Fields in the spec's order, encoded when sent.
+    Fields(Fields),
+}
+
+/// An object body, field by field in the order the spec lists them.
+#[derive(Debug)]
+pub(crate) struct Fields {
+    pub(crate) encoding: crate::body::Encoding,
+    pub(crate) media: &'static str,
+    pub(crate) values: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Why a call was refused before anything was sent upstream: a message for the agent,

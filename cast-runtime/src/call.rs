@@ -4,7 +4,7 @@
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    api::{Call, Prepared, Refusal},
+    api::{Body, Call, Fields, Prepared, Refusal},
     body::Encoding,
     param::{ParamText, ParamValue},
     style::{self, In, Style, Styled},
@@ -90,7 +90,6 @@ impl Call {
             headers: Vec::new(),
             cookies: Vec::new(),
             body: None,
-            fields: None,
             error: None,
         }
     }
@@ -106,18 +105,8 @@ pub struct Request<'a> {
     query: String,
     headers: Vec<(&'static str, String)>,
     cookies: Vec<String>,
-    body: Option<Vec<u8>>,
-    /// A body of fields being gathered, encoded by [`Request::prepare`].
-    fields: Option<Fields>,
+    body: Option<Body>,
     error: Option<String>,
-}
-
-/// An object body, field by field in the order the spec lists them.
-#[derive(Debug)]
-struct Fields {
-    encoding: Encoding,
-    media: &'static str,
-    values: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Request<'_> {
@@ -206,11 +195,11 @@ impl Request<'_> {
 
     /// Starts an object body whose fields follow: it is sent even if no field is given.
     pub fn fields(mut self, encoding: Encoding, media: &'static str) -> Self {
-        self.fields = Some(Fields {
+        self.body = Some(Body::Fields(Fields {
             encoding,
             media,
             values: serde_json::Map::new(),
-        });
+        }));
         self
     }
 
@@ -218,7 +207,7 @@ impl Request<'_> {
     pub fn field<T: Serialize>(mut self, wire: &'static str, value: &T) -> Self {
         match serde_json::to_value(value) {
             Ok(value) => {
-                if let Some(fields) = &mut self.fields {
+                if let Some(Body::Fields(fields)) = &mut self.body {
                     fields.values.insert(wire.to_owned(), value);
                 }
             }
@@ -238,7 +227,7 @@ impl Request<'_> {
     fn set_body(&mut self, encoded: Result<crate::body::Encoded, String>, media: &'static str) {
         match encoded {
             Ok((bytes, content_type)) => {
-                self.body = Some(bytes);
+                self.body = Some(Body::Encoded(bytes));
                 self.headers
                     .push(("content-type", content_type.unwrap_or_else(|| media.to_owned())));
             }
@@ -255,11 +244,7 @@ impl Request<'_> {
     }
 
     /// The request as it will be sent, or the tool error that stops it; sent by [`run`].
-    pub fn prepare(mut self) -> Result<Prepared, Refusal> {
-        if let Some(fields) = self.fields.take() {
-            let encoded = crate::body::encode(fields.encoding, &serde_json::Value::Object(fields.values));
-            self.set_body(encoded, fields.media);
-        }
+    pub fn prepare(self) -> Result<Prepared, Refusal> {
         if let Some(message) = self.error {
             return Err(Refusal::new(message));
         }
@@ -421,14 +406,22 @@ mod tests {
             .optional_field("alpha", &Some("a"))
             .prepare()
             .expect("prepared");
-        assert_eq!(prepared.body.as_deref(), Some(&br#"{"zeta":1,"alpha":"a"}"#[..]));
-        assert_eq!(prepared.headers, [("content-type", "application/json".to_owned())]);
+        let Some(Body::Fields(fields)) = &prepared.body else {
+            panic!("a body of fields: {:?}", prepared.body)
+        };
+        assert_eq!(
+            serde_json::Value::Object(fields.values.clone()),
+            json!({ "zeta": 1, "alpha": "a" })
+        );
+        assert_eq!(fields.values.keys().collect::<Vec<_>>(), ["zeta", "alpha"]);
+        // Encoded (and given its content type) only when sent, credential fields added.
+        assert!(prepared.headers.is_empty());
         let empty = call
             .request()
             .fields(Encoding::Form, "application/x-www-form-urlencoded")
             .prepare()
             .expect("prepared");
-        assert_eq!(empty.body.as_deref(), Some(&b""[..]));
+        assert!(matches!(&empty.body, Some(Body::Fields(f)) if f.values.is_empty()));
     }
 
     #[test]

@@ -215,14 +215,21 @@ fn init_logging() {
 /// Where each scheme's sealed credential lives (slots follow `api.schemes`), and whether
 /// the path came from cast.toml's `[credentials]` rather than a flag. Precedence:
 /// `--credential SCHEME=FILE`, then `--key-file` (the first scheme), then `[credentials]`.
+/// Schemes may share a name: one credential the spec takes in several places (Slack's
+/// `token` as a query parameter, a header and a form field), configured once.
 fn credential_paths(
     api: &Api,
     key_file: Option<&Path>,
     named: &[String],
 ) -> Result<Vec<Option<(PathBuf, bool)>>, String> {
     let mut slots: Vec<Option<(PathBuf, bool)>> = api.schemes.iter().map(|_| None).collect();
+    let named_slots = |name: &str| -> Vec<usize> {
+        (0..api.schemes.len())
+            .filter(|&index| api.schemes[index].name == name)
+            .collect()
+    };
     for (scheme, path) in api.credential_files {
-        if let Some(index) = api.schemes.iter().position(|s| s.name == *scheme) {
+        for index in named_slots(scheme) {
             slots[index] = Some((PathBuf::from(path), true));
         }
     }
@@ -239,8 +246,10 @@ fn credential_paths(
         let Some((name, path)) = entry.split_once('=') else {
             return Err(format!("--credential takes SCHEME=FILE, got `{entry}`"));
         };
-        let Some(index) = api.schemes.iter().position(|s| s.name == name) else {
-            let known: Vec<String> = api.schemes.iter().map(|s| format!("`{}`", s.name)).collect();
+        let indices = named_slots(name);
+        if indices.is_empty() {
+            let mut known: Vec<String> = api.schemes.iter().map(|s| format!("`{}`", s.name)).collect();
+            known.dedup();
             let known = if known.is_empty() {
                 "none".to_owned()
             } else {
@@ -249,8 +258,10 @@ fn credential_paths(
             return Err(format!(
                 "--credential names the scheme `{name}`, but this server has {known}"
             ));
-        };
-        slots[index] = Some((PathBuf::from(path), false));
+        }
+        for index in indices {
+            slots[index] = Some((PathBuf::from(path), false));
+        }
     }
     Ok(slots)
 }
@@ -299,8 +310,9 @@ fn load_credentials(
             slots[index] = Some(credential);
         }
     }
+    let mut warned = std::collections::HashSet::new();
     for (scheme, slot) in api.schemes.iter().zip(&slots) {
-        if slot.is_none() {
+        if slot.is_none() && warned.insert(scheme.name) {
             tracing::warn!(
                 scheme = scheme.name,
                 "no credential configured for this scheme (--key-file / --credential {}=FILE): requests that need it are sent without one",
@@ -624,4 +636,50 @@ fn opener_command(program: &str, url: &str) -> std::process::Command {
         }
     }
     command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Scheme, SchemeKind};
+
+    #[test]
+    fn a_credential_named_once_reaches_every_scheme_of_that_name() {
+        static API: Api = Api {
+            schemes: &[
+                Scheme {
+                    name: "chatAuth",
+                    kind: SchemeKind::Bearer,
+                },
+                Scheme {
+                    name: "token",
+                    kind: SchemeKind::Query { name: "token" },
+                },
+                Scheme {
+                    name: "token",
+                    kind: SchemeKind::Field { name: "token" },
+                },
+            ],
+            credential_files: &[("chatAuth", "/etc/chat.sealed")],
+            ..Api::BASE
+        };
+        let slots = credential_paths(&API, None, &["token=/run/token.sealed".to_owned()]).expect("paths");
+        let paths: Vec<Option<&str>> = slots
+            .iter()
+            .map(|slot| slot.as_ref().and_then(|(path, _)| path.to_str()))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                Some("/etc/chat.sealed"),
+                Some("/run/token.sealed"),
+                Some("/run/token.sealed")
+            ]
+        );
+        let unknown = credential_paths(&API, None, &["nope=/x".to_owned()]).expect_err("unknown scheme");
+        assert_eq!(
+            unknown,
+            "--credential names the scheme `nope`, but this server has `chatAuth`, `token`"
+        );
+    }
 }

@@ -9,10 +9,10 @@ use std::{
 
 use rmcp::model::{CallToolResult, ContentBlock};
 use url::Url;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::{
-    api::{Prepared, Redirects, Scheme, SchemeKind, ToolDef},
+    api::{Body, Fields, Prepared, Redirects, Scheme, SchemeKind, ToolDef},
     credential::SealedCredential,
     error::tool_error,
     http::{credential_client, read_body, same_origin},
@@ -207,6 +207,8 @@ struct Applied {
     /// `name=value` pairs for the query string, already encoded.
     query: Zeroizing<String>,
     cookies: Vec<Zeroizing<String>>,
+    /// Body fields, for an object body.
+    fields: Vec<(&'static str, Zeroizing<String>)>,
     needles: Needles,
 }
 
@@ -219,6 +221,7 @@ impl std::fmt::Debug for Applied {
             )
             .field("query", &(!self.query.is_empty()).then_some("[redacted]"))
             .field("cookies", &self.cookies.len())
+            .field("fields", &self.fields.iter().map(|(name, _)| *name).collect::<Vec<_>>())
             .field("needles", &self.needles)
             .finish()
     }
@@ -255,6 +258,7 @@ fn apply(credentials: &[Chosen]) -> Applied {
                 applied.query.push('=');
                 applied.query.push_str(&Zeroizing::new(style::encode(value)));
             }
+            SchemeKind::Field { name } => applied.fields.push((name, Zeroizing::new(value.to_owned()))),
             SchemeKind::Cookie { name } => applied.cookies.push(Zeroizing::new(format!(
                 "{}={}",
                 style::encode(name),
@@ -271,6 +275,34 @@ fn apply(credentials: &[Chosen]) -> Applied {
         .flatten();
     applied.needles = Needles::of(sent.chain(behind));
     applied
+}
+
+/// An object body on the wire, with the credential fields of its schemes set last. The
+/// values are copied into a short-lived map that is wiped after encoding.
+fn encode_fields(
+    fields: &Fields,
+    credentials: &[(&'static str, Zeroizing<String>)],
+) -> Result<(Vec<u8>, String), String> {
+    let encoded = if credentials.is_empty() {
+        crate::body::encode(fields.encoding, &serde_json::Value::Object(fields.values.clone()))
+    } else {
+        let mut values = fields.values.clone();
+        for (name, secret) in credentials {
+            values.insert((*name).to_owned(), serde_json::Value::String(secret.to_string()));
+        }
+        let mut value = serde_json::Value::Object(values);
+        let encoded = crate::body::encode(fields.encoding, &value);
+        if let serde_json::Value::Object(values) = &mut value {
+            for (name, _) in credentials {
+                if let Some(serde_json::Value::String(secret)) = values.get_mut(*name) {
+                    secret.zeroize();
+                }
+            }
+        }
+        encoded
+    };
+    let (bytes, content_type) = encoded?;
+    Ok((bytes, content_type.unwrap_or_else(|| fields.media.to_owned())))
 }
 
 /// A response as it may be shown: already redacted and cut to the size cap.
@@ -547,8 +579,16 @@ impl Upstream {
                 }
             }
         }
-        if let Some(body) = &request.body {
-            builder = builder.body(body.clone());
+        match &request.body {
+            Some(Body::Encoded(bytes)) => builder = builder.body(bytes.clone()),
+            Some(Body::Fields(fields)) => match encode_fields(fields, &applied.fields) {
+                Ok((bytes, content_type)) => {
+                    builder = builder.header(reqwest::header::CONTENT_TYPE, content_type).body(bytes);
+                }
+                // About the agent's fields (a file that is not base64), never the credential's.
+                Err(message) => return Attempt::Done(tool_error(message)),
+            },
+            None => {}
         }
         let outgoing = match builder.build() {
             Ok(outgoing) => outgoing,
@@ -1051,15 +1091,63 @@ mod tests {
                 Arc::new(Secret::new("tok_0123456789")),
                 Some(Arc::new(Secret::new("client:cast_client_secret"))),
             ),
+            (
+                3,
+                SchemeKind::Field { name: "token" },
+                Arc::new(Secret::new("xoxb_field_0123")),
+                None,
+            ),
         ];
         let applied = apply(&chosen);
         let shown = format!("{applied:?}");
-        assert!(shown.contains("X-Api-Key") && !shown.contains("0123"), "{shown}");
+        assert!(
+            shown.contains("X-Api-Key") && shown.contains("token") && !shown.contains("0123"),
+            "{shown}"
+        );
+        assert_eq!(applied.needles.redact_str("xoxb_field_0123"), "[redacted]");
         assert_eq!(
             applied
                 .needles
                 .redact_str("cast_client_secret client:cast_client_secret"),
             "[redacted] [redacted]"
+        );
+    }
+
+    #[test]
+    fn credential_fields_join_the_agents_fields_last_in_every_encoding() {
+        let values = |pairs: serde_json::Value| pairs.as_object().expect("object").clone();
+        let secret = [("token", Zeroizing::new("xoxb-1 2&3".to_owned()))];
+        let form = Fields {
+            encoding: crate::body::Encoding::Form,
+            media: "application/x-www-form-urlencoded",
+            values: values(serde_json::json!({ "channel": "C1", "text": "hi there" })),
+        };
+        let (bytes, content_type) = encode_fields(&form, &secret).expect("form");
+        assert_eq!(bytes, b"channel=C1&text=hi+there&token=xoxb-1+2%263");
+        assert_eq!(content_type, "application/x-www-form-urlencoded");
+        let json = Fields {
+            encoding: crate::body::Encoding::Json,
+            media: "application/json",
+            values: values(serde_json::json!({ "b": 1, "a": [true] })),
+        };
+        let (bytes, _) = encode_fields(&json, &secret).expect("json");
+        assert_eq!(bytes, br#"{"b":1,"a":[true],"token":"xoxb-1 2&3"}"#);
+        let (bytes, _) = encode_fields(&json, &[]).expect("no credential");
+        assert_eq!(bytes, br#"{"b":1,"a":[true]}"#);
+        let multipart = Fields {
+            encoding: crate::body::Encoding::Multipart { files: &[] },
+            media: "multipart/form-data",
+            values: values(serde_json::json!({ "title": "t" })),
+        };
+        let (bytes, content_type) = encode_fields(&multipart, &secret).expect("multipart");
+        let text = String::from_utf8(bytes).expect("text");
+        assert!(
+            content_type.starts_with("multipart/form-data; boundary=cast-"),
+            "{content_type}"
+        );
+        assert!(
+            text.contains("name=\"title\"\r\n\r\nt\r\n") && text.contains("name=\"token\"\r\n\r\nxoxb-1 2&3\r\n"),
+            "{text}"
         );
     }
 

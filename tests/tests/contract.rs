@@ -128,6 +128,7 @@ fn scheme_kind_of(kind: &ir::SchemeKind) -> &'static str {
         ir::SchemeKind::Header(_) => "header",
         ir::SchemeKind::Query(_) => "query",
         ir::SchemeKind::Cookie(_) => "cookie",
+        ir::SchemeKind::Field(_) => "field",
         ir::SchemeKind::Bearer => "bearer",
         ir::SchemeKind::Basic => "basic",
         ir::SchemeKind::OAuth2ClientCredentials { .. } => "oauth2-client-credentials",
@@ -141,6 +142,7 @@ fn runtime_scheme_kind_of(kind: &rt::SchemeKind) -> &'static str {
         rt::SchemeKind::Header { .. } => "header",
         rt::SchemeKind::Query { .. } => "query",
         rt::SchemeKind::Cookie { .. } => "cookie",
+        rt::SchemeKind::Field { .. } => "field",
         rt::SchemeKind::Bearer => "bearer",
         rt::SchemeKind::Basic => "basic",
         rt::SchemeKind::OAuth2ClientCredentials { .. } => "oauth2-client-credentials",
@@ -163,6 +165,10 @@ fn scheme_kinds_agree_and_seal_under_the_same_labels() {
         (
             ir::SchemeKind::Cookie("sid".into()),
             rt::SchemeKind::Cookie { name: "sid" },
+        ),
+        (
+            ir::SchemeKind::Field("token".into()),
+            rt::SchemeKind::Field { name: "token" },
         ),
         (ir::SchemeKind::Bearer, rt::SchemeKind::Bearer),
         (ir::SchemeKind::Basic, rt::SchemeKind::Basic),
@@ -211,7 +217,7 @@ fn scheme_kinds_agree_and_seal_under_the_same_labels() {
 /// message says what to do.
 #[test]
 fn a_crate_made_for_another_contract_fails_to_build_and_says_to_regenerate() {
-    use cast_e2e::{generate, generated_target_dir, workspace_root};
+    use cast_e2e::{generate, generated_cargo, workspace_root};
     let out = workspace_root().join("target/contract/petstore-mcp");
     let _ = std::fs::remove_dir_all(&out);
     let spec = workspace_root().join("tests/corpus/petstore-3.0.yaml");
@@ -224,12 +230,7 @@ fn a_crate_made_for_another_contract_fails_to_build_and_says_to_regenerate() {
     assert!(text.contains(&written), "main.rs states its contract:\n{text}");
     let other = format!("CONTRACT == {},", RUNTIME_CONTRACT + 1);
     std::fs::write(&main, text.replace(&written, &other)).expect("write");
-    let output = std::process::Command::new(env!("CARGO"))
-        .args(["check", "--quiet", "--manifest-path"])
-        .arg(out.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", generated_target_dir())
-        .output()
-        .expect("cargo check");
+    let output = generated_cargo("check", &out).output().expect("cargo check");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "a mismatched contract must not build");
     assert!(

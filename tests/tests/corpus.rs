@@ -7,7 +7,8 @@ use std::{path::PathBuf, time::Instant};
 use cast_codegen::{
     Settings, Severity,
     ir::{
-        RustType, ToolIr,
+        Location, RustType, Target, ToolIr,
+        lower::looks_like_a_credential,
         types::{TypeDef, TypeKind},
     },
 };
@@ -41,6 +42,32 @@ fn was_untyped(ty: &RustType, types: &[TypeDef]) -> bool {
     }
 }
 
+/// Arguments offered to the agent that read as the caller's credential.
+fn credential_arguments(tool: &ToolIr) -> usize {
+    tool.args
+        .iter()
+        .filter(|arg| {
+            let place = match arg.target {
+                Target::Param {
+                    location: Location::Query,
+                    ..
+                } => "query",
+                Target::Param {
+                    location: Location::Header,
+                    ..
+                } => "header",
+                Target::Param {
+                    location: Location::Cookie,
+                    ..
+                } => "cookie",
+                Target::Field { binary: false } => "body",
+                _ => return false,
+            };
+            looks_like_a_credential(&arg.wire, place, arg.schema.get("description").and_then(|d| d.as_str()))
+        })
+        .count()
+}
+
 fn crate_name(spec: &std::path::Path) -> String {
     let stem = spec.file_stem().expect("file name").to_string_lossy();
     format!("{}-mcp", stem.replace(['.', '_'], "-"))
@@ -52,7 +79,7 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
     assert!(specs.len() >= 18, "the corpus has {} specs", specs.len());
     let root = workspace_root().join("target/corpus");
     let mut report = String::from(
-        "| spec | operations | tools | skipped | warnings | generate ms | listed over MCP | argument fields | untyped (C0401) | any JSON by the spec | top-level arguments untyped before |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| spec | operations | tools | skipped | warnings | generate ms | listed over MCP | argument fields | untyped (C0401) | any JSON by the spec | top-level arguments untyped before | credentials kept out of arguments (C0206) | credential-like arguments offered |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let (mut all_fields, mut all_untyped, mut all_args, mut all_before) = (0, 0, 0, 0);
     let mut failures = Vec::new();
@@ -161,6 +188,13 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
                 skipped.len()
             ));
         }
+        let kept_out = generated.diagnostics.iter().filter(|d| d.code == "C0206").count();
+        let offered: usize = generated.api.enabled_tools().map(credential_arguments).sum();
+        if offered > 0 {
+            failures.push(format!(
+                "{name}: {offered} credential-like arguments are offered to the agent"
+            ));
+        }
         let census = generated.api.census();
         let arguments: Vec<&RustType> = generated.api.enabled_tools().flat_map(ToolIr::argument_types).collect();
         let before = arguments
@@ -178,7 +212,7 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
         (all_args, all_before) = (all_args + arguments.len(), all_before + before);
         let spec_name = spec.file_name().expect("name").to_string_lossy();
         report.push_str(&format!(
-            "| {spec_name} | {operations} | {tools} | {} | {warnings} | {millis} | {} | {} | {} ({:.1}%) | {} | {before} of {} ({:.1}%) |\n",
+            "| {spec_name} | {operations} | {tools} | {} | {warnings} | {millis} | {} | {} | {} ({:.1}%) | {} | {before} of {} ({:.1}%) | {kept_out} | {offered} |\n",
             skipped.len(),
             listed
                 .as_ref()

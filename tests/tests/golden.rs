@@ -8,7 +8,7 @@ use std::{
 };
 
 use cast_codegen::{Generator, Settings, Source};
-use cast_e2e::{generated_target_dir, workspace_root};
+use cast_e2e::{generated_cargo, workspace_root};
 
 /// (golden folder name, spec path, settings)
 fn cases() -> Vec<(String, PathBuf, Settings)> {
@@ -131,11 +131,8 @@ fn golden_crates_pass_clippy_without_warnings() {
     for (name, _, _) in cases() {
         let dir = golden_dir(&name);
         std::fs::copy(workspace_root().join("Cargo.lock"), dir.join("Cargo.lock")).expect("lock");
-        let output = std::process::Command::new(env!("CARGO"))
-            .args(["clippy", "--quiet", "--manifest-path"])
-            .arg(dir.join("Cargo.toml"))
+        let output = generated_cargo("clippy", &dir)
             .args(["--", "-D", "warnings"])
-            .env("CARGO_TARGET_DIR", generated_target_dir())
             .output()
             .expect("cargo clippy");
         assert!(

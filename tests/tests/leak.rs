@@ -54,6 +54,40 @@ fn spec(base: &str) -> Value {
             "/leak/static": leak("leakStatic", json!({ "key": [], "basic": [], "query": [], "cookie": [] })),
             "/leak/bearer": leak("leakBearer", json!({ "bearer": [] })),
             "/leak/oauth": leak("leakOauth", json!({ "oauth": [] })),
+            // Credentials the spec asks for as arguments: sent from sealed files, never asked of the agent.
+            "/leak/params": { "get": {
+                "operationId": "leakParams",
+                "security": [],
+                "parameters": query_params().as_array().expect("list").iter().cloned().chain([
+                    json!({ "name": "access_token", "in": "query", "required": true, "description": "An access token", "schema": { "type": "string" } }),
+                    json!({ "name": "X-Registry-Auth", "in": "header", "description": "Base64-encoded auth configuration", "schema": { "type": "string" } }),
+                ]).collect::<Vec<_>>(),
+                "responses": ok
+            } },
+            "/leak/form": { "post": {
+                "operationId": "leakForm",
+                "security": [],
+                "parameters": query_params(),
+                "requestBody": { "required": true, "content": { "application/x-www-form-urlencoded": { "schema": {
+                    "type": "object", "required": ["token"], "properties": {
+                        "token": { "type": "string", "description": "Authentication token. Requires scope: `leak`" },
+                        "note": { "type": "string" }
+                    }
+                } } } },
+                "responses": ok
+            } },
+            "/leak/json": { "post": {
+                "operationId": "leakJson",
+                "security": [],
+                "parameters": query_params(),
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "properties": {
+                        "client_secret": { "type": "string", "description": "The client secret of the application" },
+                        "note": { "type": "string" }
+                    }
+                } } } },
+                "responses": ok
+            } },
             "/redirect/{status}": {
                 "get": {
                     "operationId": "redirectGet",
@@ -165,6 +199,10 @@ fn keyed(oauth_client_secret: &str, extra_env: &[(&str, &str)]) -> Keyed {
         ("leakStatic", "session", format!("cast_ck_{}", random())),
         ("leakStatic", "x-tenant-token", format!("cast_tnt_{}", random())),
         ("leakBearer", "authorization", format!("cast_brr_{}", random())),
+        ("leakParams", "access_token", format!("cast_at_{}", random())),
+        ("leakParams", "x-registry-auth", format!("cast_reg_{}", random())),
+        ("leakForm", "token", format!("cast_tok&={}", random())),
+        ("leakJson", "client_secret", format!("cast_cs\"{}", random())),
     ];
     let labels = [
         ("key", "X-Api-Key"),
@@ -173,6 +211,10 @@ fn keyed(oauth_client_secret: &str, extra_env: &[(&str, &str)]) -> Keyed {
         ("cookie", "session"),
         ("X-Tenant-Token", "X-Tenant-Token"),
         ("bearer", "Authorization"),
+        ("access_token", "access_token"),
+        ("X-Registry-Auth", "X-Registry-Auth"),
+        ("token", "token"),
+        ("client_secret", "client_secret"),
     ];
     let mut named = Vec::new();
     for ((scheme, label), (_, _, value)) in labels.iter().zip(&sources) {
@@ -333,6 +375,46 @@ async fn no_form_of_any_credential_comes_back_to_the_client_or_the_log() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[tokio::test]
+async fn credentials_the_spec_asks_as_arguments_are_neither_offered_nor_taken() {
+    let keyed = keyed(&upstream().key(), &[]);
+    let log: Log = Default::default();
+    let client = keyed.launch.stdio(&log).await.expect("connect");
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let credentials = ["access_token", "X-Registry-Auth", "token", "client_secret"];
+    for tool in tools
+        .iter()
+        .filter(|t| ["leakParams", "leakForm", "leakJson"].contains(&&*t.name))
+    {
+        let properties = tool
+            .input_schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .expect("properties");
+        let offered: Vec<&String> = properties
+            .keys()
+            .filter(|k| credentials.contains(&k.as_str()))
+            .collect();
+        assert!(offered.is_empty(), "`{}` offers {offered:?}", tool.name);
+        assert!(
+            properties.contains_key("source"),
+            "`{}` keeps its other arguments",
+            tool.name
+        );
+    }
+    // An agent that knows the name still cannot put its own value there.
+    let result = call(
+        &client,
+        "leakForm",
+        json!({ "source": "token", "token": "agent-chosen" }),
+    )
+    .await
+    .expect("call");
+    assert_eq!(result.is_error, Some(true));
+    assert!(text(&result).contains("`token`: no such argument"), "{}", text(&result));
+    client.cancel().await.expect("close");
 }
 
 #[tokio::test]

@@ -162,26 +162,32 @@ pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<Str
             }
         })
         .collect();
-    let schemes: Vec<SchemeRow> = api
-        .schemes
-        .iter()
-        .enumerate()
-        .map(|(index, scheme)| SchemeRow {
+    // Schemes that share a name are one credential the spec takes in several places: one
+    // row, one sealed file, given by name (`--key-file` would reach only the first slot).
+    let mut schemes: Vec<SchemeRow> = Vec::new();
+    for (index, scheme) in api.schemes.iter().enumerate() {
+        if let Some(row) = schemes.iter_mut().find(|row| row.name == scheme.name) {
+            row.what = format!("{}; {}", row.what, scheme.kind.describe());
+            continue;
+        }
+        let alone = api.schemes.iter().filter(|s| s.name == scheme.name).count() == 1;
+        let first = index == 0 && alone;
+        schemes.push(SchemeRow {
             name: scheme.name.clone(),
             what: scheme.kind.describe(),
             label: scheme.kind.label().to_owned(),
-            file: if index == 0 {
+            file: if first {
                 "key.sealed".to_owned()
             } else {
                 format!("{}.sealed", scheme.name)
             },
-            flag: if index == 0 {
+            flag: if first {
                 "--key-file FILE (CAST_KEY_FILE)".to_owned()
             } else {
                 format!("--credential {}=FILE", scheme.name)
             },
-        })
-        .collect();
+        });
+    }
     let runtime_path = settings
         .runtime_path
         .as_ref()
@@ -201,6 +207,13 @@ pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<Str
         base_url => if api.base_url.is_empty() { "(none: set it)".to_owned() } else { api.base_url.clone() },
         runtime_path => runtime_path,
         runtime_version => RUNTIME_VERSION,
+        key_file => schemes.first().is_some_and(|row| row.file == "key.sealed"),
+        credentials_env => schemes
+            .iter()
+            .filter(|row| row.file != "key.sealed")
+            .map(|row| format!("{}={}", row.name, row.file))
+            .collect::<Vec<_>>()
+            .join(","),
         schemes => minijinja::value::Serde(schemes),
         tools => minijinja::value::Serde(rows),
         disabled => api.tools.iter().any(|t| !t.enabled),

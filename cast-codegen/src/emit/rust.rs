@@ -84,6 +84,7 @@ fn api_static(api: &ApiIr, visibility: TokenStream, shared: &SharedSchemas) -> T
             SchemeKind::Header(n) => quote!(::cast_runtime::codegen::SchemeKind::Header { name: #n }),
             SchemeKind::Query(n) => quote!(::cast_runtime::codegen::SchemeKind::Query { name: #n }),
             SchemeKind::Cookie(n) => quote!(::cast_runtime::codegen::SchemeKind::Cookie { name: #n }),
+            SchemeKind::Field(n) => quote!(::cast_runtime::codegen::SchemeKind::Field { name: #n }),
             SchemeKind::Bearer => quote!(::cast_runtime::codegen::SchemeKind::Bearer),
             SchemeKind::Basic => quote!(::cast_runtime::codegen::SchemeKind::Basic),
             SchemeKind::OAuth2ClientCredentials { token_url, scopes, params } => {

@@ -71,6 +71,8 @@ pub enum SchemeKind {
     Query(String),
     /// As this cookie.
     Cookie(String),
+    /// As this field of the object body.
+    Field(String),
     /// `Authorization: Bearer`.
     Bearer,
     /// `Authorization: Basic` (credential `user:password`).
@@ -106,7 +108,7 @@ impl SchemeKind {
     /// The label a credential is sealed under (`cast-codegen secret seal --header LABEL`).
     pub fn label(&self) -> &str {
         match self {
-            Self::Header(name) | Self::Query(name) | Self::Cookie(name) => name,
+            Self::Header(name) | Self::Query(name) | Self::Cookie(name) | Self::Field(name) => name,
             Self::Bearer | Self::Basic => "Authorization",
             Self::OAuth2ClientCredentials { .. } => "oauth2-client",
             Self::OAuth2AuthorizationCode { .. } | Self::OpenIdConnect { .. } => "oauth2-user",
@@ -119,6 +121,7 @@ impl SchemeKind {
             Self::Header(name) => format!("API key in the `{name}` header"),
             Self::Query(name) => format!("API key in the `{name}` query parameter"),
             Self::Cookie(name) => format!("API key in the `{name}` cookie"),
+            Self::Field(name) => format!("credential in the `{name}` field of the request body"),
             Self::Bearer => "`Authorization: Bearer` token".to_owned(),
             Self::Basic => "HTTP basic (`user:password`)".to_owned(),
             Self::OAuth2ClientCredentials { .. } => {

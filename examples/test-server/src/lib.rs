@@ -682,13 +682,20 @@ pub const LEAK_FORMS: &[&str] = &[
 ///
 /// `source` names where the credential was: a header (`Authorization` loses its
 /// `Bearer `/`Basic ` prefix, and Basic is decoded to `user:password`), a query
-/// parameter or a cookie. `form` is one of [`LEAK_FORMS`]; `type` is `json` (the
+/// parameter, a cookie, or a field of a form or JSON object body. `form` is one of [`LEAK_FORMS`]; `type` is `json` (the
 /// default; escaped forms stay escaped in the JSON text) or `text`; `at` pads the body
 /// so that the echoed form starts just before byte `at` and runs past it.
 async fn leak(request: Request) -> Response {
     use base64::Engine as _;
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    let (parts, _) = request.into_parts();
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 1024 * 1024).await.unwrap_or_default();
+    let body_field = |name: &str| -> Option<String> {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(fields)) => fields.get(name).and_then(Value::as_str).map(str::to_owned),
+            _ => query_value(std::str::from_utf8(&body).ok(), name),
+        }
+    };
     let query = parts.uri.query();
     let param = |name: &str| query_value(query, name);
     let source = param("source").unwrap_or_default().to_ascii_lowercase();
@@ -702,14 +709,17 @@ async fn leak(request: Request) -> Response {
             Some((_, token)) => Some(token.to_owned()),
             None => Some(v),
         }),
-        name => header(name).or_else(|| query_value(query, name)).or_else(|| {
-            header("cookie").and_then(|cookies| {
-                cookies.split("; ").find_map(|pair| {
-                    let (k, v) = pair.split_once('=')?;
-                    (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+        name => header(name)
+            .or_else(|| query_value(query, name))
+            .or_else(|| {
+                header("cookie").and_then(|cookies| {
+                    cookies.split("; ").find_map(|pair| {
+                        let (k, v) = pair.split_once('=')?;
+                        (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+                    })
                 })
             })
-        }),
+            .or_else(|| body_field(name)),
     };
     let Some(secret) = secret else {
         return error(

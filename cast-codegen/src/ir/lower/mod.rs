@@ -17,13 +17,15 @@ use crate::{
 };
 
 mod bodies;
+mod credentials;
 mod params;
 mod responses;
 mod security;
 mod selection;
 mod servers;
 
-use {bodies::*, params::*, responses::*, security::*, selection::*, servers::*};
+pub use credentials::looks_like_a_credential;
+use {bodies::*, credentials::*, params::*, responses::*, security::*, selection::*, servers::*};
 
 /// Lowers a parsed spec. Errors and warnings go to `diagnostics`; the IR is
 /// returned even with errors so that `check` can report everything at once.
@@ -56,7 +58,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         .filter(|d| !d.is_empty());
 
     let base_url = base_url(doc, source, settings, diagnostics);
-    let security = security(doc, settings, &base_url, diagnostics);
+    let mut security = security(doc, settings, &base_url, diagnostics);
     let mut cx = SchemaCx::new(doc);
     let mut space = TypeSpace::default();
     let mut tools = Vec::new();
@@ -96,8 +98,8 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
                         operation,
                         pointer: &pointer,
                         global_base: &base_url,
-                        security: &security,
                     },
+                    &mut security,
                     settings,
                     &mut taken_names,
                     &mut taken_modules,
@@ -110,6 +112,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         }
     }
     diagnostics.0.append(&mut cx.diagnostics.0);
+    security.report_secret_arguments(diagnostics);
     select(&mut tools, settings, diagnostics);
     let inbound_scopes = inbound_scopes(&tools, settings, diagnostics);
     let tool_timeouts = tool_timeouts(&tools, settings, diagnostics);
@@ -175,8 +178,6 @@ struct OperationRef<'a> {
     pointer: &'a str,
     /// The API's base URL, for per-operation servers given relative to it.
     global_base: &'a str,
-    /// The API's security schemes and default requirement.
-    security: &'a Security,
 }
 
 fn text(value: Option<&Value>) -> Option<String> {
@@ -264,6 +265,7 @@ fn lower_operation(
     cx: &mut SchemaCx<'_>,
     space: &mut TypeSpace,
     op: OperationRef<'_>,
+    security: &mut Security,
     settings: &Settings,
     taken_names: &mut HashSet<String>,
     taken_modules: &mut HashSet<String>,
@@ -307,6 +309,7 @@ fn lower_operation(
     let (path_pieces, template_names) = split_template(op.path);
     let mut args: Vec<ArgIr> = Vec::new();
     let mut names = ArgNames::default();
+    let mut secrets = Vec::new();
     for (pointer, param) in &raw_params {
         let wire = text(param.get("name")).unwrap_or_default();
         let location = match param.get("in").and_then(Value::as_str) {
@@ -329,6 +332,13 @@ fn lower_operation(
         {
             // OpenAPI says these are ignored as parameters; the runtime sets them.
             continue;
+        }
+        if let Some(place) = Place::of(location) {
+            let description = text(param.get("description")).or_else(|| text(param.pointer("/schema/description")));
+            if let Some(why) = secret_argument(settings, security, place, &wire, description.as_deref()) {
+                secrets.push(security.secret_scheme(place, &wire, why, &label));
+                continue;
+            }
         }
         if location == Location::Path && !template_names.contains(&wire) {
             cx.diagnostics.push(
@@ -417,6 +427,20 @@ fn lower_operation(
         )?,
         None => None,
     };
+    // Body fields come last, so taking some out moves no path parameter's index.
+    args.retain(|arg| {
+        if !matches!(arg.target, Target::Field { binary: false }) {
+            return true;
+        }
+        let description = arg.schema.get("description").and_then(Value::as_str);
+        match secret_argument(settings, security, Place::Field, &arg.wire, description) {
+            Some(why) => {
+                secrets.push(security.secret_scheme(Place::Field, &arg.wire, why, &label));
+                false
+            }
+            None => true,
+        }
+    });
 
     let input_schema = cx.finish(crate::ir::input_schema(&args));
     let output_schema = if settings.output_schemas == Some(false) {
@@ -425,7 +449,9 @@ fn lower_operation(
         output_schema(cx, doc_operation, op.pointer)
     };
     let base_url = operation_base(&op);
-    let security = op.security.for_operation(doc_operation);
+    let security = secrets
+        .into_iter()
+        .fold(security.for_operation(doc_operation), with_secret);
 
     let title = text(doc_operation.get("summary"));
     let long = text(doc_operation.get("description"));

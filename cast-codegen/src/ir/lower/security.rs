@@ -43,6 +43,11 @@ pub(super) struct Security {
     pub(super) forced: bool,
     /// Secret custom headers: sent on every request where configured.
     pub(super) always: Vec<usize>,
+    /// How many of `schemes` the spec and cast.toml declare; the rest were made for
+    /// credentials the spec asks for as arguments.
+    pub(super) spec_schemes: usize,
+    /// Those credential arguments, for the report.
+    pub(super) secret_uses: Vec<SecretUse>,
 }
 
 impl Security {
@@ -93,6 +98,7 @@ pub(super) fn security(doc: &Value, settings: &Settings, base_url: &str, diagnos
             kind: SchemeKind::Header(header.clone()),
         });
     }
+    security.spec_schemes = security.schemes.len();
     security
 }
 
@@ -130,7 +136,7 @@ pub(super) fn spec_security(
             index: HashMap::from([("default".to_owned(), Some(0))]),
             global: vec![vec![0]],
             forced: true,
-            always: Vec::new(),
+            ..Security::default()
         };
     }
     // Only schemes that some requirement names matter; keep `securitySchemes` order.
@@ -317,7 +323,6 @@ mod tests {
             operation,
             pointer: "/paths/~1files/post",
             global_base,
-            security: Box::leak(Box::default()),
         };
         let leak = |value: Value| -> &'static Value { Box::leak(Box::new(value)) };
         let none = leak(json!({}));
