@@ -87,9 +87,12 @@ struct SpecArgs {
     /// Turn on only these tools.
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     only: Vec<String>,
-    /// Turn on every operation, destructive ones included.
+    /// Turn on every operation, destructive and deprecated ones included.
     #[arg(long)]
     enable_all: bool,
+    /// Serve operations the spec marks deprecated (off by default).
+    #[arg(long)]
+    include_deprecated: bool,
     /// Only operations with this tag. Repeatable.
     #[arg(long, value_name = "TAG")]
     tag: Vec<String>,
@@ -246,6 +249,7 @@ impl SpecArgs {
             }
         }
         tools.enable_all |= self.enable_all;
+        tools.include_deprecated |= self.include_deprecated;
         if self.max_name_length.is_some() {
             tools.max_name_length = self.max_name_length;
         }

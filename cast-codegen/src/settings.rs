@@ -107,9 +107,13 @@ pub struct ToolSettings {
     /// When not empty, only these are enabled.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub only: Vec<String>,
-    /// Enable every operation, destructive ones included.
+    /// Enable every operation, destructive and deprecated ones included.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub enable_all: bool,
+    /// Serve operations the spec marks `deprecated` (off by default: APIs are leaving
+    /// them, and they crowd the tools an agent is shown).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub include_deprecated: bool,
     /// Only operations with one of these tags (empty: any).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub include_tags: Vec<String>,

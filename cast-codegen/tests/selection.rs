@@ -173,3 +173,70 @@ fn inbound_scopes_resolve_operation_ids_and_refuse_what_grants_nothing() {
         "{shown}"
     );
 }
+
+fn analyze_json(spec: serde_json::Value, toml: &str) -> (ApiIr, Diagnostics) {
+    Generator::new(settings(toml))
+        .analyze(spec.to_string().as_bytes(), &Source::new("spec.json"))
+        .expect("parses")
+}
+
+fn small_spec() -> serde_json::Value {
+    let ok = serde_json::json!({ "200": { "description": "ok" } });
+    serde_json::json!({
+        "openapi": "3.0.3",
+        "info": { "title": "Small", "version": "1.0.0" },
+        "servers": [{ "url": "https://api.example.com" }],
+        "paths": {
+            "/old": { "get": { "operationId": "listOld", "deprecated": true, "summary": "Old list", "responses": ok } },
+            "/new": { "get": { "operationId": "listNew", "responses": ok } },
+            "/runners/remove-token": { "post": { "operationId": "create-remove-token", "responses": ok } },
+            "/chat.delete": { "post": { "operationId": "chat.delete", "responses": ok } },
+            "/archive": { "post": { "operationId": "archiveAll", "x-destructive": true, "responses": ok } },
+            "/items/{id}": { "delete": {
+                "operationId": "deleteItem", "x-cast-destructive": false,
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": ok
+            } }
+        }
+    })
+}
+
+#[test]
+fn deprecated_operations_are_off_until_asked_for() {
+    let (api, _) = analyze_json(small_spec(), "");
+    let old = api.tools.iter().find(|t| t.name == "listOld").expect("listOld");
+    assert!(!old.enabled);
+    assert_eq!(
+        old.why,
+        "deprecated: off by default (include_deprecated = true in [tools], or --enable listOld)"
+    );
+    assert!(
+        old.description
+            .starts_with("Deprecated: the API may remove this operation.\n\nOld list")
+    );
+    assert!(enabled(&api).contains(&"listNew"));
+    let (api, _) = analyze_json(small_spec(), "[tools]\ninclude_deprecated = true\n");
+    assert!(enabled(&api).contains(&"listOld"));
+    let (api, _) = analyze_json(small_spec(), "[tools]\nenable = [\"listOld\"]\n");
+    assert!(enabled(&api).contains(&"listOld"));
+}
+
+#[test]
+fn destructive_comes_from_the_method_the_verb_and_the_spec_own_word() {
+    let (api, _) = analyze_json(small_spec(), "");
+    let destructive = |name: &str| {
+        api.tools
+            .iter()
+            .find(|t| t.operation_id.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{name}"))
+            .annotations
+            .destructive
+    };
+    assert!(!destructive("create-remove-token"), "a POST that creates a token");
+    assert!(destructive("chat.delete"), "an RPC method named for deletion");
+    assert!(destructive("archiveAll"), "x-destructive: true");
+    assert!(
+        !destructive("deleteItem"),
+        "x-cast-destructive: false overrides the method"
+    );
+}

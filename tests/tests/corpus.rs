@@ -79,7 +79,7 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
     assert!(specs.len() >= 18, "the corpus has {} specs", specs.len());
     let root = workspace_root().join("target/corpus");
     let mut report = String::from(
-        "| spec | operations | tools | skipped | warnings | generate ms | listed over MCP | argument fields | untyped (C0401) | any JSON by the spec | top-level arguments untyped before | credentials kept out of arguments (C0206) | credential-like arguments offered |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| spec | operations | tools | skipped | warnings | generate ms | listed over MCP | argument fields | untyped (C0401) | any JSON by the spec | top-level arguments untyped before | credentials kept out of arguments (C0206) | credential-like arguments offered | deprecated (off by default) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let (mut all_fields, mut all_untyped, mut all_args, mut all_before) = (0, 0, 0, 0);
     let mut failures = Vec::new();
@@ -195,6 +195,7 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
                 "{name}: {offered} credential-like arguments are offered to the agent"
             ));
         }
+        let deprecated = generated.api.tools.iter().filter(|t| t.deprecated).count();
         let census = generated.api.census();
         let arguments: Vec<&RustType> = generated.api.enabled_tools().flat_map(ToolIr::argument_types).collect();
         let before = arguments
@@ -212,7 +213,7 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
         (all_args, all_before) = (all_args + arguments.len(), all_before + before);
         let spec_name = spec.file_name().expect("name").to_string_lossy();
         report.push_str(&format!(
-            "| {spec_name} | {operations} | {tools} | {} | {warnings} | {millis} | {} | {} | {} ({:.1}%) | {} | {before} of {} ({:.1}%) | {kept_out} | {offered} |\n",
+            "| {spec_name} | {operations} | {tools} | {} | {warnings} | {millis} | {} | {} | {} ({:.1}%) | {} | {before} of {} ({:.1}%) | {kept_out} | {offered} | {deprecated} |\n",
             skipped.len(),
             listed
                 .as_ref()

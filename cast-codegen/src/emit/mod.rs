@@ -296,6 +296,7 @@ mod tests {
                 destructive: false,
                 idempotent: true,
             },
+            deprecated: false,
             enabled: true,
             why: String::new(),
         };

@@ -231,6 +231,8 @@ pub struct ToolIr {
     pub security: Vec<Vec<usize>>,
     /// MCP annotations.
     pub annotations: Annotations,
+    /// `deprecated: true` in the spec: off unless asked for.
+    pub deprecated: bool,
     /// Whether it becomes a tool.
     pub enabled: bool,
     /// Why it is on or off, for `cast-codegen tools`.

@@ -461,13 +461,20 @@ fn lower_operation(
         (Some(t), None) => t.clone(),
         (None, None) => format!("{} {}", op.method.as_str(), op.path),
     };
+    let deprecated = doc_operation.get("deprecated").and_then(Value::as_bool) == Some(true);
+    let description = if deprecated {
+        format!("Deprecated: the API may remove this operation.\n\n{description}")
+    } else {
+        description
+    };
     let description = match &body {
         Some(body) if body.kind != BodyKind::Json => {
             format!("{description}\n\nSends the request body as `{}`.", body.media)
         }
         _ => description,
     };
-    let destructive = op.method == HttpMethod::Delete || names_destruction(operation_id.as_deref(), op.path);
+    let destructive = declared_destructive(doc_operation)
+        .unwrap_or_else(|| op.method == HttpMethod::Delete || names_destruction(operation_id.as_deref(), op.path));
     let annotations = Annotations {
         read_only: op.method.is_safe(),
         destructive,
@@ -496,6 +503,7 @@ fn lower_operation(
         base_url,
         security,
         annotations,
+        deprecated,
         enabled: true,
         why: String::new(),
     })

@@ -312,6 +312,15 @@ mod tests {
         assert!(names_destruction(Some("removeMember"), "/x"));
         assert!(!names_destruction(Some("listDeletedItems"), "/items"));
         assert!(!names_destruction(Some("getItem"), "/items/{id}"));
+        assert!(names_destruction(Some("admin.users.remove"), "/admin.users.remove"));
+        assert!(names_destruction(None, "/items/{id}/purge"));
+        assert!(names_destruction(Some("repos/delete-a-deploy-key"), "/keys/{id}"));
+        // The word inside a name that does something else.
+        assert!(!names_destruction(
+            Some("actions/create-remove-token-for-repo"),
+            "/repos/{owner}/{repo}/actions/runners/remove-token"
+        ));
+        assert!(!names_destruction(None, "/runners/remove-token"));
     }
 
     #[test]

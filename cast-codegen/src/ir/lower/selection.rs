@@ -92,16 +92,46 @@ pub(super) fn tool_timeouts(
     timeouts
 }
 
+/// Whether an operation's name says it destroys data. Only the verb counts: the first
+/// word of the operationId (`deleteItem`, `remove-member`) or of its last dotted part
+/// (`chat.delete`, `admin.users.remove`), and a path whose last segment is such a verb or
+/// an RPC method (`/items/{id}/purge`, `/chat.delete`). A name that merely contains the
+/// word (`create-remove-token`, `listDeletedItems`, `/runners/remove-token`) is not one.
 pub(super) fn names_destruction(operation_id: Option<&str>, path: &str) -> bool {
+    let words = |name: &str| -> Vec<String> {
+        heck::ToSnakeCase::to_snake_case(name)
+            .split('_')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let verbs = |name: &str| -> Vec<String> {
+        let name = name.rsplit('/').next().unwrap_or(name);
+        let parts: Vec<&str> = name.split('.').filter(|p| !p.is_empty()).collect();
+        [parts.first(), parts.last()]
+            .into_iter()
+            .flatten()
+            .filter_map(|part| words(part).into_iter().next())
+            .collect()
+    };
+    let destroys = |verb: &String| DESTRUCTIVE_WORDS.contains(&verb.as_str());
+    if operation_id.is_some_and(|id| verbs(id).iter().any(destroys)) {
+        return true;
+    }
     let last_segment = path
         .rsplit('/')
         .find(|s| !s.is_empty() && !s.starts_with('{'))
         .unwrap_or("");
-    [operation_id.unwrap_or(""), last_segment].iter().any(|name| {
-        heck::ToSnakeCase::to_snake_case(*name)
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|word| DESTRUCTIVE_WORDS.contains(&word))
-    })
+    let rpc = last_segment.contains('.') || words(last_segment).len() == 1;
+    rpc && verbs(last_segment).iter().any(destroys)
+}
+
+/// The operation's own word on whether it destroys data, where it gives one
+/// (`x-destructive` or `x-cast-destructive`).
+pub(super) fn declared_destructive(operation: &Value) -> Option<bool> {
+    ["x-cast-destructive", "x-destructive"]
+        .iter()
+        .find_map(|key| operation.get(*key).and_then(Value::as_bool))
 }
 
 /// Applies `[tools]` settings and the destructive-by-default rule.
@@ -214,6 +244,14 @@ pub(super) fn select(tools: &mut [ToolIr], settings: &Settings, diagnostics: &mu
             (true, "enabled by name".to_owned())
         } else if let Some(why) = filtered_out(tool, settings, &include, &exclude) {
             (false, why)
+        } else if tool.deprecated && !selection.include_deprecated && !selection.enable_all {
+            (
+                false,
+                format!(
+                    "deprecated: off by default (include_deprecated = true in [tools], or --enable {})",
+                    tool.name
+                ),
+            )
         } else if tool.annotations.destructive && !selection.enable_all {
             (
                 false,
