@@ -139,6 +139,11 @@ pub struct ToolSettings {
     /// `--timeout-secs` (a slow report, a fast health check), by tool name or operationId.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub timeouts: BTreeMap<String, u64>,
+    /// The request body's media type for operations that offer several (by tool name or
+    /// operationId), when Cast's choice is not the one wanted: say
+    /// `application/json-patch+json` for a PATCH whose spec lists merge-patch first.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub body_media: BTreeMap<String, String>,
 }
 
 /// Everything that shapes a generated crate besides the spec.

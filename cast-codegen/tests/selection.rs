@@ -240,3 +240,51 @@ fn destructive_comes_from_the_method_the_verb_and_the_spec_own_word() {
         "x-cast-destructive: false overrides the method"
     );
 }
+
+#[test]
+fn body_media_settings_choose_among_what_the_operation_takes() {
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/wire/wire-3.0.json");
+    let bytes = std::fs::read(spec).expect("spec");
+    let analyze = |toml: &str| {
+        Generator::new(settings(toml))
+            .analyze(&bytes, &Source::new(spec))
+            .expect("parses")
+    };
+    let media = |api: &ApiIr, name: &str| {
+        api.tools
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|t| t.body.as_ref())
+            .map(|b| b.media.clone())
+    };
+    let (api, _) = analyze("");
+    assert_eq!(
+        media(&api, "patch_doc").as_deref(),
+        Some("application/merge-patch+json")
+    );
+    assert_eq!(media(&api, "patch_ops").as_deref(), Some("application/json-patch+json"));
+    assert_eq!(media(&api, "get_empty_form"), None);
+    let (api, diagnostics) = analyze("[tools.body_media]\npatch_doc = \"application/json-patch+json\"\n");
+    assert!(!diagnostics.has_errors(), "{diagnostics}");
+    assert_eq!(media(&api, "patch_doc").as_deref(), Some("application/json-patch+json"));
+    let (_, diagnostics) = analyze("[tools.body_media]\npatch_doc = \"text/plain\"\n");
+    let error = diagnostics.iter().find(|d| d.code == "C0208").expect("C0208");
+    assert!(error.message.contains("asks for `text/plain`"), "{}", error.message);
+    assert!(
+        error
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("`application/merge-patch+json`")),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn the_cast_toml_in_the_readme_is_valid() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
+    let start = readme.find("```toml\n").expect("a cast.toml example") + "```toml\n".len();
+    let end = start + readme[start..].find("```").expect("its end");
+    let parsed = Settings::from_toml(&readme[start..end], "README.md").expect("README's cast.toml parses");
+    assert!(parsed.tools.body_media.contains_key("updateItem"));
+    assert!(!parsed.tools.include_deprecated);
+}

@@ -28,6 +28,8 @@ struct Sent {
     path: &'static str,
     query: Option<&'static str>,
     headers: &'static [(&'static str, &'static str)],
+    /// Headers that must not be sent.
+    absent: &'static [&'static str],
     body: Option<&'static str>,
 }
 
@@ -300,6 +302,49 @@ fn cases() -> Vec<(&'static str, Value, Expect)> {
                 "filter[tags][]=a&filter[tags][]=b%20c&filter[range][min]=1&filter[range][a%5Db]=x",
                 "/echo/q/deep-nested",
             )),
+        ),
+        (
+            "query_deep_array",
+            json!({ "expand": ["customer", "invoice.lines"] }),
+            Wire(q("expand[]=customer&expand[]=invoice.lines", "/echo/q/deep-array")),
+        ),
+        // PATCH: the media type whose shape the body has, whatever order the spec lists them in.
+        (
+            "patch_doc",
+            json!({ "name": "n" }),
+            Wire(Sent {
+                method: "PATCH",
+                path: "/echo/patch/doc",
+                headers: &[("content-type", "application/merge-patch+json")],
+                body: Some(r#"{"name":"n"}"#),
+                ..Sent::default()
+            }),
+        ),
+        (
+            "patch_ops",
+            json!({ "body": [{ "op": "replace", "path": "/name", "value": "m" }] }),
+            Wire(Sent {
+                method: "PATCH",
+                path: "/echo/patch/ops",
+                headers: &[("content-type", "application/json-patch+json")],
+                body: Some(r#"[{"op":"replace","path":"/name","value":"m"}]"#),
+                ..Sent::default()
+            }),
+        ),
+        // A GET that declares an empty form body sends none and takes no `body` argument.
+        (
+            "get_empty_form",
+            json!({}),
+            Wire(Sent {
+                absent: &["content-type"],
+                body: Some(""),
+                ..get("/echo/empty-form")
+            }),
+        ),
+        (
+            "get_empty_form",
+            json!({ "body": {} }),
+            ToolError("invalid argument for `get_empty_form`: `body`: no such argument; it takes no arguments"),
         ),
         (
             "query_deep_object",
@@ -644,6 +689,9 @@ async fn every_case_sends_exactly_the_expected_bytes() {
                 check("query", &echo["query"], json!(wire.query));
                 for (name, value) in wire.headers {
                     check(name, &echo["headers"][name], json!(value));
+                }
+                for name in wire.absent {
+                    check(name, &echo["headers"][name], Value::Null);
                 }
                 if let Some(body) = wire.body {
                     check("body", &echo["body"], json!(body));

@@ -30,17 +30,70 @@ pub(super) fn is_binary_schema(doc: &Value, schema: &Value) -> bool {
     binary(schema) || schema.get("items").and_then(|i| deref(doc, i)).is_some_and(binary)
 }
 
+/// Which operation's body is lowered, and the media type `[tools.body_media]` asks for.
+pub(super) struct BodyOf<'a> {
+    pub(super) method: HttpMethod,
+    pub(super) pointer: &'a str,
+    pub(super) label: &'a str,
+    pub(super) chosen: Option<&'a str>,
+}
+
+/// Whether a schema leaves nothing to send: no properties, items, composition or
+/// free-form members (`{}` or a bare `type: object`).
+fn is_empty_schema(schema: &Value) -> bool {
+    let Some(map) = schema.as_object() else { return true };
+    let is_object = map.get("type").is_none_or(|t| t == "object");
+    let nothing = [
+        "properties",
+        "additionalProperties",
+        "patternProperties",
+        "allOf",
+        "oneOf",
+        "anyOf",
+        "items",
+        "enum",
+        "const",
+        "$ref",
+    ]
+    .iter()
+    .all(|k| match map.get(*k) {
+        None => true,
+        Some(Value::Object(o)) => o.is_empty() && *k == "properties",
+        Some(_) => false,
+    });
+    is_object && nothing
+}
+
+/// The JSON media type to send among several the operation offers: the one whose shape
+/// the body schema has. A JSON Patch document is an array of operations, so
+/// `json-patch+json` only for an array schema; otherwise plain JSON, then merge patch.
+fn json_preference(media: &str, schema_is_array: bool) -> u8 {
+    let essence = media_essence(media);
+    match essence.as_str() {
+        "application/json-patch+json" if schema_is_array => 0,
+        "application/json-patch+json" => 4,
+        "application/json" => 1,
+        "application/merge-patch+json" => 2,
+        _ => 3,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn lower_body(
     cx: &mut SchemaCx<'_>,
     space: &mut TypeSpace,
     type_hint: &str,
     body: &Value,
-    pointer: &str,
-    label: &str,
+    of: BodyOf<'_>,
     args: &mut Vec<ArgIr>,
     names: &mut ArgNames,
 ) -> Result<Option<BodyIr>, Diagnostic> {
+    let BodyOf {
+        method,
+        pointer,
+        label,
+        chosen,
+    } = of;
     let doc = cx.doc();
     let Some(body) = deref(doc, body) else {
         return Err(
@@ -50,11 +103,42 @@ pub(super) fn lower_body(
         );
     };
     let body_required = body.get("required").and_then(Value::as_bool).unwrap_or(false);
-    let Some((media, media_object)) = body
-        .get("content")
-        .and_then(Value::as_object)
-        .and_then(|content| content.iter().min_by_key(|(media, _)| body_kind(media).1))
-    else {
+    let Some(content) = body.get("content").and_then(Value::as_object) else {
+        return Ok(None);
+    };
+    let is_array = |media_object: &Value| {
+        media_object
+            .get("schema")
+            .and_then(|s| deref(doc, s))
+            .is_some_and(|s| s.get("type").and_then(Value::as_str) == Some("array"))
+    };
+    let picked = match chosen {
+        Some(wanted) => match content
+            .iter()
+            .find(|(media, _)| media_essence(media) == media_essence(wanted))
+        {
+            Some(found) => Some(found),
+            None => {
+                let offered: Vec<String> = content.keys().map(|m| format!("`{m}`")).collect();
+                cx.diagnostics.push(
+                    Diagnostic::error(
+                        "C0208",
+                        pointer,
+                        format!("[tools.body_media] asks for `{wanted}`, which this operation does not take"),
+                    )
+                    .operation(label)
+                    .hint(format!("it takes {}", offered.join(", "))),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let Some((media, media_object)) = picked.or_else(|| {
+        content
+            .iter()
+            .min_by_key(|(media, object)| (body_kind(media).1, json_preference(media, is_array(object))))
+    }) else {
         return Ok(None);
     };
     let (kind, _) = body_kind(media);
@@ -66,6 +150,15 @@ pub(super) fn lower_body(
     let schema_pointer = format!("{pointer}/content/{}/schema", pointer_token(&media));
     let schema = media_object.get("schema").cloned().unwrap_or_else(|| json!({}));
     let resolved = deref(doc, &schema).cloned().unwrap_or_default();
+    // A form with no fields, or any body declared empty on a method that sends none, is
+    // nothing the agent could fill in: no argument, and nothing sent.
+    let sends_no_body = matches!(
+        method,
+        HttpMethod::Get | HttpMethod::Head | HttpMethod::Delete | HttpMethod::Options
+    );
+    if is_empty_schema(&resolved) && (sends_no_body || matches!(kind, BodyKind::Form | BodyKind::Multipart)) {
+        return Ok(None);
+    }
     let has_properties = resolved
         .get("properties")
         .and_then(Value::as_object)

@@ -415,16 +415,27 @@ fn lower_operation(
     }
 
     let body = match doc_operation.get("requestBody") {
-        Some(body) => lower_body(
-            cx,
-            space,
-            &type_hint,
-            body,
-            &format!("{}/requestBody", op.pointer),
-            &label,
-            &mut args,
-            &mut names,
-        )?,
+        Some(body) => {
+            let chosen = operation_id
+                .as_deref()
+                .and_then(|id| settings.tools.body_media.get(id))
+                .or_else(|| settings.tools.body_media.get(&name))
+                .map(String::as_str);
+            lower_body(
+                cx,
+                space,
+                &type_hint,
+                body,
+                BodyOf {
+                    method: op.method,
+                    pointer: &format!("{}/requestBody", op.pointer),
+                    label: &label,
+                    chosen,
+                },
+                &mut args,
+                &mut names,
+            )?
+        }
         None => None,
     };
     // Body fields come last, so taking some out moves no path parameter's index.
