@@ -185,6 +185,16 @@ pub struct Settings {
     /// Turn off for APIs whose responses stray from their spec: clients validate against it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_schemas: Option<bool>,
+    /// An output schema longer than this (compact JSON bytes) is not advertised: the tool
+    /// still returns structured content, and `tools/list` stays affordable. Default
+    /// [`Settings::DEFAULT_MAX_OUTPUT_SCHEMA_BYTES`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output_schema_bytes: Option<usize>,
+    /// An input schema longer than this (compact JSON bytes) gives up the titles and then
+    /// the descriptions of its nested schemas, never a constraint. Default
+    /// [`Settings::DEFAULT_MAX_INPUT_SCHEMA_BYTES`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_input_schema_bytes: Option<usize>,
     /// Depend on `cast-runtime` at this path (relative to the generated crate) instead of
     /// the released version. Not part of `cast.toml`: it depends on where the crate is written.
     #[serde(skip)]
@@ -196,6 +206,13 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 }
 
 impl Settings {
+    /// The output schema budget when `max_output_schema_bytes` is not set: room for a rich
+    /// object (GitHub's repository is 20 kB), not for a whole API's object graph.
+    pub const DEFAULT_MAX_OUTPUT_SCHEMA_BYTES: usize = 64 * 1024;
+
+    /// The input schema budget when `max_input_schema_bytes` is not set.
+    pub const DEFAULT_MAX_INPUT_SCHEMA_BYTES: usize = 64 * 1024;
+
     /// Reads `cast.toml` text. `origin` names the file in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| format!("{origin}: {e}"))

@@ -28,6 +28,8 @@ use rmcp::{
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+pub mod report;
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

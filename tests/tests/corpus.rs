@@ -7,8 +7,7 @@ use std::{path::PathBuf, time::Instant};
 use cast_codegen::{
     Settings, Severity,
     ir::{
-        Location, RustType, Target, ToolIr,
-        lower::looks_like_a_credential,
+        RustType, ToolIr,
         types::{TypeDef, TypeKind},
     },
 };
@@ -40,32 +39,6 @@ fn was_untyped(ty: &RustType, types: &[TypeDef]) -> bool {
         RustType::Map(_) | RustType::Any | RustType::Json => true,
         _ => false,
     }
-}
-
-/// Arguments offered to the agent that read as the caller's credential.
-fn credential_arguments(tool: &ToolIr) -> usize {
-    tool.args
-        .iter()
-        .filter(|arg| {
-            let place = match arg.target {
-                Target::Param {
-                    location: Location::Query,
-                    ..
-                } => "query",
-                Target::Param {
-                    location: Location::Header,
-                    ..
-                } => "header",
-                Target::Param {
-                    location: Location::Cookie,
-                    ..
-                } => "cookie",
-                Target::Field { binary: false } => "body",
-                _ => return false,
-            };
-            looks_like_a_credential(&arg.wire, place, arg.schema.get("description").and_then(|d| d.as_str()))
-        })
-        .count()
 }
 
 fn crate_name(spec: &std::path::Path) -> String {
@@ -189,7 +162,7 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
             ));
         }
         let kept_out = generated.diagnostics.iter().filter(|d| d.code == "C0206").count();
-        let offered: usize = generated.api.enabled_tools().map(credential_arguments).sum();
+        let offered: usize = generated.api.enabled_tools().map(cast_e2e::report::credential_arguments).sum();
         if offered > 0 {
             failures.push(format!(
                 "{name}: {offered} credential-like arguments are offered to the agent"

@@ -4,7 +4,9 @@
 pub mod lower;
 pub mod naming;
 pub mod schema;
+pub mod text;
 pub mod types;
+pub mod validity;
 
 use serde_json::Value;
 

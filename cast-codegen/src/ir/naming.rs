@@ -59,33 +59,170 @@ pub fn name_from_route(method: &str, path: &str) -> String {
     parts.join("_")
 }
 
-/// A tool name for an operation, at most `max_len` (at least 16) characters of `[A-Za-z0-9_-]`.
+/// One operation as names see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Route<'a> {
+    /// Its operationId, if any.
+    pub operation_id: Option<&'a str>,
+    /// `get`, `post`, …
+    pub method: &'a str,
+    /// The path template.
+    pub path: &'a str,
+}
+
+/// Tool names for every operation of a spec, in the same order: each unique, at most
+/// `max_len` (at least 16) characters of `[A-Za-z0-9_-]`, and readable.
 ///
-/// Names that had to change beyond punctuation (non-ASCII, too long) carry a short
-/// hash of the original, so two different operationIds never end up the same
-/// and the name does not depend on any other operation in the spec.
-pub fn tool_name(operation_id: Option<&str>, method: &str, path: &str, max_len: usize) -> String {
-    let (base, original) = match operation_id.map(str::trim).filter(|id| !id.is_empty()) {
-        Some(id) => (sanitize(id), id.to_owned()),
-        None => (name_from_route(method, path), format!("{method} {path}")),
-    };
-    let lossy = operation_id.is_some_and(|id| !id.is_ascii());
-    let base = if base.chars().any(|c| c.is_ascii_alphanumeric()) {
-        base
-    } else {
-        name_from_route(method, path)
-    };
+/// A name comes from the operationId, or from the method and path words when the
+/// operationId is missing or not ASCII (`get_realtime_k`; a transliteration would be a
+/// guess). A name too long is cut at a word boundary; operations whose cut names would
+/// tie keep the words that tell them apart (`put_…_securityClassification_add`,
+/// `…_update`). Only a tie nothing else breaks gets a short hash of the operation's own
+/// route, so it does not depend on what else is in the spec.
+pub fn tool_names(routes: &[Route<'_>], max_len: usize) -> Vec<String> {
     let max_len = max_len.max(16);
-    if base.len() <= max_len && !lossy {
-        return base;
+    let words: Vec<Words> = routes.iter().map(|route| Words::preferred(route)).collect();
+    let mut names: Vec<String> = words.iter().map(|w| w.fit(max_len)).collect();
+    let mut ties: std::collections::BTreeMap<&str, Vec<usize>> = std::collections::BTreeMap::new();
+    for (index, name) in names.iter().enumerate() {
+        ties.entry(name.as_str()).or_default().push(index);
     }
-    let hash = short_hash(&original);
-    let keep = max_len - hash.len() - 1;
-    let mut cut: String = base.chars().take(keep).collect();
-    while cut.ends_with(['_', '-']) {
-        cut.pop();
+    let mut retargeted = Vec::new();
+    for members in ties.values().filter(|members| members.len() > 1) {
+        let shared = common_words(members.iter().map(|&i| &words[i]));
+        for &i in members.iter().filter(|&&i| words[i].text.len() > max_len) {
+            retargeted.push((i, words[i].keep_from(shared, max_len)));
+        }
     }
-    format!("{cut}_{hash}")
+    for (index, name) in retargeted {
+        names[index] = name;
+    }
+    let mut taken = HashSet::new();
+    routes
+        .iter()
+        .zip(names)
+        .map(|(route, name)| {
+            if taken.insert(name.clone()) {
+                return name;
+            }
+            let from_route = Words::new(name_from_route(route.method, route.path)).fit(max_len);
+            if taken.insert(from_route.clone()) {
+                return from_route;
+            }
+            unique_tool_name(name, &format!("{} {}", route.method, route.path), &mut taken, max_len)
+        })
+        .collect()
+}
+
+/// A name and where its words start, for cutting it where a reader would.
+#[derive(Debug)]
+struct Words {
+    text: String,
+    /// Byte ranges of the words between `_` and `-` (a camelCase word is cut only when it
+    /// alone is too long).
+    spans: Vec<(usize, usize)>,
+}
+
+impl Words {
+    fn new(text: String) -> Self {
+        let mut spans = Vec::new();
+        let mut start = 0;
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'_' || b == b'-' {
+                if i > start {
+                    spans.push((start, i));
+                }
+                start = i + 1;
+            }
+        }
+        if text.len() > start {
+            spans.push((start, text.len()));
+        }
+        Self { text, spans }
+    }
+
+    fn preferred(route: &Route<'_>) -> Self {
+        let from_id = route
+            .operation_id
+            .map(str::trim)
+            .filter(|id| id.is_ascii())
+            .map(sanitize)
+            .filter(|id| id.chars().any(|c| c.is_ascii_alphanumeric()));
+        Self::new(from_id.unwrap_or_else(|| name_from_route(route.method, route.path)))
+    }
+
+    fn word(&self, index: usize) -> &str {
+        let (start, end) = self.spans[index];
+        &self.text[start..end]
+    }
+
+    /// The whole name, or its longest run of whole words within `max` (a hard cut when
+    /// even the first word is longer).
+    fn fit(&self, max: usize) -> String {
+        if self.text.len() <= max {
+            return self.text.clone();
+        }
+        match self.spans.iter().map(|&(_, end)| end).filter(|&end| end <= max).last() {
+            Some(end) => self.text[..end].to_owned(),
+            None => self.text[..max].to_owned(),
+        }
+    }
+
+    /// The words from `from` on, after as many of the words before them as fit.
+    fn keep_from(&self, from: usize, max: usize) -> String {
+        let Some(&(tail_start, _)) = self.spans.get(from) else {
+            return self.fit(max);
+        };
+        let tail = &self.text[tail_start..];
+        let room = max.saturating_sub(tail.len() + 1);
+        let head = Words::new(self.text[..tail_start].trim_end_matches(['_', '-']).to_owned());
+        if head.spans.first().is_none_or(|&(_, end)| end > room) {
+            return Words::new(tail.to_owned()).fit(max);
+        }
+        format!("{}_{tail}", head.fit(room))
+    }
+}
+
+/// The words of an identifier, for prose: split at punctuation and at case changes
+/// (`getURLPreview` is `get`, `URL`, `Preview`).
+pub fn words(identifier: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    for part in identifier.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()) {
+        let bytes = part.as_bytes();
+        let mut start = 0;
+        for i in 1..bytes.len() {
+            let (prev, here) = (bytes[i - 1], bytes[i]);
+            let next_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+            let boundary = here.is_ascii_uppercase()
+                && (prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower));
+            if boundary {
+                words.push(part[start..i].to_owned());
+                start = i;
+            }
+        }
+        words.push(part[start..].to_owned());
+    }
+    words
+}
+
+/// How many leading words all of `names` share.
+fn common_words<'w>(mut names: impl Iterator<Item = &'w Words>) -> usize {
+    let Some(first) = names.next() else {
+        return 0;
+    };
+    let mut shared = first.spans.len();
+    for other in names {
+        shared = (0..shared.min(other.spans.len()))
+            .find(|&i| first.word(i) != other.word(i))
+            .unwrap_or(shared.min(other.spans.len()));
+    }
+    shared
+}
+
+/// The tool name of one operation on its own, as [`tool_names`] would give it in a spec
+/// where it ties with nothing.
+pub fn tool_name(operation_id: Option<&str>, method: &str, path: &str, max_len: usize) -> String {
+    tool_names(&[Route { operation_id, method, path }], max_len).remove(0)
 }
 
 /// Makes a tool name unique: a name already taken gets a short hash of `key`
@@ -225,6 +362,19 @@ pub fn crate_name(title: &str) -> String {
     format!("{name}-mcp")
 }
 
+/// A spec file's name without its extensions and the generic words around the API's own
+/// name: `billing-openapi.v2.yaml` is `billing`, `openapi.json` stays `openapi`.
+pub fn file_stem(file_name: &str) -> &str {
+    let stem = file_name.split('.').next().unwrap_or(file_name);
+    let lower = stem.to_ascii_lowercase();
+    for generic in ["-openapi", "_openapi", "-swagger", "_swagger", "-spec", "_spec", "-api", "_api"] {
+        if lower.ends_with(generic) && stem.len() > generic.len() {
+            return &stem[..stem.len() - generic.len()];
+        }
+    }
+    stem
+}
+
 /// Whether Cargo accepts `name` as a package name.
 pub fn valid_crate_name(name: &str) -> bool {
     !name.is_empty()
@@ -259,24 +409,69 @@ mod tests {
             tool_name(Some("///"), "delete", "/items/{id}", MAX_TOOL_NAME),
             "delete_items_by_id"
         );
-        let chinese = tool_name(Some("黄历运势_新版_黄历"), "post", "/almanac", MAX_TOOL_NAME);
-        assert!(
-            chinese.starts_with("post_almanac_") && chinese.len() == "post_almanac_".len() + 8,
-            "{chinese}"
+        // Non-ASCII operationIds: the route's words, not a hash.
+        assert_eq!(
+            tool_name(Some("黄历运势_新版_黄历"), "post", "/almanac/v2", MAX_TOOL_NAME),
+            "post_almanac_v2"
         );
-        assert_ne!(
-            chinese,
-            tool_name(Some("黄历运势_旧版"), "post", "/almanac", MAX_TOOL_NAME)
-        );
+        assert_eq!(tool_name(Some("K线"), "get", "/realtime/k", MAX_TOOL_NAME), "get_realtime_k");
         let long = "a".repeat(200);
-        let name = tool_name(Some(&long), "get", "/x", MAX_TOOL_NAME);
-        assert_eq!(name.len(), MAX_TOOL_NAME);
-        assert_eq!(name, tool_name(Some(&long), "get", "/x", MAX_TOOL_NAME), "stable");
-        assert_ne!(name, tool_name(Some(&format!("{long}b")), "get", "/x", MAX_TOOL_NAME));
+        assert_eq!(tool_name(Some(&long), "get", "/x", MAX_TOOL_NAME).len(), MAX_TOOL_NAME);
         assert_eq!(tool_name(Some(&long), "get", "/x", 60).len(), 60, "Cursor's limit");
-        for n in [&name, &chinese] {
-            assert!(n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+        assert_eq!(
+            tool_name(
+                Some("enterprise-admin/list-selected-organizations-enabled-github-actions-enterprise"),
+                "get",
+                "/x",
+                MAX_TOOL_NAME
+            ),
+            "enterprise-admin_list-selected-organizations-enabled-github",
+            "cut after a whole word"
+        );
+    }
+
+    fn names(ids: &[&str], max: usize) -> Vec<String> {
+        let routes: Vec<String> = (0..ids.len()).map(|i| format!("/r{i}")).collect();
+        let routes: Vec<Route<'_>> = ids
+            .iter()
+            .zip(&routes)
+            .map(|(id, path)| Route {
+                operation_id: Some(id),
+                method: "put",
+                path,
+            })
+            .collect();
+        tool_names(&routes, max)
+    }
+
+    #[test]
+    fn long_names_that_would_tie_keep_the_words_that_differ() {
+        let got = names(
+            &[
+                "put_metadata_templates_enterprise_securityClassification-6VMVochwUWo_schema#add",
+                "put_metadata_templates_enterprise_securityClassification-6VMVochwUWo_schema#update",
+                "get_metadata_templates_enterprise_securityClassification-6VMVochwUWo_schema",
+            ],
+            MAX_TOOL_NAME,
+        );
+        assert_eq!(
+            got,
+            [
+                "put_metadata_templates_enterprise_securityClassification_add",
+                "put_metadata_templates_enterprise_securityClassification_update",
+                "get_metadata_templates_enterprise_securityClassification",
+            ]
+        );
+        for name in &got {
+            assert!(name.len() <= MAX_TOOL_NAME, "{name}");
         }
+        // Identical after sanitizing: the second takes its route's words; only a tie
+        // that those cannot break is hashed.
+        assert_eq!(names(&["get.items", "get_items"], 64), ["get_items", "put_r1"]);
+        let long = "a".repeat(100);
+        let tied = names(&[&long, &format!("{long}b")], 64);
+        assert_eq!(tied[0], "a".repeat(64));
+        assert_eq!(tied[1], "put_r1");
     }
 
     #[test]
@@ -326,6 +521,9 @@ mod tests {
         );
         assert_eq!(crate_name("黄历"), "openapi-mcp");
         assert_eq!(crate_name("3D API"), "api-3d-api-mcp");
+        assert_eq!(crate_name(file_stem("billing-openapi.v2.yaml")), "billing-mcp");
+        assert_eq!(crate_name(file_stem("openapi.json")), "openapi-mcp");
+        assert_eq!(crate_name(file_stem("slack-web-2.0.json")), "slack-web-2-mcp");
         assert!(valid_crate_name("cast-test-api-mcp"));
         assert!(!valid_crate_name("3d"));
     }

@@ -16,6 +16,9 @@ const OPENAPI_ONLY: &[&str] = &[
     "nullable",
     "readOnly",
     "writeOnly",
+    // 2019-09's recursion marker; `$recursiveRef` is converted to a `$ref` to the
+    // component that carries it.
+    "$recursiveAnchor",
 ];
 
 /// Which side of the wire a schema describes.
@@ -42,6 +45,8 @@ pub struct SchemaCx<'a> {
     pending: Vec<usize>,
     /// Components the schema being converted names directly.
     named: Vec<usize>,
+    /// The component being converted, the target of a 2019-09 `$recursiveRef: "#"`.
+    current: Option<usize>,
     pub(crate) diagnostics: Diagnostics,
 }
 
@@ -137,6 +142,7 @@ impl<'a> SchemaCx<'a> {
             ids: HashMap::new(),
             pending: Vec::new(),
             named: Vec::new(),
+            current: None,
             diagnostics: Diagnostics::default(),
         }
     }
@@ -163,6 +169,10 @@ impl<'a> SchemaCx<'a> {
         if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
             return self.convert_ref(reference, object, pointer, direction);
         }
+        if object.contains_key("$recursiveRef") {
+            return self.convert_recursive_ref(object, pointer, direction);
+        }
+        let tuple = object.get("items").is_some_and(Value::is_array);
         let mut out = Map::new();
         for (key, value) in object {
             if key.starts_with("x-") || OPENAPI_ONLY.contains(&key.as_str()) {
@@ -184,6 +194,38 @@ impl<'a> SchemaCx<'a> {
                     }
                     Value::Object(out_props)
                 }
+                // Draft 4's tuple form: 2020-12 calls it `prefixItems`, and what
+                // `additionalItems` said of the rest is now `items`.
+                "items" if tuple => {
+                    let items = value.as_array().map(Vec::as_slice).unwrap_or_default();
+                    let converted = self.convert_each(items, &here, direction);
+                    out.insert("prefixItems".to_owned(), converted);
+                    continue;
+                }
+                "additionalItems" => {
+                    if tuple {
+                        let converted = self.convert_body(value, &here, direction);
+                        out.insert("items".to_owned(), converted);
+                    }
+                    continue;
+                }
+                // Draft 7's `dependencies`: lists of names are `dependentRequired`, schemas
+                // `dependentSchemas`.
+                "dependencies" => {
+                    for (name, dependency) in value.as_object().into_iter().flatten() {
+                        let (keyword, converted) = match dependency {
+                            Value::Array(_) => ("dependentRequired", dependency.clone()),
+                            _ => (
+                                "dependentSchemas",
+                                self.convert_body(dependency, &format!("{here}/{}", crate::diag::pointer_token(name)), direction),
+                            ),
+                        };
+                        if let Some(map) = out.entry(keyword).or_insert_with(|| json!({})).as_object_mut() {
+                            map.insert(name.clone(), converted);
+                        }
+                    }
+                    continue;
+                }
                 "items"
                 | "additionalProperties"
                 | "not"
@@ -195,13 +237,7 @@ impl<'a> SchemaCx<'a> {
                 | "then"
                 | "else" => self.convert_body(value, &here, direction),
                 "allOf" | "oneOf" | "anyOf" | "prefixItems" => match value.as_array() {
-                    Some(items) => Value::Array(
-                        items
-                            .iter()
-                            .enumerate()
-                            .map(|(i, item)| self.convert_body(item, &format!("{here}/{i}"), direction))
-                            .collect(),
-                    ),
+                    Some(items) => self.convert_each(items, &here, direction),
                     None => value.clone(),
                 },
                 "patternProperties" | "dependentSchemas" | "$defs" | "definitions" => match value.as_object() {
@@ -212,19 +248,61 @@ impl<'a> SchemaCx<'a> {
                     ),
                     None => value.clone(),
                 },
+                "description" => match value.as_str() {
+                    Some(description) => json!(super::text::markdown(description)),
+                    None => value.clone(),
+                },
                 _ => value.clone(),
             };
             out.insert(key.clone(), converted);
         }
         if let Some(Value::Array(required)) = out.get("required").cloned() {
-            let kept: Vec<Value> = required
-                .into_iter()
-                .filter(|name| !self.prop_is_hidden(object, name.as_str().unwrap_or_default(), direction))
-                .collect();
+            let mut kept: Vec<Value> = Vec::with_capacity(required.len());
+            for name in required {
+                // A name listed twice (OpenAI's containers) fails the metaschema's `uniqueItems`.
+                if !kept.contains(&name) && !self.prop_is_hidden(object, name.as_str().unwrap_or_default(), direction) {
+                    kept.push(name);
+                }
+            }
             out.insert("required".to_owned(), Value::Array(kept));
         }
         apply_openapi_30_idioms(object, &mut out);
+        drop_no_ops(&mut out);
         Value::Object(out)
+    }
+
+    fn convert_each(&mut self, items: &[Value], pointer: &str, direction: Direction) -> Value {
+        Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| self.convert_body(item, &format!("{pointer}/{i}"), direction))
+                .collect(),
+        )
+    }
+
+    /// 2019-09's `$recursiveRef: "#"`: in an OpenAPI document, whose components are not
+    /// schema resources of their own, the recursion its author meant is to the component
+    /// that holds it (OpenAI's `CompoundFilter` lists itself among its filters).
+    fn convert_recursive_ref(&mut self, object: &Map<String, Value>, pointer: &str, direction: Direction) -> Value {
+        let Some(current) = self.current else {
+            self.diagnostics.push(
+                Diagnostic::warning(
+                    "C0109",
+                    pointer,
+                    "`$recursiveRef` outside a component has nothing to recurse to",
+                )
+                .hint("the value is accepted as any JSON; name the schema under `components/schemas` and `$ref` it"),
+            );
+            return json!({});
+        };
+        let reference = self.arena[current].reference.clone();
+        let site: Map<String, Value> = object
+            .iter()
+            .filter(|(key, _)| *key != "$recursiveRef")
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        self.convert_ref(&reference, &site, pointer, direction)
     }
 
     fn prop_is_hidden(&self, object: &Map<String, Value>, name: &str, direction: Direction) -> bool {
@@ -297,7 +375,9 @@ impl<'a> SchemaCx<'a> {
             let direction = self.arena[id].direction;
             let target = resolve(self.doc, &reference).cloned().unwrap_or(Value::Null);
             let outer = std::mem::take(&mut self.named);
+            self.current = Some(id);
             let body = self.convert_body(&target, &reference, direction);
+            self.current = None;
             let refs = std::mem::replace(&mut self.named, outer);
             self.arena[id].body = body;
             self.arena[id].refs = refs;
@@ -549,6 +629,58 @@ fn count_markers(value: &Value, found: &mut impl FnMut(usize)) {
         Value::Array(items) => items.iter().for_each(|v| count_markers(v, found)),
         _ => {}
     }
+}
+
+/// Keywords that only apply to instances of one type.
+const TYPE_KEYWORDS: &[(&str, &[&str])] = &[
+    (
+        "array",
+        &["items", "prefixItems", "contains", "minItems", "maxItems", "uniqueItems", "minContains", "maxContains", "unevaluatedItems"],
+    ),
+    (
+        "object",
+        &[
+            "properties",
+            "patternProperties",
+            "additionalProperties",
+            "required",
+            "minProperties",
+            "maxProperties",
+            "propertyNames",
+            "dependentRequired",
+            "dependentSchemas",
+            "unevaluatedProperties",
+        ],
+    ),
+    ("string", &["minLength", "maxLength", "pattern"]),
+    ("number", &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"]),
+];
+
+/// Drops keywords that cannot change what the schema accepts: those of a type the schema
+/// excludes (`uniqueItems` on a string) and the trivially true (`minItems: 0`,
+/// `uniqueItems: false`, `required: []`). They cost every agent tokens and say nothing.
+fn drop_no_ops(out: &mut Map<String, Value>) {
+    let types: Option<Vec<&str>> = match out.get("type") {
+        Some(Value::String(t)) => Some(vec![t.as_str()]),
+        Some(Value::Array(ts)) => ts.iter().map(Value::as_str).collect(),
+        _ => None,
+    };
+    if let Some(types) = types {
+        let admits = |kind: &str| types.iter().any(|t| *t == kind || (kind == "number" && *t == "integer"));
+        let dropped: Vec<&str> = TYPE_KEYWORDS
+            .iter()
+            .filter(|(kind, _)| !admits(kind))
+            .flat_map(|(_, keywords)| keywords.iter().copied())
+            .collect();
+        out.retain(|key, _| !dropped.contains(&key.as_str()));
+    }
+    out.retain(|key, value| {
+        !matches!(
+            (key.as_str(), &*value),
+            ("uniqueItems", Value::Bool(false))
+        ) && !(matches!(key.as_str(), "minItems" | "minLength" | "minProperties") && value.as_u64() == Some(0))
+            && !(key == "required" && value.as_array().is_some_and(Vec::is_empty))
+    });
 }
 
 /// 3.0's `nullable` and boolean `exclusiveMinimum`/`exclusiveMaximum` in JSON Schema 2020-12 terms.

@@ -221,12 +221,18 @@ pub(super) fn lower_body(
         .unwrap_or_default();
     for (wire, prop_schema) in &converted_props {
         let original = resolved["properties"].get(wire).cloned().unwrap_or_default();
+        let required = body_required && body_required_names.contains(&wire.as_str());
+        let twin = names.has(wire).then(|| query_twin(args, wire, prop_schema)).flatten();
+        if twin.is_some_and(|agrees| agrees && !required) {
+            // The same option in the query and in the body (Kubernetes' `dryRun` on every
+            // delete): one argument, sent in the query, where the parameter puts it.
+            continue;
+        }
         let name = if names.has(wire) {
             names.take(format!("body_{wire}"))
         } else {
             names.take(wire.clone())
         };
-        let required = body_required && body_required_names.contains(&wire.as_str());
         let binary = kind == BodyKind::Multipart && is_binary_schema(doc, &original);
         let description = text(
             original
@@ -241,6 +247,16 @@ pub(super) fn lower_body(
             &format!("{type_hint}{}", naming::type_ident(wire)),
         );
         let mut prop_schema = prop_schema.clone();
+        if name.arg != *wire
+            && let Some(map) = prop_schema.as_object_mut()
+        {
+            let which = format!("In the request body; `{wire}` is the parameter of that name.");
+            let described = match map.get("description").and_then(Value::as_str) {
+                Some(d) => format!("{which} {d}"),
+                None => which,
+            };
+            map.insert("description".into(), json!(described));
+        }
         if binary && let Some(map) = prop_schema.as_object_mut() {
             let hint = "File contents: base64, or a data: URI (data:TYPE;name=FILE;base64,DATA).";
             let described = match &description {
@@ -273,6 +289,42 @@ pub(super) fn lower_body(
         encodings,
         of_fields: true,
     }))
+}
+
+/// Whether a query parameter already has this body field's name: `Some(true)` when the
+/// two accept the same values (what they say of themselves aside).
+fn query_twin(args: &[ArgIr], wire: &str, field_schema: &Value) -> Option<bool> {
+    let param = args.iter().find(|arg| {
+        arg.wire == wire
+            && matches!(
+                arg.target,
+                Target::Param {
+                    location: Location::Query,
+                    ..
+                }
+            )
+    })?;
+    Some(without_annotations(&param.schema) == without_annotations(field_schema))
+}
+
+fn without_annotations(schema: &Value) -> Value {
+    const ANNOTATIONS: &[&str] = &["description", "title", "examples", "example", "default", "deprecated"];
+    let Value::Object(map) = schema else {
+        return schema.clone();
+    };
+    let stripped = map.iter().filter(|(key, _)| !ANNOTATIONS.contains(&key.as_str())).map(|(key, value)| {
+        let value = match (key.as_str(), value) {
+            // Maps of names to schemas: a property may be called `description`.
+            ("properties" | "patternProperties" | "$defs" | "dependentSchemas", Value::Object(named)) => Value::Object(
+                named.iter().map(|(name, inner)| (name.clone(), without_annotations(inner))).collect(),
+            ),
+            (_, Value::Array(items)) => Value::Array(items.iter().map(without_annotations).collect()),
+            (_, Value::Object(_)) => without_annotations(value),
+            _ => value.clone(),
+        };
+        (key.clone(), value)
+    });
+    Value::Object(stripped.collect())
 }
 
 /// The styles a form body's `encoding` object gives its fields: `style`, `explode` and

@@ -8,7 +8,9 @@ use super::{
     Annotations, ApiIr, ArgIr, ArgName, BodyIr, BodyKind, HttpMethod, Location, RustType, SchemeIr, SchemeKind, Style,
     Styled, Target, ToolIr, naming,
     schema::{Direction, SchemaCx, deref},
+    text,
     types::TypeSpace,
+    validity,
 };
 use crate::{
     diag::{Diagnostic, Diagnostics, pointer_token},
@@ -17,6 +19,7 @@ use crate::{
 };
 
 mod bodies;
+mod budget;
 mod credentials;
 mod params;
 mod responses;
@@ -25,20 +28,24 @@ mod selection;
 mod servers;
 
 pub use credentials::looks_like_a_credential;
-use {bodies::*, credentials::*, params::*, responses::*, security::*, selection::*, servers::*};
+use {bodies::*, budget::*, credentials::*, params::*, responses::*, security::*, selection::*, servers::*};
 
 /// Lowers a parsed spec. Errors and warnings go to `diagnostics`; the IR is
 /// returned even with errors so that `check` can report everything at once.
 pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mut Diagnostics) -> ApiIr {
     check_version(doc, diagnostics);
     let info = doc.get("info").cloned().unwrap_or_default();
-    let title = info
+    let spec_title = info
         .get("title")
         .and_then(Value::as_str)
         .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .unwrap_or("API");
-    let crate_name = settings.name.clone().unwrap_or_else(|| naming::crate_name(title));
+        .filter(|t| !t.is_empty());
+    let title = spec_title.unwrap_or("API");
+    // Without a title the file's name is the best name the user gave (`billing.yaml`).
+    let crate_name = settings.name.clone().unwrap_or_else(|| match spec_title {
+        Some(title) => naming::crate_name(title),
+        None => naming::crate_name(naming::file_stem(&source.display)),
+    });
     if !naming::valid_crate_name(&crate_name) {
         diagnostics.push(
             Diagnostic::error("C0303", "", format!("`{crate_name}` is not a valid crate name"))
@@ -62,53 +69,35 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
     let mut cx = SchemaCx::new(doc);
     let mut space = TypeSpace::default();
     let mut tools = Vec::new();
+    let operations = operations(doc, diagnostics);
+    let routes: Vec<naming::Route<'_>> = operations
+        .iter()
+        .map(|op| naming::Route {
+            operation_id: op.operation.get("operationId").and_then(Value::as_str),
+            method: op.method.as_str(),
+            path: op.path,
+        })
+        .collect();
+    let generated_names = naming::tool_names(&routes, max_name_length(settings));
     let mut taken_names = HashSet::new();
     let mut taken_modules = HashSet::new();
-    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
-        for (path, item) in paths {
-            let item_pointer = format!("/paths/{}", pointer_token(path));
-            if !path.starts_with('/') {
-                // Joined to the server URL as written, `{sub}/items` would let an argument
-                // extend the host name (`api.example.com` + `.attacker.example/items`).
-                diagnostics.push(
-                    Diagnostic::error(
-                        "C0108",
-                        &item_pointer,
-                        format!("the path `{path}` does not start with `/`"),
-                    )
-                    .hint(format!("OpenAPI paths start with `/`: write `/{path}`")),
-                );
-                continue;
-            }
-            let Some(item) = deref(doc, item).and_then(Value::as_object) else {
-                continue;
-            };
-            for (key, operation) in item {
-                let Some(method) = HttpMethod::from_key(key) else {
-                    continue;
-                };
-                let pointer = format!("{item_pointer}/{key}");
-                let lowered = lower_operation(
-                    &mut cx,
-                    &mut space,
-                    OperationRef {
-                        path,
-                        method,
-                        item,
-                        operation,
-                        pointer: &pointer,
-                        global_base: &base_url,
-                    },
-                    &mut security,
-                    settings,
-                    &mut taken_names,
-                    &mut taken_modules,
-                );
-                match lowered {
-                    Ok(tool) => tools.push(tool),
-                    Err(diagnostic) => diagnostics.push(diagnostic),
-                }
-            }
+    for (op, generated) in operations.into_iter().zip(generated_names) {
+        let lowered = lower_operation(
+            &mut cx,
+            &mut space,
+            OperationRef {
+                global_base: &base_url,
+                ..op
+            },
+            generated,
+            &mut security,
+            settings,
+            &mut taken_names,
+            &mut taken_modules,
+        );
+        match lowered {
+            Ok(tool) => tools.push(tool),
+            Err(diagnostic) => diagnostics.push(diagnostic),
         }
     }
     diagnostics.0.append(&mut cx.diagnostics.0);
@@ -133,6 +122,42 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         tools,
         types: space.into_types(),
     }
+}
+
+/// Every operation of the document, in spec order.
+fn operations<'d>(doc: &'d Value, diagnostics: &mut Diagnostics) -> Vec<OperationRef<'d>> {
+    let mut operations = Vec::new();
+    let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
+        return operations;
+    };
+    for (path, item) in paths {
+        let item_pointer = format!("/paths/{}", pointer_token(path));
+        if !path.starts_with('/') {
+            // Joined to the server URL as written, `{sub}/items` would let an argument
+            // extend the host name (`api.example.com` + `.attacker.example/items`).
+            diagnostics.push(
+                Diagnostic::error("C0108", &item_pointer, format!("the path `{path}` does not start with `/`"))
+                    .hint(format!("OpenAPI paths start with `/`: write `/{path}`")),
+            );
+            continue;
+        }
+        let Some(item) = deref(doc, item).and_then(Value::as_object) else {
+            continue;
+        };
+        for (key, operation) in item {
+            if let Some(method) = HttpMethod::from_key(key) {
+                operations.push(OperationRef {
+                    path,
+                    method,
+                    item,
+                    operation,
+                    pointer: format!("{item_pointer}/{key}"),
+                    global_base: "",
+                });
+            }
+        }
+    }
+    operations
 }
 
 fn is_semver(version: &str) -> bool {
@@ -175,7 +200,7 @@ struct OperationRef<'a> {
     method: HttpMethod,
     item: &'a Map<String, Value>,
     operation: &'a Value,
-    pointer: &'a str,
+    pointer: String,
     /// The API's base URL, for per-operation servers given relative to it.
     global_base: &'a str,
 }
@@ -196,11 +221,11 @@ fn max_name_length(settings: &Settings) -> usize {
 fn choose_name(
     operation_id: Option<&str>,
     op: &OperationRef<'_>,
+    generated: String,
     settings: &Settings,
     diagnostics: &mut Diagnostics,
 ) -> (String, String) {
     let max = max_name_length(settings);
-    let generated = naming::tool_name(operation_id, op.method.as_str(), op.path, max);
     let renames = &settings.tools.rename;
     let renamed = operation_id
         .and_then(|id| renames.get(id))
@@ -217,7 +242,7 @@ fn choose_name(
             diagnostics.push(
                 Diagnostic::error(
                     "C0202",
-                    op.pointer,
+                    &op.pointer,
                     format!("[tools.rename] gives `{name}`, which is not a valid tool name"),
                 )
                 .operation(operation_id.unwrap_or(&generated))
@@ -265,6 +290,7 @@ fn lower_operation(
     cx: &mut SchemaCx<'_>,
     space: &mut TypeSpace,
     op: OperationRef<'_>,
+    generated_name: String,
     security: &mut Security,
     settings: &Settings,
     taken_names: &mut HashSet<String>,
@@ -275,7 +301,7 @@ fn lower_operation(
     let label = operation_id
         .clone()
         .unwrap_or_else(|| format!("{} {}", op.method.as_str(), op.path));
-    let (name, generated_name) = choose_name(operation_id.as_deref(), &op, settings, &mut cx.diagnostics);
+    let (name, generated_name) = choose_name(operation_id.as_deref(), &op, generated_name, settings, &mut cx.diagnostics);
     let route = format!("{} {}", op.method.as_str(), op.path);
     let name = naming::unique_tool_name(name, &route, taken_names, max_name_length(settings));
     let module = naming::unique(naming::module_ident(&name), taken_modules, usize::MAX);
@@ -365,7 +391,7 @@ fn lower_operation(
             &format!("{type_hint}{}", naming::type_ident(&wire)),
         );
         if let (Some(d), Some(map)) = (text(param.get("description")), converted.as_object_mut()) {
-            map.entry("description").or_insert_with(|| json!(d));
+            map.entry("description").or_insert_with(|| json!(text::markdown(&d)));
         }
         let required = location == Location::Path || param.get("required").and_then(Value::as_bool).unwrap_or(false);
         args.push(ArgIr {
@@ -394,7 +420,7 @@ fn lower_operation(
             None => {
                 // Common in real specs: the template names a parameter nobody declared.
                 cx.diagnostics.push(
-                    Diagnostic::warning("C0105", op.pointer, format!("path parameter `{name}` is not declared"))
+                    Diagnostic::warning("C0105", op.pointer.as_str(), format!("path parameter `{name}` is not declared"))
                         .operation(&label)
                         .hint("it is accepted as a required string"),
                 );
@@ -453,24 +479,46 @@ fn lower_operation(
         }
     });
 
-    let input_schema = cx.finish(crate::ir::input_schema(&args));
+    let mut input_schema = cx.finish(crate::ir::input_schema(&args));
+    let budget = settings
+        .max_input_schema_bytes
+        .unwrap_or(Settings::DEFAULT_MAX_INPUT_SCHEMA_BYTES);
+    fit_input_schema(&mut input_schema, budget, &op.pointer, &label, &mut cx.diagnostics);
+    if let Some(problem) = validity::problems(&input_schema).into_iter().next() {
+        return Err(Diagnostic::warning(
+            "C0110",
+            &op.pointer,
+            format!("the tool's input schema would not be valid JSON Schema 2020-12 ({problem})"),
+        )
+        .operation(&label)
+        .hint("clients reject such a tool, so the operation is skipped; fix the schema in the spec"));
+    }
     let output_schema = if settings.output_schemas == Some(false) {
         None
     } else {
-        output_schema(cx, doc_operation, op.pointer)
+        output_schema(cx, doc_operation, &op.pointer).and_then(|schema| {
+            checked_output_schema(schema, settings, &op.pointer, &label, &mut cx.diagnostics)
+        })
     };
     let base_url = operation_base(&op);
     let security = secrets
         .into_iter()
         .fold(security.for_operation(doc_operation), with_secret);
 
-    let title = text(doc_operation.get("summary"));
-    let long = text(doc_operation.get("description"));
+    let title = text(doc_operation.get("summary")).map(|t| text::markdown(&t).into_owned());
+    let long = text(doc_operation.get("description")).map(|d| text::markdown(&d).into_owned());
     let description = match (&title, long) {
         (Some(t), Some(d)) if !d.starts_with(t.as_str()) => format!("{t}\n\n{d}"),
         (_, Some(d)) => d,
         (Some(t), None) => t.clone(),
-        (None, None) => format!("{} {}", op.method.as_str(), op.path),
+        (None, None) => {
+            // What the path item says applies to each of its operations.
+            let generated = text::generated_description(operation_id.as_deref(), op.method.as_str(), op.path);
+            match text(op.item.get("summary")).or_else(|| text(op.item.get("description"))) {
+                Some(about) => format!("{generated}\n\n{}", text::markdown(&about)),
+                None => generated,
+            }
+        }
     };
     let deprecated = doc_operation.get("deprecated").and_then(Value::as_bool) == Some(true);
     let description = if deprecated {

@@ -29,3 +29,44 @@ pub(super) fn output_schema(cx: &mut SchemaCx<'_>, operation: &Value, pointer: &
     }
     Some(finished)
 }
+
+/// An output schema as advertised: left out, with a note why, when clients could not compile
+/// it or when it is over the `max_output_schema_bytes` budget. Structured content is
+/// returned either way.
+pub(super) fn checked_output_schema(
+    schema: Value,
+    settings: &Settings,
+    pointer: &str,
+    label: &str,
+    diagnostics: &mut Diagnostics,
+) -> Option<Value> {
+    if let Some(problem) = validity::problems(&schema).into_iter().next() {
+        diagnostics.push(
+            Diagnostic::warning(
+                "C0110",
+                pointer,
+                format!("the output schema would not be valid JSON Schema 2020-12 ({problem})"),
+            )
+            .operation(label)
+            .hint("the tool advertises no output schema; its results are still returned as structured content"),
+        );
+        return None;
+    }
+    let budget = settings
+        .max_output_schema_bytes
+        .unwrap_or(Settings::DEFAULT_MAX_OUTPUT_SCHEMA_BYTES);
+    let bytes = schema.to_string().len();
+    if bytes > budget {
+        diagnostics.push(
+            Diagnostic::note(
+                "C0111",
+                pointer,
+                format!("the output schema is {bytes} bytes, over the budget of {budget}"),
+            )
+            .operation(label)
+            .hint("the tool advertises no output schema (its results are still structured); raise `max_output_schema_bytes` in cast.toml to keep it"),
+        );
+        return None;
+    }
+    Some(schema)
+}

@@ -330,7 +330,7 @@ mod tests {
             method: HttpMethod::Post,
             item: item.as_object().expect("object"),
             operation,
-            pointer: "/paths/~1files/post",
+            pointer: "/paths/~1files/post".to_owned(),
             global_base,
         };
         let leak = |value: Value| -> &'static Value { Box::leak(Box::new(value)) };

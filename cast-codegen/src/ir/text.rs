@@ -1,0 +1,160 @@
+//! Text an agent reads: descriptions as Markdown, and a description for an operation
+//! whose spec gave none.
+
+use std::borrow::Cow;
+
+use super::naming;
+
+/// Tags whose presence makes a paragraph HTML rather than Markdown that mentions `<`.
+const HTML_TAGS: &[&str] = &[
+    "a", "b", "blockquote", "br", "code", "dd", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+    "img", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "td", "th", "tr", "u", "ul",
+];
+
+fn has_html(text: &str) -> bool {
+    text.match_indices('<').any(|(at, _)| {
+        let rest = text[at + 1..].trim_start_matches('/');
+        let name_len = rest.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let after = rest.as_bytes().get(name_len).copied();
+        HTML_TAGS.contains(&rest[..name_len].to_ascii_lowercase().as_str())
+            && matches!(after, Some(b'>' | b' ' | b'/' | b'\n'))
+    })
+}
+
+/// `text` with its HTML paragraphs as Markdown (Asana's `<b>Required scope: </b><code>…`).
+/// Paragraphs are converted one at a time, so the Markdown around them keeps its line
+/// breaks, which an HTML parser would fold into spaces.
+pub fn markdown(text: &str) -> Cow<'_, str> {
+    if !has_html(text) {
+        return Cow::Borrowed(text);
+    }
+    let paragraphs: Vec<Cow<'_, str>> = text
+        .split("\n\n")
+        .map(|paragraph| match has_html(paragraph) {
+            true => match htmd::convert(paragraph) {
+                Ok(converted) if !converted.trim().is_empty() => Cow::Owned(converted.trim().to_owned()),
+                _ => Cow::Borrowed(paragraph),
+            },
+            false => Cow::Borrowed(paragraph),
+        })
+        .collect();
+    Cow::Owned(paragraphs.join("\n\n"))
+}
+
+/// A first sentence for an operation that has no summary and no description: its
+/// operationId in words (Twilio's `ListSipCredential` is "List sip credential"), else its
+/// method and the nouns of its path, then the route itself.
+pub fn generated_description(operation_id: Option<&str>, method: &str, path: &str) -> String {
+    let from_id = operation_id
+        .filter(|id| id.is_ascii())
+        .map(naming::words)
+        .filter(|words| !words.is_empty());
+    let sentence = match from_id {
+        Some(words) => sentence(&words),
+        None => route_sentence(method, path),
+    };
+    format!("{sentence} (`{} {path}`).", method.to_ascii_uppercase())
+}
+
+fn sentence(words: &[String]) -> String {
+    let mut out = String::new();
+    for (i, word) in words.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        // Acronyms stay as written (`URL`); other words are lower case after the first.
+        let acronym = word.len() > 1 && word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        match (i, acronym) {
+            (_, true) => out.push_str(word),
+            (0, false) => {
+                let lower = word.to_ascii_lowercase();
+                let mut chars = lower.chars();
+                if let Some(first) = chars.next() {
+                    out.push(first.to_ascii_uppercase());
+                    out.push_str(chars.as_str());
+                }
+            }
+            (_, false) => out.push_str(&word.to_ascii_lowercase()),
+        }
+    }
+    out
+}
+
+/// `GET /api/v3/movie/{id}` is "Get movie by `id`": version and date segments and file
+/// extensions say nothing about what the operation does.
+fn route_sentence(method: &str, path: &str) -> String {
+    let verb = match method.to_ascii_lowercase().as_str() {
+        "get" => "Get",
+        "put" => "Replace",
+        "patch" => "Update",
+        "delete" => "Delete",
+        "head" => "Check",
+        "options" => "Ask the options of",
+        _ => "Send to",
+    };
+    // The nouns after the last parameter name what is acted on (`/repos/{o}/{r}/issues`);
+    // a path that ends in a parameter acts on one of the noun before it.
+    let (mut since_param, mut last_noun, mut by) = (Vec::new(), None, None);
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        if let Some(param) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            by = Some(param.to_owned());
+            since_param.clear();
+            continue;
+        }
+        let segment = segment.split('.').next().unwrap_or(segment);
+        let version = segment.len() > 1
+            && segment.starts_with(['v', 'V'])
+            && segment[1..].bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        let dated = segment.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+        if segment.is_empty() || version || dated || segment.eq_ignore_ascii_case("api") {
+            continue;
+        }
+        let noun = naming::words(segment).join(" ").to_ascii_lowercase();
+        by = None;
+        since_param.push(noun.clone());
+        last_noun = Some(noun);
+    }
+    match (since_param.is_empty(), last_noun, by) {
+        (false, _, _) => format!("{verb} {}", since_param.join(" ")),
+        (true, Some(noun), Some(param)) => format!("{verb} {noun} by `{param}`"),
+        (true, None, Some(param)) => format!("{verb} by `{param}`"),
+        (true, _, None) => format!("{verb} the API root"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_paragraphs_become_markdown_and_markdown_stays() {
+        let asana = "<b>Required scope: </b><code>attachments:read</code>\n\nGet the full record.\n\n- a\n- b";
+        assert_eq!(
+            markdown(asana),
+            "**Required scope:** `attachments:read`\n\nGet the full record.\n\n- a\n- b"
+        );
+        let plain = "Returns items where `a < b` and <id> is the key.";
+        assert!(matches!(markdown(plain), Cow::Borrowed(_)));
+        assert_eq!(
+            markdown("<p>See <a href=\"https://example.com/docs\">the docs</a>.</p>"),
+            "See [the docs](https://example.com/docs)."
+        );
+    }
+
+    #[test]
+    fn descriptions_for_operations_without_one() {
+        assert_eq!(
+            generated_description(Some("ListSipCredential"), "get", "/2010-04-01/Accounts/{AccountSid}/SIP/Credentials.json"),
+            "List sip credential (`GET /2010-04-01/Accounts/{AccountSid}/SIP/Credentials.json`)."
+        );
+        assert_eq!(
+            generated_description(None, "get", "/api/v3/movie/{id}"),
+            "Get movie by `id` (`GET /api/v3/movie/{id}`)."
+        );
+        assert_eq!(
+            generated_description(Some("节假日列表"), "post", "/holiday/list"),
+            "Send to holiday list (`POST /holiday/list`)."
+        );
+        assert_eq!(generated_description(Some("getURLPreview"), "get", "/p"), "Get URL preview (`GET /p`).");
+    }
+}

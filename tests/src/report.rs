@@ -1,0 +1,275 @@
+//! What a generated server costs an agent and whether its tools can work, per spec: the
+//! numbers of the corpus report (`cargo run --release -p cast-e2e --bin corpus-report`)
+//! and of the test that holds the corpus to its targets.
+
+use std::{collections::HashSet, path::Path};
+
+use cast_codegen::{
+    Generated, Settings,
+    ir::{Location, Target, ToolIr, lower::looks_like_a_credential, naming, validity},
+};
+use serde_json::{Value, json};
+
+/// The largest input schema a tool may advertise.
+pub const MAX_INPUT_SCHEMA_BYTES: usize = 64 * 1024;
+
+/// Subtrees shorter than this are not counted as repeats: `{"type":"string"}` repeats
+/// everywhere and nothing could share it for less.
+const MIN_REPEAT_BYTES: usize = 128;
+
+/// One spec's row.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Row {
+    /// The spec's file name.
+    pub spec: String,
+    /// Operations in the spec.
+    pub operations: usize,
+    /// Tools served with default settings.
+    pub tools: usize,
+    /// `tools/list` bytes: every tool's name, title, description, schemas and annotations.
+    pub list_bytes: usize,
+    /// The same without output schemas.
+    pub list_bytes_without_output: usize,
+    /// The largest tool and its bytes.
+    pub largest_tool: (String, usize),
+    /// The largest input schema's bytes.
+    pub largest_input_schema: usize,
+    /// Output schemas left out for their size (C0111).
+    pub output_schemas_over_budget: usize,
+    /// Share of schema bytes that repeat a subtree sent earlier in the same list.
+    pub duplicated_share: f64,
+    /// Schemas a client could not compile (metaschema or a `$ref` that does not resolve).
+    pub invalid_schemas: usize,
+    /// Schemas found invalid at generation and left out (C0110).
+    pub invalid_left_out: usize,
+    /// Tool names that carry a hash because nothing else told them apart.
+    pub hashed_names: usize,
+    /// Tools whose whole description is their method and path.
+    pub route_only_descriptions: usize,
+    /// Arguments offered to the agent that read as the caller's credential.
+    pub credential_arguments: usize,
+    /// Credentials the spec asks for as arguments, kept out (C0206).
+    pub credentials_kept_out: usize,
+    /// Deprecated operations served.
+    pub deprecated_served: usize,
+    /// Deprecated operations in the spec.
+    pub deprecated: usize,
+    /// Generation (parse, lower, emit) in milliseconds, when measured.
+    pub generate_ms: Option<u128>,
+    /// Peak resident memory of the generating process in MiB, when measured.
+    pub peak_mib: Option<f64>,
+}
+
+/// The JSON `tools/list` sends for one tool.
+pub fn listed(tool: &ToolIr, with_output: bool) -> Value {
+    let mut entry = json!({
+        "name": tool.name,
+        "description": tool.description,
+        "inputSchema": tool.input_schema,
+        "annotations": {
+            "readOnlyHint": tool.annotations.read_only,
+            "destructiveHint": tool.annotations.destructive,
+            "idempotentHint": tool.annotations.idempotent,
+            "openWorldHint": true,
+        },
+    });
+    if let Some(title) = &tool.title {
+        entry["title"] = json!(title);
+    }
+    if with_output && let Some(output) = &tool.output_schema {
+        entry["outputSchema"] = output.clone();
+    }
+    entry
+}
+
+/// Measures a spec generated with `settings` (default settings are what a user gets).
+pub fn row(spec: &Path, generated: &Generated) -> Row {
+    let api = &generated.api;
+    let served: Vec<&ToolIr> = api.enabled_tools().collect();
+    let sizes: Vec<(String, usize)> = served
+        .iter()
+        .map(|t| (t.name.clone(), listed(t, true).to_string().len()))
+        .collect();
+    let list_bytes = sizes.iter().map(|(_, n)| n).sum::<usize>() + sizes.len().saturating_sub(1) + 11;
+    let list_bytes_without_output = served
+        .iter()
+        .map(|t| listed(t, false).to_string().len())
+        .sum::<usize>()
+        + served.len().saturating_sub(1)
+        + 11;
+    let largest_tool = sizes.iter().max_by_key(|(_, n)| *n).cloned().unwrap_or_default();
+    let schemas: Vec<&Value> = served
+        .iter()
+        .flat_map(|t| std::iter::once(&t.input_schema).chain(t.output_schema.as_ref()))
+        .collect();
+    let invalid_schemas = schemas.iter().filter(|s| !validity::problems(s).is_empty()).count();
+    let count = |code: &str| generated.diagnostics.iter().filter(|d| d.code == code).count();
+    Row {
+        spec: spec.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        operations: api.tools.len(),
+        tools: served.len(),
+        list_bytes,
+        list_bytes_without_output,
+        largest_tool,
+        largest_input_schema: served
+            .iter()
+            .map(|t| t.input_schema.to_string().len())
+            .max()
+            .unwrap_or(0),
+        output_schemas_over_budget: count("C0111"),
+        duplicated_share: duplicated_share(&schemas),
+        invalid_schemas,
+        invalid_left_out: count("C0110"),
+        hashed_names: served.iter().filter(|t| has_route_hash(t)).count(),
+        route_only_descriptions: served
+            .iter()
+            .filter(|t| t.description.trim() == format!("{} {}", t.method.as_str(), t.path))
+            .count(),
+        credential_arguments: served.iter().map(|t| credential_arguments(t)).sum(),
+        credentials_kept_out: count("C0206"),
+        deprecated_served: served.iter().filter(|t| t.deprecated).count(),
+        deprecated: api.tools.iter().filter(|t| t.deprecated).count(),
+        generate_ms: None,
+        peak_mib: None,
+    }
+}
+
+/// A row with its generation time and peak memory, as one JSON line.
+pub fn to_json(row: &Row, generate_ms: u128, peak_kib: u64) -> String {
+    let mut row = row.clone();
+    row.generate_ms = Some(generate_ms);
+    row.peak_mib = (peak_kib > 0).then(|| peak_kib as f64 / 1024.0);
+    serde_json::to_string(&row).unwrap_or_default()
+}
+
+/// A row from [`to_json`]'s line.
+pub fn from_json(line: &str) -> Option<Row> {
+    serde_json::from_str(line).ok()
+}
+
+/// The settings the report generates with: a user's defaults.
+pub fn settings(spec: &Path) -> Settings {
+    let stem = spec.file_stem().map(|s| s.to_string_lossy().replace(['.', '_'], "-"));
+    Settings::default().with_name(format!("{}-mcp", stem.unwrap_or_default()))
+}
+
+fn has_route_hash(tool: &ToolIr) -> bool {
+    let hash = naming::short_hash(&format!("{} {}", tool.method.as_str(), tool.path));
+    tool.name.ends_with(&format!("_{hash}"))
+}
+
+/// Arguments offered to the agent that read as the caller's credential.
+pub fn credential_arguments(tool: &ToolIr) -> usize {
+    tool.args
+        .iter()
+        .filter(|arg| {
+            let place = match arg.target {
+                Target::Param {
+                    location: Location::Query,
+                    ..
+                } => "query",
+                Target::Param {
+                    location: Location::Header,
+                    ..
+                } => "header",
+                Target::Param {
+                    location: Location::Cookie,
+                    ..
+                } => "cookie",
+                Target::Field { binary: false } => "body",
+                _ => return false,
+            };
+            looks_like_a_credential(&arg.wire, place, arg.schema.get("description").and_then(Value::as_str))
+        })
+        .count()
+}
+
+/// Bytes of every subtree that repeats one sent before it in the list, over all schema
+/// bytes: what sharing (`$defs`, a catalog) could still save.
+fn duplicated_share(schemas: &[&Value]) -> f64 {
+    let mut seen = HashSet::new();
+    let (mut total, mut repeated) = (0usize, 0usize);
+    for schema in schemas {
+        total += schema.to_string().len();
+        repeated += repeats(schema, &mut seen);
+    }
+    if total == 0 { 0.0 } else { repeated as f64 / total as f64 }
+}
+
+fn repeats(value: &Value, seen: &mut HashSet<String>) -> usize {
+    let children: Vec<&Value> = match value {
+        Value::Object(map) => map.values().collect(),
+        Value::Array(items) => items.iter().collect(),
+        _ => return 0,
+    };
+    let text = value.to_string();
+    if text.len() >= MIN_REPEAT_BYTES && !seen.insert(text.clone()) {
+        return text.len();
+    }
+    children.into_iter().map(|child| repeats(child, seen)).sum()
+}
+
+/// What a row misses of the targets, one line each.
+pub fn missed_targets(row: &Row) -> Vec<String> {
+    let mut missed = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            missed.push(format!("{}: {what}", row.spec));
+        }
+    };
+    check(row.invalid_schemas == 0, format!("{} invalid schemas served", row.invalid_schemas));
+    check(
+        row.credential_arguments == 0,
+        format!("{} credential-like arguments offered", row.credential_arguments),
+    );
+    check(row.hashed_names == 0, format!("{} names told apart by a hash alone", row.hashed_names));
+    check(
+        row.route_only_descriptions == 0,
+        format!("{} descriptions are only method and path", row.route_only_descriptions),
+    );
+    check(row.deprecated_served == 0, format!("{} deprecated tools served", row.deprecated_served));
+    check(
+        row.largest_input_schema <= MAX_INPUT_SCHEMA_BYTES,
+        format!("an input schema of {} bytes", row.largest_input_schema),
+    );
+    if let Some(ms) = row.generate_ms {
+        check(ms <= 2_000, format!("generation took {ms} ms"));
+    }
+    if let Some(mib) = row.peak_mib {
+        check(mib <= 500.0, format!("generation peaked at {mib:.0} MiB"));
+    }
+    missed
+}
+
+/// The report as Markdown.
+pub fn markdown(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| spec | operations | tools | generate ms | peak MiB | tools/list bytes | without output schemas | largest tool (bytes) | largest input schema | output schemas over budget | duplicated bytes | invalid schemas served | left out as invalid | hash-told names | method+path descriptions | credential arguments | credentials kept out | deprecated served (of) |\n|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | `{}` ({}) | {} | {} | {:.1}% | {} | {} | {} | {} | {} | {} | {} ({}) |\n",
+            r.spec,
+            r.operations,
+            r.tools,
+            r.generate_ms.map_or("–".to_owned(), |ms| ms.to_string()),
+            r.peak_mib.map_or("–".to_owned(), |m| format!("{m:.0}")),
+            r.list_bytes,
+            r.list_bytes_without_output,
+            r.largest_tool.0,
+            r.largest_tool.1,
+            r.largest_input_schema,
+            r.output_schemas_over_budget,
+            100.0 * r.duplicated_share,
+            r.invalid_schemas,
+            r.invalid_left_out,
+            r.hashed_names,
+            r.route_only_descriptions,
+            r.credential_arguments,
+            r.credentials_kept_out,
+            r.deprecated_served,
+            r.deprecated,
+        ));
+    }
+    out
+}
