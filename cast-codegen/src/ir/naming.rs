@@ -162,10 +162,17 @@ impl Words {
         if self.text.len() <= max {
             return self.text.clone();
         }
-        match self.spans.iter().map(|&(_, end)| end).filter(|&end| end <= max).last() {
-            Some(end) => self.text[..end].to_owned(),
-            None => self.text[..max].to_owned(),
+        if let Some(end) = self.spans.iter().map(|&(_, end)| end).filter(|&end| end <= max).last() {
+            return self.text[..end].to_owned();
         }
+        // One camelCase word too long on its own: cut where a new word starts in it.
+        let bytes = self.text.as_bytes();
+        let camel = (1..=max.min(bytes.len() - 1)).rev().find(|&i| {
+            let next_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+            bytes[i].is_ascii_uppercase()
+                && (bytes[i - 1].is_ascii_lowercase() || (bytes[i - 1].is_ascii_uppercase() && next_lower))
+        });
+        self.text[..camel.unwrap_or(max)].to_owned()
     }
 
     /// The words from `from` on, after as many of the words before them as fit.
@@ -418,6 +425,10 @@ mod tests {
         let long = "a".repeat(200);
         assert_eq!(tool_name(Some(&long), "get", "/x", MAX_TOOL_NAME).len(), MAX_TOOL_NAME);
         assert_eq!(tool_name(Some(&long), "get", "/x", 60).len(), 60, "Cursor's limit");
+        assert_eq!(
+            tool_name(Some("aVeryLongOperationIdThatGoesOnAndOnBeyondTheSixtyFourCharacterLimit"), "get", "/x", 64),
+            "aVeryLongOperationIdThatGoesOnAndOnBeyondTheSixtyFourCharacter"
+        );
         assert_eq!(
             tool_name(
                 Some("enterprise-admin/list-selected-organizations-enabled-github-actions-enterprise"),

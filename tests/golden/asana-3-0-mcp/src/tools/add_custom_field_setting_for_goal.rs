@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "addCustomFieldSettingForGoal",
-    description: "Add a custom field to a goal\n\n<b>Required scope: </b><code>goals:write</code>\n\nCustom fields are associated with goals by way of custom field settings.  This method creates a setting for the goal.",
+    description: "Add a custom field to a goal\n\n**Required scope:** `goals:write`\n\nCustom fields are associated with goals by way of custom field settings.  This method creates a setting for the goal.",
     method: cast::Method::Post,
     path_template: "/goals/{goal_gid}/addCustomFieldSetting",
     path_pieces: &["/goals/", "/addCustomFieldSetting"],

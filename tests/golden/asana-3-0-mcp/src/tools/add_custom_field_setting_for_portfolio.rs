@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "addCustomFieldSettingForPortfolio",
-    description: "Add a custom field to a portfolio\n\n<b>Required scope: </b><code>portfolios:write</code>\n\nCustom fields are associated with portfolios by way of custom field settings.  This method creates a setting for the portfolio.",
+    description: "Add a custom field to a portfolio\n\n**Required scope:** `portfolios:write`\n\nCustom fields are associated with portfolios by way of custom field settings.  This method creates a setting for the portfolio.",
     method: cast::Method::Post,
     path_template: "/portfolios/{portfolio_gid}/addCustomFieldSetting",
     path_pieces: &["/portfolios/", "/addCustomFieldSetting"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "addCustomFieldSettingForProject",
-    description: "Add a custom field to a project\n\n<b>Required scope: </b><code>projects:write</code>\n\nCustom fields are associated with projects by way of custom field settings.  This method creates a setting for the project.",
+    description: "Add a custom field to a project\n\n**Required scope:** `projects:write`\n\nCustom fields are associated with projects by way of custom field settings.  This method creates a setting for the project.",
     method: cast::Method::Post,
     path_template: "/projects/{project_gid}/addCustomFieldSetting",
     path_pieces: &["/projects/", "/addCustomFieldSetting"],

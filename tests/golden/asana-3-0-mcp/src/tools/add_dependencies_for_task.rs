@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "addDependenciesForTask",
-    description: "Set dependencies for a task\n\n<b>Required scope: </b><code>tasks:write</code>\n\nMarks a set of tasks as dependencies of this task, if they are not already dependencies. *A task can have at most 30 dependents and dependencies combined*.",
+    description: "Set dependencies for a task\n\n**Required scope:** `tasks:write`\n\nMarks a set of tasks as dependencies of this task, if they are not already dependencies. *A task can have at most 30 dependents and dependencies combined*.",
     method: cast::Method::Post,
     path_template: "/tasks/{task_gid}/addDependencies",
     path_pieces: &["/tasks/", "/addDependencies"],

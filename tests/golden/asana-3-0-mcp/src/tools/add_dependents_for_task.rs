@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "addDependentsForTask",
-    description: "Set dependents for a task\n\n<b>Required scope: </b><code>tasks:write</code>\n\nMarks a set of tasks as dependents of this task, if they are not already dependents. *A task can have at most 30 dependents and dependencies combined*.",
+    description: "Set dependents for a task\n\n**Required scope:** `tasks:write`\n\nMarks a set of tasks as dependents of this task, if they are not already dependents. *A task can have at most 30 dependents and dependencies combined*.",
     method: cast::Method::Post,
     path_template: "/tasks/{task_gid}/addDependents",
     path_pieces: &["/tasks/", "/addDependents"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "addFollowersForTask",
-    description: "Add followers to a task\n\n<b>Required scope: </b><code>tasks:write</code>\n\nAdds followers to a task. Returns an empty data block.\nEach task can be associated with zero or more followers in the system.\nRequests to add/remove followers, if successful, will return the complete updated task record, described above.",
+    description: "Add followers to a task\n\n**Required scope:** `tasks:write`\n\nAdds followers to a task. Returns an empty data block.\nEach task can be associated with zero or more followers in the system.\nRequests to add/remove followers, if successful, will return the complete updated task record, described above.",
     method: cast::Method::Post,
     path_template: "/tasks/{task_gid}/addFollowers",
     path_pieces: &["/tasks/", "/addFollowers"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "addItemForPortfolio",
-    description: "Add a portfolio item\n\n<b>Required scope: </b><code>portfolios:write</code>\n\nAdd an item to a portfolio.\nReturns an empty data block.",
+    description: "Add a portfolio item\n\n**Required scope:** `portfolios:write`\n\nAdd an item to a portfolio.\nReturns an empty data block.",
     method: cast::Method::Post,
     path_template: "/portfolios/{portfolio_gid}/addItem",
     path_pieces: &["/portfolios/", "/addItem"],

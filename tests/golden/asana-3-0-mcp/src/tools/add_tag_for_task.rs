@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "addTagForTask",
-    description: "Add a tag to a task\n\n<b>Required scope: </b><code>tasks:write</code>\n\nAdds a tag to a task. Returns an empty data block.",
+    description: "Add a tag to a task\n\n**Required scope:** `tasks:write`\n\nAdds a tag to a task. Returns an empty data block.",
     method: cast::Method::Post,
     path_template: "/tasks/{task_gid}/addTag",
     path_pieces: &["/tasks/", "/addTag"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createEnumOptionForCustomField",
-    description: "Create an enum option\n\n<b>Required scope: </b><code>custom_fields:write</code>\n\nCreates an enum option and adds it to this custom field’s list of enum options. A custom field can have at most 500 enum options (including disabled options). By default new enum options are inserted at the end of a custom field’s list.\nLocked custom fields can only have enum options added by the user who locked the field.\nReturns the full record of the newly created enum option.",
+    description: "Create an enum option\n\n**Required scope:** `custom_fields:write`\n\nCreates an enum option and adds it to this custom field’s list of enum options. A custom field can have at most 500 enum options (including disabled options). By default new enum options are inserted at the end of a custom field’s list.\nLocked custom fields can only have enum options added by the user who locked the field.\nReturns the full record of the newly created enum option.",
     method: cast::Method::Post,
     path_template: "/custom_fields/{custom_field_gid}/enum_options",
     path_pieces: &["/custom_fields/", "/enum_options"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createOooEntry",
-    description: "Create an OOO entry\n\n<b>Required scope: </b><code>ooo_entries:write</code>\n\nCreates a new OOO entry.\n\nReturns the full record of the newly created OOO entry.",
+    description: "Create an OOO entry\n\n**Required scope:** `ooo_entries:write`\n\nCreates a new OOO entry.\n\nReturns the full record of the newly created OOO entry.",
     method: cast::Method::Post,
     path_template: "/ooo_entries",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":544},"data":{"allOf":[{"allOf":[{"\u0000cast":558},{"type":"object","properties":{"user":{"type":"string","description":"Globally unique identifier for the user who is out of office."},"workspace":{"\u0000cast":72}}}]},{"type":"object","required":["user","workspace","start_date","end_date"]}]}},"additionalProperties":false}"#,

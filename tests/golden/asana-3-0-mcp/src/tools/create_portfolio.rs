@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createPortfolio",
-    description: "Create a portfolio\n\n<b>Required scope: </b><code>portfolios:write</code>\n\nCreates a new portfolio in the given workspace with the supplied name.\n\nNote that portfolios created in the Asana UI may have some state\n(like the “Priority” custom field) which is automatically added\nto the portfolio when it is created. Portfolios created via our\nAPI will *not* be created with the same initial state to allow\nintegrations to create their own starting state on a portfolio.",
+    description: "Create a portfolio\n\n**Required scope:** `portfolios:write`\n\nCreates a new portfolio in the given workspace with the supplied name.\n\nNote that portfolios created in the Asana UI may have some state\n(like the “Priority” custom field) which is automatically added\nto the portfolio when it is created. Portfolios created via our\nAPI will *not* be created with the same initial state to allow\nintegrations to create their own starting state on a portfolio.",
     method: cast::Method::Post,
     path_template: "/portfolios",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":580},"data":{"allOf":[{"\u0000cast":592},{"type":"object","properties":{"workspace":{"type":"string","description":"*Create-only*. The workspace or organization that the portfolio belongs to."},"public":{"\u0000cast":593}}}]}},"additionalProperties":false}"#,

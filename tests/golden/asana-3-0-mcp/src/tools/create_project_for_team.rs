@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createProjectForTeam",
-    description: "Create a project in a team\n\n<b>Required scope: </b><code>projects:write</code>\n\nCreates a project shared with the given team.\n\nReturns the full record of the newly created project.",
+    description: "Create a project in a team\n\n**Required scope:** `projects:write`\n\nCreates a project shared with the given team.\n\nReturns the full record of the newly created project.",
     method: cast::Method::Post,
     path_template: "/teams/{team_gid}/projects",
     path_pieces: &["/teams/", "/projects"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createProjectForWorkspace",
-    description: "Create a project in a workspace\n\n<b>Required scope: </b><code>projects:write</code>\n\nCreates a project in the workspace.\n\nIf the workspace for your project is an organization, you must also\nsupply a team to share the project with.\n\nReturns the full record of the newly created project.",
+    description: "Create a project in a workspace\n\n**Required scope:** `projects:write`\n\nCreates a project in the workspace.\n\nIf the workspace for your project is an organization, you must also\nsupply a team to share the project with.\n\nReturns the full record of the newly created project.",
     method: cast::Method::Post,
     path_template: "/workspaces/{workspace_gid}/projects",
     path_pieces: &["/workspaces/", "/projects"],

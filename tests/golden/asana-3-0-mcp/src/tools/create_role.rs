@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createRole",
-    description: "Create a role\n\n<b>Required scope: </b><code>roles:write</code>\n\nCreates a new RBAC role in the workspace.",
+    description: "Create a role\n\n**Required scope:** `roles:write`\n\nCreates a new RBAC role in the workspace.",
     method: cast::Method::Post,
     path_template: "/roles",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":816},"data":{"allOf":[{"\u0000cast":852},{"type":"object","required":["name","description","base_role_type","workspace"],"properties":{"workspace":{"type":"string","description":"*Create-only*. The GID of the workspace this role is associated with. Once created, roles cannot be moved to a different workspace. This attribute can only be specified at creation time."}}}]}},"additionalProperties":false}"#,

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createStoryForGoal",
-    description: "Create a story on a goal\n\n<b>Required scope: </b><code>stories:write</code>\n\nAdds a story to a goal. This endpoint currently only allows for comment\nstories to be created. The comment will be authored by the currently\nauthenticated user, and timestamped when the server receives the request.\n\nReturns the full record for the new story added to the goal.",
+    description: "Create a story on a goal\n\n**Required scope:** `stories:write`\n\nAdds a story to a goal. This endpoint currently only allows for comment\nstories to be created. The comment will be authored by the currently\nauthenticated user, and timestamped when the server receives the request.\n\nReturns the full record for the new story added to the goal.",
     method: cast::Method::Post,
     path_template: "/goals/{goal_gid}/stories",
     path_pieces: &["/goals/", "/stories"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createSubtaskForTask",
-    description: "Create a subtask\n\n<b>Required scope: </b><code>tasks:write</code>\n\nCreates a new subtask and adds it to the parent task. Returns the full record for the newly created subtask.",
+    description: "Create a subtask\n\n**Required scope:** `tasks:write`\n\nCreates a new subtask and adds it to the parent task. Returns the full record for the newly created subtask.",
     method: cast::Method::Post,
     path_template: "/tasks/{task_gid}/subtasks",
     path_pieces: &["/tasks/", "/subtasks"],

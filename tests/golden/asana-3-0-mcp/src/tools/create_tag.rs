@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createTag",
-    description: "Create a tag\n\n<b>Required scope: </b><code>tags:write</code>\n\nCreates a new tag in a workspace or organization.\n\nEvery tag is required to be created in a specific workspace or\norganization, and this cannot be changed once set. Note that you can use\nthe workspace parameter regardless of whether or not it is an\norganization.\n\nReturns the full record of the newly created tag.",
+    description: "Create a tag\n\n**Required scope:** `tags:write`\n\nCreates a new tag in a workspace or organization.\n\nEvery tag is required to be created in a specific workspace or\norganization, and this cannot be changed once set. Note that you can use\nthe workspace parameter regardless of whether or not it is an\norganization.\n\nReturns the full record of the newly created tag.",
     method: cast::Method::Post,
     path_template: "/tags",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":1011},"data":{"allOf":[{"\u0000cast":1019},{"type":"object","properties":{"followers":{"\u0000cast":1020},"workspace":{"type":"string","description":"Gid of an object."}}}]}},"additionalProperties":false}"#,

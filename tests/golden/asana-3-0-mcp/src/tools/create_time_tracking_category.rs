@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createTimeTrackingCategory",
-    description: "Create a time tracking category\n\n<b>Required scope: </b><code>time_tracking_categories:write</code>\n\nCreates a new time tracking category in a given workspace.\n\nReturns the record of the newly created time tracking category.",
+    description: "Create a time tracking category\n\n**Required scope:** `time_tracking_categories:write`\n\nCreates a new time tracking category in a given workspace.\n\nReturns the record of the newly created time tracking category.",
     method: cast::Method::Post,
     path_template: "/time_tracking_categories",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":1192},"data":{"allOf":[{"\u0000cast":1207},{"type":"object","required":["workspace","name"],"properties":{"workspace":{"\u0000cast":1222}}}]}},"additionalProperties":false}"#,

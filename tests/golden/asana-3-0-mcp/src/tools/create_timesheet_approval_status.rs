@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createTimesheetApprovalStatus",
-    description: "Create a timesheet approval status\n\n<b>Required scope: </b><code>timesheet_approval_statuses:write</code>\n\nCreates a new timesheet approval status for a user's timesheet week. The start_date must be a Monday and end_date must be the following Sunday.\nReturns the created timesheet approval status record.",
+    description: "Create a timesheet approval status\n\n**Required scope:** `timesheet_approval_statuses:write`\n\nCreates a new timesheet approval status for a user's timesheet week. The start_date must be a Monday and end_date must be the following Sunday.\nReturns the created timesheet approval status record.",
     method: cast::Method::Post,
     path_template: "/timesheet_approval_statuses",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":1241},"data":{"type":"object","required":["user","workspace","start_date","end_date"],"description":"A request to create a timesheet approval status.","properties":{"user":{"description":"Globally unique identifier for the user whose timesheet this is.","type":"string"},"workspace":{"\u0000cast":1222},"start_date":{"description":"The start date of the timesheet week (must be a Monday).","type":"string","format":"date"},"end_date":{"description":"The end date of the timesheet week (must be the following Sunday).","type":"string","format":"date"}}}},"additionalProperties":false}"#,

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "duplicatePortfolio",
-    description: "Duplicate a portfolio\n\n<b>Required scope: </b><code>portfolios:write</code>\n\nCreates and returns a job that will asynchronously handle the duplication.",
+    description: "Duplicate a portfolio\n\n**Required scope:** `portfolios:write`\n\nCreates and returns a job that will asynchronously handle the duplication.",
     method: cast::Method::Post,
     path_template: "/portfolios/{portfolio_gid}/duplicate",
     path_pieces: &["/portfolios/", "/duplicate"],

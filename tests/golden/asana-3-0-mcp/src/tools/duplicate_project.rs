@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "duplicateProject",
-    description: "Duplicate a project\n\n<b>Required scope: </b><code>projects:write</code>\n\nCreates and returns a job that will asynchronously handle the duplication.",
+    description: "Duplicate a project\n\n**Required scope:** `projects:write`\n\nCreates and returns a job that will asynchronously handle the duplication.",
     method: cast::Method::Post,
     path_template: "/projects/{project_gid}/duplicate",
     path_pieces: &["/projects/", "/duplicate"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "duplicateTask",
-    description: "Duplicate a task\n\n<b>Required scope: </b><code>tasks:write</code>\n\nCreates and returns a job that will asynchronously handle the duplication.",
+    description: "Duplicate a task\n\n**Required scope:** `tasks:write`\n\nCreates and returns a job that will asynchronously handle the duplication.",
     method: cast::Method::Post,
     path_template: "/tasks/{task_gid}/duplicate",
     path_pieces: &["/tasks/", "/duplicate"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getAttachment",
-    description: "Get an attachment\n\n<b>Required scope: </b><code>attachments:read</code>\n\nGet the full record for a single attachment.",
+    description: "Get an attachment\n\n**Required scope:** `attachments:read`\n\nGet the full record for a single attachment.",
     method: cast::Method::Get,
     path_template: "/attachments/{attachment_gid}",
     path_pieces: &["/attachments/", ""],

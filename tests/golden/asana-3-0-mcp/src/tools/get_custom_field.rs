@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getCustomField",
-    description: "Get a custom field\n\n<b>Required scope: </b><code>custom_fields:read</code>\n\nGet the complete definition of a custom field’s metadata.\n\nSince custom fields can be defined for one of a number of types, and\nthese types have different data and behaviors, there are fields that are\nrelevant to a particular type. For instance, as noted above, enum_options\nis only relevant for the enum type and defines the set of choices that\nthe enum could represent. The examples below show some of these\ntype-specific custom field definitions.",
+    description: "Get a custom field\n\n**Required scope:** `custom_fields:read`\n\nGet the complete definition of a custom field’s metadata.\n\nSince custom fields can be defined for one of a number of types, and\nthese types have different data and behaviors, there are fields that are\nrelevant to a particular type. For instance, as noted above, enum_options\nis only relevant for the enum type and defines the set of choices that\nthe enum could represent. The examples below show some of these\ntype-specific custom field definitions.",
     method: cast::Method::Get,
     path_template: "/custom_fields/{custom_field_gid}",
     path_pieces: &["/custom_fields/", ""],

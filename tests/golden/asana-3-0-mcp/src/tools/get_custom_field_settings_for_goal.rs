@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getCustomFieldSettingsForGoal",
-    description: "Get a goal's custom fields\n\n<b>Required scope: </b><code>goals:read</code>\n\nReturns a list of all of the custom fields settings on a goal, in compact form. Note that, as in all queries to collections which return compact representation, `opt_fields` can be used to include more data than is returned in the compact representation. See the [documentation for input/output options](https://developers.asana.com/docs/inputoutput-options) for more information.",
+    description: "Get a goal's custom fields\n\n**Required scope:** `goals:read`\n\nReturns a list of all of the custom fields settings on a goal, in compact form. Note that, as in all queries to collections which return compact representation, `opt_fields` can be used to include more data than is returned in the compact representation. See the [documentation for input/output options](https://developers.asana.com/docs/inputoutput-options) for more information.",
     method: cast::Method::Get,
     path_template: "/goals/{goal_gid}/custom_field_settings",
     path_pieces: &["/goals/", "/custom_field_settings"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getCustomFieldSettingsForPortfolio",
-    description: "Get a portfolio's custom fields\n\n<b>Required scope: </b><code>portfolios:read</code>\n\nReturns a list of all of the custom fields settings on a portfolio, in compact form.",
+    description: "Get a portfolio's custom fields\n\n**Required scope:** `portfolios:read`\n\nReturns a list of all of the custom fields settings on a portfolio, in compact form.",
     method: cast::Method::Get,
     path_template: "/portfolios/{portfolio_gid}/custom_field_settings",
     path_pieces: &["/portfolios/", "/custom_field_settings"],

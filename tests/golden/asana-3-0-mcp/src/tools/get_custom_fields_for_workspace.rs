@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getCustomFieldsForWorkspace",
-    description: "Get a workspace's custom fields\n\n<b>Required scope: </b><code>custom_fields:read</code>\n\nReturns a list of the compact representation of all of the custom fields in a workspace.",
+    description: "Get a workspace's custom fields\n\n**Required scope:** `custom_fields:read`\n\nReturns a list of the compact representation of all of the custom fields in a workspace.",
     method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/custom_fields",
     path_pieces: &["/workspaces/", "/custom_fields"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getDependenciesForTask",
-    description: "Get dependencies from a task\n\n<b>Required scope: </b><code>tasks:read</code>\n\nReturns the compact representations of all of the dependencies of a task.",
+    description: "Get dependencies from a task\n\n**Required scope:** `tasks:read`\n\nReturns the compact representations of all of the dependencies of a task.",
     method: cast::Method::Get,
     path_template: "/tasks/{task_gid}/dependencies",
     path_pieces: &["/tasks/", "/dependencies"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getDependentsForTask",
-    description: "Get dependents from a task\n\n<b>Required scope: </b><code>tasks:read</code>\n\nReturns the compact representations of all of the dependents of a task.",
+    description: "Get dependents from a task\n\n**Required scope:** `tasks:read`\n\nReturns the compact representations of all of the dependents of a task.",
     method: cast::Method::Get,
     path_template: "/tasks/{task_gid}/dependents",
     path_pieces: &["/tasks/", "/dependents"],

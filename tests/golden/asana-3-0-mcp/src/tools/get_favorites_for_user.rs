@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getFavoritesForUser",
-    description: "Get a user's favorites\n\n<b>Required scope: </b><code>users:read</code>\n\nReturns all of a user's favorites within a specified workspace and of a given type. The results are ordered exactly as they appear in the user's Asana sidebar in the web application. Note that this endpoint currently only returns favorites for the current user (i.e., the user associated with the authentication token).",
+    description: "Get a user's favorites\n\n**Required scope:** `users:read`\n\nReturns all of a user's favorites within a specified workspace and of a given type. The results are ordered exactly as they appear in the user's Asana sidebar in the web application. Note that this endpoint currently only returns favorites for the current user (i.e., the user associated with the authentication token).",
     method: cast::Method::Get,
     path_template: "/users/{user_gid}/favorites",
     path_pieces: &["/users/", "/favorites"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getGoal",
-    description: "Get a goal\n\n<b>Required scope: </b><code>goals:read</code>\n\n<table>\n  <tr>\n    <th>Field</th>\n    <th>Required Scope</th>\n  </tr>\n  <tr>\n    <td><code>time_period</code></td>\n    <td><code>time_periods:read</code></td>\n  </tr>\n</table>\n\nReturns the complete goal record for a single goal.",
+    description: "Get a goal\n\n**Required scope:** `goals:read`\n\n| Field         | Required Scope      |\n| ------------- | ------------------- |\n| `time_period` | `time_periods:read` |\n\nReturns the complete goal record for a single goal.",
     method: cast::Method::Get,
     path_template: "/goals/{goal_gid}",
     path_pieces: &["/goals/", ""],

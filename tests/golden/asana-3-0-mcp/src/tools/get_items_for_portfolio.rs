@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getItemsForPortfolio",
-    description: "Get portfolio items\n\n<b>Required scope: </b><code>portfolios:read</code>\n\nGet a list of the items in compact form in a portfolio.",
+    description: "Get portfolio items\n\n**Required scope:** `portfolios:read`\n\nGet a list of the items in compact form in a portfolio.",
     method: cast::Method::Get,
     path_template: "/portfolios/{portfolio_gid}/items",
     path_pieces: &["/portfolios/", "/items"],

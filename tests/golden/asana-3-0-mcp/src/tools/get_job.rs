@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getJob",
-    description: "Get a job by id\n\n<b>Required scope: </b><code>jobs:read</code>\n\n<table>\n  <tr>\n    <th>Field</th>\n    <th>Required Scope</th>\n  </tr>\n  <tr>\n    <td><code>new_task_template</code></td>\n    <td><code>task_templates:read</code></td>\n  </tr>\n  <tr>\n    <td><code>new_portfolio</code></td>\n    <td><code>portfolios:read</code></td>\n  </tr>\n  <tr>\n    <td><code>new_project</code></td>\n    <td><code>projects:read</code></td>\n  </tr>\n  <tr>\n    <td><code>new_task</code></td>\n    <td><code>tasks:read</code></td>\n  </tr>\n  <tr>\n    <td><code>new_project_template</code></td>\n    <td><code>project_templates:read</code></td>\n  </tr>\n</table>\n\nReturns the full record for a job.",
+    description: "Get a job by id\n\n**Required scope:** `jobs:read`\n\n| Field                  | Required Scope           |\n| ---------------------- | ------------------------ |\n| `new_task_template`    | `task_templates:read`    |\n| `new_portfolio`        | `portfolios:read`        |\n| `new_project`          | `projects:read`          |\n| `new_task`             | `tasks:read`             |\n| `new_project_template` | `project_templates:read` |\n\nReturns the full record for a job.",
     method: cast::Method::Get,
     path_template: "/jobs/{job_gid}",
     path_pieces: &["/jobs/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getOooEntries",
-    description: "Get OOO entries for a user\n\n<b>Required scope: </b><code>ooo_entries:read</code>\n\nReturns a list of OOO entries for the specified user.",
+    description: "Get OOO entries for a user\n\n**Required scope:** `ooo_entries:read`\n\nReturns a list of OOO entries for the specified user.",
     method: cast::Method::Get,
     path_template: "/ooo_entries",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"user":{"type":"string","description":"Globally unique identifier for the user to filter OOO entries by."},"workspace":{"\u0000cast":72},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"start_date":{"type":"string","format":"date","description":"An ISO 8601 date string. Filters to OOO entries that overlap with or end after this date."},"end_date":{"type":"string","format":"date","description":"An ISO 8601 date string. Filters to OOO entries that overlap with or start before this date."},"opt_fields":{"type":"array","items":{"type":"string","enum":["created_by","created_by.name","end_date","offset","path","start_date","uri","user","user.name"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["user","workspace"],"additionalProperties":false}"#,

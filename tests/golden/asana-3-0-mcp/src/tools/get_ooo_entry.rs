@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getOooEntry",
-    description: "Get an OOO entry\n\n<b>Required scope: </b><code>ooo_entries:read</code>\n\nReturns the complete OOO entry record for a single OOO entry.",
+    description: "Get an OOO entry\n\n**Required scope:** `ooo_entries:read`\n\nReturns the complete OOO entry record for a single OOO entry.",
     method: cast::Method::Get,
     path_template: "/ooo_entries/{ooo_entry_gid}",
     path_pieces: &["/ooo_entries/", ""],

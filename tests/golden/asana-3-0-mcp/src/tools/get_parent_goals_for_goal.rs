@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getParentGoalsForGoal",
-    description: "Get parent goals from a goal\n\n<b>Required scope: </b><code>goals:read</code>\n\nReturns a compact representation of all of the parent goals of a goal.",
+    description: "Get parent goals from a goal\n\n**Required scope:** `goals:read`\n\nReturns a compact representation of all of the parent goals of a goal.",
     method: cast::Method::Get,
     path_template: "/goals/{goal_gid}/parentGoals",
     path_pieces: &["/goals/", "/parentGoals"],

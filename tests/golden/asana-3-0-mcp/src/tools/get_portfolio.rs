@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getPortfolio",
-    description: "Get a portfolio\n\n<b>Required scope: </b><code>portfolios:read</code>\n\nReturns the complete portfolio record for a single portfolio.",
+    description: "Get a portfolio\n\n**Required scope:** `portfolios:read`\n\nReturns the complete portfolio record for a single portfolio.",
     method: cast::Method::Get,
     path_template: "/portfolios/{portfolio_gid}",
     path_pieces: &["/portfolios/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProject",
-    description: "Get a project\n\n<b>Required scope: </b><code>projects:read</code>\n\n<table>\n  <tr>\n    <th>Field</th>\n    <th>Required Scope</th>\n  </tr>\n  <tr>\n    <td><code>team</code></td>\n    <td><code>teams:read</code></td>\n  </tr>\n</table>\n\nReturns the complete project record for a single project.",
+    description: "Get a project\n\n**Required scope:** `projects:read`\n\n| Field  | Required Scope |\n| ------ | -------------- |\n| `team` | `teams:read`   |\n\nReturns the complete project record for a single project.",
     method: cast::Method::Get,
     path_template: "/projects/{project_gid}",
     path_pieces: &["/projects/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProjectPortfolioSetting",
-    description: "Get a project portfolio setting\n\n<b>Required scope: </b><code>project_portfolio_settings:read</code>\n\nReturns the complete project portfolio setting record for a single project portfolio setting.",
+    description: "Get a project portfolio setting\n\n**Required scope:** `project_portfolio_settings:read`\n\nReturns the complete project portfolio setting record for a single project portfolio setting.",
     method: cast::Method::Get,
     path_template: "/project_portfolio_settings/{project_portfolio_setting_gid}",
     path_pieces: &["/project_portfolio_settings/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProjectPortfolioSettingsForPortfolio",
-    description: "Get project portfolio settings for a portfolio\n\n<b>Required scope: </b><code>project_portfolio_settings:read</code>\n\nReturns a compact representation of all of the project portfolio settings for the given portfolio.",
+    description: "Get project portfolio settings for a portfolio\n\n**Required scope:** `project_portfolio_settings:read`\n\nReturns a compact representation of all of the project portfolio settings for the given portfolio.",
     method: cast::Method::Get,
     path_template: "/portfolios/{portfolio_gid}/project_portfolio_settings",
     path_pieces: &["/portfolios/", "/project_portfolio_settings"],

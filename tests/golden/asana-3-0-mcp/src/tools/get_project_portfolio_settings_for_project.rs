@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProjectPortfolioSettingsForProject",
-    description: "Get project portfolio settings for a project\n\n<b>Required scope: </b><code>project_portfolio_settings:read</code>\n\nReturns a compact representation of all of the project portfolio settings for the given project.",
+    description: "Get project portfolio settings for a project\n\n**Required scope:** `project_portfolio_settings:read`\n\nReturns a compact representation of all of the project portfolio settings for the given project.",
     method: cast::Method::Get,
     path_template: "/projects/{project_gid}/project_portfolio_settings",
     path_pieces: &["/projects/", "/project_portfolio_settings"],

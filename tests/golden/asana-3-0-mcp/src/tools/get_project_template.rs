@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProjectTemplate",
-    description: "Get a project template\n\n<b>Required scope: </b><code>project_templates:read</code>\n\nReturns the complete project template record for a single project template.",
+    description: "Get a project template\n\n**Required scope:** `project_templates:read`\n\nReturns the complete project template record for a single project template.",
     method: cast::Method::Get,
     path_template: "/project_templates/{project_template_gid}",
     path_pieces: &["/project_templates/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProjectTemplates",
-    description: "Get multiple project templates\n\n<b>Required scope: </b><code>project_templates:read</code>\n\nReturns the compact project template records for all project templates in the given team or workspace.",
+    description: "Get multiple project templates\n\n**Required scope:** `project_templates:read`\n\nReturns the compact project template records for all project templates in the given team or workspace.",
     method: cast::Method::Get,
     path_template: "/project_templates",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"workspace":{"\u0000cast":568},"team":{"type":"string","description":"The team to filter projects on."},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"opt_fields":{"\u0000cast":709}},"additionalProperties":false}"#,

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProjectTemplatesForTeam",
-    description: "Get a team's project templates\n\n<b>Required scope: </b><code>project_templates:read</code>\n\nReturns the compact project template records for all project templates in the team.",
+    description: "Get a team's project templates\n\n**Required scope:** `project_templates:read`\n\nReturns the compact project template records for all project templates in the team.",
     method: cast::Method::Get,
     path_template: "/teams/{team_gid}/project_templates",
     path_pieces: &["/teams/", "/project_templates"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProjectsForTask",
-    description: "Get projects a task is in\n\n<b>Required scope: </b><code>projects:read</code>\n\nReturns a compact representation of all of the projects the task is in.",
+    description: "Get projects a task is in\n\n**Required scope:** `projects:read`\n\nReturns a compact representation of all of the projects the task is in.",
     method: cast::Method::Get,
     path_template: "/tasks/{task_gid}/projects",
     path_pieces: &["/tasks/", "/projects"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProjectsForTeam",
-    description: "Get a team's projects\n\n<b>Required scope: </b><code>projects:read</code>\n\nReturns the compact project records for all projects in the team.",
+    description: "Get a team's projects\n\n**Required scope:** `projects:read`\n\nReturns the compact project records for all projects in the team.",
     method: cast::Method::Get,
     path_template: "/teams/{team_gid}/projects",
     path_pieces: &["/teams/", "/projects"],

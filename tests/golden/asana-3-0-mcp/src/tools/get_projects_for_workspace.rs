@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getProjectsForWorkspace",
-    description: "Get all projects in a workspace\n\n<b>Required scope: </b><code>projects:read</code>\n\nReturns the compact project records for all projects in the workspace.\n*Note: This endpoint may timeout for large domains. To fetch projects shared with a specific team, use `GET /memberships` with `member` set to the team GID and `resource_subtype` set to `project_membership`.*",
+    description: "Get all projects in a workspace\n\n**Required scope:** `projects:read`\n\nReturns the compact project records for all projects in the workspace.\n*Note: This endpoint may timeout for large domains. To fetch projects shared with a specific team, use `GET /memberships` with `member` set to the team GID and `resource_subtype` set to `project_membership`.*",
     method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/projects",
     path_pieces: &["/workspaces/", "/projects"],

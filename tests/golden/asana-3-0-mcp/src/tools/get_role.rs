@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getRole",
-    description: "Get a role\n\n<b>Required scope: </b><code>roles:read</code>\n\nReturns the complete role record for a single role.",
+    description: "Get a role\n\n**Required scope:** `roles:read`\n\nReturns the complete role record for a single role.",
     method: cast::Method::Get,
     path_template: "/roles/{role_gid}",
     path_pieces: &["/roles/", ""],

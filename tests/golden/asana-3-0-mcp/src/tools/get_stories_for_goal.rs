@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getStoriesForGoal",
-    description: "Get stories from a goal\n\n<b>Required scope: </b><code>stories:read</code>\n\nReturns the compact records for all stories on the goal.",
+    description: "Get stories from a goal\n\n**Required scope:** `stories:read`\n\nReturns the compact records for all stories on the goal.",
     method: cast::Method::Get,
     path_template: "/goals/{goal_gid}/stories",
     path_pieces: &["/goals/", "/stories"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getStoriesForTask",
-    description: "Get stories from a task\n\n<b>Required scope: </b><code>stories:read</code>\n\nReturns the compact records for all stories on the task.",
+    description: "Get stories from a task\n\n**Required scope:** `stories:read`\n\nReturns the compact records for all stories on the task.",
     method: cast::Method::Get,
     path_template: "/tasks/{task_gid}/stories",
     path_pieces: &["/tasks/", "/stories"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getStory",
-    description: "Get a story\n\n<b>Required scope: </b><code>stories:read</code>\n\n<table>\n  <tr>\n    <th>Field</th>\n    <th>Required Scope</th>\n  </tr>\n  <tr>\n    <td><code>previews</code></td>\n    <td><code>attachments:read</code></td>\n  </tr>\n  <tr>\n    <td><code>attachments</code></td>\n    <td><code>attachments:read</code></td>\n  </tr>\n</table>\n\nReturns the full record for a single story.",
+    description: "Get a story\n\n**Required scope:** `stories:read`\n\n| Field         | Required Scope     |\n| ------------- | ------------------ |\n| `previews`    | `attachments:read` |\n| `attachments` | `attachments:read` |\n\nReturns the full record for a single story.",
     method: cast::Method::Get,
     path_template: "/stories/{story_gid}",
     path_pieces: &["/stories/", ""],

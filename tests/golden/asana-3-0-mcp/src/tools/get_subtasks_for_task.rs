@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getSubtasksForTask",
-    description: "Get subtasks from a task\n\n<b>Required scope: </b><code>tasks:read</code>\n\nReturns a compact representation of all of the subtasks of a task.",
+    description: "Get subtasks from a task\n\n**Required scope:** `tasks:read`\n\nReturns a compact representation of all of the subtasks of a task.",
     method: cast::Method::Get,
     path_template: "/tasks/{task_gid}/subtasks",
     path_pieces: &["/tasks/", "/subtasks"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTag",
-    description: "Get a tag\n\n<b>Required scope: </b><code>tags:read</code>\n\nReturns the complete tag record for a single tag.",
+    description: "Get a tag\n\n**Required scope:** `tags:read`\n\nReturns the complete tag record for a single tag.",
     method: cast::Method::Get,
     path_template: "/tags/{tag_gid}",
     path_pieces: &["/tags/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTags",
-    description: "Get multiple tags\n\n<b>Required scope: </b><code>tags:read</code>\n\nReturns the compact tag records for some filtered set of tags. Use one or more of the parameters provided to filter the tags returned.",
+    description: "Get multiple tags\n\n**Required scope:** `tags:read`\n\nReturns the compact tag records for some filtered set of tags. Use one or more of the parameters provided to filter the tags returned.",
     method: cast::Method::Get,
     path_template: "/tags",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"workspace":{"type":"string","description":"The workspace to filter tags on."},"opt_fields":{"\u0000cast":1004}},"additionalProperties":false}"#,

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTagsForTask",
-    description: "Get a task's tags\n\n<b>Required scope: </b><code>tags:read</code>\n\nGet a compact representation of all of the tags the task has.",
+    description: "Get a task's tags\n\n**Required scope:** `tags:read`\n\nGet a compact representation of all of the tags the task has.",
     method: cast::Method::Get,
     path_template: "/tasks/{task_gid}/tags",
     path_pieces: &["/tasks/", "/tags"],

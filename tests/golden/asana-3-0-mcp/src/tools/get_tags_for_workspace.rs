@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTagsForWorkspace",
-    description: "Get tags in a workspace\n\n<b>Required scope: </b><code>tags:read</code>\n\nReturns the compact tag records for some filtered set of tags. Use one or more of the parameters provided to filter the tags returned.",
+    description: "Get tags in a workspace\n\n**Required scope:** `tags:read`\n\nReturns the compact tag records for some filtered set of tags. Use one or more of the parameters provided to filter the tags returned.",
     method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/tags",
     path_pieces: &["/workspaces/", "/tags"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTask",
-    description: "Get a task\n\n<b>Required scope: </b><code>tasks:read</code>\n\n<table>\n  <tr>\n    <th>Field</th>\n    <th>Required Scope</th>\n  </tr>\n  <tr>\n    <td><code>memberships</code></td>\n    <td><code>projects:read</code>, <code>project_sections:read</code></td>\n  </tr>\n  <tr>\n    <td><code>actual_time_minutes</code></td>\n    <td><code>time_tracking_entries:read</code></td>\n  </tr>\n</table>\n\nReturns the complete task record for a single task.",
+    description: "Get a task\n\n**Required scope:** `tasks:read`\n\n| Field                 | Required Scope                           |\n| --------------------- | ---------------------------------------- |\n| `memberships`         | `projects:read`, `project_sections:read` |\n| `actual_time_minutes` | `time_tracking_entries:read`             |\n\nReturns the complete task record for a single task.",
     method: cast::Method::Get,
     path_template: "/tasks/{task_gid}",
     path_pieces: &["/tasks/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTaskForCustomID",
-    description: "Get a task for a given custom ID\n\n<b>Required scope: </b><code>tasks:read</code>\n\n<table>\n  <tr>\n    <th>Field</th>\n    <th>Required Scope</th>\n  </tr>\n  <tr>\n    <td><code>memberships</code></td>\n    <td><code>projects:read</code>, <code>project_sections:read</code></td>\n  </tr>\n  <tr>\n    <td><code>actual_time_minutes</code></td>\n    <td><code>time_tracking_entries:read</code></td>\n  </tr>\n</table>\n\nReturns a task given a custom ID shortcode.",
+    description: "Get a task for a given custom ID\n\n**Required scope:** `tasks:read`\n\n| Field                 | Required Scope                           |\n| --------------------- | ---------------------------------------- |\n| `memberships`         | `projects:read`, `project_sections:read` |\n| `actual_time_minutes` | `time_tracking_entries:read`             |\n\nReturns a task given a custom ID shortcode.",
     method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/tasks/custom_id/{custom_id}",
     path_pieces: &["/workspaces/", "/tasks/custom_id/", ""],

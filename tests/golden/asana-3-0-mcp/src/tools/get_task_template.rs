@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTaskTemplate",
-    description: "Get a task template\n\n<b>Required scope: </b><code>task_templates:read</code>\n\nReturns the complete task template record for a single task template.",
+    description: "Get a task template\n\n**Required scope:** `task_templates:read`\n\nReturns the complete task template record for a single task template.",
     method: cast::Method::Get,
     path_template: "/task_templates/{task_template_gid}",
     path_pieces: &["/task_templates/", ""],

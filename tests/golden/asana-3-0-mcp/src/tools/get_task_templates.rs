@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTaskTemplates",
-    description: "Get multiple task templates\n\n<b>Required scope: </b><code>task_templates:read</code>\n\nReturns the compact task template records for some filtered set of task templates. You must specify a `project`",
+    description: "Get multiple task templates\n\n**Required scope:** `task_templates:read`\n\nReturns the compact task template records for some filtered set of task templates. You must specify a `project`",
     method: cast::Method::Get,
     path_template: "/task_templates",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"project":{"type":"string","description":"The project to filter task templates on."},"opt_fields":{"\u0000cast":1032}},"additionalProperties":false}"#,

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTasksForProject",
-    description: "Get tasks from a project\n\n<b>Required scope: </b><code>tasks:read</code>\n\nReturns the compact task records for all tasks within the given project, ordered by their priority within the project. Tasks can exist in more than one project at a time.",
+    description: "Get tasks from a project\n\n**Required scope:** `tasks:read`\n\nReturns the compact task records for all tasks within the given project, ordered by their priority within the project. Tasks can exist in more than one project at a time.",
     method: cast::Method::Get,
     path_template: "/projects/{project_gid}/tasks",
     path_pieces: &["/projects/", "/tasks"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTasksForSection",
-    description: "Get tasks from a section\n\n<b>Required scope: </b><code>tasks:read</code>\n\n*Board view only*: Returns the compact section records for all tasks within the given section.",
+    description: "Get tasks from a section\n\n**Required scope:** `tasks:read`\n\n*Board view only*: Returns the compact section records for all tasks within the given section.",
     method: cast::Method::Get,
     path_template: "/sections/{section_gid}/tasks",
     path_pieces: &["/sections/", "/tasks"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTasksForTag",
-    description: "Get tasks from a tag\n\n<b>Required scope: </b><code>tasks:read</code>\n\nReturns the compact task records for all tasks with the given tag. Tasks can have more than one tag at a time.",
+    description: "Get tasks from a tag\n\n**Required scope:** `tasks:read`\n\nReturns the compact task records for all tasks with the given tag. Tasks can have more than one tag at a time.",
     method: cast::Method::Get,
     path_template: "/tags/{tag_gid}/tasks",
     path_pieces: &["/tags/", "/tasks"],

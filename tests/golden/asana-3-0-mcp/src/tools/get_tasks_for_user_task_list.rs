@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTasksForUserTaskList",
-    description: "Get tasks from a user task list\n\n<b>Required scope: </b><code>tasks:read</code>\n\nReturns the compact list of tasks in a user’s My Tasks list.\n*Note: Access control is enforced for this endpoint as with all Asana API endpoints, meaning a user’s private tasks will be filtered out if the API-authenticated user does not have access to them.*\n*Note: Both complete and incomplete tasks are returned by default unless they are filtered out (for example, setting `completed_since=now` will return only incomplete tasks, which is the default view for “My Tasks” in Asana.)*",
+    description: "Get tasks from a user task list\n\n**Required scope:** `tasks:read`\n\nReturns the compact list of tasks in a user’s My Tasks list.\n*Note: Access control is enforced for this endpoint as with all Asana API endpoints, meaning a user’s private tasks will be filtered out if the API-authenticated user does not have access to them.*\n*Note: Both complete and incomplete tasks are returned by default unless they are filtered out (for example, setting `completed_since=now` will return only incomplete tasks, which is the default view for “My Tasks” in Asana.)*",
     method: cast::Method::Get,
     path_template: "/user_task_lists/{user_task_list_gid}/tasks",
     path_pieces: &["/user_task_lists/", "/tasks"],

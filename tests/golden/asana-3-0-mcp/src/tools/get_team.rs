@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTeam",
-    description: "Get a team\n\n<b>Required scope: </b><code>teams:read</code>\n\nReturns the full record for a single team.",
+    description: "Get a team\n\n**Required scope:** `teams:read`\n\nReturns the full record for a single team.",
     method: cast::Method::Get,
     path_template: "/teams/{team_gid}",
     path_pieces: &["/teams/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTeamMembership",
-    description: "Get a team membership\n\n<b>Required scope: </b><code>team_memberships:read</code>\n\n<table>\n  <tr>\n    <th>Field</th>\n    <th>Required Scope</th>\n  </tr>\n  <tr>\n    <td><code>team</code></td>\n    <td><code>teams:read</code></td>\n  </tr>\n</table>\n\nReturns the complete team membership record for a single team membership.",
+    description: "Get a team membership\n\n**Required scope:** `team_memberships:read`\n\n| Field  | Required Scope |\n| ------ | -------------- |\n| `team` | `teams:read`   |\n\nReturns the complete team membership record for a single team membership.",
     method: cast::Method::Get,
     path_template: "/team_memberships/{team_membership_gid}",
     path_pieces: &["/team_memberships/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTeamMemberships",
-    description: "Get team memberships\n\n<b>Required scope: </b><code>team_memberships:read</code>\n\nReturns compact team membership records.",
+    description: "Get team memberships\n\n**Required scope:** `team_memberships:read`\n\nReturns compact team membership records.",
     method: cast::Method::Get,
     path_template: "/team_memberships",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"team":{"\u0000cast":247},"user":{"type":"string","description":"A string identifying a user. This can either be the string \"me\", an email, or the gid of a user. This parameter must be used with the workspace parameter."},"workspace":{"type":"string","description":"Globally unique identifier for the workspace. This parameter must be used with the user parameter."},"opt_fields":{"\u0000cast":1146}},"additionalProperties":false}"#,

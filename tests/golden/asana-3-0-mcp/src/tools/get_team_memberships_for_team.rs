@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTeamMembershipsForTeam",
-    description: "Get memberships from a team\n\n<b>Required scope: </b><code>team_memberships:read</code>\n\nReturns the compact team memberships for the team.",
+    description: "Get memberships from a team\n\n**Required scope:** `team_memberships:read`\n\nReturns the compact team memberships for the team.",
     method: cast::Method::Get,
     path_template: "/teams/{team_gid}/team_memberships",
     path_pieces: &["/teams/", "/team_memberships"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTeamMembershipsForUser",
-    description: "Get memberships from a user\n\n<b>Required scope: </b><code>team_memberships:read</code>\n\nReturns the compact team membership records for the user.",
+    description: "Get memberships from a user\n\n**Required scope:** `team_memberships:read`\n\nReturns the compact team membership records for the user.",
     method: cast::Method::Get,
     path_template: "/users/{user_gid}/team_memberships",
     path_pieces: &["/users/", "/team_memberships"],

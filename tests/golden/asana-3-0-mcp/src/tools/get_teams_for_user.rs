@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTeamsForUser",
-    description: "Get teams for a user\n\n<b>Required scope: </b><code>teams:read</code>\n\nReturns the compact records for all teams to which the given user is assigned.",
+    description: "Get teams for a user\n\n**Required scope:** `teams:read`\n\nReturns the compact records for all teams to which the given user is assigned.",
     method: cast::Method::Get,
     path_template: "/users/{user_gid}/teams",
     path_pieces: &["/users/", "/teams"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTeamsForWorkspace",
-    description: "Get teams in a workspace\n\n<b>Required scope: </b><code>teams:read</code>\n\nReturns the compact records for all teams in the workspace visible to the authorized user.",
+    description: "Get teams in a workspace\n\n**Required scope:** `teams:read`\n\nReturns the compact records for all teams in the workspace visible to the authorized user.",
     method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/teams",
     path_pieces: &["/workspaces/", "/teams"],

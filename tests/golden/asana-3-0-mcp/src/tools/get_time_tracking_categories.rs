@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTimeTrackingCategories",
-    description: "Get time tracking categories for a workspace\n\n<b>Required scope: </b><code>time_tracking_categories:read</code>\n\nReturns a paginated list of time tracking categories for a given workspace.",
+    description: "Get time tracking categories for a workspace\n\n**Required scope:** `time_tracking_categories:read`\n\nReturns a paginated list of time tracking categories for a given workspace.",
     method: cast::Method::Get,
     path_template: "/time_tracking_categories",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"workspace":{"\u0000cast":72},"is_archived":{"type":"boolean","description":"Filter by archived status. If not provided, defaults to returning non-archived categories."},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"opt_fields":{"type":"array","items":{"type":"string","enum":["color","is_archived","name","offset","path","uri"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["workspace"],"additionalProperties":false}"#,

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTimeTrackingCategory",
-    description: "Get a time tracking category\n\n<b>Required scope: </b><code>time_tracking_categories:read</code>\n\nReturns the complete time tracking category record for a single time tracking category.",
+    description: "Get a time tracking category\n\n**Required scope:** `time_tracking_categories:read`\n\nReturns the complete time tracking category record for a single time tracking category.",
     method: cast::Method::Get,
     path_template: "/time_tracking_categories/{time_tracking_category_gid}",
     path_pieces: &["/time_tracking_categories/", ""],

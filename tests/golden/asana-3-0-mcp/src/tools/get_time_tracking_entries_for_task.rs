@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTimeTrackingEntriesForTask",
-    description: "Get time tracking entries for a task\n\n<b>Required scope: </b><code>time_tracking_entries:read</code>\n\nReturns time tracking entries for a given task.",
+    description: "Get time tracking entries for a task\n\n**Required scope:** `time_tracking_entries:read`\n\nReturns time tracking entries for a given task.",
     method: cast::Method::Get,
     path_template: "/tasks/{task_gid}/time_tracking_entries",
     path_pieces: &["/tasks/", "/time_tracking_entries"],

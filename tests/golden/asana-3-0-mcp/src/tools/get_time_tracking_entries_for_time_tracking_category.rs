@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTimeTrackingEntriesForTimeTrackingCategory",
-    description: "Get time tracking entries for a time tracking category\n\n<b>Required scope: </b><code>time_tracking_categories:read</code>\n\nReturns a paginated list of time tracking entries filtered by a given time tracking category.",
+    description: "Get time tracking entries for a time tracking category\n\n**Required scope:** `time_tracking_categories:read`\n\nReturns a paginated list of time tracking entries filtered by a given time tracking category.",
     method: cast::Method::Get,
     path_template: "/time_tracking_categories/{time_tracking_category_gid}/time_tracking_entries",
     path_pieces: &["/time_tracking_categories/", "/time_tracking_entries"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTimeTrackingEntry",
-    description: "Get a time tracking entry\n\n<b>Required scope: </b><code>time_tracking_entries:read</code>\n\nReturns the complete time tracking entry record for a single time tracking entry.",
+    description: "Get a time tracking entry\n\n**Required scope:** `time_tracking_entries:read`\n\nReturns the complete time tracking entry record for a single time tracking entry.",
     method: cast::Method::Get,
     path_template: "/time_tracking_entries/{time_tracking_entry_gid}",
     path_pieces: &["/time_tracking_entries/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getTimesheetApprovalStatus",
-    description: "Get a timesheet approval status\n\n<b>Required scope: </b><code>timesheet_approval_statuses:read</code>\n\nReturns the complete timesheet approval status record for a single timesheet approval status.",
+    description: "Get a timesheet approval status\n\n**Required scope:** `timesheet_approval_statuses:read`\n\nReturns the complete timesheet approval status record for a single timesheet approval status.",
     method: cast::Method::Get,
     path_template: "/timesheet_approval_statuses/{timesheet_approval_status_gid}",
     path_pieces: &["/timesheet_approval_statuses/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getUser",
-    description: "Get a user\n\n<b>Required scope: </b><code>users:read</code>\n\nReturns the full user record for the single user with the provided ID.",
+    description: "Get a user\n\n**Required scope:** `users:read`\n\nReturns the full user record for the single user with the provided ID.",
     method: cast::Method::Get,
     path_template: "/users/{user_gid}",
     path_pieces: &["/users/", ""],

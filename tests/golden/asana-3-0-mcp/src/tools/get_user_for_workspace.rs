@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getUserForWorkspace",
-    description: "Get a user in a workspace or organization\n\n<b>Required scope: </b><code>users:read</code>\n\nReturns the full user record for the single user with the provided ID in the specified workspace or organization.",
+    description: "Get a user in a workspace or organization\n\n**Required scope:** `users:read`\n\nReturns the full user record for the single user with the provided ID in the specified workspace or organization.",
     method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/users/{user_gid}",
     path_pieces: &["/workspaces/", "/users/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getUserTaskList",
-    description: "Get a user task list\n\n<b>Required scope: </b><code>tasks:read</code>\n\nReturns the full record for a user task list.",
+    description: "Get a user task list\n\n**Required scope:** `tasks:read`\n\nReturns the full record for a user task list.",
     method: cast::Method::Get,
     path_template: "/user_task_lists/{user_task_list_gid}",
     path_pieces: &["/user_task_lists/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getUserTaskListForUser",
-    description: "Get a user's task list\n\n<b>Required scope: </b><code>tasks:read</code>\n\nReturns the full record for a user's task list.",
+    description: "Get a user's task list\n\n**Required scope:** `tasks:read`\n\nReturns the full record for a user's task list.",
     method: cast::Method::Get,
     path_template: "/users/{user_gid}/user_task_list",
     path_pieces: &["/users/", "/user_task_list"],

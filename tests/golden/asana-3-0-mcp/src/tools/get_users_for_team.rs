@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getUsersForTeam",
-    description: "Get users in a team\n\n<b>Required scope: </b><code>users:read</code>\n\nReturns the compact records for all users that are members of the team.\nResults are sorted alphabetically and limited to 2000. For more results use the `/users` endpoint.",
+    description: "Get users in a team\n\n**Required scope:** `users:read`\n\nReturns the compact records for all users that are members of the team.\nResults are sorted alphabetically and limited to 2000. For more results use the `/users` endpoint.",
     method: cast::Method::Get,
     path_template: "/teams/{team_gid}/users",
     path_pieces: &["/teams/", "/users"],

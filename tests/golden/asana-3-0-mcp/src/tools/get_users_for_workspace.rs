@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getUsersForWorkspace",
-    description: "Get users in a workspace or organization\n\n<b>Required scope: </b><code>users:read</code>\n\nReturns the compact records for all users in the specified workspace or organization.\nResults are sorted alphabetically and limited to 2000. For more results use the `/users` endpoint.",
+    description: "Get users in a workspace or organization\n\n**Required scope:** `users:read`\n\nReturns the compact records for all users in the specified workspace or organization.\nResults are sorted alphabetically and limited to 2000. For more results use the `/users` endpoint.",
     method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}/users",
     path_pieces: &["/workspaces/", "/users"],

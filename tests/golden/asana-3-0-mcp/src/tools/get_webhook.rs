@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getWebhook",
-    description: "Get a webhook\n\n<b>Required scope: </b><code>webhooks:read</code>\n\nReturns the full record for the given webhook.",
+    description: "Get a webhook\n\n**Required scope:** `webhooks:read`\n\nReturns the full record for the given webhook.",
     method: cast::Method::Get,
     path_template: "/webhooks/{webhook_gid}",
     path_pieces: &["/webhooks/", ""],

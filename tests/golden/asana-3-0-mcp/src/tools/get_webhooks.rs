@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getWebhooks",
-    description: "Get multiple webhooks\n\n<b>Required scope: </b><code>webhooks:read</code>\n\nGet the compact representation of all webhooks your app has registered for the authenticated user in the given workspace.",
+    description: "Get multiple webhooks\n\n**Required scope:** `webhooks:read`\n\nGet the compact representation of all webhooks your app has registered for the authenticated user in the given workspace.",
     method: cast::Method::Get,
     path_template: "/webhooks",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"workspace":{"type":"string","description":"The workspace to query for webhooks in."},"resource":{"type":"string","description":"Only return webhooks for the given resource."},"opt_fields":{"type":"array","items":{"type":"string","enum":["active","created_at","delivery_retry_count","failure_deletion_timestamp","filters","filters.action","filters.fields","filters.resource_subtype","last_failure_at","last_failure_content","last_success_at","next_attempt_after","offset","path","resource","resource.name","target","uri"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["workspace"],"additionalProperties":false}"#,

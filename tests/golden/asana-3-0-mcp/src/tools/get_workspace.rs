@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getWorkspace",
-    description: "Get a workspace\n\n<b>Required scope: </b><code>workspaces:read</code>\n\nReturns the full workspace record for a single workspace.",
+    description: "Get a workspace\n\n**Required scope:** `workspaces:read`\n\nReturns the full workspace record for a single workspace.",
     method: cast::Method::Get,
     path_template: "/workspaces/{workspace_gid}",
     path_pieces: &["/workspaces/", ""],

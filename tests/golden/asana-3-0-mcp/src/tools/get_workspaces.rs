@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "getWorkspaces",
-    description: "Get multiple workspaces\n\n<b>Required scope: </b><code>workspaces:read</code>\n\nReturns the compact records for all workspaces visible to the authorized user.",
+    description: "Get multiple workspaces\n\n**Required scope:** `workspaces:read`\n\nReturns the compact records for all workspaces visible to the authorized user.",
     method: cast::Method::Get,
     path_template: "/workspaces",
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"opt_fields":{"type":"array","items":{"type":"string","enum":["email_domains","is_organization","name","offset","path","uri"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"additionalProperties":false}"#,

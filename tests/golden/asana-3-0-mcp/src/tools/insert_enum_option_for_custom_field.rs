@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "insertEnumOptionForCustomField",
-    description: "Reorder a custom field's enum\n\n<b>Required scope: </b><code>custom_fields:write</code>\n\nMoves a particular enum option to be either before or after another specified enum option in the custom field.\nLocked custom fields can only be reordered by the user who locked the field.",
+    description: "Reorder a custom field's enum\n\n**Required scope:** `custom_fields:write`\n\nMoves a particular enum option to be either before or after another specified enum option in the custom field.\nLocked custom fields can only be reordered by the user who locked the field.",
     method: cast::Method::Post,
     path_template: "/custom_fields/{custom_field_gid}/enum_options/insert",
     path_pieces: &["/custom_fields/", "/enum_options/insert"],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateEnumOption",
-    description: "Update an enum option\n\n<b>Required scope: </b><code>custom_fields:write</code>\n\nUpdates an existing enum option. Enum custom fields require at least one enabled enum option.\nLocked custom fields can only be updated by the user who locked the field.\nReturns the full record of the updated enum option.",
+    description: "Update an enum option\n\n**Required scope:** `custom_fields:write`\n\nUpdates an existing enum option. Enum custom fields require at least one enabled enum option.\nLocked custom fields can only be updated by the user who locked the field.\nReturns the full record of the updated enum option.",
     method: cast::Method::Put,
     path_template: "/enum_options/{enum_option_gid}",
     path_pieces: &["/enum_options/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateOooEntry",
-    description: "Update an OOO entry\n\n<b>Required scope: </b><code>ooo_entries:write</code>\n\nAn existing OOO entry can be updated by making a PUT request on the URL for\nthat OOO entry. Only the fields provided in the `data` block will be updated;\nany unspecified fields will remain unchanged.\n\nReturns the complete updated OOO entry record.",
+    description: "Update an OOO entry\n\n**Required scope:** `ooo_entries:write`\n\nAn existing OOO entry can be updated by making a PUT request on the URL for\nthat OOO entry. Only the fields provided in the `data` block will be updated;\nany unspecified fields will remain unchanged.\n\nReturns the complete updated OOO entry record.",
     method: cast::Method::Put,
     path_template: "/ooo_entries/{ooo_entry_gid}",
     path_pieces: &["/ooo_entries/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updatePortfolio",
-    description: "Update a portfolio\n\n<b>Required scope: </b><code>portfolios:write</code>\n\nAn existing portfolio can be updated by making a PUT request on the URL for\nthat portfolio. Only the fields provided in the `data` block will be updated;\nany unspecified fields will remain unchanged.\n\nReturns the complete updated portfolio record.",
+    description: "Update a portfolio\n\n**Required scope:** `portfolios:write`\n\nAn existing portfolio can be updated by making a PUT request on the URL for\nthat portfolio. Only the fields provided in the `data` block will be updated;\nany unspecified fields will remain unchanged.\n\nReturns the complete updated portfolio record.",
     method: cast::Method::Put,
     path_template: "/portfolios/{portfolio_gid}",
     path_pieces: &["/portfolios/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateProjectPortfolioSetting",
-    description: "Update a project portfolio setting\n\n<b>Required scope: </b><code>project_portfolio_settings:write</code>\n\nAn existing project portfolio setting can be updated by making a PUT\nrequest on the URL for that setting. Only the fields provided in the\n`data` block will be updated; any unspecified fields will remain\nunchanged.\n\nReturns the complete updated project portfolio setting record.",
+    description: "Update a project portfolio setting\n\n**Required scope:** `project_portfolio_settings:write`\n\nAn existing project portfolio setting can be updated by making a PUT\nrequest on the URL for that setting. Only the fields provided in the\n`data` block will be updated; any unspecified fields will remain\nunchanged.\n\nReturns the complete updated project portfolio setting record.",
     method: cast::Method::Put,
     path_template: "/project_portfolio_settings/{project_portfolio_setting_gid}",
     path_pieces: &["/project_portfolio_settings/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateRole",
-    description: "Update a role\n\n<b>Required scope: </b><code>roles:write</code>\n\nUpdates a role in a workspace.",
+    description: "Update a role\n\n**Required scope:** `roles:write`\n\nUpdates a role in a workspace.",
     method: cast::Method::Put,
     path_template: "/roles/{role_gid}",
     path_pieces: &["/roles/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateStory",
-    description: "Update a story\n\n<b>Required scope: </b><code>stories:write</code>\n\nUpdates the story and returns the full record for the updated story. Only comment stories can have their text updated, and only comment stories and attachment stories can be pinned. Only one of `text` and `html_text` can be specified.",
+    description: "Update a story\n\n**Required scope:** `stories:write`\n\nUpdates the story and returns the full record for the updated story. Only comment stories can have their text updated, and only comment stories and attachment stories can be pinned. Only one of `text` and `html_text` can be specified.",
     method: cast::Method::Put,
     path_template: "/stories/{story_gid}",
     path_pieces: &["/stories/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateTag",
-    description: "Update a tag\n\n<b>Required scope: </b><code>tags:write</code>\n\nUpdates the properties of a tag. Only the fields provided in the `data`\nblock will be updated; any unspecified fields will remain unchanged.\n\nWhen using this method, it is best to specify only those fields you wish\nto change, or else you may overwrite changes made by another user since\nyou last retrieved the tag.\n\nReturns the complete updated tag record.",
+    description: "Update a tag\n\n**Required scope:** `tags:write`\n\nUpdates the properties of a tag. Only the fields provided in the `data`\nblock will be updated; any unspecified fields will remain unchanged.\n\nWhen using this method, it is best to specify only those fields you wish\nto change, or else you may overwrite changes made by another user since\nyou last retrieved the tag.\n\nReturns the complete updated tag record.",
     method: cast::Method::Put,
     path_template: "/tags/{tag_gid}",
     path_pieces: &["/tags/", ""],

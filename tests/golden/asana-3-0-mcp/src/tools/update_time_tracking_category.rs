@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateTimeTrackingCategory",
-    description: "Update a time tracking category\n\n<b>Required scope: </b><code>time_tracking_categories:write</code>\n\nUpdates the properties of a time tracking category. Only the fields provided in the\n`data` block will be updated; any unspecified fields will remain unchanged.\n\nReturns the complete updated time tracking category record.",
+    description: "Update a time tracking category\n\n**Required scope:** `time_tracking_categories:write`\n\nUpdates the properties of a time tracking category. Only the fields provided in the\n`data` block will be updated; any unspecified fields will remain unchanged.\n\nReturns the complete updated time tracking category record.",
     method: cast::Method::Put,
     path_template: "/time_tracking_categories/{time_tracking_category_gid}",
     path_pieces: &["/time_tracking_categories/", ""],

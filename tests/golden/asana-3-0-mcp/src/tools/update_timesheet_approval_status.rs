@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateTimesheetApprovalStatus",
-    description: "Update a timesheet approval status\n\n<b>Required scope: </b><code>timesheet_approval_statuses:write</code>\n\nUpdates the approval status of a timesheet approval status. The update supports state transitions such as submitting, recalling submission, approving, and rejecting. Only the fields provided in the `data` block will be updated; any unspecified fields will remain unchanged. Invalid transitions will result in a 400 error.",
+    description: "Update a timesheet approval status\n\n**Required scope:** `timesheet_approval_statuses:write`\n\nUpdates the approval status of a timesheet approval status. The update supports state transitions such as submitting, recalling submission, approving, and rejecting. Only the fields provided in the `data` block will be updated; any unspecified fields will remain unchanged. Invalid transitions will result in a 400 error.",
     method: cast::Method::Put,
     path_template: "/timesheet_approval_statuses/{timesheet_approval_status_gid}",
     path_pieces: &["/timesheet_approval_statuses/", ""],

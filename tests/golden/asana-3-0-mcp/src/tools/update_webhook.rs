@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "updateWebhook",
-    description: "Update a webhook\n\n<b>Required scope: </b><code>webhooks:write</code>\n\nAn existing webhook's filters can be updated by making a PUT request on the URL for that webhook. Note that the webhook's previous `filters` array will be completely overwritten by the `filters` sent in the PUT request.",
+    description: "Update a webhook\n\n**Required scope:** `webhooks:write`\n\nAn existing webhook's filters can be updated by making a PUT request on the URL for that webhook. Note that the webhook's previous `filters` array will be completely overwritten by the `filters` sent in the PUT request.",
     method: cast::Method::Put,
     path_template: "/webhooks/{webhook_gid}",
     path_pieces: &["/webhooks/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createPair",
-    description: "POST /pairs",
+    description: "Create pair (`POST /pairs`).",
     method: cast::Method::Post,
     path_template: "/pairs",
     input_schema: r##"{"type":"object","properties":{"b":{"$ref":"#/$defs/B"},"name":{"type":["string","null"]}},"additionalProperties":false,"$defs":{"A":{"type":"object","properties":{"b":{"$ref":"#/$defs/B"},"name":{"type":["string","null"]}}},"B":{"type":"object","properties":{"a":{"$ref":"#/$defs/A"}}}}}"##,

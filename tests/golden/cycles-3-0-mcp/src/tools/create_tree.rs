@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "createTree",
-    description: "POST /trees",
+    description: "Create tree (`POST /trees`).",
     method: cast::Method::Post,
     path_template: "/trees",
     input_schema: r#"{"type":"object","properties":{"\u0000cast":0},"required":["label"],"additionalProperties":false,"$defs":{"Node":{"type":"object","required":["label"],"properties":{"\u0000cast":0}}}}"#,

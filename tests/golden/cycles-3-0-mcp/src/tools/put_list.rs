@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "putList",
-    description: "PUT /lists",
+    description: "Put list (`PUT /lists`).",
     method: cast::Method::Put,
     path_template: "/lists",
     input_schema: r##"{"type":"object","properties":{"body":{"$ref":"#/$defs/List","description":"The request body."}},"required":["body"],"additionalProperties":false,"$defs":{"List":{"type":"array","items":{"$ref":"#/$defs/List"}}}}"##,

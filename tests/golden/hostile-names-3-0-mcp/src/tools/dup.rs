@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "dup",
-    description: "GET /dup/a",
+    description: "Dup (`GET /dup/a`).",
     method: cast::Method::Get,
     path_template: "/dup/a",
     input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "gen",
-    description: "GET /gen",
+    description: "Gen (`GET /gen`).",
     method: cast::Method::Get,
     path_template: "/gen",
     input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,

@@ -10,15 +10,15 @@ mod gen_tool;
 
 mod repos_get_content;
 
-mod get_users_3f9f17ad;
+mod get_users;
 
 mod op_2fa;
 
-mod a_very_long_operation_id_that_goes_on_and_on_beyond_the_sixty_four_ch_8270e9a3;
+mod a_very_long_operation_id_that_goes_on_and_on_beyond_the_sixty_four_character;
 
 mod dup;
 
-mod dup_4b288f16;
+mod get_dup_b;
 
 mod put_no_operation_id_by_id;
 
@@ -27,10 +27,10 @@ pub static ALL: &[&cast::ToolDef] = &[
     &type_tool::TOOL,
     &gen_tool::TOOL,
     &repos_get_content::TOOL,
-    &get_users_3f9f17ad::TOOL,
+    &get_users::TOOL,
     &op_2fa::TOOL,
-    &a_very_long_operation_id_that_goes_on_and_on_beyond_the_sixty_four_ch_8270e9a3::TOOL,
+    &a_very_long_operation_id_that_goes_on_and_on_beyond_the_sixty_four_character::TOOL,
     &dup::TOOL,
-    &dup_4b288f16::TOOL,
+    &get_dup_b::TOOL,
     &put_no_operation_id_by_id::TOOL,
 ];

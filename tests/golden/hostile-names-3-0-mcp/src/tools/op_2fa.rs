@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "2fa",
-    description: "POST /2fa",
+    description: "2fa (`POST /2fa`).",
     method: cast::Method::Post,
     path_template: "/2fa",
     input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,

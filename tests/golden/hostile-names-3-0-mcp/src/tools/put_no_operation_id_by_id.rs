@@ -4,11 +4,11 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "put_no_operation_id_by_id",
-    description: "PUT /no/operation/id/{id}",
+    description: "Replace id by `id` (`PUT /no/operation/id/{id}`).",
     method: cast::Method::Put,
     path_template: "/no/operation/id/{id}",
     path_pieces: &["/no/operation/id/", ""],
-    input_schema: r#"{"type":"object","properties":{"id":{"type":"integer"},"body_id":{"type":"string","description":"Collides with the path parameter."},"type":{"type":"string","enum":["a","b"]},"self":{"type":"boolean"},"```":{"type":"string"}},"required":["id","body_id","type"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"id":{"type":"integer"},"body_id":{"type":"string","description":"In the request body; `id` is the parameter of that name. Collides with the path parameter."},"type":{"type":"string","enum":["a","b"]},"self":{"type":"boolean"},"```":{"type":"string"}},"required":["id","body_id","type"],"additionalProperties":false}"#,
     annotations: cast::Annotations::IDEMPOTENT_WRITE,
     handle,
     ..cast::ToolDef::BASE

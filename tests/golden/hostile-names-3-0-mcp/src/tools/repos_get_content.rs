@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "repos_get-content",
-    description: "GET /repos/{owner}/{repo}/contents/{path}",
+    description: "Repos get content (`GET /repos/{owner}/{repo}/contents/{path}`).",
     method: cast::Method::Get,
     path_template: "/repos/{owner}/{repo}/contents/{path}",
     path_pieces: &["/repos/", "/", "/contents/", ""],

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "listFiles",
-    description: "GET /files",
+    description: "List files (`GET /files`).",
     method: cast::Method::Get,
     path_template: "/files",
     input_schema: r#"{"type":"object","properties":{"page":{"type":"integer","default":1,"minimum":1},"ext":{"type":"array","items":{"type":"string"}},"ids":{"type":"array","items":{"type":"string"}}},"additionalProperties":false}"#,

@@ -4,11 +4,11 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "replaceFile",
-    description: "PUT /files/{id}",
+    description: "Replace file (`PUT /files/{id}`).",
     method: cast::Method::Put,
     path_template: "/files/{id}",
     path_pieces: &["/files/", ""],
-    input_schema: r#"{"type":"object","properties":{"id":{"type":"string"},"body_id":{"type":"string"},"note":{"type":["string","null"]}},"required":["id"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"id":{"type":"string"},"body_id":{"type":"string","description":"In the request body; `id` is the parameter of that name."},"note":{"type":["string","null"]}},"required":["id"],"additionalProperties":false}"#,
     security: &[&[0]],
     annotations: cast::Annotations::IDEMPOTENT_WRITE,
     handle,

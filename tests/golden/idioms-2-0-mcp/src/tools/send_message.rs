@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "sendMessage",
-    description: "POST /messages\n\nSends the request body as `application/x-www-form-urlencoded`.",
+    description: "Send message (`POST /messages`).\n\nSends the request body as `application/x-www-form-urlencoded`.",
     method: cast::Method::Post,
     path_template: "/messages",
     input_schema: r#"{"type":"object","properties":{"To":{"type":"string"},"Body":{"type":"string"}},"required":["To"],"additionalProperties":false}"#,

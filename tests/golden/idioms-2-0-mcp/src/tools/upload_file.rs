@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "uploadFile",
-    description: "POST /files\n\nSends the request body as `multipart/form-data`.",
+    description: "Upload file (`POST /files`).\n\nSends the request body as `multipart/form-data`.",
     method: cast::Method::Post,
     path_template: "/files",
     input_schema: r#"{"type":"object","properties":{"file":{"type":"string","format":"binary","description":"The file. File contents: base64, or a data: URI (data:TYPE;name=FILE;base64,DATA)."},"note":{"type":"string"}},"required":["file"],"additionalProperties":false}"#,

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "echoText",
-    description: "POST /echo\n\nSends the request body as `text/plain`.",
+    description: "Echo text (`POST /echo`).\n\nSends the request body as `text/plain`.",
     method: cast::Method::Post,
     path_template: "/echo",
     input_schema: r#"{"type":"object","properties":{"body":{"type":"string","description":"The request body, sent as `text/plain`."}},"required":["body"],"additionalProperties":false}"#,

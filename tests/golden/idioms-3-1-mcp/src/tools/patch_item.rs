@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "patchItem",
-    description: "PATCH /items/{id}",
+    description: "Patch item (`PATCH /items/{id}`).",
     method: cast::Method::Patch,
     path_template: "/items/{id}",
     path_pieces: &["/items/", ""],

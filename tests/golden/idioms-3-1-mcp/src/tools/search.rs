@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "search",
-    description: "GET /search",
+    description: "Search (`GET /search`).",
     method: cast::Method::Get,
     path_template: "/search",
     input_schema: r#"{"type":"object","properties":{"q":{"type":"string","minLength":1},"ids":{"type":"array","items":{"type":"integer"}},"filter":{"type":"object","description":"A description beside a $ref wins in 3.1.","properties":{"from":{"type":"string","format":"date"}}}},"required":["q"],"additionalProperties":false}"#,

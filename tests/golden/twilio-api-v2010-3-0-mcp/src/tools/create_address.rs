@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateAddress",
-    description: "POST /2010-04-01/Accounts/{AccountSid}/Addresses.json\n\nSends the request body as `application/x-www-form-urlencoded`.",
+    description: "Create address (`POST /2010-04-01/Accounts/{AccountSid}/Addresses.json`).\n\nAn Address instance resource represents your or your customer's physical location within a country. Around the world, some local authorities require the name and address of the user to be on file with Twilio to purchase and own a phone number.\n\nSends the request body as `application/x-www-form-urlencoded`.",
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Addresses.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Addresses.json"],

@@ -14,7 +14,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     ],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":36},"ResourceSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^PN[0-9a-fA-F]{32}$","description":"The SID of the Phone Number to assign the Add-on."},"InstalledAddOnSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^XE[0-9a-fA-F]{32}$","description":"The SID that identifies the Add-on installation."}},"required":["AccountSid","ResourceSid"],"additionalProperties":false}"#,
     title: Some("Assign an Add-on installation to the Number specified."),
-    output_schema: Some(r#"{"\u0000cast":300}"#),
+    output_schema: Some(r#"{"\u0000cast":299}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,

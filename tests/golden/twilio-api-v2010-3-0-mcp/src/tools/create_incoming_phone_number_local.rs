@@ -4,12 +4,12 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateIncomingPhoneNumberLocal",
-    description: "POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json\n\nSends the request body as `application/x-www-form-urlencoded`.",
+    description: "Create incoming phone number local (`POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json`).\n\nIncoming local phone numbers on a Twilio account/project\n\nSends the request body as `application/x-www-form-urlencoded`.",
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json",
     path_pieces: &["/2010-04-01/Accounts/", "/IncomingPhoneNumbers/Local.json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":36},"PhoneNumber":{"\u0000cast":289},"ApiVersion":{"\u0000cast":280},"FriendlyName":{"\u0000cast":316},"SmsApplicationSid":{"\u0000cast":281},"SmsFallbackMethod":{"\u0000cast":254},"SmsFallbackUrl":{"\u0000cast":255},"SmsMethod":{"\u0000cast":256},"SmsUrl":{"\u0000cast":282},"StatusCallback":{"\u0000cast":41},"StatusCallbackMethod":{"\u0000cast":257},"VoiceApplicationSid":{"\u0000cast":283},"VoiceCallerIdLookup":{"\u0000cast":258},"VoiceFallbackMethod":{"\u0000cast":259},"VoiceFallbackUrl":{"\u0000cast":39},"VoiceMethod":{"\u0000cast":260},"VoiceUrl":{"\u0000cast":284},"IdentitySid":{"\u0000cast":287},"AddressSid":{"\u0000cast":288},"EmergencyStatus":{"\u0000cast":261},"EmergencyAddressSid":{"\u0000cast":285},"TrunkSid":{"\u0000cast":286},"VoiceReceiveMode":{"type":"string","enum":["voice","fax"]},"BundleSid":{"\u0000cast":262}},"required":["AccountSid"],"additionalProperties":false}"#,
-    output_schema: Some(r#"{"\u0000cast":315}"#),
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":36},"PhoneNumber":{"\u0000cast":288},"ApiVersion":{"\u0000cast":279},"FriendlyName":{"\u0000cast":315},"SmsApplicationSid":{"\u0000cast":280},"SmsFallbackMethod":{"\u0000cast":253},"SmsFallbackUrl":{"\u0000cast":254},"SmsMethod":{"\u0000cast":255},"SmsUrl":{"\u0000cast":281},"StatusCallback":{"\u0000cast":41},"StatusCallbackMethod":{"\u0000cast":256},"VoiceApplicationSid":{"\u0000cast":282},"VoiceCallerIdLookup":{"\u0000cast":257},"VoiceFallbackMethod":{"\u0000cast":258},"VoiceFallbackUrl":{"\u0000cast":39},"VoiceMethod":{"\u0000cast":259},"VoiceUrl":{"\u0000cast":283},"IdentitySid":{"\u0000cast":286},"AddressSid":{"\u0000cast":287},"EmergencyStatus":{"\u0000cast":260},"EmergencyAddressSid":{"\u0000cast":284},"TrunkSid":{"\u0000cast":285},"VoiceReceiveMode":{"type":"string","enum":["voice","fax"]},"BundleSid":{"\u0000cast":261}},"required":["AccountSid"],"additionalProperties":false}"#,
+    output_schema: Some(r#"{"\u0000cast":314}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,

@@ -4,13 +4,13 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateNewKey",
-    description: "POST /2010-04-01/Accounts/{AccountSid}/Keys.json\n\nSends the request body as `application/x-www-form-urlencoded`.",
+    description: "Create new key (`POST /2010-04-01/Accounts/{AccountSid}/Keys.json`).\n\nAPI keys\n\nSends the request body as `application/x-www-form-urlencoded`.",
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Keys.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Keys.json"],
-    input_schema: r#"{"\u0000cast":326}"#,
+    input_schema: r#"{"\u0000cast":325}"#,
     output_schema: Some(
-        r#"{"type":"object","properties":{"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^SK[0-9a-fA-F]{32}$","description":"The unique string that that we created to identify the NewKey resource. You will use this as the basic-auth `user` when authenticating to the API."},"friendly_name":{"\u0000cast":23},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that the API Key was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"date_updated":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that the new API Key was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"secret":{"\u0000cast":327}}}"#,
+        r#"{"type":"object","properties":{"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^SK[0-9a-fA-F]{32}$","description":"The unique string that that we created to identify the NewKey resource. You will use this as the basic-auth `user` when authenticating to the API."},"friendly_name":{"\u0000cast":23},"date_created":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that the API Key was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"date_updated":{"type":["string","null"],"format":"date-time-rfc-2822","description":"The date and time in GMT that the new API Key was last updated specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format."},"secret":{"\u0000cast":326}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,

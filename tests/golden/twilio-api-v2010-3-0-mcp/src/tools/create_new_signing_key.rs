@@ -8,10 +8,10 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SigningKeys.json",
     path_pieces: &["/2010-04-01/Accounts/", "/SigningKeys.json"],
-    input_schema: r#"{"\u0000cast":326}"#,
+    input_schema: r#"{"\u0000cast":325}"#,
     title: Some("Create a new Signing Key for the account making the request."),
     output_schema: Some(
-        r#"{"type":"object","properties":{"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^SK[0-9a-fA-F]{32}$","description":"The unique string that that we created to identify the NewSigningKey resource."},"friendly_name":{"\u0000cast":23},"date_created":{"\u0000cast":21},"date_updated":{"\u0000cast":22},"secret":{"\u0000cast":327}}}"#,
+        r#"{"type":"object","properties":{"sid":{"type":["string","null"],"minLength":34,"maxLength":34,"pattern":"^SK[0-9a-fA-F]{32}$","description":"The unique string that that we created to identify the NewSigningKey resource."},"friendly_name":{"\u0000cast":23},"date_created":{"\u0000cast":21},"date_updated":{"\u0000cast":22},"secret":{"\u0000cast":326}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "CreateValidationRequest",
-    description: "POST /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json\n\nSends the request body as `application/x-www-form-urlencoded`.",
+    description: "Create validation request (`POST /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json`).\n\nAn OutgoingCallerId resource represents a single verified number that may be used as a caller ID when making outgoing calls via the REST API and within the TwiML `<Dial>` verb.\n\nSends the request body as `application/x-www-form-urlencoded`.",
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json",
     path_pieces: &["/2010-04-01/Accounts/", "/OutgoingCallerIds.json"],

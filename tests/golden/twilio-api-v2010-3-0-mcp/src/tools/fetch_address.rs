@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "FetchAddress",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/Addresses/{Sid}.json",
+    description: "Fetch address (`GET /2010-04-01/Accounts/{AccountSid}/Addresses/{Sid}.json`).\n\nAn Address instance resource represents your or your customer's physical location within a country. Around the world, some local authorities require the name and address of the user to be on file with Twilio to purchase and own a phone number.",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Addresses/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Addresses/", ".json"],

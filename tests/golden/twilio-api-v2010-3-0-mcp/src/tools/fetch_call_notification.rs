@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "FetchCallNotification",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Notifications/{Sid}.json",
+    description: "Fetch call notification (`GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Notifications/{Sid}.json`).\n\nError notifications for calls",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Notifications/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls/", "/Notifications/", ".json"],

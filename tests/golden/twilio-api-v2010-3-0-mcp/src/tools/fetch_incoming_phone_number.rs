@@ -12,7 +12,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     title: Some(
         "Fetch an incoming-phone-number belonging to the account used to make the request.",
     ),
-    output_schema: Some(r#"{"\u0000cast":276}"#),
+    output_schema: Some(r#"{"\u0000cast":275}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

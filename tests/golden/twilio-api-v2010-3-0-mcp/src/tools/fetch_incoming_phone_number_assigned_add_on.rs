@@ -13,11 +13,11 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "/AssignedAddOns/",
         ".json",
     ],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":290},"ResourceSid":{"\u0000cast":291},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^XE[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the resource to fetch."}},"required":["AccountSid","ResourceSid","Sid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":289},"ResourceSid":{"\u0000cast":290},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^XE[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the resource to fetch."}},"required":["AccountSid","ResourceSid","Sid"],"additionalProperties":false}"#,
     title: Some(
         "Fetch an instance of an Add-on installation currently assigned to this Number.",
     ),
-    output_schema: Some(r#"{"\u0000cast":300}"#),
+    output_schema: Some(r#"{"\u0000cast":299}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

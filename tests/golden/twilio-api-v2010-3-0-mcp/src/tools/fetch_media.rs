@@ -12,7 +12,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     title: Some(
         "Fetch a single Media resource associated with a specific Message resource",
     ),
-    output_schema: Some(r#"{"\u0000cast":336}"#),
+    output_schema: Some(r#"{"\u0000cast":335}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

@@ -4,12 +4,12 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "FetchRecordingTranscription",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}/Transcriptions/{Sid}.json",
+    description: "Fetch recording transcription (`GET /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}/Transcriptions/{Sid}.json`).\n\nReferences to text transcriptions of call recordings",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}/Transcriptions/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Recordings/", "/Transcriptions/", ".json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":465},"RecordingSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^RE[0-9a-fA-F]{32}$","description":"The SID of the [Recording](https://www.twilio.com/docs/voice/api/recording) that created the transcription to fetch."},"Sid":{"\u0000cast":466}},"required":["AccountSid","RecordingSid","Sid"],"additionalProperties":false}"#,
-    output_schema: Some(r#"{"\u0000cast":477}"#),
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":464},"RecordingSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^RE[0-9a-fA-F]{32}$","description":"The SID of the [Recording](https://www.twilio.com/docs/voice/api/recording) that created the transcription to fetch."},"Sid":{"\u0000cast":465}},"required":["AccountSid","RecordingSid","Sid"],"additionalProperties":false}"#,
+    output_schema: Some(r#"{"\u0000cast":476}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

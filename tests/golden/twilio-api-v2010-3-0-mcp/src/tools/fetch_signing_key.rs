@@ -4,12 +4,12 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "FetchSigningKey",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/SigningKeys/{Sid}.json",
+    description: "Fetch signing key (`GET /2010-04-01/Accounts/{AccountSid}/SigningKeys/{Sid}.json`).",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SigningKeys/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/SigningKeys/", ".json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":370},"Sid":{"\u0000cast":490}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: Some(r#"{"\u0000cast":373}"#),
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":369},"Sid":{"\u0000cast":489}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
+    output_schema: Some(r#"{"\u0000cast":372}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListAvailablePhoneNumberTollFree",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/TollFree.json",
+    description: "List available phone number toll free (`GET /2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/TollFree.json`).\n\nAvailable toll free phone numbers",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/TollFree.json",
     path_pieces: &["/2010-04-01/Accounts/", "/AvailablePhoneNumbers/", "/TollFree.json"],

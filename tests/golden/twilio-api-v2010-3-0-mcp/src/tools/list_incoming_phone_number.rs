@@ -8,12 +8,12 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json",
     path_pieces: &["/2010-04-01/Accounts/", "/IncomingPhoneNumbers.json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the IncomingPhoneNumber resources to read."},"Beta":{"\u0000cast":277},"FriendlyName":{"type":"string","description":"A string that identifies the IncomingPhoneNumber resources to read."},"PhoneNumber":{"\u0000cast":278},"Origin":{"\u0000cast":279},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the IncomingPhoneNumber resources to read."},"Beta":{"\u0000cast":276},"FriendlyName":{"type":"string","description":"A string that identifies the IncomingPhoneNumber resources to read."},"PhoneNumber":{"\u0000cast":277},"Origin":{"\u0000cast":278},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid"],"additionalProperties":false}"#,
     title: Some(
         "Retrieve a list of incoming-phone-numbers belonging to the account used to make the request.",
     ),
     output_schema: Some(
-        r#"{"title":"ListIncomingPhoneNumberResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"incoming_phone_numbers":{"type":"array","items":{"\u0000cast":276}}}}"#,
+        r#"{"title":"ListIncomingPhoneNumberResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"incoming_phone_numbers":{"type":"array","items":{"\u0000cast":275}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

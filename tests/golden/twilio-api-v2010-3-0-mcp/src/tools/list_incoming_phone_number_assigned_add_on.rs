@@ -12,12 +12,12 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "/IncomingPhoneNumbers/",
         "/AssignedAddOns.json",
     ],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":301},"ResourceSid":{"\u0000cast":291},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","ResourceSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":300},"ResourceSid":{"\u0000cast":290},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","ResourceSid"],"additionalProperties":false}"#,
     title: Some(
         "Retrieve a list of Add-on installations currently assigned to this Number.",
     ),
     output_schema: Some(
-        r#"{"title":"ListIncomingPhoneNumberAssignedAddOnResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"assigned_add_ons":{"type":"array","items":{"\u0000cast":300}}}}"#,
+        r#"{"title":"ListIncomingPhoneNumberAssignedAddOnResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"assigned_add_ons":{"type":"array","items":{"\u0000cast":299}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -13,10 +13,10 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "/AssignedAddOns/",
         "/Extensions.json",
     ],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":301},"ResourceSid":{"\u0000cast":291},"AssignedAddOnSid":{"\u0000cast":302},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","ResourceSid","AssignedAddOnSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":300},"ResourceSid":{"\u0000cast":290},"AssignedAddOnSid":{"\u0000cast":301},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","ResourceSid","AssignedAddOnSid"],"additionalProperties":false}"#,
     title: Some("Retrieve a list of Extensions for the Assigned Add-on."),
     output_schema: Some(
-        r#"{"title":"ListIncomingPhoneNumberAssignedAddOnExtensionResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"extensions":{"type":"array","items":{"\u0000cast":308}}}}"#,
+        r#"{"title":"ListIncomingPhoneNumberAssignedAddOnExtensionResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"extensions":{"type":"array","items":{"\u0000cast":307}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

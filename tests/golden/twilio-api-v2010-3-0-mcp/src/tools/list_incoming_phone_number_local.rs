@@ -4,13 +4,13 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListIncomingPhoneNumberLocal",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json",
+    description: "List incoming phone number local (`GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json`).\n\nIncoming local phone numbers on a Twilio account/project",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json",
     path_pieces: &["/2010-04-01/Accounts/", "/IncomingPhoneNumbers/Local.json"],
-    input_schema: r#"{"\u0000cast":311}"#,
+    input_schema: r#"{"\u0000cast":310}"#,
     output_schema: Some(
-        r#"{"title":"ListIncomingPhoneNumberLocalResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"incoming_phone_numbers":{"type":"array","items":{"\u0000cast":315}}}}"#,
+        r#"{"title":"ListIncomingPhoneNumberLocalResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"incoming_phone_numbers":{"type":"array","items":{"\u0000cast":314}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

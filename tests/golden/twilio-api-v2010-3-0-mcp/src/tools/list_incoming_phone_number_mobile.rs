@@ -4,13 +4,13 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListIncomingPhoneNumberMobile",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json",
+    description: "List incoming phone number mobile (`GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json`).\n\nIncoming mobile phone numbers on a Twilio account/project",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json",
     path_pieces: &["/2010-04-01/Accounts/", "/IncomingPhoneNumbers/Mobile.json"],
-    input_schema: r#"{"\u0000cast":311}"#,
+    input_schema: r#"{"\u0000cast":310}"#,
     output_schema: Some(
-        r#"{"title":"ListIncomingPhoneNumberMobileResponse","type":"object","properties":{"\u0000cast":320}}"#,
+        r#"{"title":"ListIncomingPhoneNumberMobileResponse","type":"object","properties":{"\u0000cast":319}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

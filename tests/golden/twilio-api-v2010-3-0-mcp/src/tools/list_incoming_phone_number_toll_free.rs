@@ -4,13 +4,13 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListIncomingPhoneNumberTollFree",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree.json",
+    description: "List incoming phone number toll free (`GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree.json`).\n\nIncoming toll free phone numbers on a Twilio account/project",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree.json",
     path_pieces: &["/2010-04-01/Accounts/", "/IncomingPhoneNumbers/TollFree.json"],
-    input_schema: r#"{"\u0000cast":311}"#,
+    input_schema: r#"{"\u0000cast":310}"#,
     output_schema: Some(
-        r#"{"title":"ListIncomingPhoneNumberTollFreeResponse","type":"object","properties":{"\u0000cast":320}}"#,
+        r#"{"title":"ListIncomingPhoneNumberTollFreeResponse","type":"object","properties":{"\u0000cast":319}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -4,13 +4,13 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListKey",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/Keys.json",
+    description: "List key (`GET /2010-04-01/Accounts/{AccountSid}/Keys.json`).\n\nAPI keys",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Keys.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Keys.json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Key resources to read."},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid"],"additionalProperties":false}"#,
     output_schema: Some(
-        r#"{"title":"ListKeyResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"keys":{"type":"array","items":{"\u0000cast":323}}}}"#,
+        r#"{"title":"ListKeyResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"keys":{"type":"array","items":{"\u0000cast":322}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -8,12 +8,12 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Messages/", "/Media.json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that is associated with the Media resources."},"MessageSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^(SM|MM)[0-9a-fA-F]{32}$","description":"The SID of the Message resource that is associated with the Media resources."},"DateCreated":{"\u0000cast":337},"DateCreated<":{"\u0000cast":337},"DateCreated>":{"\u0000cast":337},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","MessageSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that is associated with the Media resources."},"MessageSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^(SM|MM)[0-9a-fA-F]{32}$","description":"The SID of the Message resource that is associated with the Media resources."},"DateCreated":{"\u0000cast":336},"DateCreated<":{"\u0000cast":336},"DateCreated>":{"\u0000cast":336},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","MessageSid"],"additionalProperties":false}"#,
     title: Some(
         "Read a list of Media resources associated with a specific Message resource",
     ),
     output_schema: Some(
-        r#"{"title":"ListMediaResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"media_list":{"type":"array","items":{"\u0000cast":336}}}}"#,
+        r#"{"title":"ListMediaResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"media_list":{"type":"array","items":{"\u0000cast":335}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

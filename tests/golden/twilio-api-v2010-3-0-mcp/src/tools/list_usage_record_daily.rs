@@ -4,13 +4,13 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListUsageRecordDaily",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Daily.json",
+    description: "List usage record daily (`GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Daily.json`).\n\nUsage records summarized by day",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Usage/Records/Daily.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Usage/Records/Daily.json"],
-    input_schema: r#"{"\u0000cast":609}"#,
+    input_schema: r#"{"\u0000cast":608}"#,
     output_schema: Some(
-        r#"{"title":"ListUsageRecordDailyResponse","type":"object","properties":{"\u0000cast":627}}"#,
+        r#"{"title":"ListUsageRecordDailyResponse","type":"object","properties":{"\u0000cast":626}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -4,13 +4,13 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListUsageRecordThisMonth",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/ThisMonth.json",
+    description: "List usage record this month (`GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/ThisMonth.json`).\n\nUsage records for this month",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Usage/Records/ThisMonth.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Usage/Records/ThisMonth.json"],
-    input_schema: r#"{"\u0000cast":609}"#,
+    input_schema: r#"{"\u0000cast":608}"#,
     output_schema: Some(
-        r#"{"title":"ListUsageRecordThisMonthResponse","type":"object","properties":{"\u0000cast":627}}"#,
+        r#"{"title":"ListUsageRecordThisMonthResponse","type":"object","properties":{"\u0000cast":626}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

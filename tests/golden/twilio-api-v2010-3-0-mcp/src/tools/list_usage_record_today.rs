@@ -4,13 +4,13 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListUsageRecordToday",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Today.json",
+    description: "List usage record today (`GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Today.json`).\n\nUsage records for today",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Usage/Records/Today.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Usage/Records/Today.json"],
-    input_schema: r#"{"\u0000cast":609}"#,
+    input_schema: r#"{"\u0000cast":608}"#,
     output_schema: Some(
-        r#"{"title":"ListUsageRecordTodayResponse","type":"object","properties":{"\u0000cast":627}}"#,
+        r#"{"title":"ListUsageRecordTodayResponse","type":"object","properties":{"\u0000cast":626}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -4,13 +4,13 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListUsageRecordYearly",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Yearly.json",
+    description: "List usage record yearly (`GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Yearly.json`).\n\nUsage records summarized by year",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Usage/Records/Yearly.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Usage/Records/Yearly.json"],
-    input_schema: r#"{"\u0000cast":609}"#,
+    input_schema: r#"{"\u0000cast":608}"#,
     output_schema: Some(
-        r#"{"title":"ListUsageRecordYearlyResponse","type":"object","properties":{"\u0000cast":627}}"#,
+        r#"{"title":"ListUsageRecordYearlyResponse","type":"object","properties":{"\u0000cast":626}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

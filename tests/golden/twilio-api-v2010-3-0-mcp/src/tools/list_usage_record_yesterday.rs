@@ -4,13 +4,13 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "ListUsageRecordYesterday",
-    description: "GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Yesterday.json",
+    description: "List usage record yesterday (`GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Yesterday.json`).\n\nUsage records for yesterday",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Usage/Records/Yesterday.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Usage/Records/Yesterday.json"],
-    input_schema: r#"{"\u0000cast":609}"#,
+    input_schema: r#"{"\u0000cast":608}"#,
     output_schema: Some(
-        r#"{"title":"ListUsageRecordYesterdayResponse","type":"object","properties":{"\u0000cast":627}}"#,
+        r#"{"title":"ListUsageRecordYesterdayResponse","type":"object","properties":{"\u0000cast":626}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

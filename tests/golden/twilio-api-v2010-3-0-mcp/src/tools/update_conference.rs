@@ -4,7 +4,7 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "UpdateConference",
-    description: "POST /2010-04-01/Accounts/{AccountSid}/Conferences/{Sid}.json\n\nSends the request body as `application/x-www-form-urlencoded`.",
+    description: "Update conference (`POST /2010-04-01/Accounts/{AccountSid}/Conferences/{Sid}.json`).\n\nVoice call conferences\n\nSends the request body as `application/x-www-form-urlencoded`.",
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Conferences/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Conferences/", ".json"],

@@ -4,12 +4,12 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "UpdateKey",
-    description: "POST /2010-04-01/Accounts/{AccountSid}/Keys/{Sid}.json\n\nSends the request body as `application/x-www-form-urlencoded`.",
+    description: "Update key (`POST /2010-04-01/Accounts/{AccountSid}/Keys/{Sid}.json`).\n\nAPI keys\n\nSends the request body as `application/x-www-form-urlencoded`.",
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Keys/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Keys/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Key resources to update."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^SK[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the Key resource to update."},"FriendlyName":{"\u0000cast":69}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: Some(r#"{"\u0000cast":323}"#),
+    output_schema: Some(r#"{"\u0000cast":322}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,

@@ -4,12 +4,12 @@ use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
     name: "UpdateSigningKey",
-    description: "POST /2010-04-01/Accounts/{AccountSid}/SigningKeys/{Sid}.json\n\nSends the request body as `application/x-www-form-urlencoded`.",
+    description: "Update signing key (`POST /2010-04-01/Accounts/{AccountSid}/SigningKeys/{Sid}.json`).\n\nSends the request body as `application/x-www-form-urlencoded`.",
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SigningKeys/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/SigningKeys/", ".json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":370},"Sid":{"\u0000cast":490},"FriendlyName":{"type":"string","description":""}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: Some(r#"{"\u0000cast":373}"#),
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":369},"Sid":{"\u0000cast":489},"FriendlyName":{"type":"string","description":""}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
+    output_schema: Some(r#"{"\u0000cast":372}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,

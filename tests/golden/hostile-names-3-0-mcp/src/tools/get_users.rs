@@ -3,11 +3,12 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "dup_4b288f16",
-    description: "GET /dup/b",
+    name: "get_users",
+    description: "Non-ASCII operationId",
     method: cast::Method::Get,
-    path_template: "/dup/b",
+    path_template: "/users",
     input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
+    title: Some("Non-ASCII operationId"),
     annotations: cast::Annotations::READ_ONLY,
     handle,
     ..cast::ToolDef::BASE

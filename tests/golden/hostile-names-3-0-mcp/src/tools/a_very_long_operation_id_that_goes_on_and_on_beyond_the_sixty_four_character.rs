@@ -3,8 +3,8 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "aVeryLongOperationIdThatGoesOnAndOnBeyondTheSixtyFourCh_8270e9a3",
-    description: "GET /long",
+    name: "aVeryLongOperationIdThatGoesOnAndOnBeyondTheSixtyFourCharacter",
+    description: "A very long operation id that goes on and on beyond the sixty four character limit of most clients and then some more for good measure until it reaches two hundred characters which is far more than anyone should ever need but real specs do it (`GET /long`).",
     method: cast::Method::Get,
     path_template: "/long",
     input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,

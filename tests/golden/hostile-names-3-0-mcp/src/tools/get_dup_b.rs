@@ -3,12 +3,11 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "get_users_3f9f17ad",
-    description: "Non-ASCII operationId",
+    name: "get_dup_b",
+    description: "Dup (`GET /dup/b`).",
     method: cast::Method::Get,
-    path_template: "/users",
+    path_template: "/dup/b",
     input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
-    title: Some("Non-ASCII operationId"),
     annotations: cast::Annotations::READ_ONLY,
     handle,
     ..cast::ToolDef::BASE
