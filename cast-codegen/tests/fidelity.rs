@@ -170,7 +170,7 @@ fn keywords_that_cannot_matter_are_dropped() {
 /// Kubernetes' deletes: the same options in the query and in a `DeleteOptions` body.
 #[test]
 fn query_and_body_twins_are_one_argument_when_they_agree() {
-    let (api, _) = analyze(spec(
+    let (api, _) = analyze_as(spec(
         json!({ "/pods/{name}": { "delete": {
             "operationId": "deletePod",
             "parameters": [
@@ -186,7 +186,7 @@ fn query_and_body_twins_are_one_argument_when_they_agree() {
             "gracePeriodSeconds": { "type": "string" },
             "orphanDependents": { "type": "boolean" }
         } } }),
-    ));
+    ), "[tools]\nenable = [\"deletePod\"]\n", "spec.json");
     let delete = tool(&api, "deletePod");
     let names: Vec<&str> = delete.args.iter().map(|a| a.name.arg.as_str()).collect();
     assert_eq!(
@@ -259,6 +259,24 @@ fn an_empty_title_names_the_crate_after_the_file() {
     assert_eq!(api.crate_name, "billing-mcp");
     let (api, _) = analyze_as(untitled, "name = \"mine-mcp\"", "billing-openapi.yaml");
     assert_eq!(api.crate_name, "mine-mcp", "the user's name wins");
+}
+
+/// Selection comes before schemas are assembled: a tool that is not served costs nothing
+/// and cannot fail generation.
+#[test]
+fn only_selected_tools_have_their_schemas_assembled_and_checked() {
+    let paths = json!({
+        "/good": { "get": { "operationId": "good", "responses": { "200": { "description": "ok" } } } },
+        "/bad": { "get": { "operationId": "bad",
+            "parameters": [{ "name": "n", "in": "query", "schema": { "type": "integer", "minimum": "one" } }],
+            "responses": { "200": { "description": "ok" } } } }
+    });
+    let (api, diagnostics) = analyze_as(spec(paths, json!({})), "[tools]\nonly = [\"good\"]\n", "spec.json");
+    assert!(diagnostics.iter().all(|d| d.code != "C0110"), "{diagnostics}");
+    let bad = tool(&api, "bad");
+    assert!(!bad.enabled);
+    assert_eq!(bad.input_schema, json!({ "type": "object" }));
+    assert!(tool(&api, "good").input_schema["properties"].is_object());
 }
 
 #[test]

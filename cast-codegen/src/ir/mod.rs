@@ -223,9 +223,10 @@ pub struct ToolIr {
     pub args: Vec<ArgIr>,
     /// How the request body is sent, if the operation has one.
     pub body: Option<BodyIr>,
-    /// The advertised input schema, rendered from `args` by [`input_schema`].
+    /// The advertised input schema, rendered from `args` by [`input_schema`]; for a tool
+    /// that is not enabled, only `{"type": "object"}` (its schemas are never assembled).
     pub input_schema: Value,
-    /// The advertised output schema (success response, objects only).
+    /// The advertised output schema (success response, objects only; none when disabled).
     pub output_schema: Option<Value>,
     /// The operation's own server, when it has one.
     pub base_url: Option<String>,

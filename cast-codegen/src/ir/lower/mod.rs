@@ -81,7 +81,9 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
     let generated_names = naming::tool_names(&routes, max_name_length(settings));
     let mut taken_names = HashSet::new();
     let mut taken_modules = HashSet::new();
+    let mut pointers = Vec::with_capacity(operations.len());
     for (op, generated) in operations.into_iter().zip(generated_names) {
+        let op_pointer = op.pointer.clone();
         let lowered = lower_operation(
             &mut cx,
             &mut space,
@@ -96,13 +98,29 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
             &mut taken_modules,
         );
         match lowered {
-            Ok(tool) => tools.push(tool),
+            Ok(tool) => {
+                pointers.push(op_pointer);
+                tools.push(tool);
+            }
             Err(diagnostic) => diagnostics.push(diagnostic),
         }
     }
+    select(&mut tools, settings, diagnostics);
+    // Schemas are assembled (and checked) for the tools that will be served: with `--only`
+    // one operation of a large API, the cost is that operation's.
+    let tools: Vec<ToolIr> = tools
+        .into_iter()
+        .zip(pointers)
+        .filter_map(|(tool, pointer)| match assemble(&mut cx, tool, settings, &pointer) {
+            Ok(tool) => Some(tool),
+            Err(diagnostic) => {
+                cx.diagnostics.push(diagnostic);
+                None
+            }
+        })
+        .collect();
     diagnostics.0.append(&mut cx.diagnostics.0);
     security.report_secret_arguments(diagnostics);
-    select(&mut tools, settings, diagnostics);
     let inbound_scopes = inbound_scopes(&tools, settings, diagnostics);
     let tool_timeouts = tool_timeouts(&tools, settings, diagnostics);
 
@@ -122,6 +140,39 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         tools,
         types: space.into_types(),
     }
+}
+
+/// A selected tool's schemas made whole (components inlined or under `$defs`), held to
+/// their budgets and checked; a tool that is not served keeps none. An input schema no
+/// client could compile skips the tool.
+fn assemble(cx: &mut SchemaCx<'_>, mut tool: ToolIr, settings: &Settings, pointer: &str) -> Result<ToolIr, Diagnostic> {
+    if !tool.enabled {
+        tool.input_schema = json!({ "type": "object" });
+        tool.output_schema = None;
+        return Ok(tool);
+    }
+    let label = tool.operation_id.clone().unwrap_or_else(|| format!("{} {}", tool.method.as_str(), tool.path));
+    let mut input_schema = cx.finish(std::mem::take(&mut tool.input_schema));
+    let budget = settings
+        .max_input_schema_bytes
+        .unwrap_or(Settings::DEFAULT_MAX_INPUT_SCHEMA_BYTES);
+    fit_input_schema(&mut input_schema, budget, pointer, &label, &mut cx.diagnostics);
+    if let Some(problem) = validity::problems(&input_schema).into_iter().next() {
+        return Err(Diagnostic::warning(
+            "C0110",
+            pointer,
+            format!("the tool's input schema would not be valid JSON Schema 2020-12 ({problem})"),
+        )
+        .operation(&label)
+        .hint("clients reject such a tool, so the operation is skipped; fix the schema in the spec"));
+    }
+    tool.input_schema = input_schema;
+    tool.output_schema = tool
+        .output_schema
+        .take()
+        .map(|converted| finish_output_schema(cx, converted))
+        .and_then(|schema| checked_output_schema(schema, settings, pointer, &label, &mut cx.diagnostics));
+    Ok(tool)
 }
 
 /// Every operation of the document, in spec order.
@@ -479,26 +530,12 @@ fn lower_operation(
         }
     });
 
-    let mut input_schema = cx.finish(crate::ir::input_schema(&args));
-    let budget = settings
-        .max_input_schema_bytes
-        .unwrap_or(Settings::DEFAULT_MAX_INPUT_SCHEMA_BYTES);
-    fit_input_schema(&mut input_schema, budget, &op.pointer, &label, &mut cx.diagnostics);
-    if let Some(problem) = validity::problems(&input_schema).into_iter().next() {
-        return Err(Diagnostic::warning(
-            "C0110",
-            &op.pointer,
-            format!("the tool's input schema would not be valid JSON Schema 2020-12 ({problem})"),
-        )
-        .operation(&label)
-        .hint("clients reject such a tool, so the operation is skipped; fix the schema in the spec"));
-    }
+    // Converted, not yet assembled: only the tools selection keeps are (see [`assemble`]).
+    let input_schema = crate::ir::input_schema(&args);
     let output_schema = if settings.output_schemas == Some(false) {
         None
     } else {
-        output_schema(cx, doc_operation, &op.pointer).and_then(|schema| {
-            checked_output_schema(schema, settings, &op.pointer, &label, &mut cx.diagnostics)
-        })
+        output_schema(cx, doc_operation, &op.pointer)
     };
     let base_url = operation_base(&op);
     let security = secrets

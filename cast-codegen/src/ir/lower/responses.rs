@@ -2,8 +2,8 @@
 
 use super::*;
 
-/// The first success response's JSON schema, when it describes an object (MCP output
-/// schemas must); `writeOnly` properties are left out.
+/// The first success response's JSON schema, converted, when it describes an object (MCP
+/// output schemas must); `writeOnly` properties are left out.
 pub(super) fn output_schema(cx: &mut SchemaCx<'_>, operation: &Value, pointer: &str) -> Option<Value> {
     let doc = cx.doc();
     let responses = operation.get("responses")?.as_object()?;
@@ -21,13 +21,17 @@ pub(super) fn output_schema(cx: &mut SchemaCx<'_>, operation: &Value, pointer: &
         return None;
     }
     let at = format!("{pointer}/responses/{code}/content/{}/schema", pointer_token(media));
-    let converted = cx.convert(schema, &at, Direction::Response);
+    Some(cx.convert(schema, &at, Direction::Response))
+}
+
+/// A converted output schema made whole. MCP wants `"type": "object"` at its root, and
+/// clients are sent it so.
+pub(super) fn finish_output_schema(cx: &mut SchemaCx<'_>, converted: Value) -> Value {
     let mut finished = cx.finish(converted);
-    // MCP wants `"type": "object"` at the root of an output schema, and clients are sent it so.
     if let Some(map) = finished.as_object_mut() {
         map.entry("type").or_insert_with(|| json!("object"));
     }
-    Some(finished)
+    finished
 }
 
 /// An output schema as advertised: left out, with a note why, when clients could not compile
