@@ -195,10 +195,24 @@ pub struct Settings {
     /// [`Settings::DEFAULT_MAX_INPUT_SCHEMA_BYTES`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_input_schema_bytes: Option<usize>,
+    /// How `deepObject` query parameters and form fields send array items: `brackets`
+    /// (`ids[]=a&ids[]=b`, the common convention and the default) or `indexed` (`ids[0]=a`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deep_object_arrays: Option<DeepObjectArrays>,
     /// Depend on `cast-runtime` at this path (relative to the generated crate) instead of
     /// the released version. Not part of `cast.toml`: it depends on where the crate is written.
     #[serde(skip)]
     pub runtime_path: Option<PathBuf>,
+}
+
+/// How `deepObject` sends array items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeepObjectArrays {
+    /// `ids[]=a&ids[]=b`.
+    Brackets,
+    /// `ids[0]=a&ids[1]=b`.
+    Indexed,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {

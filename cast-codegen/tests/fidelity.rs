@@ -138,13 +138,23 @@ fn a_schema_that_stays_invalid_is_left_out_with_a_pointer() {
     let mut reported: Vec<String> = diagnostics
         .iter()
         .filter(|d| d.code == "C0110")
-        .map(|d| format!("{} {} {}", d.operation_id.as_deref().unwrap_or(""), d.pointer, d.message))
+        .map(|d| {
+            format!(
+                "{} {} {}",
+                d.operation_id.as_deref().unwrap_or(""),
+                d.pointer,
+                d.message
+            )
+        })
         .collect();
     reported.sort();
     assert_eq!(reported.len(), 2, "{diagnostics}");
     assert!(reported[0].starts_with("badInput /paths/~1b/get "), "{reported:?}");
     assert!(reported[1].starts_with("badOutput /paths/~1a/get "), "{reported:?}");
-    assert!(reported[1].contains("at /properties/n/minimum: \"zero\" is not of type \"number\""), "{reported:?}");
+    assert!(
+        reported[1].contains("at /properties/n/minimum: \"zero\" is not of type \"number\""),
+        "{reported:?}"
+    );
 }
 
 #[test]
@@ -163,15 +173,23 @@ fn keywords_that_cannot_matter_are_dropped() {
     ));
     let properties = &tool(&api, "listTags").input_schema["properties"];
     assert_eq!(properties["tag"], json!({ "type": "string", "maxLength": 20 }));
-    assert_eq!(properties["ids"], json!({ "type": "array", "items": { "type": "integer" } }));
-    assert_eq!(properties["any"], json!({ "uniqueItems": true }), "no type: it may be an array");
+    assert_eq!(
+        properties["ids"],
+        json!({ "type": "array", "items": { "type": "integer" } })
+    );
+    assert_eq!(
+        properties["any"],
+        json!({ "uniqueItems": true }),
+        "no type: it may be an array"
+    );
 }
 
 /// Kubernetes' deletes: the same options in the query and in a `DeleteOptions` body.
 #[test]
 fn query_and_body_twins_are_one_argument_when_they_agree() {
-    let (api, _) = analyze_as(spec(
-        json!({ "/pods/{name}": { "delete": {
+    let (api, _) = analyze_as(
+        spec(
+            json!({ "/pods/{name}": { "delete": {
             "operationId": "deletePod",
             "parameters": [
                 { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
@@ -181,17 +199,26 @@ fn query_and_body_twins_are_one_argument_when_they_agree() {
             "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/DeleteOptions" } } } },
             "responses": { "200": { "description": "ok" } }
         } } }),
-        json!({ "DeleteOptions": { "type": "object", "properties": {
+            json!({ "DeleteOptions": { "type": "object", "properties": {
             "dryRun": { "type": "string", "description": "When present, do not persist." },
             "gracePeriodSeconds": { "type": "string" },
             "orphanDependents": { "type": "boolean" }
         } } }),
-    ), "[tools]\nenable = [\"deletePod\"]\n", "spec.json");
+        ),
+        "[tools]\nenable = [\"deletePod\"]\n",
+        "spec.json",
+    );
     let delete = tool(&api, "deletePod");
     let names: Vec<&str> = delete.args.iter().map(|a| a.name.arg.as_str()).collect();
     assert_eq!(
         names,
-        ["name", "dryRun", "gracePeriodSeconds", "body_gracePeriodSeconds", "orphanDependents"]
+        [
+            "name",
+            "dryRun",
+            "gracePeriodSeconds",
+            "body_gracePeriodSeconds",
+            "orphanDependents"
+        ]
     );
     let twin = &delete.input_schema["properties"]["body_gracePeriodSeconds"];
     assert_eq!(
@@ -280,15 +307,61 @@ fn only_selected_tools_have_their_schemas_assembled_and_checked() {
 }
 
 #[test]
+fn deep_object_arrays_can_be_numbered() {
+    let paths = json!({ "/charges": { "post": {
+        "operationId": "createCharge",
+        "parameters": [{ "name": "expand", "in": "query", "style": "deepObject", "schema": { "type": "array", "items": { "type": "string" } } }],
+        "requestBody": { "content": { "application/x-www-form-urlencoded": {
+            "schema": { "type": "object", "properties": { "metadata": { "type": "object" } } },
+            "encoding": { "metadata": { "style": "deepObject", "explode": true } }
+        } } },
+        "responses": { "200": { "description": "ok" } }
+    } } });
+    let style = |api: &ApiIr| {
+        let charge = tool(api, "createCharge");
+        let query = charge.args.iter().find_map(|a| match a.target {
+            cast_codegen::ir::Target::Param { styled, .. } => Some(styled.style),
+            _ => None,
+        });
+        let form = charge
+            .body
+            .as_ref()
+            .and_then(|b| b.encodings.first())
+            .map(|(_, s)| s.style);
+        (query, form)
+    };
+    use cast_codegen::ir::Style;
+    let (api, _) = analyze(spec(paths.clone(), json!({})));
+    assert_eq!(style(&api), (Some(Style::DeepObject), Some(Style::DeepObject)));
+    let (api, _) = analyze_as(spec(paths, json!({})), "deep_object_arrays = \"indexed\"", "spec.json");
+    assert_eq!(
+        style(&api),
+        (Some(Style::DeepObjectIndexed), Some(Style::DeepObjectIndexed))
+    );
+}
+
+#[test]
 fn an_output_schema_over_the_budget_is_not_advertised() {
     let wide: serde_json::Map<String, Value> = (0..200)
-        .map(|i| (format!("field_{i}"), json!({ "type": "string", "description": "A field of a wide object." })))
+        .map(|i| {
+            (
+                format!("field_{i}"),
+                json!({ "type": "string", "description": "A field of a wide object." }),
+            )
+        })
         .collect();
     let paths = json!({ "/wide": { "get": { "operationId": "getWide", "responses": ok_with(json!({ "type": "object", "properties": wide })) } } });
-    let (api, diagnostics) = analyze_as(spec(paths.clone(), json!({})), "max_output_schema_bytes = 4096", "spec.json");
+    let (api, diagnostics) = analyze_as(
+        spec(paths.clone(), json!({})),
+        "max_output_schema_bytes = 4096",
+        "spec.json",
+    );
     assert_eq!(tool(&api, "getWide").output_schema, None);
     let note = diagnostics.iter().find(|d| d.code == "C0111").expect("a note says why");
     assert!(note.message.contains("over the budget of 4096"), "{note}");
     let (api, _) = analyze(spec(paths, json!({})));
-    assert!(tool(&api, "getWide").output_schema.is_some(), "within the default budget");
+    assert!(
+        tool(&api, "getWide").output_schema.is_some(),
+        "within the default budget"
+    );
 }

@@ -157,7 +157,10 @@ impl Request<'_> {
                 self.path_values.push((name, style::path(name, styled, &text)));
             }
             // Nested objects and arrays keep their shape in brackets, as deepObject APIs read them.
-            In::Query if styled.style == Style::DeepObject && text != ParamText::Absent => {
+            In::Query
+                if matches!(styled.style, Style::DeepObject | Style::DeepObjectIndexed)
+                    && text != ParamText::Absent =>
+            {
                 match serde_json::to_value(value) {
                     Ok(json) => style::deep_query(&mut self.query, name, styled, &json),
                     Err(err) => self.fail(format!("cannot encode parameter `{name}`: {err}")),

@@ -30,6 +30,9 @@ pub enum Style {
     SpaceDelimited,
     PipeDelimited,
     DeepObject,
+    /// `deepObject` with array items numbered (`ids[0]=a&ids[1]=b`) instead of `ids[]=a`,
+    /// for the APIs that want it (`deep_object_arrays = "indexed"` in cast.toml).
+    DeepObjectIndexed,
     /// The value as JSON text (`content: application/json`).
     Json,
 }
@@ -162,7 +165,7 @@ pub(crate) fn query(out: &mut String, name: &str, styled: Styled, value: &ParamT
             }
         }
         ParamText::Pairs(pairs) => match styled.style {
-            Style::DeepObject => pairs
+            Style::DeepObject | Style::DeepObjectIndexed => pairs
                 .iter()
                 .for_each(|(k, v)| push(&format!("{name_enc}[{}]", encode(k)), &enc(v))),
             Style::Form if styled.explode => pairs.iter().for_each(|(k, v)| push(&encode(k), &enc(v))),
@@ -219,18 +222,19 @@ fn nested_fields(
     match (styled.style, value) {
         (_, Value::Null) => {}
         (Style::Json, value) => push(name.to_owned(), value.to_string()),
-        (Style::DeepObject, Value::Object(fields)) => {
+        (Style::DeepObject | Style::DeepObjectIndexed, Value::Object(fields)) => {
             for (key, value) in fields {
                 nested_fields(&format!("{name}[{}]", segment(key)), styled, value, segment, push);
             }
         }
-        (Style::DeepObject, Value::Array(items)) => {
+        (style @ (Style::DeepObject | Style::DeepObjectIndexed), Value::Array(items)) => {
             for (index, item) in items.iter().enumerate() {
                 match item {
                     Value::Object(_) | Value::Array(_) => {
                         nested_fields(&format!("{name}[{index}]"), styled, item, segment, push)
                     }
                     Value::Null => {}
+                    scalar if style == Style::DeepObjectIndexed => push(format!("{name}[{index}]"), text(scalar)),
                     scalar => push(format!("{name}[]"), text(scalar)),
                 }
             }
@@ -332,7 +336,25 @@ mod tests {
             ("card[tags][]", "b"),
         ];
         let expected: Vec<(String, String)> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        assert_eq!(pairs(deep, value), expected);
+        assert_eq!(pairs(deep, value.clone()), expected);
+        let indexed = Styled {
+            style: Style::DeepObjectIndexed,
+            ..deep
+        };
+        let numbered: Vec<(String, String)> = pairs(indexed, value)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("card[tags]"))
+            .collect();
+        assert_eq!(
+            numbered,
+            [
+                ("card[tags][0]".to_owned(), "a".to_owned()),
+                ("card[tags][1]".to_owned(), "b".to_owned())
+            ]
+        );
+        let mut query = String::new();
+        deep_query(&mut query, "ids", indexed, &serde_json::json!(["x y", "z"]));
+        assert_eq!(query, "ids[0]=x%20y&ids[1]=z");
         let json = Styled {
             style: Style::Json,
             ..deep

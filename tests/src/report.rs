@@ -91,12 +91,8 @@ pub fn row(spec: &Path, generated: &Generated) -> Row {
         .map(|t| (t.name.clone(), listed(t, true).to_string().len()))
         .collect();
     let list_bytes = sizes.iter().map(|(_, n)| n).sum::<usize>() + sizes.len().saturating_sub(1) + 11;
-    let list_bytes_without_output = served
-        .iter()
-        .map(|t| listed(t, false).to_string().len())
-        .sum::<usize>()
-        + served.len().saturating_sub(1)
-        + 11;
+    let list_bytes_without_output =
+        served.iter().map(|t| listed(t, false).to_string().len()).sum::<usize>() + served.len().saturating_sub(1) + 11;
     let largest_tool = sizes.iter().max_by_key(|(_, n)| *n).cloned().unwrap_or_default();
     let schemas: Vec<&Value> = served
         .iter()
@@ -105,7 +101,10 @@ pub fn row(spec: &Path, generated: &Generated) -> Row {
     let invalid_schemas = schemas.iter().filter(|s| !validity::problems(s).is_empty()).count();
     let count = |code: &str| generated.diagnostics.iter().filter(|d| d.code == code).count();
     Row {
-        spec: spec.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        spec: spec
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         operations: api.tools.len(),
         tools: served.len(),
         list_bytes,
@@ -193,7 +192,11 @@ fn duplicated_share(schemas: &[&Value]) -> f64 {
         total += schema.to_string().len();
         repeated += repeats(schema, &mut seen);
     }
-    if total == 0 { 0.0 } else { repeated as f64 / total as f64 }
+    if total == 0 {
+        0.0
+    } else {
+        repeated as f64 / total as f64
+    }
 }
 
 fn repeats(value: &Value, seen: &mut HashSet<String>) -> usize {
@@ -217,17 +220,26 @@ pub fn missed_targets(row: &Row) -> Vec<String> {
             missed.push(format!("{}: {what}", row.spec));
         }
     };
-    check(row.invalid_schemas == 0, format!("{} invalid schemas served", row.invalid_schemas));
+    check(
+        row.invalid_schemas == 0,
+        format!("{} invalid schemas served", row.invalid_schemas),
+    );
     check(
         row.credential_arguments == 0,
         format!("{} credential-like arguments offered", row.credential_arguments),
     );
-    check(row.hashed_names == 0, format!("{} names told apart by a hash alone", row.hashed_names));
+    check(
+        row.hashed_names == 0,
+        format!("{} names told apart by a hash alone", row.hashed_names),
+    );
     check(
         row.route_only_descriptions == 0,
         format!("{} descriptions are only method and path", row.route_only_descriptions),
     );
-    check(row.deprecated_served == 0, format!("{} deprecated tools served", row.deprecated_served));
+    check(
+        row.deprecated_served == 0,
+        format!("{} deprecated tools served", row.deprecated_served),
+    );
     check(
         row.largest_input_schema <= MAX_INPUT_SCHEMA_BYTES,
         format!("an input schema of {} bytes", row.largest_input_schema),

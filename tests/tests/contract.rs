@@ -55,6 +55,7 @@ fn style_to_runtime(style: ir::Style) -> rt::Style {
         ir::Style::SpaceDelimited => rt::Style::SpaceDelimited,
         ir::Style::PipeDelimited => rt::Style::PipeDelimited,
         ir::Style::DeepObject => rt::Style::DeepObject,
+        ir::Style::DeepObjectIndexed => rt::Style::DeepObjectIndexed,
         ir::Style::Json => rt::Style::Json,
     }
 }
@@ -68,6 +69,7 @@ fn style_from_runtime(style: rt::Style) -> ir::Style {
         rt::Style::SpaceDelimited => ir::Style::SpaceDelimited,
         rt::Style::PipeDelimited => ir::Style::PipeDelimited,
         rt::Style::DeepObject => ir::Style::DeepObject,
+        rt::Style::DeepObjectIndexed => ir::Style::DeepObjectIndexed,
         rt::Style::Json => ir::Style::Json,
     }
 }
@@ -101,6 +103,7 @@ fn styles_and_locations_agree_with_the_same_defaults() {
         SpaceDelimited,
         PipeDelimited,
         DeepObject,
+        DeepObjectIndexed,
         Json,
     ] {
         assert_eq!(style_from_runtime(style_to_runtime(style)), style);

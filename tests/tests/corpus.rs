@@ -162,7 +162,11 @@ async fn every_shared_spec_generates_builds_and_lists_its_tools() {
             ));
         }
         let kept_out = generated.diagnostics.iter().filter(|d| d.code == "C0206").count();
-        let offered: usize = generated.api.enabled_tools().map(cast_e2e::report::credential_arguments).sum();
+        let offered: usize = generated
+            .api
+            .enabled_tools()
+            .map(cast_e2e::report::credential_arguments)
+            .sum();
         if offered > 0 {
             failures.push(format!(
                 "{name}: {offered} credential-like arguments are offered to the agent"

@@ -488,6 +488,7 @@ fn styled_tokens(styled: Styled) -> TokenStream {
         Style::SpaceDelimited => quote!(SpaceDelimited),
         Style::PipeDelimited => quote!(PipeDelimited),
         Style::DeepObject => quote!(DeepObject),
+        Style::DeepObjectIndexed => quote!(DeepObjectIndexed),
         Style::Json => quote!(Json),
     };
     let Styled {

@@ -326,6 +326,8 @@ pub enum Style {
     SpaceDelimited,
     PipeDelimited,
     DeepObject,
+    /// `deepObject` with numbered array items (`a[0]=x`).
+    DeepObjectIndexed,
     Json,
 }
 

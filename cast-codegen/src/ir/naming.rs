@@ -162,7 +162,7 @@ impl Words {
         if self.text.len() <= max {
             return self.text.clone();
         }
-        if let Some(end) = self.spans.iter().map(|&(_, end)| end).filter(|&end| end <= max).last() {
+        if let Some(end) = self.spans.iter().map(|&(_, end)| end).rfind(|&end| end <= max) {
             return self.text[..end].to_owned();
         }
         // One camelCase word too long on its own: cut where a new word starts in it.
@@ -194,7 +194,10 @@ impl Words {
 /// (`getURLPreview` is `get`, `URL`, `Preview`).
 pub fn words(identifier: &str) -> Vec<String> {
     let mut words = Vec::new();
-    for part in identifier.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()) {
+    for part in identifier
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+    {
         let bytes = part.as_bytes();
         let mut start = 0;
         for i in 1..bytes.len() {
@@ -229,7 +232,15 @@ fn common_words<'w>(mut names: impl Iterator<Item = &'w Words>) -> usize {
 /// The tool name of one operation on its own, as [`tool_names`] would give it in a spec
 /// where it ties with nothing.
 pub fn tool_name(operation_id: Option<&str>, method: &str, path: &str, max_len: usize) -> String {
-    tool_names(&[Route { operation_id, method, path }], max_len).remove(0)
+    tool_names(
+        &[Route {
+            operation_id,
+            method,
+            path,
+        }],
+        max_len,
+    )
+    .remove(0)
 }
 
 /// Makes a tool name unique: a name already taken gets a short hash of `key`
@@ -374,7 +385,9 @@ pub fn crate_name(title: &str) -> String {
 pub fn file_stem(file_name: &str) -> &str {
     let stem = file_name.split('.').next().unwrap_or(file_name);
     let lower = stem.to_ascii_lowercase();
-    for generic in ["-openapi", "_openapi", "-swagger", "_swagger", "-spec", "_spec", "-api", "_api"] {
+    for generic in [
+        "-openapi", "_openapi", "-swagger", "_swagger", "-spec", "_spec", "-api", "_api",
+    ] {
         if lower.ends_with(generic) && stem.len() > generic.len() {
             return &stem[..stem.len() - generic.len()];
         }
@@ -421,12 +434,20 @@ mod tests {
             tool_name(Some("黄历运势_新版_黄历"), "post", "/almanac/v2", MAX_TOOL_NAME),
             "post_almanac_v2"
         );
-        assert_eq!(tool_name(Some("K线"), "get", "/realtime/k", MAX_TOOL_NAME), "get_realtime_k");
+        assert_eq!(
+            tool_name(Some("K线"), "get", "/realtime/k", MAX_TOOL_NAME),
+            "get_realtime_k"
+        );
         let long = "a".repeat(200);
         assert_eq!(tool_name(Some(&long), "get", "/x", MAX_TOOL_NAME).len(), MAX_TOOL_NAME);
         assert_eq!(tool_name(Some(&long), "get", "/x", 60).len(), 60, "Cursor's limit");
         assert_eq!(
-            tool_name(Some("aVeryLongOperationIdThatGoesOnAndOnBeyondTheSixtyFourCharacterLimit"), "get", "/x", 64),
+            tool_name(
+                Some("aVeryLongOperationIdThatGoesOnAndOnBeyondTheSixtyFourCharacterLimit"),
+                "get",
+                "/x",
+                64
+            ),
             "aVeryLongOperationIdThatGoesOnAndOnBeyondTheSixtyFourCharacter"
         );
         assert_eq!(

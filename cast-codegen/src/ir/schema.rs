@@ -217,7 +217,11 @@ impl<'a> SchemaCx<'a> {
                             Value::Array(_) => ("dependentRequired", dependency.clone()),
                             _ => (
                                 "dependentSchemas",
-                                self.convert_body(dependency, &format!("{here}/{}", crate::diag::pointer_token(name)), direction),
+                                self.convert_body(
+                                    dependency,
+                                    &format!("{here}/{}", crate::diag::pointer_token(name)),
+                                    direction,
+                                ),
                             ),
                         };
                         if let Some(map) = out.entry(keyword).or_insert_with(|| json!({})).as_object_mut() {
@@ -635,7 +639,17 @@ fn count_markers(value: &Value, found: &mut impl FnMut(usize)) {
 const TYPE_KEYWORDS: &[(&str, &[&str])] = &[
     (
         "array",
-        &["items", "prefixItems", "contains", "minItems", "maxItems", "uniqueItems", "minContains", "maxContains", "unevaluatedItems"],
+        &[
+            "items",
+            "prefixItems",
+            "contains",
+            "minItems",
+            "maxItems",
+            "uniqueItems",
+            "minContains",
+            "maxContains",
+            "unevaluatedItems",
+        ],
     ),
     (
         "object",
@@ -653,7 +667,16 @@ const TYPE_KEYWORDS: &[(&str, &[&str])] = &[
         ],
     ),
     ("string", &["minLength", "maxLength", "pattern"]),
-    ("number", &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"]),
+    (
+        "number",
+        &[
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "multipleOf",
+        ],
+    ),
 ];
 
 /// Drops keywords that cannot change what the schema accepts: those of a type the schema
@@ -666,7 +689,11 @@ fn drop_no_ops(out: &mut Map<String, Value>) {
         _ => None,
     };
     if let Some(types) = types {
-        let admits = |kind: &str| types.iter().any(|t| *t == kind || (kind == "number" && *t == "integer"));
+        let admits = |kind: &str| {
+            types
+                .iter()
+                .any(|t| *t == kind || (kind == "number" && *t == "integer"))
+        };
         let dropped: Vec<&str> = TYPE_KEYWORDS
             .iter()
             .filter(|(kind, _)| !admits(kind))
@@ -674,13 +701,13 @@ fn drop_no_ops(out: &mut Map<String, Value>) {
             .collect();
         out.retain(|key, _| !dropped.contains(&key.as_str()));
     }
-    out.retain(|key, value| {
-        !matches!(
-            (key.as_str(), &*value),
-            ("uniqueItems", Value::Bool(false))
-        ) && !(matches!(key.as_str(), "minItems" | "minLength" | "minProperties") && value.as_u64() == Some(0))
-            && !(key == "required" && value.as_array().is_some_and(Vec::is_empty))
-    });
+    let trivially_true = |key: &str, value: &Value| match key {
+        "uniqueItems" => *value == Value::Bool(false),
+        "minItems" | "minLength" | "minProperties" => value.as_u64() == Some(0),
+        "required" => value.as_array().is_some_and(Vec::is_empty),
+        _ => false,
+    };
+    out.retain(|key, value| !trivially_true(key, value));
 }
 
 /// 3.0's `nullable` and boolean `exclusiveMinimum`/`exclusiveMaximum` in JSON Schema 2020-12 terms.

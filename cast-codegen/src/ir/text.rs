@@ -7,8 +7,39 @@ use super::naming;
 
 /// Tags whose presence makes a paragraph HTML rather than Markdown that mentions `<`.
 const HTML_TAGS: &[&str] = &[
-    "a", "b", "blockquote", "br", "code", "dd", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
-    "img", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "td", "th", "tr", "u", "ul",
+    "a",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "u",
+    "ul",
 ];
 
 fn has_html(text: &str) -> bool {
@@ -144,7 +175,11 @@ mod tests {
     #[test]
     fn descriptions_for_operations_without_one() {
         assert_eq!(
-            generated_description(Some("ListSipCredential"), "get", "/2010-04-01/Accounts/{AccountSid}/SIP/Credentials.json"),
+            generated_description(
+                Some("ListSipCredential"),
+                "get",
+                "/2010-04-01/Accounts/{AccountSid}/SIP/Credentials.json"
+            ),
             "List sip credential (`GET /2010-04-01/Accounts/{AccountSid}/SIP/Credentials.json`)."
         );
         assert_eq!(
@@ -155,6 +190,9 @@ mod tests {
             generated_description(Some("节假日列表"), "post", "/holiday/list"),
             "Send to holiday list (`POST /holiday/list`)."
         );
-        assert_eq!(generated_description(Some("getURLPreview"), "get", "/p"), "Get URL preview (`GET /p`).");
+        assert_eq!(
+            generated_description(Some("getURLPreview"), "get", "/p"),
+            "Get URL preview (`GET /p`)."
+        );
     }
 }

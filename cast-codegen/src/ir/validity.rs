@@ -79,7 +79,9 @@ fn unresolved_refs(root: &Value, value: &Value, at: &mut String, found: &mut Vec
 fn resolves(root: &Value, target: &str) -> bool {
     match target.strip_prefix('#') {
         Some("") => true,
-        Some(pointer) if pointer.starts_with('/') => root.pointer(pointer).is_some_and(|t| t.is_object() || t.is_boolean()),
+        Some(pointer) if pointer.starts_with('/') => {
+            root.pointer(pointer).is_some_and(|t| t.is_object() || t.is_boolean())
+        }
         _ => false,
     }
 }
@@ -112,7 +114,11 @@ mod tests {
         });
         let found = problems(&schema);
         let at: Vec<&str> = found.iter().map(|p| p.at.as_str()).collect();
-        assert_eq!(at, ["/properties/filter/$recursiveAnchor", "/properties/item/$ref"], "{found:?}");
+        assert_eq!(
+            at,
+            ["/properties/filter/$recursiveAnchor", "/properties/item/$ref"],
+            "{found:?}"
+        );
         assert!(found[1].what.contains("#/components/schemas/Item"), "{found:?}");
     }
 }

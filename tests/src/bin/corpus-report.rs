@@ -64,7 +64,10 @@ fn main() -> ExitCode {
     text.push_str(&report::markdown(&rows));
     text.push_str(&match missed.is_empty() {
         true => "\nEvery target is met.\n".to_owned(),
-        false => format!("\nMissed:\n\n{}\n", missed.iter().map(|m| format!("- {m}\n")).collect::<String>()),
+        false => format!(
+            "\nMissed:\n\n{}\n",
+            missed.iter().map(|m| format!("- {m}\n")).collect::<String>()
+        ),
     });
     let path = workspace_root().join("tests/corpus/REPORT.md");
     if let Err(err) = std::fs::write(&path, &text) {
@@ -72,7 +75,11 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     println!("{text}");
-    if missed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if missed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// The real-world corpus and the hand-written specs that stand for patterns it lacks.

@@ -36,6 +36,7 @@ pub(super) struct BodyOf<'a> {
     pub(super) pointer: &'a str,
     pub(super) label: &'a str,
     pub(super) chosen: Option<&'a str>,
+    pub(super) settings: &'a Settings,
 }
 
 /// Whether a schema leaves nothing to send: no properties, items, composition or
@@ -93,6 +94,7 @@ pub(super) fn lower_body(
         pointer,
         label,
         chosen,
+        settings,
     } = of;
     let doc = cx.doc();
     let Some(body) = deref(doc, body) else {
@@ -280,7 +282,10 @@ pub(super) fn lower_body(
             &format!("{pointer}/content/{}", pointer_token(&media)),
             label,
             &mut cx.diagnostics,
-        ),
+        )
+        .into_iter()
+        .map(|(field, styled)| (field, deep_object_arrays(styled, settings)))
+        .collect(),
         _ => Vec::new(),
     };
     Ok(Some(BodyIr {
@@ -312,18 +317,26 @@ fn without_annotations(schema: &Value) -> Value {
     let Value::Object(map) = schema else {
         return schema.clone();
     };
-    let stripped = map.iter().filter(|(key, _)| !ANNOTATIONS.contains(&key.as_str())).map(|(key, value)| {
-        let value = match (key.as_str(), value) {
-            // Maps of names to schemas: a property may be called `description`.
-            ("properties" | "patternProperties" | "$defs" | "dependentSchemas", Value::Object(named)) => Value::Object(
-                named.iter().map(|(name, inner)| (name.clone(), without_annotations(inner))).collect(),
-            ),
-            (_, Value::Array(items)) => Value::Array(items.iter().map(without_annotations).collect()),
-            (_, Value::Object(_)) => without_annotations(value),
-            _ => value.clone(),
-        };
-        (key.clone(), value)
-    });
+    let stripped = map
+        .iter()
+        .filter(|(key, _)| !ANNOTATIONS.contains(&key.as_str()))
+        .map(|(key, value)| {
+            let value = match (key.as_str(), value) {
+                // Maps of names to schemas: a property may be called `description`.
+                ("properties" | "patternProperties" | "$defs" | "dependentSchemas", Value::Object(named)) => {
+                    Value::Object(
+                        named
+                            .iter()
+                            .map(|(name, inner)| (name.clone(), without_annotations(inner)))
+                            .collect(),
+                    )
+                }
+                (_, Value::Array(items)) => Value::Array(items.iter().map(without_annotations).collect()),
+                (_, Value::Object(_)) => without_annotations(value),
+                _ => value.clone(),
+            };
+            (key.clone(), value)
+        });
     Value::Object(stripped.collect())
 }
 

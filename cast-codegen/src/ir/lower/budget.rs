@@ -52,7 +52,9 @@ pub(super) fn fit_input_schema(
         Diagnostic::note(
             "C0112",
             pointer,
-            format!("the input schema is {before} bytes, over the budget of {budget}: {what} are left out ({after} bytes)"),
+            format!(
+                "the input schema is {before} bytes, over the budget of {budget}: {what} are left out ({after} bytes)"
+            ),
         )
     } else {
         Diagnostic::warning(
@@ -174,6 +176,10 @@ mod tests {
         assert_eq!(schema["properties"]["filter"]["properties"]["title"]["maxLength"], 9);
         assert!(schema["$defs"]["Node"].get("description").is_none(), "{schema}");
         let note = diagnostics.iter().find(|d| d.code == "C0112").expect("a note");
-        assert!(note.message.contains("the titles and descriptions of nested schemas are left out"), "{note}");
+        assert!(
+            note.message
+                .contains("the titles and descriptions of nested schemas are left out"),
+            "{note}"
+        );
     }
 }

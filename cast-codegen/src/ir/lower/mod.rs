@@ -15,7 +15,7 @@ use super::{
 use crate::{
     diag::{Diagnostic, Diagnostics, pointer_token},
     load::Source,
-    settings::{AuthScheme, FollowRedirects, KeyLocation, Settings},
+    settings::{AuthScheme, DeepObjectArrays, FollowRedirects, KeyLocation, Settings},
 };
 
 mod bodies;
@@ -89,9 +89,9 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
             &mut space,
             OperationRef {
                 global_base: &base_url,
+                generated_name: generated,
                 ..op
             },
-            generated,
             &mut security,
             settings,
             &mut taken_names,
@@ -151,7 +151,10 @@ fn assemble(cx: &mut SchemaCx<'_>, mut tool: ToolIr, settings: &Settings, pointe
         tool.output_schema = None;
         return Ok(tool);
     }
-    let label = tool.operation_id.clone().unwrap_or_else(|| format!("{} {}", tool.method.as_str(), tool.path));
+    let label = tool
+        .operation_id
+        .clone()
+        .unwrap_or_else(|| format!("{} {}", tool.method.as_str(), tool.path));
     let mut input_schema = cx.finish(std::mem::take(&mut tool.input_schema));
     let budget = settings
         .max_input_schema_bytes
@@ -187,8 +190,12 @@ fn operations<'d>(doc: &'d Value, diagnostics: &mut Diagnostics) -> Vec<Operatio
             // Joined to the server URL as written, `{sub}/items` would let an argument
             // extend the host name (`api.example.com` + `.attacker.example/items`).
             diagnostics.push(
-                Diagnostic::error("C0108", &item_pointer, format!("the path `{path}` does not start with `/`"))
-                    .hint(format!("OpenAPI paths start with `/`: write `/{path}`")),
+                Diagnostic::error(
+                    "C0108",
+                    &item_pointer,
+                    format!("the path `{path}` does not start with `/`"),
+                )
+                .hint(format!("OpenAPI paths start with `/`: write `/{path}`")),
             );
             continue;
         }
@@ -204,6 +211,7 @@ fn operations<'d>(doc: &'d Value, diagnostics: &mut Diagnostics) -> Vec<Operatio
                     operation,
                     pointer: format!("{item_pointer}/{key}"),
                     global_base: "",
+                    generated_name: String::new(),
                 });
             }
         }
@@ -254,6 +262,8 @@ struct OperationRef<'a> {
     pointer: String,
     /// The API's base URL, for per-operation servers given relative to it.
     global_base: &'a str,
+    /// The name [`naming::tool_names`] gave it among all the spec's operations.
+    generated_name: String,
 }
 
 fn text(value: Option<&Value>) -> Option<String> {
@@ -341,7 +351,6 @@ fn lower_operation(
     cx: &mut SchemaCx<'_>,
     space: &mut TypeSpace,
     op: OperationRef<'_>,
-    generated_name: String,
     security: &mut Security,
     settings: &Settings,
     taken_names: &mut HashSet<String>,
@@ -352,7 +361,13 @@ fn lower_operation(
     let label = operation_id
         .clone()
         .unwrap_or_else(|| format!("{} {}", op.method.as_str(), op.path));
-    let (name, generated_name) = choose_name(operation_id.as_deref(), &op, generated_name, settings, &mut cx.diagnostics);
+    let (name, generated_name) = choose_name(
+        operation_id.as_deref(),
+        &op,
+        op.generated_name.clone(),
+        settings,
+        &mut cx.diagnostics,
+    );
     let route = format!("{} {}", op.method.as_str(), op.path);
     let name = naming::unique_tool_name(name, &route, taken_names, max_name_length(settings));
     let module = naming::unique(naming::module_ident(&name), taken_modules, usize::MAX);
@@ -430,6 +445,7 @@ fn lower_operation(
             continue;
         }
         let (styled, content_schema) = param_style(param, location, pointer, &label, &mut cx.diagnostics);
+        let styled = deep_object_arrays(styled, settings);
         let schema = content_schema
             .or_else(|| param.get("schema").cloned())
             .unwrap_or_else(|| json!({ "type": "string" }));
@@ -471,9 +487,13 @@ fn lower_operation(
             None => {
                 // Common in real specs: the template names a parameter nobody declared.
                 cx.diagnostics.push(
-                    Diagnostic::warning("C0105", op.pointer.as_str(), format!("path parameter `{name}` is not declared"))
-                        .operation(&label)
-                        .hint("it is accepted as a required string"),
+                    Diagnostic::warning(
+                        "C0105",
+                        op.pointer.as_str(),
+                        format!("path parameter `{name}` is not declared"),
+                    )
+                    .operation(&label)
+                    .hint("it is accepted as a required string"),
                 );
                 path_params.push(args.len());
                 args.push(ArgIr {
@@ -508,6 +528,7 @@ fn lower_operation(
                     pointer: &format!("{}/requestBody", op.pointer),
                     label: &label,
                     chosen,
+                    settings,
                 },
                 &mut args,
                 &mut names,

@@ -36,6 +36,17 @@ pub(super) fn split_template(path: &str) -> (Vec<String>, Vec<String>) {
 
 /// A parameter's style, with the OpenAPI defaults and the combinations it allows;
 /// for `content`-described parameters, also the schema found there.
+/// `deepObject` as `deep_object_arrays` asks: numbered array items when `indexed`.
+pub(super) fn deep_object_arrays(styled: Styled, settings: &Settings) -> Styled {
+    match (styled.style, settings.deep_object_arrays) {
+        (Style::DeepObject, Some(DeepObjectArrays::Indexed)) => Styled {
+            style: Style::DeepObjectIndexed,
+            ..styled
+        },
+        _ => styled,
+    }
+}
+
 pub(super) fn param_style(
     param: &Value,
     location: Location,

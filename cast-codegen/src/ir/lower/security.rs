@@ -332,6 +332,7 @@ mod tests {
             operation,
             pointer: "/paths/~1files/post".to_owned(),
             global_base,
+            generated_name: String::new(),
         };
         let leak = |value: Value| -> &'static Value { Box::leak(Box::new(value)) };
         let none = leak(json!({}));
