@@ -29,7 +29,14 @@ const MAX_PROBLEMS: usize = 5;
 pub fn problems(schema: &Value) -> Vec<Problem> {
     static META: OnceLock<jsonschema::meta::MetaValidator<'static>> = OnceLock::new();
     let meta = META.get_or_init(jsonschema::draft202012::meta::validator);
-    let mut found: Vec<Problem> = meta
+    let mut found = Vec::new();
+    unresolved_refs(schema, schema, &mut String::new(), &mut found);
+    // The common case, valid, without collecting errors (a sixth of generation time on
+    // a spec of thousands of components).
+    if found.is_empty() && meta.is_valid(schema) {
+        return found;
+    }
+    let mut metaschema: Vec<Problem> = meta
         .iter_errors(schema)
         .take(MAX_PROBLEMS)
         .map(|error| Problem {
@@ -37,9 +44,9 @@ pub fn problems(schema: &Value) -> Vec<Problem> {
             what: error.to_string(),
         })
         .collect();
-    unresolved_refs(schema, schema, &mut String::new(), &mut found);
-    found.truncate(MAX_PROBLEMS);
-    found
+    metaschema.append(&mut found);
+    metaschema.truncate(MAX_PROBLEMS);
+    metaschema
 }
 
 fn unresolved_refs(root: &Value, value: &Value, at: &mut String, found: &mut Vec<Problem>) {
