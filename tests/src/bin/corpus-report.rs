@@ -98,7 +98,7 @@ fn main() -> ExitCode {
 fn report_specs() -> Vec<PathBuf> {
     let root = workspace_root();
     let mut specs = Vec::new();
-    for dir in ["tests/corpus", "tests/specs", "tests/wire", "tests/faults"] {
+    for dir in ["tests/corpus", "tests/specs", "tests/wire", "tests/faults", "examples/test-server"] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };
