@@ -318,6 +318,7 @@ fn generate(spec: SpecArgs, out: Option<PathBuf>, runtime_path: Option<PathBuf>,
             format!(", {} removed", report.removed.len())
         }
     );
+    eprint!("{}", crate::cost::Cost::of(&generated.api).summary());
     Ok(())
 }
 
@@ -388,6 +389,16 @@ fn tools(spec: SpecArgs) -> Result<(), String> {
             tool.why
         );
     }
+    let cost = crate::cost::Cost::of(&api);
+    let _ = writeln!(stdout);
+    for tool in &cost.tools {
+        let _ = writeln!(
+            stdout,
+            "{:<width$}  {:>8} bytes  ~{:>6} tokens",
+            tool.name, tool.bytes, tool.tokens
+        );
+    }
+    let _ = write!(stdout, "{}", cost.summary());
     if diagnostics.has_errors() {
         return Err(String::new());
     }

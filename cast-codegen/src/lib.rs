@@ -18,6 +18,7 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod cost;
 pub mod diag;
 pub mod emit;
 pub mod ir;
@@ -33,7 +34,10 @@ use std::{
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use load::Source;
-pub use settings::{AuthScheme, AuthSettings, FollowRedirects, InboundSettings, KeyLocation, Settings, ToolSettings};
+pub use settings::{
+    AuthScheme, AuthSettings, BudgetSettings, DeepObjectArrays, FollowRedirects, InboundSettings, KeyLocation,
+    Settings, ToolSettings,
+};
 
 /// A generated crate, in memory: path (relative to the crate root) → contents.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +90,7 @@ impl Generator {
             diagnostics.0.extend(warnings);
         }
         let api = ir::lower::lower(&doc, source, &self.settings, &mut diagnostics);
+        cost::check_budget(&api, &self.settings, &mut diagnostics);
         Ok((api, diagnostics))
     }
 

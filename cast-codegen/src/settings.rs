@@ -199,10 +199,39 @@ pub struct Settings {
     /// (`ids[]=a&ids[]=b`, the common convention and the default) or `indexed` (`ids[0]=a`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deep_object_arrays: Option<DeepObjectArrays>,
+    /// The server's `instructions`, which clients that defer tool schemas show the model
+    /// with the tool names alone; generated from the spec's description, tags and tools
+    /// when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    /// What the server may cost an agent.
+    #[serde(skip_serializing_if = "is_default")]
+    pub budget: BudgetSettings,
     /// Depend on `cast-runtime` at this path (relative to the generated crate) instead of
     /// the released version. Not part of `cast.toml`: it depends on where the crate is written.
     #[serde(skip)]
     pub runtime_path: Option<PathBuf>,
+}
+
+/// `[budget]`: limits that make generation fail, so CI can hold the line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BudgetSettings {
+    /// Estimated tokens of the whole `tools/list` (C0113 over it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<usize>,
+    /// Tools served (C0113 over it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tools: Option<usize>,
+    /// Bytes of generated `instructions` (default [`BudgetSettings::DEFAULT_INSTRUCTIONS_BYTES`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_instructions_bytes: Option<usize>,
+}
+
+impl BudgetSettings {
+    /// Room for a paragraph about the API and a line per area of it.
+    pub const DEFAULT_INSTRUCTIONS_BYTES: usize = 2048;
 }
 
 /// How `deepObject` sends array items.

@@ -5,10 +5,10 @@
 use std::{collections::HashSet, path::Path};
 
 use cast_codegen::{
-    Generated, Settings,
+    BudgetSettings, Generated, Settings, cost,
     ir::{Location, Target, ToolIr, lower::looks_like_a_credential, naming, validity},
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The largest input schema a tool may advertise.
 pub const MAX_INPUT_SCHEMA_BYTES: usize = 64 * 1024;
@@ -28,6 +28,14 @@ pub struct Row {
     pub tools: usize,
     /// `tools/list` bytes: every tool's name, title, description, schemas and annotations.
     pub list_bytes: usize,
+    /// Estimated tokens of `list_bytes`.
+    pub list_tokens: usize,
+    /// Estimated tokens a client that defers schemas shows: names and instructions.
+    pub deferred_tokens: usize,
+    /// Bytes of the generated instructions.
+    pub instructions_bytes: usize,
+    /// Names in backticks in the instructions that are not tools served.
+    pub instructions_unknown_names: usize,
     /// The same without output schemas.
     pub list_bytes_without_output: usize,
     /// The largest tool and its bytes.
@@ -60,39 +68,21 @@ pub struct Row {
     pub peak_mib: Option<f64>,
 }
 
-/// The JSON `tools/list` sends for one tool.
-pub fn listed(tool: &ToolIr, with_output: bool) -> Value {
-    let mut entry = json!({
-        "name": tool.name,
-        "description": tool.description,
-        "inputSchema": tool.input_schema,
-        "annotations": {
-            "readOnlyHint": tool.annotations.read_only,
-            "destructiveHint": tool.annotations.destructive,
-            "idempotentHint": tool.annotations.idempotent,
-            "openWorldHint": true,
-        },
-    });
-    if let Some(title) = &tool.title {
-        entry["title"] = json!(title);
-    }
-    if with_output && let Some(output) = &tool.output_schema {
-        entry["outputSchema"] = output.clone();
-    }
-    entry
-}
-
 /// Measures a spec generated with `settings` (default settings are what a user gets).
 pub fn row(spec: &Path, generated: &Generated) -> Row {
     let api = &generated.api;
     let served: Vec<&ToolIr> = api.enabled_tools().collect();
     let sizes: Vec<(String, usize)> = served
         .iter()
-        .map(|t| (t.name.clone(), listed(t, true).to_string().len()))
+        .map(|t| (t.name.clone(), cost::listed(t, true).to_string().len()))
         .collect();
     let list_bytes = sizes.iter().map(|(_, n)| n).sum::<usize>() + sizes.len().saturating_sub(1) + 11;
-    let list_bytes_without_output =
-        served.iter().map(|t| listed(t, false).to_string().len()).sum::<usize>() + served.len().saturating_sub(1) + 11;
+    let list_bytes_without_output = served
+        .iter()
+        .map(|t| cost::listed(t, false).to_string().len())
+        .sum::<usize>()
+        + served.len().saturating_sub(1)
+        + 11;
     let largest_tool = sizes.iter().max_by_key(|(_, n)| *n).cloned().unwrap_or_default();
     let schemas: Vec<&Value> = served
         .iter()
@@ -108,6 +98,18 @@ pub fn row(spec: &Path, generated: &Generated) -> Row {
         operations: api.tools.len(),
         tools: served.len(),
         list_bytes,
+        list_tokens: cost::estimate_tokens(list_bytes),
+        deferred_tokens: cost::Cost::of(api).deferred_tokens,
+        instructions_bytes: api.instructions.as_deref().map_or(0, str::len),
+        // The spec's own description may quote anything; the map of areas names tools.
+        instructions_unknown_names: api.instructions.as_deref().map_or(0, |text| {
+            let map = text.split_once(" areas:\n").map_or("", |(_, map)| map);
+            map.split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|name| !served.iter().any(|t| t.name == *name))
+                .count()
+        }),
         list_bytes_without_output,
         largest_tool,
         largest_input_schema: served
@@ -237,6 +239,17 @@ pub fn missed_targets(row: &Row) -> Vec<String> {
         format!("{} descriptions are only method and path", row.route_only_descriptions),
     );
     check(
+        row.instructions_bytes > 0 && row.instructions_bytes <= BudgetSettings::DEFAULT_INSTRUCTIONS_BYTES,
+        format!("instructions of {} bytes", row.instructions_bytes),
+    );
+    check(
+        row.instructions_unknown_names == 0,
+        format!(
+            "the instructions name {} tools that are not served",
+            row.instructions_unknown_names
+        ),
+    );
+    check(
         row.deprecated_served == 0,
         format!("{} deprecated tools served", row.deprecated_served),
     );
@@ -256,17 +269,20 @@ pub fn missed_targets(row: &Row) -> Vec<String> {
 /// The report as Markdown.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| spec | operations | tools | generate ms | peak MiB | tools/list bytes | without output schemas | largest tool (bytes) | largest input schema | output schemas over budget | duplicated bytes | invalid schemas served | left out as invalid | hash-told names | method+path descriptions | credential arguments | credentials kept out | deprecated served (of) |\n|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| spec | operations | tools | generate ms | peak MiB | tools/list bytes | ~tokens | deferred ~tokens (names + instructions) | instructions bytes | without output schemas | largest tool (bytes) | largest input schema | output schemas over budget | duplicated bytes | invalid schemas served | left out as invalid | hash-told names | method+path descriptions | credential arguments | credentials kept out | deprecated served (of) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | `{}` ({}) | {} | {} | {:.1}% | {} | {} | {} | {} | {} | {} | {} ({}) |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | `{}` ({}) | {} | {} | {:.1}% | {} | {} | {} | {} | {} | {} | {} ({}) |\n",
             r.spec,
             r.operations,
             r.tools,
             r.generate_ms.map_or("–".to_owned(), |ms| ms.to_string()),
             r.peak_mib.map_or("–".to_owned(), |m| format!("{m:.0}")),
             r.list_bytes,
+            r.list_tokens,
+            r.deferred_tokens,
+            r.instructions_bytes,
             r.list_bytes_without_output,
             r.largest_tool.0,
             r.largest_tool.1,

@@ -8,7 +8,13 @@ use cast_e2e::{report, workspace_root};
 
 fn specs() -> Vec<std::path::PathBuf> {
     let mut specs = Vec::new();
-    for dir in ["tests/corpus", "tests/specs", "tests/wire", "tests/faults", "examples/test-server"] {
+    for dir in [
+        "tests/corpus",
+        "tests/specs",
+        "tests/wire",
+        "tests/faults",
+        "examples/test-server",
+    ] {
         let dir = workspace_root().join(dir);
         let mut found: Vec<_> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

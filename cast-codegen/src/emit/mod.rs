@@ -320,6 +320,7 @@ mod tests {
             version: "0.1.0".into(),
             title: "Hand".into(),
             description: None,
+            instructions: None,
             base_url: "http://127.0.0.1:9".into(),
             schemes: vec![],
             always: vec![],

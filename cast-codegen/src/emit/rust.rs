@@ -73,7 +73,7 @@ fn api_static(api: &ApiIr, visibility: TokenStream, shared: &SharedSchemas) -> T
         quote!(fragments: schemas::FRAGMENTS,)
     };
     let title = &api.title;
-    let instructions = match &api.description {
+    let instructions = match &api.instructions {
         Some(text) => quote!(::std::option::Option::Some(#text)),
         None => quote!(::std::option::Option::None),
     };

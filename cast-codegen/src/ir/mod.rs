@@ -19,8 +19,11 @@ pub struct ApiIr {
     pub version: String,
     /// `info.title`.
     pub title: String,
-    /// `info.description`, passed to clients as instructions.
+    /// `info.description`.
     pub description: Option<String>,
+    /// The server's `instructions`: `instructions` from cast.toml, or a map of the API
+    /// made from its description, tags and tools.
+    pub instructions: Option<String>,
     /// Upstream base URL (may be empty or relative: then it must be given at run time).
     pub base_url: String,
     /// The security schemes tools use (those Cast can apply).

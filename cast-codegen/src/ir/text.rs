@@ -153,6 +153,141 @@ fn route_sentence(method: &str, path: &str) -> String {
     }
 }
 
+/// The spec's word on one area of the API (`tags`).
+#[derive(Debug, Clone, Copy)]
+pub struct Area<'a> {
+    /// The tag.
+    pub name: &'a str,
+    /// Its description.
+    pub description: Option<&'a str>,
+}
+
+/// The server's `instructions`: what the API is, then one line per area (tag, or first
+/// path segment for untagged tools) with its size, what the spec says of it and the tools
+/// to reach for, within `budget` bytes. Clients that defer tool schemas (Claude Code,
+/// Codex) show the model this and the tool names alone.
+pub fn instructions(
+    title: &str,
+    description: Option<&str>,
+    areas: &[Area<'_>],
+    tools: &[&super::ToolIr],
+    budget: usize,
+) -> String {
+    let about = description
+        .map(|d| first_sentences(&markdown(d), 400))
+        .filter(|d| !d.is_empty());
+    let mut out = about.unwrap_or_else(|| format!("{title}."));
+    // Groups in the spec's tag order, then in order of first use.
+    let mut groups: Vec<(String, Vec<&super::ToolIr>)> = Vec::new();
+    for tool in tools {
+        let key = tool.tags.first().cloned().unwrap_or_else(|| {
+            let segment = tool.path.split('/').find(|s| !s.is_empty() && !s.starts_with('{'));
+            segment.unwrap_or("/").to_owned()
+        });
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(tool),
+            None => groups.push((key, vec![tool])),
+        }
+    }
+    let rank = |key: &str| areas.iter().position(|a| a.name == key).unwrap_or(usize::MAX);
+    groups.sort_by_key(|(key, _)| rank(key));
+    if groups.is_empty() {
+        return truncate_at_char(&out, budget).to_owned();
+    }
+    out.push_str(&format!("\n\n{} tools in {} areas:", tools.len(), groups.len()));
+    // Each area with what the spec says of it and three tools to reach for; when that is
+    // too long for every area to be named, one tool each, then without the spec's words,
+    // so that no area goes unmentioned.
+    let lines = |examples_per_area: usize, said_too: bool| -> Vec<String> {
+        groups
+            .iter()
+            .map(|(key, members)| {
+                let mut examples: Vec<&super::ToolIr> = members.clone();
+                // Read-only tools first: the ones an agent reaches for to find its way.
+                examples.sort_by_key(|t| !t.annotations.read_only);
+                let names: Vec<String> = examples
+                    .iter()
+                    .take(examples_per_area)
+                    .map(|t| format!("`{}`", t.name))
+                    .collect();
+                let said = areas
+                    .iter()
+                    .find(|a| a.name == key)
+                    .and_then(|a| a.description)
+                    .map(|d| first_sentences(&markdown(d), 120))
+                    .filter(|d| said_too && !d.is_empty());
+                match said {
+                    Some(said) => {
+                        let stop = if said.ends_with(['.', '!', '?', '…']) {
+                            ""
+                        } else {
+                            "."
+                        };
+                        format!(
+                            "\n- {key} ({}): {said}{stop} Tools: {}",
+                            members.len(),
+                            names.join(", ")
+                        )
+                    }
+                    None => format!("\n- {key} ({}): {}", members.len(), names.join(", ")),
+                }
+            })
+            .collect()
+    };
+    let fits = |lines: &Vec<String>| out.len() + lines.iter().map(String::len).sum::<usize>() <= budget;
+    let chosen = [(3, true), (1, true)]
+        .into_iter()
+        .map(|(examples, said)| lines(examples, said))
+        .find(fits)
+        .unwrap_or_else(|| lines(1, false));
+    for (shown, line) in chosen.iter().enumerate() {
+        let tail = format!("\n- … {} more areas; tools/list has every tool.", groups.len() - shown);
+        let last = shown + 1 == chosen.len();
+        if out.len() + line.len() + if last { 0 } else { tail.len() } > budget {
+            if out.len() + tail.len() <= budget {
+                out.push_str(&tail);
+            }
+            break;
+        }
+        out.push_str(line);
+    }
+    truncate_at_char(&out, budget).to_owned()
+}
+
+/// Whole sentences of `text` up to about `limit` bytes (at least the first, cut at a word).
+fn first_sentences(text: &str, limit: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut end = 0;
+    for (at, _) in flat.match_indices(". ") {
+        if at + 1 > limit {
+            break;
+        }
+        end = at + 1;
+    }
+    if end == 0 || flat.len() <= limit {
+        end = flat.len().min(limit);
+        if end < flat.len() {
+            let cut = truncate_at_char(&flat, end);
+            return match cut.rfind(' ') {
+                Some(space) => format!("{}…", &cut[..space]),
+                None => cut.to_owned(),
+            };
+        }
+    }
+    flat[..end].to_owned()
+}
+
+fn truncate_at_char(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -98,7 +98,13 @@ fn main() -> ExitCode {
 fn report_specs() -> Vec<PathBuf> {
     let root = workspace_root();
     let mut specs = Vec::new();
-    for dir in ["tests/corpus", "tests/specs", "tests/wire", "tests/faults", "examples/test-server"] {
+    for dir in [
+        "tests/corpus",
+        "tests/specs",
+        "tests/wire",
+        "tests/faults",
+        "examples/test-server",
+    ] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };
@@ -114,7 +120,10 @@ fn report_specs() -> Vec<PathBuf> {
     // components, which once took generation past the machine's memory.
     let stress = root.join(format!("target/corpus-report/{SYNTHETIC}-2000-components.json"));
     let written = std::fs::create_dir_all(stress.parent().expect("a folder")).and_then(|()| {
-        std::fs::write(&stress, serde_json::to_vec(&cast_e2e::stress_spec(20, 100, 200)).unwrap_or_default())
+        std::fs::write(
+            &stress,
+            serde_json::to_vec(&cast_e2e::stress_spec(20, 100, 200)).unwrap_or_default(),
+        )
     });
     match written {
         Ok(()) => specs.push(stress),

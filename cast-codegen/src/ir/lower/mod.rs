@@ -121,6 +121,26 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         .collect();
     diagnostics.0.append(&mut cx.diagnostics.0);
     security.report_secret_arguments(diagnostics);
+    let instructions = settings.instructions.clone().or_else(|| {
+        let areas: Vec<text::Area<'_>> = doc
+            .get("tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|tag| {
+                Some(text::Area {
+                    name: tag.get("name")?.as_str()?,
+                    description: tag.get("description").and_then(Value::as_str),
+                })
+            })
+            .collect();
+        let served: Vec<&ToolIr> = tools.iter().filter(|t| t.enabled).collect();
+        let budget = settings
+            .budget
+            .max_instructions_bytes
+            .unwrap_or(crate::settings::BudgetSettings::DEFAULT_INSTRUCTIONS_BYTES);
+        Some(text::instructions(title, description, &areas, &served, budget))
+    });
     let inbound_scopes = inbound_scopes(&tools, settings, diagnostics);
     let tool_timeouts = tool_timeouts(&tools, settings, diagnostics);
 
@@ -129,6 +149,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         version,
         title: title.to_owned(),
         description: description.map(str::to_owned),
+        instructions,
         base_url,
         credential_files: credential_files(&security, settings, diagnostics),
         always: security.always,

@@ -22,7 +22,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     version: ::std::env!("CARGO_PKG_VERSION"),
     title: "Cast Test API",
     instructions: ::std::option::Option::Some(
-        "A small inventory API: items with tags and prices, and the users who own them.",
+        "A small inventory API: items with tags and prices, and the users who own them.\n\n6 tools in 3 areas:\n- items (4): `listItems`, `getItem`, `createItem`\n- meta (1): `getStatus`\n- users (1): `listUsers`",
     ),
     base_url: "http://127.0.0.1:3456",
     schemes: &[

@@ -21,7 +21,9 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     name: ::std::env!("CARGO_PKG_NAME"),
     version: ::std::env!("CARGO_PKG_VERSION"),
     title: "Cycles",
-    instructions: ::std::option::Option::None,
+    instructions: ::std::option::Option::Some(
+        "Cycles.\n\n3 tools in 3 areas:\n- trees (1): `createTree`\n- pairs (1): `createPair`\n- lists (1): `putList`",
+    ),
     base_url: "https://cycles.example.com",
     schemes: &[],
     static_headers: &[],

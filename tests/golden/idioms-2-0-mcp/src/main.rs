@@ -16,7 +16,9 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     name: ::std::env!("CARGO_PKG_NAME"),
     version: ::std::env!("CARGO_PKG_VERSION"),
     title: "Idioms of 2.0",
-    instructions: ::std::option::Option::None,
+    instructions: ::std::option::Option::Some(
+        "Idioms of 2.0.\n\n4 tools in 2 areas:\n- files (3): `listFiles`, `uploadFile`, `replaceFile`\n- messages (1): `sendMessage`",
+    ),
     base_url: "https://files.example.com/api",
     schemes: &[
         ::cast_runtime::codegen::Scheme {

@@ -20,7 +20,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     version: ::std::env!("CARGO_PKG_VERSION"),
     title: "Idioms of 3.1",
     instructions: ::std::option::Option::Some(
-        "Type arrays, const, numeric exclusive bounds, webhooks and no servers.",
+        "Type arrays, const, numeric exclusive bounds, webhooks and no servers.\n\n3 tools in 3 areas:\n- items (1): `patchItem`\n- search (1): `search`\n- echo (1): `echoText`",
     ),
     base_url: "",
     schemes: &[],

@@ -17,7 +17,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     version: ::std::env!("CARGO_PKG_VERSION"),
     title: "Swagger Petstore",
     instructions: ::std::option::Option::Some(
-        "A sample API that uses a petstore as an example to demonstrate features in the OpenAPI 3.0 specification",
+        "A sample API that uses a petstore as an example to demonstrate features in the OpenAPI 3.0 specification\n\n3 tools in 1 areas:\n- pets (3): `findPets`, `find_pet_by_id`, `addPet`",
     ),
     base_url: "https://petstore.swagger.io/v2",
     schemes: &[],

@@ -17,7 +17,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     version: ::std::env!("CARGO_PKG_VERSION"),
     title: "USPTO Data Set API",
     instructions: ::std::option::Option::Some(
-        "The Data Set API (DSAPI) allows the public users to discover and search USPTO exported data sets. This is a generic API that allows USPTO users to make any CSV based data files searchable through API. With the help of GET call, it returns the list of data fields that are searchable. With the help of POST call, data can be fetched based on the filters on the field names. Please note that POST call is used to search the actual data. The reason for the POST call is that it allows users to specify any complex search criteria without worry about the GET size limitations as well as encoding of the input parameters.",
+        "The Data Set API (DSAPI) allows the public users to discover and search USPTO exported data sets. This is a generic API that allows USPTO users to make any CSV based data files searchable through API. With the help of GET call, it returns the list of data fields that are searchable. With the help of POST call, data can be fetched based on the filters on the field names.\n\n3 tools in 2 areas:\n- metadata (2): Find out about the data sets. Tools: `list-data-sets`, `list-searchable-fields`\n- search (1): Search a data set. Tools: `perform-search`",
     ),
     base_url: "https://developer.uspto.gov/ds-api",
     schemes: &[],

@@ -1,0 +1,95 @@
+//! What a server costs an agent: `[budget]` limits that fail generation, and the
+//! generated `instructions` that deferring clients show with the tool names alone.
+
+use cast_codegen::{Diagnostics, Generator, Settings, Source, cost::Cost, ir::ApiIr};
+use serde_json::{Value, json};
+
+fn analyze(spec: &Value, toml: &str) -> (ApiIr, Diagnostics) {
+    let settings = Settings::from_toml(toml, "cast.toml").expect("valid cast.toml");
+    Generator::new(settings)
+        .analyze(spec.to_string().as_bytes(), &Source::new("shop.json"))
+        .expect("parses")
+}
+
+fn shop() -> Value {
+    let op = |id: &str, tag: &str| json!({ "operationId": id, "tags": [tag], "summary": format!("{id} summary"), "responses": { "200": { "description": "ok" } } });
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "Shop", "version": "1.0.0", "description": "The <b>Shop</b> API sells things. It has a long history nobody reads." },
+        "servers": [{ "url": "https://shop.example.com" }],
+        "tags": [
+            { "name": "orders", "description": "Orders customers place. Each has lines." },
+            { "name": "items", "description": "What the shop sells" }
+        ],
+        "paths": {
+            "/items": { "get": op("listItems", "items"), "post": op("createItem", "items") },
+            "/orders": { "get": op("listOrders", "orders") },
+            "/stats": { "get": { "operationId": "getStats", "responses": { "200": { "description": "ok" } } } }
+        }
+    })
+}
+
+#[test]
+fn an_overrun_of_the_budget_is_an_error_naming_the_largest_tools() {
+    let (api, diagnostics) = analyze(&shop(), "");
+    assert!(!diagnostics.has_errors(), "{diagnostics}");
+    let cost = Cost::of(&api);
+    assert_eq!(cost.tools.len(), 4);
+    assert_eq!(cost.bytes, {
+        let list: Vec<Value> = api
+            .enabled_tools()
+            .map(|t| cast_codegen::cost::listed(t, true))
+            .collect();
+        json!({ "tools": list }).to_string().len()
+    });
+
+    let (_, diagnostics) = analyze(&shop(), "[budget]\nmax_tools = 3\nmax_tokens = 50\n");
+    let errors: Vec<String> = diagnostics
+        .iter()
+        .filter(|d| d.code == "C0113")
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(errors.len(), 2, "{diagnostics}");
+    assert!(
+        errors[0].contains("4 tools are served, over [budget] max_tools = 3"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains(&format!("tools/list is ~{} tokens", cost.tokens)),
+        "{}",
+        errors[1]
+    );
+    assert!(errors[1].contains("the largest tools: `"), "{}", errors[1]);
+    assert!(diagnostics.has_errors());
+
+    let (_, diagnostics) = analyze(
+        &shop(),
+        &format!("[budget]\nmax_tools = 4\nmax_tokens = {}\n", cost.tokens),
+    );
+    assert!(
+        !diagnostics.has_errors(),
+        "exactly at the budget is within it: {diagnostics}"
+    );
+}
+
+#[test]
+fn instructions_map_the_api_by_area_within_their_budget() {
+    let (api, _) = analyze(&shop(), "");
+    let instructions = api.instructions.clone().expect("generated");
+    assert_eq!(
+        instructions,
+        "The **Shop** API sells things. It has a long history nobody reads.\n\n4 tools in 3 areas:\n\
+         - orders (1): Orders customers place. Each has lines. Tools: `listOrders`\n\
+         - items (2): What the shop sells. Tools: `listItems`, `createItem`\n\
+         - stats (1): `getStats`"
+    );
+    // A tight budget names every area with one tool before it gives up the spec's words.
+    let (api, _) = analyze(&shop(), "[budget]\nmax_instructions_bytes = 200\n");
+    let tight = api.instructions.expect("generated");
+    assert!(tight.len() <= 200, "{} bytes: {tight}", tight.len());
+    assert!(tight.contains("- stats (1): `getStats`"), "{tight}");
+    // The user's own words win.
+    let (api, _) = analyze(&shop(), "instructions = \"Use listItems first.\"\n");
+    assert_eq!(api.instructions.as_deref(), Some("Use listItems first."));
+}
