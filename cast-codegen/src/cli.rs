@@ -108,7 +108,7 @@ struct SpecArgs {
     /// Only these HTTP methods (`--method get,post`).
     #[arg(long, value_name = "METHOD,...", value_delimiter = ',')]
     method: Vec<String>,
-    /// The longest tool name to generate [default: 64].
+    /// The longest tool name a client's model sees, `mcp__<name>__` prefix included [default: 64].
     #[arg(long, value_name = "N")]
     max_name_length: Option<usize>,
     /// Fail on warnings too (for CI).

@@ -129,9 +129,15 @@ pub struct ToolSettings {
     /// Only these HTTP methods (empty: any).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<String>,
-    /// The longest tool name to generate (default 64; Cursor needs 60).
+    /// The longest tool name a client's model may see, its prefix included (default 64;
+    /// Cursor needs 60).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_name_length: Option<usize>,
+    /// What clients put before tool names (default `mcp__<crate name>__`, Claude Code's);
+    /// generated names are kept short enough for both to fit `max_name_length`. `""` when
+    /// the clients in use add none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_prefix: Option<String>,
     /// Tool names to use instead of the generated ones, keyed by operationId or generated name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub rename: BTreeMap<String, String>,

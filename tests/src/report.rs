@@ -50,6 +50,8 @@ pub struct Row {
     pub invalid_schemas: usize,
     /// Schemas found invalid at generation and left out (C0110).
     pub invalid_left_out: usize,
+    /// Tool names longer than 64 with the default client prefix (`mcp__<crate>__`).
+    pub names_over_limit: usize,
     /// Tool names that carry a hash because nothing else told them apart.
     pub hashed_names: usize,
     /// Tools whose whole description is their method and path.
@@ -122,6 +124,10 @@ pub fn row(spec: &Path, generated: &Generated) -> Row {
         invalid_schemas,
         invalid_left_out: count("C0110"),
         hashed_names: served.iter().filter(|t| has_route_hash(t)).count(),
+        names_over_limit: served
+            .iter()
+            .filter(|t| naming::client_prefix(&api.crate_name).len() + t.name.len() > naming::MAX_TOOL_NAME)
+            .count(),
         route_only_descriptions: served
             .iter()
             .filter(|t| t.description.trim() == format!("{} {}", t.method.as_str(), t.path))
@@ -229,6 +235,13 @@ pub fn missed_targets(row: &Row) -> Vec<String> {
     check(
         row.credential_arguments == 0,
         format!("{} credential-like arguments offered", row.credential_arguments),
+    );
+    check(
+        row.names_over_limit == 0,
+        format!(
+            "{} names over 64 characters with the client prefix",
+            row.names_over_limit
+        ),
     );
     check(
         row.hashed_names == 0,

@@ -6,8 +6,18 @@ use std::collections::HashSet;
 use heck::{ToKebabCase, ToSnakeCase, ToUpperCamelCase};
 use sha2::{Digest, Sha256};
 
-/// The longest tool name most clients accept (`^[a-zA-Z0-9_-]{1,64}$`).
+/// The longest tool name most clients accept (`^[a-zA-Z0-9_-]{1,64}$`), and the longest
+/// the model APIs accept with the client's prefix.
 pub const MAX_TOOL_NAME: usize = 64;
+
+/// Names are never cut shorter than this, whatever the prefix.
+pub const MIN_TOOL_NAME: usize = 16;
+
+/// The prefix Claude Code puts before a tool's name for the model, the longest of the
+/// common ones: `mcp__<server>__`.
+pub fn client_prefix(server: &str) -> String {
+    format!("mcp__{server}__")
+}
 
 /// Rust keywords of every edition, strict and reserved.
 const KEYWORDS: &[&str] = &[
@@ -76,12 +86,13 @@ pub struct Route<'a> {
 /// A name comes from the operationId, or from the method and path words when the
 /// operationId is missing or not ASCII (`get_realtime_k`; a transliteration would be a
 /// guess). A name too long is cut at a word boundary; operations whose cut names would
-/// tie keep the words that tell them apart (`put_…_securityClassification_add`,
-/// `…_update`). Only a tie nothing else breaks gets a short hash of the operation's own
+/// tie keep the words that tell them apart and the one before (`put_…_schema_add`,
+/// `put_…_schema_update`). Only a tie nothing else breaks gets a short hash of the operation's own
 /// route, so it does not depend on what else is in the spec.
 pub fn tool_names(routes: &[Route<'_>], max_len: usize) -> Vec<String> {
-    let max_len = max_len.max(16);
-    let words: Vec<Words> = routes.iter().map(|route| Words::preferred(route)).collect();
+    let max_len = max_len.max(MIN_TOOL_NAME);
+    let words_of = |route: &Route<'_>| Words::preferred(route);
+    let words: Vec<Words> = routes.iter().map(words_of).collect();
     let mut names: Vec<String> = words.iter().map(|w| w.fit(max_len)).collect();
     let mut ties: std::collections::BTreeMap<&str, Vec<usize>> = std::collections::BTreeMap::new();
     for (index, name) in names.iter().enumerate() {
@@ -91,7 +102,11 @@ pub fn tool_names(routes: &[Route<'_>], max_len: usize) -> Vec<String> {
     for members in ties.values().filter(|members| members.len() > 1) {
         let shared = common_words(members.iter().map(|&i| &words[i]));
         for &i in members.iter().filter(|&&i| words[i].text.len() > max_len) {
-            retargeted.push((i, words[i].keep_from(shared, max_len)));
+            // The last shared word stays as context for the ones that differ
+            // (`…_pushover_test`, not `…_notifications_test`) where words are separated.
+            let separated = words[i].spans.get(shared).is_some_and(|span| span.after_separator);
+            let from = if separated && shared > 1 { shared - 1 } else { shared };
+            retargeted.push((i, words[i].keep_from(from, max_len)));
         }
     }
     for (index, name) in retargeted {
@@ -104,6 +119,10 @@ pub fn tool_names(routes: &[Route<'_>], max_len: usize) -> Vec<String> {
         .map(|(route, name)| {
             if taken.insert(name.clone()) {
                 return name;
+            }
+            if let Some(shorter) = words_of(route).shortened(max_len).find(|n| !taken.contains(n)) {
+                taken.insert(shorter.clone());
+                return shorter;
             }
             let from_route = Words::new(name_from_route(route.method, route.path)).fit(max_len);
             if taken.insert(from_route.clone()) {
@@ -118,25 +137,61 @@ pub fn tool_names(routes: &[Route<'_>], max_len: usize) -> Vec<String> {
 #[derive(Debug)]
 struct Words {
     text: String,
-    /// Byte ranges of the words between `_` and `-` (a camelCase word is cut only when it
-    /// alone is too long).
-    spans: Vec<(usize, usize)>,
+    /// The words: runs between `_` and `-`, split again where camelCase starts a new
+    /// word (`ListIncomingPhoneNumber` is four).
+    spans: Vec<Span>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    /// Whether `_` or `-` comes before it (else it continues a camelCase word).
+    after_separator: bool,
 }
 
 impl Words {
     fn new(text: String) -> Self {
+        let bytes = text.as_bytes();
         let mut spans = Vec::new();
-        let mut start = 0;
-        for (i, b) in text.bytes().enumerate() {
+        let mut start = None;
+        let mut after_separator = false;
+        for i in 0..bytes.len() {
+            let b = bytes[i];
             if b == b'_' || b == b'-' {
-                if i > start {
-                    spans.push((start, i));
+                if let Some(s) = start.take() {
+                    spans.push(Span {
+                        start: s,
+                        end: i,
+                        after_separator,
+                    });
                 }
-                start = i + 1;
+                after_separator = true;
+                continue;
+            }
+            match start {
+                None => start = Some(i),
+                Some(s) if is_camel_boundary(bytes, i) => {
+                    spans.push(Span {
+                        start: s,
+                        end: i,
+                        after_separator,
+                    });
+                    after_separator = false;
+                    start = Some(i);
+                }
+                Some(_) => {}
             }
         }
-        if text.len() > start {
-            spans.push((start, text.len()));
+        if let Some(s) = start {
+            spans.push(Span {
+                start: s,
+                end: bytes.len(),
+                after_separator,
+            });
+        }
+        if let Some(first) = spans.first_mut() {
+            first.after_separator = false;
         }
         Self { text, spans }
     }
@@ -152,42 +207,54 @@ impl Words {
     }
 
     fn word(&self, index: usize) -> &str {
-        let (start, end) = self.spans[index];
-        &self.text[start..end]
+        let span = self.spans[index];
+        &self.text[span.start..span.end]
     }
 
-    /// The whole name, or its longest run of whole words within `max` (a hard cut when
-    /// even the first word is longer).
+    /// The whole name, or its longest run of whole words within `max`: cut before a `_`
+    /// or `-` where one fits, else inside a camelCase word, else hard.
     fn fit(&self, max: usize) -> String {
         if self.text.len() <= max {
             return self.text.clone();
         }
-        if let Some(end) = self.spans.iter().map(|&(_, end)| end).rfind(|&end| end <= max) {
-            return self.text[..end].to_owned();
-        }
-        // One camelCase word too long on its own: cut where a new word starts in it.
-        let bytes = self.text.as_bytes();
-        let camel = (1..=max.min(bytes.len() - 1)).rev().find(|&i| {
-            let next_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
-            bytes[i].is_ascii_uppercase()
-                && (bytes[i - 1].is_ascii_lowercase() || (bytes[i - 1].is_ascii_uppercase() && next_lower))
-        });
-        self.text[..camel.unwrap_or(max)].to_owned()
+        let ends_before_separator = self
+            .spans
+            .windows(2)
+            .filter(|pair| pair[1].after_separator)
+            .map(|pair| pair[0].end)
+            .rfind(|&end| end <= max);
+        let any_end = || self.spans.iter().map(|span| span.end).rfind(|&end| end <= max);
+        let end = ends_before_separator.or_else(any_end).unwrap_or(max);
+        self.text[..end].to_owned()
     }
 
-    /// The words from `from` on, after as many of the words before them as fit.
+    /// Words `from..` kept whole after as many of the words before them as fit: the
+    /// middle of the name gives way, so its start and the words that tell it apart stay.
     fn keep_from(&self, from: usize, max: usize) -> String {
-        let Some(&(tail_start, _)) = self.spans.get(from) else {
+        let Some(tail) = self.spans.get(from) else {
             return self.fit(max);
         };
-        let tail = &self.text[tail_start..];
-        let room = max.saturating_sub(tail.len() + 1);
-        let head = Words::new(self.text[..tail_start].trim_end_matches(['_', '-']).to_owned());
-        if head.spans.first().is_none_or(|&(_, end)| end > room) {
-            return Words::new(tail.to_owned()).fit(max);
+        let joint = if tail.after_separator { "_" } else { "" };
+        let tail_text = &self.text[tail.start..];
+        let room = max.saturating_sub(tail_text.len() + joint.len());
+        let head = Words::new(self.text[..tail.start].trim_end_matches(['_', '-']).to_owned());
+        if head.spans.first().is_none_or(|first| first.end > room) {
+            return Words::new(tail_text.to_owned()).fit(max);
         }
-        format!("{}_{tail}", head.fit(room))
+        format!("{}{joint}{tail_text}", head.fit(room))
     }
+
+    /// Names that drop words from the middle, keeping ever more of the end.
+    fn shortened(&self, max: usize) -> impl Iterator<Item = String> + '_ {
+        (1..self.spans.len()).rev().map(move |from| self.keep_from(from, max))
+    }
+}
+
+fn is_camel_boundary(bytes: &[u8], i: usize) -> bool {
+    let (prev, here) = (bytes[i - 1], bytes[i]);
+    let next_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+    here.is_ascii_uppercase()
+        && (prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower))
 }
 
 /// The words of an identifier, for prose: split at punctuation and at case changes
@@ -201,11 +268,7 @@ pub fn words(identifier: &str) -> Vec<String> {
         let bytes = part.as_bytes();
         let mut start = 0;
         for i in 1..bytes.len() {
-            let (prev, here) = (bytes[i - 1], bytes[i]);
-            let next_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
-            let boundary = here.is_ascii_uppercase()
-                && (prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower));
-            if boundary {
+            if is_camel_boundary(bytes, i) {
                 words.push(part[start..i].to_owned());
                 start = i;
             }
@@ -489,8 +552,8 @@ mod tests {
         assert_eq!(
             got,
             [
-                "put_metadata_templates_enterprise_securityClassification_add",
-                "put_metadata_templates_enterprise_securityClassification_update",
+                "put_metadata_templates_enterprise_schema_add",
+                "put_metadata_templates_enterprise_schema_update",
                 "get_metadata_templates_enterprise_securityClassification",
             ]
         );
@@ -500,6 +563,40 @@ mod tests {
         // Identical after sanitizing: the second takes its route's words; only a tie
         // that those cannot break is hashed.
         assert_eq!(names(&["get.items", "get_items"], 64), ["get_items", "put_r1"]);
+        // camelCase words count as words.
+        assert_eq!(
+            names(
+                &[
+                    "ListIncomingPhoneNumberAssignedAddOnExtension",
+                    "ListIncomingPhoneNumberAssignedAddOn"
+                ],
+                33
+            ),
+            ["ListIncomingPhoneNumberExtension", "ListIncomingPhoneNumberAssigned"]
+        );
+        // A retargeted name that is taken drops more of its middle.
+        let routes: Vec<Route<'_>> = [
+            "/settings/notifications/pushover",
+            "/settings/notifications/pushover/test",
+            "/settings/notifications/telegram",
+            "/settings/notifications/telegram/test",
+        ]
+        .iter()
+        .map(|path| Route {
+            operation_id: None,
+            method: "POST",
+            path,
+        })
+        .collect();
+        assert_eq!(
+            tool_names(&routes, 40),
+            [
+                "post_settings_notifications_pushover",
+                "post_settings_pushover_test",
+                "post_settings_notifications_telegram",
+                "post_settings_telegram_test",
+            ]
+        );
         let long = "a".repeat(100);
         let tied = names(&[&long, &format!("{long}b")], 64);
         assert_eq!(tied[0], "a".repeat(64));

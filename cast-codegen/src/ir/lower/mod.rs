@@ -78,7 +78,8 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
             path: op.path,
         })
         .collect();
-    let generated_names = naming::tool_names(&routes, max_name_length(settings));
+    let max_name = max_name_length(settings, &crate_name);
+    let generated_names = naming::tool_names(&routes, max_name);
     let mut taken_names = HashSet::new();
     let mut taken_modules = HashSet::new();
     let mut pointers = Vec::with_capacity(operations.len());
@@ -90,6 +91,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
             OperationRef {
                 global_base: &base_url,
                 generated_name: generated,
+                max_name,
                 ..op
             },
             &mut security,
@@ -233,6 +235,7 @@ fn operations<'d>(doc: &'d Value, diagnostics: &mut Diagnostics) -> Vec<Operatio
                     pointer: format!("{item_pointer}/{key}"),
                     global_base: "",
                     generated_name: String::new(),
+                    max_name: naming::MAX_TOOL_NAME,
                 });
             }
         }
@@ -285,6 +288,8 @@ struct OperationRef<'a> {
     global_base: &'a str,
     /// The name [`naming::tool_names`] gave it among all the spec's operations.
     generated_name: String,
+    /// The longest tool name ([`max_name_length`]).
+    max_name: usize,
 }
 
 fn text(value: Option<&Value>) -> Option<String> {
@@ -295,8 +300,16 @@ fn text(value: Option<&Value>) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn max_name_length(settings: &Settings) -> usize {
-    settings.tools.max_name_length.unwrap_or(naming::MAX_TOOL_NAME)
+/// The longest tool name to generate: what is left of `max_name_length` (64, the model
+/// APIs' limit) after the prefix clients put before it (`mcp__<server>__` by default, as
+/// Claude Code does, the server named as in the generated client configs).
+fn max_name_length(settings: &Settings, crate_name: &str) -> usize {
+    let total = settings.tools.max_name_length.unwrap_or(naming::MAX_TOOL_NAME);
+    let prefix = match &settings.tools.client_prefix {
+        Some(prefix) => prefix.len(),
+        None => naming::client_prefix(crate_name).len(),
+    };
+    total.saturating_sub(prefix).max(naming::MIN_TOOL_NAME)
 }
 
 /// The generated name, or the one `[tools.rename]` gives (by operationId or generated name).
@@ -307,7 +320,7 @@ fn choose_name(
     settings: &Settings,
     diagnostics: &mut Diagnostics,
 ) -> (String, String) {
-    let max = max_name_length(settings);
+    let max = op.max_name;
     let renames = &settings.tools.rename;
     let renamed = operation_id
         .and_then(|id| renames.get(id))
@@ -390,7 +403,7 @@ fn lower_operation(
         &mut cx.diagnostics,
     );
     let route = format!("{} {}", op.method.as_str(), op.path);
-    let name = naming::unique_tool_name(name, &route, taken_names, max_name_length(settings));
+    let name = naming::unique_tool_name(name, &route, taken_names, op.max_name);
     let module = naming::unique(naming::module_ident(&name), taken_modules, usize::MAX);
     let type_hint = naming::type_ident(&name);
 

@@ -333,6 +333,7 @@ mod tests {
             pointer: "/paths/~1files/post".to_owned(),
             global_base,
             generated_name: String::new(),
+            max_name: 64,
         };
         let leak = |value: Value| -> &'static Value { Box::leak(Box::new(value)) };
         let none = leak(json!({}));

@@ -7726,7 +7726,7 @@ pub enum TimeTrackingCategoryUpdateRequestColor {
 
 #[derive(Deserialize, Serialize)]
 #[serde(crate = "cast::serde")]
-pub enum GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem {
+pub enum GetTimeTrackingEntriesForTimeTrackingOptFieldsItem {
     #[serde(rename = "attributable_to")]
     AttributableTo,
     #[serde(rename = "attributable_to.name")]
@@ -7753,7 +7753,7 @@ pub enum GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem {
     Uri,
 }
 
-impl cast::ParamValue for GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem {
+impl cast::ParamValue for GetTimeTrackingEntriesForTimeTrackingOptFieldsItem {
     fn param_text(&self) -> cast::ParamText {
         cast::param_text_of(self)
     }

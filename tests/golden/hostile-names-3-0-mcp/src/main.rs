@@ -20,7 +20,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     version: ::std::env!("CARGO_PKG_VERSION"),
     title: "Hostile Names",
     instructions: ::std::option::Option::Some(
-        "Names that break naive generators.\n\n9 tools in 8 areas:\n- type (1): `type`\n- gen (1): `gen`\n- repos (1): `repos_get-content`\n- users (1): `get_users`\n- 2fa (1): `2fa`\n- long (1): `aVeryLongOperationIdThatGoesOnAndOnBeyondTheSixtyFourCharacter`\n- dup (2): `dup`, `get_dup_b`\n- no (1): `put_no_operation_id_by_id`",
+        "Names that break naive generators.\n\n9 tools in 8 areas:\n- type (1): `type`\n- gen (1): `gen`\n- repos (1): `repos_get-content`\n- users (1): `get_users`\n- 2fa (1): `2fa`\n- long (1): `aVeryLongOperationIdThatGoesOnAndOn`\n- dup (2): `dup`, `get_dup_b`\n- no (1): `put_no_operation_id_by_id`",
     ),
     base_url: "https://hostile.example.com/v1",
     schemes: &[],

@@ -23,9 +23,7 @@ fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::Refusal> {
     let limit: Option<u64> = call.optional("limit")?;
     let offset: Option<String> = call.optional("offset")?;
     let opt_fields: Option<
-        Vec<
-            super::super::types::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem,
-        >,
+        Vec<super::super::types::GetTimeTrackingEntriesForTimeTrackingOptFieldsItem>,
     > = call.optional("opt_fields")?;
     call.request()
         .path("task_gid", &task_gid)

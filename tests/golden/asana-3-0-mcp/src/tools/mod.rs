@@ -350,7 +350,7 @@ mod get_time_tracking_category;
 
 mod update_time_tracking_category;
 
-mod get_time_tracking_entries_for_time_tracking_category;
+mod get_time_tracking_entries_for_time_tracking;
 
 mod get_time_tracking_categories;
 
@@ -595,7 +595,7 @@ pub static ALL: &[&cast::ToolDef] = &[
     &get_time_periods::TOOL,
     &get_time_tracking_category::TOOL,
     &update_time_tracking_category::TOOL,
-    &get_time_tracking_entries_for_time_tracking_category::TOOL,
+    &get_time_tracking_entries_for_time_tracking::TOOL,
     &get_time_tracking_categories::TOOL,
     &create_time_tracking_category::TOOL,
     &get_time_tracking_entries_for_task::TOOL,

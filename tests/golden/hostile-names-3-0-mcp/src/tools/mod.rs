@@ -14,7 +14,7 @@ mod get_users;
 
 mod op_2fa;
 
-mod a_very_long_operation_id_that_goes_on_and_on_beyond_the_sixty_four_character;
+mod a_very_long_operation_id_that_goes_on_and_on;
 
 mod dup;
 
@@ -29,7 +29,7 @@ pub static ALL: &[&cast::ToolDef] = &[
     &repos_get_content::TOOL,
     &get_users::TOOL,
     &op_2fa::TOOL,
-    &a_very_long_operation_id_that_goes_on_and_on_beyond_the_sixty_four_character::TOOL,
+    &a_very_long_operation_id_that_goes_on_and_on::TOOL,
     &dup::TOOL,
     &get_dup_b::TOOL,
     &put_no_operation_id_by_id::TOOL,

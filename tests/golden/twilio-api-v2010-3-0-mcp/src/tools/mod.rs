@@ -38,13 +38,13 @@ mod fetch_available_phone_number_country;
 
 mod list_available_phone_number_local;
 
-mod list_available_phone_number_machine_to_machine;
+mod list_available_phone_number_machine_to;
 
 mod list_available_phone_number_mobile;
 
 mod list_available_phone_number_national;
 
-mod list_available_phone_number_shared_cost;
+mod list_available_phone_number_shared;
 
 mod list_available_phone_number_toll_free;
 
@@ -102,15 +102,15 @@ mod list_incoming_phone_number;
 
 mod create_incoming_phone_number;
 
-mod fetch_incoming_phone_number_assigned_add_on;
+mod fetch_incoming_phone_number_assigned;
 
-mod list_incoming_phone_number_assigned_add_on;
+mod list_incoming_phone_number_assigned;
 
-mod create_incoming_phone_number_assigned_add_on;
+mod create_incoming_phone_number_assigned;
 
-mod fetch_incoming_phone_number_assigned_add_on_extension;
+mod fetch_incoming_phone_number_extension;
 
-mod list_incoming_phone_number_assigned_add_on_extension;
+mod list_incoming_phone_number_extension;
 
 mod list_incoming_phone_number_local;
 
@@ -204,7 +204,7 @@ mod fetch_recording_add_on_result_payload;
 
 mod list_recording_add_on_result_payload;
 
-mod fetch_recording_add_on_result_payload_data;
+mod fetch_recording_add_on_result_data;
 
 mod fetch_recording_transcription;
 
@@ -220,23 +220,23 @@ mod fetch_signing_key;
 
 mod update_signing_key;
 
-mod create_sip_auth_calls_credential_list_mapping;
+mod create_sip_auth_calls_credential_list;
 
-mod list_sip_auth_calls_credential_list_mapping;
+mod list_sip_auth_calls_credential_list;
 
-mod fetch_sip_auth_calls_credential_list_mapping;
+mod fetch_sip_auth_calls_credential_list;
 
-mod create_sip_auth_calls_ip_access_control_list_mapping;
+mod create_sip_auth_calls_ip_access_control;
 
-mod list_sip_auth_calls_ip_access_control_list_mapping;
+mod list_sip_auth_calls_ip_access_control;
 
-mod fetch_sip_auth_calls_ip_access_control_list_mapping;
+mod fetch_sip_auth_calls_ip_access_control;
 
-mod create_sip_auth_registrations_credential_list_mapping;
+mod create_sip_auth_registrations;
 
-mod list_sip_auth_registrations_credential_list_mapping;
+mod list_sip_auth_registrations;
 
-mod fetch_sip_auth_registrations_credential_list_mapping;
+mod fetch_sip_auth_registrations;
 
 mod list_sip_credential;
 
@@ -276,9 +276,9 @@ mod fetch_sip_ip_access_control_list;
 
 mod update_sip_ip_access_control_list;
 
-mod fetch_sip_ip_access_control_list_mapping;
+mod fetch_sip_ip_access_control_mapping;
 
-mod create_sip_ip_access_control_list_mapping;
+mod create_sip_ip_access_control_mapping;
 
 mod list_sip_ip_access_control_list_mapping;
 
@@ -332,7 +332,7 @@ mod list_usage_trigger;
 
 mod create_user_defined_message;
 
-mod create_user_defined_message_subscription;
+mod create_user_defined_subscription;
 
 /// Every enabled tool.
 pub static ALL: &[&cast::ToolDef] = &[
@@ -353,10 +353,10 @@ pub static ALL: &[&cast::ToolDef] = &[
     &list_available_phone_number_country::TOOL,
     &fetch_available_phone_number_country::TOOL,
     &list_available_phone_number_local::TOOL,
-    &list_available_phone_number_machine_to_machine::TOOL,
+    &list_available_phone_number_machine_to::TOOL,
     &list_available_phone_number_mobile::TOOL,
     &list_available_phone_number_national::TOOL,
-    &list_available_phone_number_shared_cost::TOOL,
+    &list_available_phone_number_shared::TOOL,
     &list_available_phone_number_toll_free::TOOL,
     &list_available_phone_number_voip::TOOL,
     &fetch_balance::TOOL,
@@ -385,11 +385,11 @@ pub static ALL: &[&cast::ToolDef] = &[
     &fetch_incoming_phone_number::TOOL,
     &list_incoming_phone_number::TOOL,
     &create_incoming_phone_number::TOOL,
-    &fetch_incoming_phone_number_assigned_add_on::TOOL,
-    &list_incoming_phone_number_assigned_add_on::TOOL,
-    &create_incoming_phone_number_assigned_add_on::TOOL,
-    &fetch_incoming_phone_number_assigned_add_on_extension::TOOL,
-    &list_incoming_phone_number_assigned_add_on_extension::TOOL,
+    &fetch_incoming_phone_number_assigned::TOOL,
+    &list_incoming_phone_number_assigned::TOOL,
+    &create_incoming_phone_number_assigned::TOOL,
+    &fetch_incoming_phone_number_extension::TOOL,
+    &list_incoming_phone_number_extension::TOOL,
     &list_incoming_phone_number_local::TOOL,
     &create_incoming_phone_number_local::TOOL,
     &list_incoming_phone_number_mobile::TOOL,
@@ -436,7 +436,7 @@ pub static ALL: &[&cast::ToolDef] = &[
     &list_recording_add_on_result::TOOL,
     &fetch_recording_add_on_result_payload::TOOL,
     &list_recording_add_on_result_payload::TOOL,
-    &fetch_recording_add_on_result_payload_data::TOOL,
+    &fetch_recording_add_on_result_data::TOOL,
     &fetch_recording_transcription::TOOL,
     &list_recording_transcription::TOOL,
     &fetch_short_code::TOOL,
@@ -444,15 +444,15 @@ pub static ALL: &[&cast::ToolDef] = &[
     &list_short_code::TOOL,
     &fetch_signing_key::TOOL,
     &update_signing_key::TOOL,
-    &create_sip_auth_calls_credential_list_mapping::TOOL,
-    &list_sip_auth_calls_credential_list_mapping::TOOL,
-    &fetch_sip_auth_calls_credential_list_mapping::TOOL,
-    &create_sip_auth_calls_ip_access_control_list_mapping::TOOL,
-    &list_sip_auth_calls_ip_access_control_list_mapping::TOOL,
-    &fetch_sip_auth_calls_ip_access_control_list_mapping::TOOL,
-    &create_sip_auth_registrations_credential_list_mapping::TOOL,
-    &list_sip_auth_registrations_credential_list_mapping::TOOL,
-    &fetch_sip_auth_registrations_credential_list_mapping::TOOL,
+    &create_sip_auth_calls_credential_list::TOOL,
+    &list_sip_auth_calls_credential_list::TOOL,
+    &fetch_sip_auth_calls_credential_list::TOOL,
+    &create_sip_auth_calls_ip_access_control::TOOL,
+    &list_sip_auth_calls_ip_access_control::TOOL,
+    &fetch_sip_auth_calls_ip_access_control::TOOL,
+    &create_sip_auth_registrations::TOOL,
+    &list_sip_auth_registrations::TOOL,
+    &fetch_sip_auth_registrations::TOOL,
     &list_sip_credential::TOOL,
     &create_sip_credential::TOOL,
     &fetch_sip_credential::TOOL,
@@ -472,8 +472,8 @@ pub static ALL: &[&cast::ToolDef] = &[
     &create_sip_ip_access_control_list::TOOL,
     &fetch_sip_ip_access_control_list::TOOL,
     &update_sip_ip_access_control_list::TOOL,
-    &fetch_sip_ip_access_control_list_mapping::TOOL,
-    &create_sip_ip_access_control_list_mapping::TOOL,
+    &fetch_sip_ip_access_control_mapping::TOOL,
+    &create_sip_ip_access_control_mapping::TOOL,
     &list_sip_ip_access_control_list_mapping::TOOL,
     &list_sip_ip_address::TOOL,
     &create_sip_ip_address::TOOL,
@@ -500,5 +500,5 @@ pub static ALL: &[&cast::ToolDef] = &[
     &create_usage_trigger::TOOL,
     &list_usage_trigger::TOOL,
     &create_user_defined_message::TOOL,
-    &create_user_defined_message_subscription::TOOL,
+    &create_user_defined_subscription::TOOL,
 ];

@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "CreateUserDefinedMessageSubscription",
+    name: "CreateUserDefinedSubscription",
     description: "Subscribe to User Defined Messages for a given Call SID.\n\nSends the request body as `application/x-www-form-urlencoded`.",
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/UserDefinedMessageSubscriptions.json",

@@ -3,19 +3,19 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "FetchSipAuthRegistrationsCredentialListMapping",
-    description: "Fetch a specific instance of a credential list mapping",
+    name: "FetchSipIpAccessControlMapping",
+    description: "Fetch an IpAccessControlListMapping resource.",
     method: cast::Method::Get,
-    path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings/{Sid}.json",
+    path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings/{Sid}.json",
     path_pieces: &[
         "/2010-04-01/Accounts/",
         "/SIP/Domains/",
-        "/Auth/Registrations/CredentialListMappings/",
+        "/IpAccessControlListMappings/",
         ".json",
     ],
-    input_schema: r#"{"\u0000cast":508}"#,
-    title: Some("Fetch a specific instance of a credential list mapping"),
-    output_schema: Some(r#"{"\u0000cast":497}"#),
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":513},"DomainSid":{"\u0000cast":568},"Sid":{"\u0000cast":567}},"required":["AccountSid","DomainSid","Sid"],"additionalProperties":false}"#,
+    title: Some("Fetch an IpAccessControlListMapping resource."),
+    output_schema: Some(r#"{"\u0000cast":570}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

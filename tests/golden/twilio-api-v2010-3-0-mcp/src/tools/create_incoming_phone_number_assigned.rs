@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "CreateIncomingPhoneNumberAssignedAddOn",
+    name: "CreateIncomingPhoneNumberAssigned",
     description: "Assign an Add-on installation to the Number specified.\n\nSends the request body as `application/x-www-form-urlencoded`.",
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns.json",

@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "ListAvailablePhoneNumberSharedCost",
+    name: "ListAvailablePhoneNumberShared",
     description: "List available phone number shared cost (`GET /2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/SharedCost.json`).\n\nAvailable shared cost numbers",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/SharedCost.json",

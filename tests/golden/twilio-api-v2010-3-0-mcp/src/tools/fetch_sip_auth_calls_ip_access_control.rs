@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "FetchSipAuthCallsIpAccessControlListMapping",
+    name: "FetchSipAuthCallsIpAccessControl",
     description: "Fetch a specific instance of an IP Access Control List mapping",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings/{Sid}.json",

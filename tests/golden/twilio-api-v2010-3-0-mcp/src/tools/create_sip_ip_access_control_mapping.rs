@@ -3,18 +3,18 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "CreateSipAuthCallsIpAccessControlListMapping",
-    description: "Create a new IP Access Control List mapping\n\nSends the request body as `application/x-www-form-urlencoded`.",
+    name: "CreateSipIpAccessControlMapping",
+    description: "Create a new IpAccessControlListMapping resource.\n\nSends the request body as `application/x-www-form-urlencoded`.",
     method: cast::Method::Post,
-    path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings.json",
+    path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json",
     path_pieces: &[
         "/2010-04-01/Accounts/",
         "/SIP/Domains/",
-        "/Auth/Calls/IpAccessControlListMappings.json",
+        "/IpAccessControlListMappings.json",
     ],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":36},"DomainSid":{"\u0000cast":490},"IpAccessControlListSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AL[0-9a-fA-F]{32}$","description":"The SID of the IpAccessControlList resource to map to the SIP domain."}},"required":["AccountSid","DomainSid"],"additionalProperties":false}"#,
-    title: Some("Create a new IP Access Control List mapping"),
-    output_schema: Some(r#"{"\u0000cast":512}"#),
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":513},"DomainSid":{"\u0000cast":568},"IpAccessControlListSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AL[0-9a-fA-F]{32}$","description":"The unique id of the IP access control list to map to the SIP domain."}},"required":["AccountSid","DomainSid"],"additionalProperties":false}"#,
+    title: Some("Create a new IpAccessControlListMapping resource."),
+    output_schema: Some(r#"{"\u0000cast":570}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,

@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "FetchSipAuthCallsCredentialListMapping",
+    name: "FetchSipAuthCallsCredentialList",
     description: "Fetch a specific instance of a credential list mapping",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/CredentialListMappings/{Sid}.json",

@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "ListIncomingPhoneNumberAssignedAddOn",
+    name: "ListIncomingPhoneNumberAssigned",
     description: "Retrieve a list of Add-on installations currently assigned to this Number.",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns.json",

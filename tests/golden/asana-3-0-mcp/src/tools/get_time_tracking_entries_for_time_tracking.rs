@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "getTimeTrackingEntriesForTimeTrackingCategory",
+    name: "getTimeTrackingEntriesForTimeTracking",
     description: "Get time tracking entries for a time tracking category\n\n**Required scope:** `time_tracking_categories:read`\n\nReturns a paginated list of time tracking entries filtered by a given time tracking category.",
     method: cast::Method::Get,
     path_template: "/time_tracking_categories/{time_tracking_category_gid}/time_tracking_entries",
@@ -26,9 +26,7 @@ fn handle(call: &mut cast::Call) -> Result<cast::Prepared, cast::Refusal> {
     let limit: Option<u64> = call.optional("limit")?;
     let offset: Option<String> = call.optional("offset")?;
     let opt_fields: Option<
-        Vec<
-            super::super::types::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem,
-        >,
+        Vec<super::super::types::GetTimeTrackingEntriesForTimeTrackingOptFieldsItem>,
     > = call.optional("opt_fields")?;
     call.request()
         .path("time_tracking_category_gid", &time_tracking_category_gid)

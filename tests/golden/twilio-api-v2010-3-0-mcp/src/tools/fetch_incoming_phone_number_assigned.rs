@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "FetchIncomingPhoneNumberAssignedAddOn",
+    name: "FetchIncomingPhoneNumberAssigned",
     description: "Fetch an instance of an Add-on installation currently assigned to this Number.",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{Sid}.json",

@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "ListSipAuthCallsIpAccessControlListMapping",
+    name: "ListSipAuthCallsIpAccessControl",
     description: "Retrieve a list of IP Access Control List mappings belonging to the domain used in the request",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings.json",

@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "CreateSipAuthCallsCredentialListMapping",
+    name: "CreateSipAuthCallsCredentialList",
     description: "Create a new credential list mapping resource\n\nSends the request body as `application/x-www-form-urlencoded`.",
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/CredentialListMappings.json",

@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "aVeryLongOperationIdThatGoesOnAndOnBeyondTheSixtyFourCharacter",
+    name: "aVeryLongOperationIdThatGoesOnAndOn",
     description: "A very long operation id that goes on and on beyond the sixty four character limit of most clients and then some more for good measure until it reaches two hundred characters which is far more than anyone should ever need but real specs do it (`GET /long`).",
     method: cast::Method::Get,
     path_template: "/long",

@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "ListAvailablePhoneNumberMachineToMachine",
+    name: "ListAvailablePhoneNumberMachineTo",
     description: "List available phone number machine to machine (`GET /2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/MachineToMachine.json`).\n\nAvailable machine-to-machine phone numbers",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/MachineToMachine.json",

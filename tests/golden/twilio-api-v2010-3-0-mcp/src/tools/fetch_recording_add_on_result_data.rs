@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "FetchRecordingAddOnResultPayloadData",
+    name: "FetchRecordingAddOnResultData",
     description: "Fetch an instance of a result payload",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads/{PayloadSid}/Data.json",

@@ -3,7 +3,7 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "ListIncomingPhoneNumberAssignedAddOnExtension",
+    name: "ListIncomingPhoneNumberExtension",
     description: "Retrieve a list of Extensions for the Assigned Add-on.",
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions.json",

@@ -3,21 +3,21 @@
 use super::cast;
 
 pub static TOOL: cast::ToolDef = cast::ToolDef {
-    name: "ListSipAuthCallsCredentialListMapping",
+    name: "ListSipAuthRegistrations",
     description: "Retrieve a list of credential list mappings belonging to the domain used in the request",
     method: cast::Method::Get,
-    path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/CredentialListMappings.json",
+    path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings.json",
     path_pieces: &[
         "/2010-04-01/Accounts/",
         "/SIP/Domains/",
-        "/Auth/Calls/CredentialListMappings.json",
+        "/Auth/Registrations/CredentialListMappings.json",
     ],
     input_schema: r#"{"\u0000cast":501}"#,
     title: Some(
         "Retrieve a list of credential list mappings belonging to the domain used in the request",
     ),
     output_schema: Some(
-        r#"{"title":"ListSipAuthCallsCredentialListMappingResponse","type":"object","properties":{"\u0000cast":503}}"#,
+        r#"{"title":"ListSipAuthRegistrationsCredentialListMappingResponse","type":"object","properties":{"\u0000cast":503}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
