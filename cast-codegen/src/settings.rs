@@ -98,6 +98,17 @@ pub struct AuthSettings {
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ToolSettings {
+    /// How tools are offered: one by one (`tools`, the default), behind the three tools
+    /// of a searchable catalog (`catalog`), or `direct` ones one by one and the rest
+    /// behind the catalog (`both`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ToolMode>,
+    /// Without `mode`, the catalog is used when more tools than this are served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_above: Option<usize>,
+    /// In `both` mode, the tools listed one by one (by name or operationId).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub direct: Vec<String>,
     /// Enable these (by tool name or operationId), destructive ones included.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub enable: Vec<String>,
@@ -217,6 +228,19 @@ pub struct Settings {
     /// the released version. Not part of `cast.toml`: it depends on where the crate is written.
     #[serde(skip)]
     pub runtime_path: Option<PathBuf>,
+}
+
+/// How a server offers its tools.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolMode {
+    /// One MCP tool per operation.
+    #[default]
+    Tools,
+    /// `search_operations`, `describe_operation` and `call_operation` in front of all.
+    Catalog,
+    /// The `direct` tools one by one, the rest behind the catalog.
+    Both,
 }
 
 /// `[budget]`: limits that make generation fail, so CI can hold the line.

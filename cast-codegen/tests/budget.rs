@@ -93,3 +93,58 @@ fn instructions_map_the_api_by_area_within_their_budget() {
     let (api, _) = analyze(&shop(), "instructions = \"Use listItems first.\"\n");
     assert_eq!(api.instructions.as_deref(), Some("Use listItems first."));
 }
+
+#[test]
+fn the_catalog_is_chosen_by_mode_or_size_and_both_needs_its_direct_tools() {
+    use cast_codegen::ToolMode;
+    let (api, _) = analyze(&shop(), "");
+    assert_eq!(api.mode, ToolMode::Tools);
+    let (api, _) = analyze(&shop(), "[tools]\ncatalog_above = 3\n");
+    assert_eq!(api.mode, ToolMode::Catalog, "4 tools are more than 3");
+    let (api, _) = analyze(&shop(), "[tools]\ncatalog_above = 4\n");
+    assert_eq!(api.mode, ToolMode::Tools);
+    let (api, diagnostics) = analyze(&shop(), "[tools]\nmode = \"both\"\ndirect = [\"listItems\"]\n");
+    assert!(!diagnostics.has_errors(), "{diagnostics}");
+    assert_eq!(
+        (api.mode, api.direct.clone()),
+        (ToolMode::Both, vec!["listItems".to_owned()])
+    );
+    let (_, diagnostics) = analyze(&shop(), "[tools]\nmode = \"both\"\n");
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.code == "C0209" && d.message.contains("needs [tools] direct")),
+        "{diagnostics}"
+    );
+    let (_, diagnostics) = analyze(&shop(), "[tools]\nmode = \"both\"\ndirect = [\"nope\"]\n");
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.code == "C0209" && d.message.contains("`nope`")),
+        "{diagnostics}"
+    );
+}
+
+#[test]
+fn catalog_search_terms_weigh_names_over_summaries_over_arguments() {
+    let (api, _) = analyze(&shop(), "[tools]\nmode = \"catalog\"\n");
+    let items = api.tools.iter().find(|t| t.name == "listItems").expect("listItems");
+    assert_eq!(cast_codegen::ir::text::search_terms(items), "3:list 3:items 2:summary");
+    let generated = Generator::new(Settings::from_toml("[tools]\nmode = \"catalog\"\n", "cast.toml").expect("toml"))
+        .generate(shop().to_string().as_bytes(), &Source::new("shop.json"))
+        .expect("generates");
+    let main = generated
+        .files
+        .iter()
+        .find(|(path, _)| path.ends_with("main.rs"))
+        .map(|(_, text)| text)
+        .expect("main.rs");
+    assert!(main.contains("mode: ::cast_runtime::codegen::Mode::Catalog"), "{main}");
+    let tool = generated
+        .files
+        .iter()
+        .find(|(path, _)| path.ends_with("list_items.rs"))
+        .map(|(_, text)| text)
+        .expect("list_items.rs");
+    assert!(tool.contains("search_terms: \"3:list 3:items 2:summary\""), "{tool}");
+}

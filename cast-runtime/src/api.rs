@@ -41,6 +41,23 @@ pub struct Api {
     pub tools: &'static [&'static ToolDef],
     /// Sub-schemas stored once, which tool schemas name by `{"\u0000cast": ID}`.
     pub fragments: &'static [&'static str],
+    /// Whether tools are listed one by one or behind the catalog's three.
+    pub mode: Mode,
+    /// In [`Mode::Both`], the tools listed directly; the others are behind the catalog.
+    pub direct: &'static [&'static str],
+}
+
+/// How a server offers its tools.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// One MCP tool per operation.
+    #[default]
+    Tools,
+    /// `search_operations`, `describe_operation` and `call_operation` in front of every
+    /// operation: three schemas for an API of any size.
+    Catalog,
+    /// The tools [`Api::direct`] names one by one, the rest behind the catalog.
+    Both,
 }
 
 impl Api {
@@ -61,6 +78,8 @@ impl Api {
         tool_timeouts: &[],
         tools: &[],
         fragments: &[],
+        mode: Mode::Tools,
+        direct: &[],
     };
 }
 
@@ -248,6 +267,9 @@ pub struct ToolDef {
     pub annotations: Annotations,
     /// The typed handler: reads the arguments and builds the request the runtime sends.
     pub handle: Handler,
+    /// What catalog search finds it by: `weight:term` pairs (`"3:list 3:pull 1:owner"`),
+    /// made at generation time from its name, tags, summary and arguments.
+    pub search_terms: &'static str,
 }
 
 impl ToolDef {
@@ -275,6 +297,7 @@ impl ToolDef {
         security: &[],
         annotations: Annotations::READ_ONLY,
         handle: |_| Err(Refusal::new("this tool has no handler")),
+        search_terms: "",
     };
 }
 

@@ -13,7 +13,7 @@ pub use ::serde_json;
 pub use ::serde_json::Value;
 
 pub use crate::{
-    api::{Annotations, Api, Call, Handler, Method, Prepared, Redirects, Refusal, Scheme, SchemeKind, ToolDef},
+    api::{Annotations, Api, Call, Handler, Method, Mode, Prepared, Redirects, Refusal, Scheme, SchemeKind, ToolDef},
     body::Encoding,
     call::Request,
     cli::main,

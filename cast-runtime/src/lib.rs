@@ -14,6 +14,7 @@
 mod api;
 mod body;
 mod call;
+pub mod catalog;
 mod cli;
 pub mod codegen;
 mod constraints;
@@ -35,7 +36,7 @@ mod style;
 mod upstream;
 mod value;
 
-pub use api::{Annotations, Api, Method, Redirects, Scheme, SchemeKind, ToolDef};
+pub use api::{Annotations, Api, Method, Mode, Redirects, Scheme, SchemeKind, ToolDef};
 pub use secret::Secret;
 pub use server::Server;
 pub use upstream::{RetryPolicy, Upstream, UpstreamConfig};

@@ -12,7 +12,8 @@ use rmcp::{
 };
 
 use crate::{
-    api::{Api, Call, Handler, ToolDef},
+    api::{Api, Call, Handler, Mode, ToolDef},
+    catalog::{self, Catalog},
     constraints::Constraints,
     fragments::Fragments,
     inbound::Caller,
@@ -33,7 +34,12 @@ pub struct Server(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     api: &'static Api,
+    /// Every tool as a direct tool would be advertised, by index.
     tools: Vec<Tool>,
+    /// Which tools are listed and called by their own name (all of them in tools mode).
+    direct: Vec<bool>,
+    /// The operations behind `search_operations` / `call_operation`, and those three.
+    catalog: Option<(Catalog, Vec<Tool>)>,
     by_name: HashMap<&'static str, (&'static ToolDef, usize)>,
     /// Each tool's argument constraints, by index.
     constraints: Vec<Arc<Constraints>>,
@@ -61,6 +67,21 @@ impl Server {
             tools.push(tool);
             by_name.insert(def.name, (*def, index));
         }
+        let direct: Vec<bool> = api
+            .tools
+            .iter()
+            .map(|tool| match api.mode {
+                Mode::Tools => true,
+                Mode::Catalog => false,
+                Mode::Both => api.direct.contains(&tool.name),
+            })
+            .collect();
+        let catalog = (api.mode != Mode::Tools).then(|| {
+            let held: Vec<usize> = (0..api.tools.len()).filter(|&i| !direct[i]).collect();
+            let annotations: Vec<_> = held.iter().map(|&i| api.tools[i].annotations).collect();
+            let catalog_tools = catalog::tools(&annotations);
+            (Catalog::new(api.tools, held.into_iter()), catalog_tools)
+        });
         let grants = api
             .inbound_scopes
             .iter()
@@ -76,6 +97,8 @@ impl Server {
         Ok(Self(Arc::new(Inner {
             api,
             tools,
+            direct,
+            catalog,
             by_name,
             constraints,
             grants,
@@ -143,9 +166,130 @@ impl Server {
         self.0.api
     }
 
-    /// The tools as advertised.
-    pub fn tools(&self) -> &[Tool] {
-        &self.0.tools
+    /// The tools as listed to a caller with every scope: the direct ones, then the
+    /// catalog's three.
+    pub fn tools(&self) -> Vec<Tool> {
+        self.listed(|_| true)
+    }
+
+    /// The tools listed to a caller who may call the tools `allowed` admits.
+    fn listed(&self, allowed: impl Fn(usize) -> bool) -> Vec<Tool> {
+        let mut listed: Vec<Tool> = (0..self.0.tools.len())
+            .filter(|&index| self.0.direct[index] && allowed(index))
+            .map(|index| self.0.tools[index].clone())
+            .collect();
+        if let Some((catalog, tools)) = &self.0.catalog
+            && (0..self.0.tools.len()).any(|index| catalog.holds(index) && allowed(index))
+        {
+            listed.extend(tools.iter().cloned());
+        }
+        listed
+    }
+
+    /// A catalog tool's answer: a search, a description, or the call of an operation.
+    async fn catalog_call(
+        &self,
+        name: &str,
+        args: serde_json::Map<String, serde_json::Value>,
+        caller: Option<&Caller>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let Some((catalog, _)) = &self.0.catalog else {
+            return Err(McpError::invalid_params(format!("unknown tool `{name}`"), None));
+        };
+        let visible = |index: usize| catalog.holds(index) && self.may(caller, index);
+        let text = |value: serde_json::Value| -> Result<CallToolResponse, McpError> {
+            Ok(CallToolResult::success(vec![rmcp::model::ContentBlock::text(value.to_string())]).into())
+        };
+        // The operation a describe or call names, or why there is none.
+        let operation =
+            |args: &serde_json::Map<String, serde_json::Value>| -> Result<(&'static ToolDef, usize), String> {
+                let Some(wanted) = args.get("name").and_then(serde_json::Value::as_str) else {
+                    return Err(format!(
+                        "`{name}` needs `name`, an operation's name from `{}`",
+                        catalog::SEARCH
+                    ));
+                };
+                match self.0.by_name.get(wanted) {
+                    Some(&(def, index)) if visible(index) => Ok((def, index)),
+                    _ => Err(format!(
+                        "there is no operation `{wanted}`: `{}` finds operations by what they do",
+                        catalog::SEARCH
+                    )),
+                }
+            };
+        match name {
+            catalog::SEARCH => {
+                let Some(query) = args.get("query").and_then(serde_json::Value::as_str) else {
+                    return Ok(crate::error::tool_error(
+                        "`search_operations` needs `query`, a few words of what to do",
+                    )
+                    .into());
+                };
+                let hits = catalog.search(query, catalog::limit_of(&args), visible);
+                let operations: Vec<serde_json::Value> = hits
+                    .iter()
+                    .map(|hit| catalog::hit_json(self.0.api.tools[hit.index]))
+                    .collect();
+                text(serde_json::json!({ "operations": operations, "of": catalog.len() }))
+            }
+            catalog::DESCRIBE => match operation(&args) {
+                Ok((def, index)) => {
+                    let tool = &self.0.tools[index];
+                    let mut described = serde_json::to_value(tool).unwrap_or_default();
+                    described["method"] = serde_json::json!(def.method.as_str());
+                    described["path"] = serde_json::json!(def.path_template);
+                    text(described)
+                }
+                Err(why) => Ok(crate::error::tool_error(why).into()),
+            },
+            _ => match operation(&args) {
+                Ok((def, index)) => {
+                    let arguments = match args.get("arguments") {
+                        None | Some(serde_json::Value::Null) => serde_json::Map::new(),
+                        Some(serde_json::Value::Object(map)) => map.clone(),
+                        Some(_) => {
+                            return Ok(crate::error::tool_error(
+                                "`arguments` must be an object of the operation's arguments",
+                            )
+                            .into());
+                        }
+                    };
+                    self.run_tool(def, index, arguments, caller, context).await
+                }
+                Err(why) => Ok(crate::error::tool_error(why).into()),
+            },
+        }
+    }
+
+    /// Runs one tool under the concurrency cap, cancelled with its request.
+    async fn run_tool(
+        &self,
+        def: &'static ToolDef,
+        index: usize,
+        args: serde_json::Map<String, serde_json::Value>,
+        caller: Option<&Caller>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let Ok(Ok(_permit)) = tokio::time::timeout(BUSY_WAIT, self.0.calls.clone().acquire_owned()).await else {
+            tracing::warn!(target: "cast::calls", tool = def.name, limit = self.0.max_calls, "call refused: busy");
+            return Ok(busy(self.0.max_calls).into());
+        };
+        let call = Call {
+            tool: def,
+            args,
+            caller: caller.map(|c| c.label.clone()),
+            constraints: self.0.constraints[index].clone(),
+        };
+        // A client that cancels or goes away cancels the call: dropping its future drops the
+        // upstream request (and its connection) on the spot.
+        tokio::select! {
+            result = run(&self.0.upstream, call, def.handle) => Ok(result.into()),
+            () = context.ct.cancelled() => {
+                tracing::info!(target: "cast::calls", tool = def.name, "call cancelled: the upstream request was dropped");
+                Err(McpError::internal_error("the call was cancelled", None))
+            }
+        }
     }
 }
 
@@ -223,21 +367,25 @@ impl ServerHandler for Server {
         let caller = caller_of(&context);
         if let Some(caller) = caller.filter(|_| self.restricts()) {
             // The list depends on who asks: no shared cache may keep it.
-            let tools = (0..self.0.tools.len())
-                .filter(|&index| self.may(Some(caller), index))
-                .map(|index| self.0.tools[index].clone())
-                .collect();
+            let tools = self.listed(|index| self.may(Some(caller), index));
             return Ok(ListToolsResult::with_all_items(tools)
                 .with_ttl_ms(TOOL_LIST_TTL_MS)
                 .with_cache_scope(CacheScope::Private));
         }
-        Ok(ListToolsResult::with_all_items(self.0.tools.clone())
+        Ok(ListToolsResult::with_all_items(self.tools())
             .with_ttl_ms(TOOL_LIST_TTL_MS)
             .with_cache_scope(CacheScope::Public))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.0.by_name.get(name).map(|(_, index)| self.0.tools[*index].clone())
+        match self.0.by_name.get(name) {
+            Some((_, index)) if self.0.direct[*index] => Some(self.0.tools[*index].clone()),
+            _ => self
+                .0
+                .catalog
+                .as_ref()
+                .and_then(|(_, tools)| tools.iter().find(|t| t.name == name).cloned()),
+        }
     }
 
     async fn call_tool(
@@ -246,37 +394,29 @@ impl ServerHandler for Server {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller_of(&context);
+        let args = request.arguments.unwrap_or_default();
         // A tool the caller may not call is, to that caller, a tool that does not exist
-        // (the HTTP layer has already answered 403; this holds for any transport).
-        let Some(&(def, index)) = self
-            .0
-            .by_name
-            .get(request.name.as_ref())
-            .filter(|(_, index)| self.may(caller, *index))
-        else {
-            return Err(McpError::invalid_params(
+        // (the HTTP layer has already answered 403; this holds for any transport). A tool
+        // behind the catalog is called through `call_operation` only.
+        match self.0.by_name.get(request.name.as_ref()) {
+            Some(&(def, index)) if self.0.direct[index] && self.may(caller, index) => {
+                self.run_tool(def, index, args, caller, &context).await
+            }
+            Some(_) => Err(McpError::invalid_params(
                 format!("unknown tool `{}`", request.name),
                 None,
-            ));
-        };
-        let Ok(Ok(_permit)) = tokio::time::timeout(BUSY_WAIT, self.0.calls.clone().acquire_owned()).await else {
-            tracing::warn!(target: "cast::calls", tool = def.name, limit = self.0.max_calls, "call refused: busy");
-            return Ok(busy(self.0.max_calls).into());
-        };
-        let call = Call {
-            tool: def,
-            args: request.arguments.unwrap_or_default(),
-            caller: caller.map(|c| c.label.clone()),
-            constraints: self.0.constraints[index].clone(),
-        };
-        // A client that cancels or goes away cancels the call: dropping its future drops the
-        // upstream request (and its connection) on the spot.
-        tokio::select! {
-            result = run(&self.0.upstream, call, def.handle) => Ok(result.into()),
-            () = context.ct.cancelled() => {
-                tracing::info!(target: "cast::calls", tool = def.name, "call cancelled: the upstream request was dropped");
-                Err(McpError::internal_error("the call was cancelled", None))
+            )),
+            None if matches!(
+                request.name.as_ref(),
+                catalog::SEARCH | catalog::DESCRIBE | catalog::CALL
+            ) =>
+            {
+                self.catalog_call(request.name.as_ref(), args, caller, &context).await
             }
+            None => Err(McpError::invalid_params(
+                format!("unknown tool `{}`", request.name),
+                None,
+            )),
         }
     }
 }

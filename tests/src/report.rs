@@ -36,6 +36,8 @@ pub struct Row {
     pub instructions_bytes: usize,
     /// Names in backticks in the instructions that are not tools served.
     pub instructions_unknown_names: usize,
+    /// Bytes of `tools/list` in catalog mode (`mode = "catalog"`): the three tools.
+    pub catalog_bytes: usize,
     /// The same without output schemas.
     pub list_bytes_without_output: usize,
     /// The largest tool and its bytes.
@@ -112,6 +114,7 @@ pub fn row(spec: &Path, generated: &Generated) -> Row {
                 .filter(|name| !served.iter().any(|t| t.name == *name))
                 .count()
         }),
+        catalog_bytes: catalog_bytes(&served),
         list_bytes_without_output,
         largest_tool,
         largest_input_schema: served
@@ -158,6 +161,21 @@ pub fn from_json(line: &str) -> Option<Row> {
 pub fn settings(spec: &Path) -> Settings {
     let stem = spec.file_stem().map(|s| s.to_string_lossy().replace(['.', '_'], "-"));
     Settings::default().with_name(format!("{}-mcp", stem.unwrap_or_default()))
+}
+
+/// What `tools/list` sends with every served tool behind the catalog, as the runtime
+/// advertises it.
+fn catalog_bytes(served: &[&ToolIr]) -> usize {
+    let annotations: Vec<cast_runtime::Annotations> = served
+        .iter()
+        .map(|t| cast_runtime::Annotations {
+            read_only: t.annotations.read_only,
+            destructive: t.annotations.destructive,
+            idempotent: t.annotations.idempotent,
+        })
+        .collect();
+    let tools = cast_runtime::catalog::tools(&annotations);
+    serde_json::to_string(&serde_json::json!({ "tools": tools })).map_or(0, |text| text.len())
 }
 
 fn has_route_hash(tool: &ToolIr) -> bool {
@@ -282,11 +300,11 @@ pub fn missed_targets(row: &Row) -> Vec<String> {
 /// The report as Markdown.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| spec | operations | tools | generate ms | peak MiB | tools/list bytes | ~tokens | deferred ~tokens (names + instructions) | instructions bytes | without output schemas | largest tool (bytes) | largest input schema | output schemas over budget | duplicated bytes | invalid schemas served | left out as invalid | hash-told names | method+path descriptions | credential arguments | credentials kept out | deprecated served (of) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| spec | operations | tools | generate ms | peak MiB | tools/list bytes | ~tokens | deferred ~tokens (names + instructions) | instructions bytes | catalog mode bytes (~tokens) | without output schemas | largest tool (bytes) | largest input schema | output schemas over budget | duplicated bytes | invalid schemas served | left out as invalid | hash-told names | method+path descriptions | credential arguments | credentials kept out | deprecated served (of) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | `{}` ({}) | {} | {} | {:.1}% | {} | {} | {} | {} | {} | {} | {} ({}) |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | `{}` ({}) | {} | {} | {:.1}% | {} | {} | {} | {} | {} | {} | {} ({}) |\n",
             r.spec,
             r.operations,
             r.tools,
@@ -296,6 +314,8 @@ pub fn markdown(rows: &[Row]) -> String {
             r.list_tokens,
             r.deferred_tokens,
             r.instructions_bytes,
+            r.catalog_bytes,
+            cost::estimate_tokens(r.catalog_bytes),
             r.list_bytes_without_output,
             r.largest_tool.0,
             r.largest_tool.1,

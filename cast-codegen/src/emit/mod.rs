@@ -321,6 +321,8 @@ mod tests {
             title: "Hand".into(),
             description: None,
             instructions: None,
+            mode: crate::settings::ToolMode::Tools,
+            direct: vec![],
             base_url: "http://127.0.0.1:9".into(),
             schemes: vec![],
             always: vec![],

@@ -72,6 +72,14 @@ fn api_static(api: &ApiIr, visibility: TokenStream, shared: &SharedSchemas) -> T
     } else {
         quote!(fragments: schemas::FRAGMENTS,)
     };
+    let direct = &api.direct;
+    let mode = match api.mode {
+        crate::settings::ToolMode::Tools => quote!(),
+        crate::settings::ToolMode::Catalog => quote!(mode: ::cast_runtime::codegen::Mode::Catalog,),
+        crate::settings::ToolMode::Both => {
+            quote!(mode: ::cast_runtime::codegen::Mode::Both, direct: &[#(#direct),*],)
+        }
+    };
     let title = &api.title;
     let instructions = match &api.instructions {
         Some(text) => quote!(::std::option::Option::Some(#text)),
@@ -154,6 +162,7 @@ fn api_static(api: &ApiIr, visibility: TokenStream, shared: &SharedSchemas) -> T
             tool_timeouts: &[#(#tool_timeouts),*],
             tools: tools::ALL,
             #fragments
+            #mode
             ..::cast_runtime::codegen::Api::BASE
         };
     }
@@ -344,6 +353,10 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
     if let Some(url) = &tool.base_url {
         optional_fields.push(quote!(base_url: Some(#url),));
     }
+    if api.mode != crate::settings::ToolMode::Tools && !api.direct.contains(&tool.name) {
+        let terms = crate::ir::text::search_terms(tool);
+        optional_fields.push(quote!(search_terms: #terms,));
+    }
     if !tool.security.is_empty() {
         let security = tool.security.iter().map(|alternative| {
             let indices = alternative.iter().map(|i| Literal::usize_unsuffixed(*i));
@@ -352,7 +365,7 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
         optional_fields.push(quote!(security: &[#(#security),*],));
     }
     // `..BASE` stays even when every field is written, so fields added later have a value.
-    let needless_update = (optional_fields.len() == 4).then(|| quote!(#[allow(clippy::needless_update)]));
+    let needless_update = (optional_fields.len() == 5).then(|| quote!(#[allow(clippy::needless_update)]));
     let annotations = annotations(tool.annotations);
 
     let mut reads = Vec::new();

@@ -42,6 +42,10 @@ pub struct ApiIr {
     pub tool_timeouts: Vec<(String, u64)>,
     /// Every operation, enabled or not, in spec order.
     pub tools: Vec<ToolIr>,
+    /// How the tools are offered.
+    pub mode: crate::settings::ToolMode,
+    /// In `both` mode, the tools listed one by one.
+    pub direct: Vec<String>,
     /// The named argument types tools refer to, each component once.
     pub types: Vec<types::TypeDef>,
 }

@@ -153,6 +153,48 @@ fn route_sentence(method: &str, path: &str) -> String {
     }
 }
 
+/// Words too common to tell operations apart.
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "as", "at", "be", "by", "for", "from", "in", "is", "it", "of", "on", "or", "the", "this", "to",
+    "with",
+];
+
+/// What catalog search finds a tool by, as `weight:term` pairs: its name's words (3), its
+/// tags' and summary's (2), its arguments' names and its description's first sentence
+/// (1). Each term once, at its highest weight.
+pub fn search_terms(tool: &super::ToolIr) -> String {
+    let mut terms: Vec<(String, u8)> = Vec::new();
+    let mut add = |text: &str, weight: u8| {
+        for word in naming::words(text) {
+            let word = word.to_ascii_lowercase();
+            if STOP_WORDS.contains(&word.as_str()) || word.is_empty() {
+                continue;
+            }
+            match terms.iter_mut().find(|(term, _)| *term == word) {
+                Some((_, w)) => *w = (*w).max(weight),
+                None => terms.push((word, weight)),
+            }
+        }
+    };
+    add(&tool.name, 3);
+    for tag in &tool.tags {
+        add(tag, 2);
+    }
+    if let Some(title) = &tool.title {
+        add(title, 2);
+    }
+    let first = tool.description.split(". ").next().unwrap_or_default();
+    add(first, 1);
+    for arg in &tool.args {
+        add(&arg.name.arg, 1);
+    }
+    terms
+        .iter()
+        .map(|(term, weight)| format!("{weight}:{term}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The spec's word on one area of the API (`tags`).
 #[derive(Debug, Clone, Copy)]
 pub struct Area<'a> {

@@ -313,6 +313,7 @@ pub async fn start(addr: SocketAddr, mode: Mode, key: String) -> std::io::Result
     let app = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/echo", any(echo))
+        .route("/echo/", any(echo))
         .route("/echo/{*rest}", any(echo))
         .route("/respond/{kind}", get(respond))
         .route("/leak/{*rest}", any(leak))

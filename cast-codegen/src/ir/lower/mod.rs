@@ -143,6 +143,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
             .unwrap_or(crate::settings::BudgetSettings::DEFAULT_INSTRUCTIONS_BYTES);
         Some(text::instructions(title, description, &areas, &served, budget))
     });
+    let (mode, direct) = serve_mode(&tools, settings, diagnostics);
     let inbound_scopes = inbound_scopes(&tools, settings, diagnostics);
     let tool_timeouts = tool_timeouts(&tools, settings, diagnostics);
 
@@ -152,6 +153,8 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
         title: title.to_owned(),
         description: description.map(str::to_owned),
         instructions,
+        mode,
+        direct,
         base_url,
         credential_files: credential_files(&security, settings, diagnostics),
         always: security.always,

@@ -57,6 +57,69 @@ pub(super) fn inbound_scopes(
     scopes
 }
 
+/// `mode`, or the catalog when more tools are served than `catalog_above`; in `both` mode
+/// the `direct` tools, each an enabled tool (by name or operationId).
+pub(super) fn serve_mode(
+    tools: &[ToolIr],
+    settings: &Settings,
+    diagnostics: &mut Diagnostics,
+) -> (crate::settings::ToolMode, Vec<String>) {
+    use crate::settings::ToolMode;
+    let selection = &settings.tools;
+    let served = tools.iter().filter(|t| t.enabled).count();
+    let mode = selection.mode.unwrap_or(match selection.catalog_above {
+        Some(limit) if served > limit => ToolMode::Catalog,
+        _ => ToolMode::Tools,
+    });
+    let mut direct = Vec::new();
+    for name in &selection.direct {
+        match tools
+            .iter()
+            .find(|t| t.enabled && (t.name == *name || t.operation_id.as_deref() == Some(name.as_str())))
+        {
+            Some(tool) => direct.push(tool.name.clone()),
+            None => diagnostics.push(
+                Diagnostic::error(
+                    "C0209",
+                    "",
+                    format!("[tools] direct names `{name}`, which is not an enabled tool"),
+                )
+                .hint("name tools as `cast-codegen tools SPEC` lists them"),
+            ),
+        }
+    }
+    if mode != ToolMode::Both && !direct.is_empty() {
+        diagnostics.push(
+            Diagnostic::error("C0209", "", "[tools] direct is only for mode = \"both\"")
+                .hint("set mode = \"both\" to list these tools beside the catalog"),
+        );
+    }
+    if mode == ToolMode::Both && selection.direct.is_empty() {
+        diagnostics.push(
+            Diagnostic::error(
+                "C0209",
+                "",
+                "mode = \"both\" needs [tools] direct, the tools to list one by one",
+            )
+            .hint("or use mode = \"catalog\""),
+        );
+    }
+    const CATALOG: [&str; 3] = ["search_operations", "describe_operation", "call_operation"];
+    if mode != ToolMode::Tools
+        && let Some(clash) = tools.iter().find(|t| t.enabled && CATALOG.contains(&t.name.as_str()))
+    {
+        diagnostics.push(
+            Diagnostic::error(
+                "C0209",
+                "",
+                format!("a tool is named `{}`, as a catalog tool is", clash.name),
+            )
+            .hint("rename it in [tools.rename]"),
+        );
+    }
+    (mode, direct)
+}
+
 /// `[tools.timeouts]` by tool name; each must name an enabled tool and be at least a second.
 pub(super) fn tool_timeouts(
     tools: &[ToolIr],
