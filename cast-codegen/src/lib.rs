@@ -36,7 +36,7 @@ pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use load::Source;
 pub use settings::{
     AuthScheme, AuthSettings, BudgetSettings, DeepObjectArrays, FollowRedirects, InboundSettings, KeyLocation,
-    Settings, ToolMode, ToolSettings,
+    SchemaSettings, Settings, ToolMode, ToolSettings,
 };
 
 /// A generated crate, in memory: path (relative to the crate root) → contents.

@@ -224,10 +224,28 @@ pub struct Settings {
     /// What the server may cost an agent.
     #[serde(skip_serializing_if = "is_default")]
     pub budget: BudgetSettings,
+    /// Leaner schemas: words left out, never a constraint.
+    #[serde(skip_serializing_if = "is_default")]
+    pub schemas: SchemaSettings,
     /// Depend on `cast-runtime` at this path (relative to the generated crate) instead of
     /// the released version. Not part of `cast.toml`: it depends on where the crate is written.
     #[serde(skip)]
     pub runtime_path: Option<PathBuf>,
+}
+
+/// `[schemas]`: what schemas may leave out to cost an agent less (`corpus-report` shows
+/// the saving). Together with `output_schemas = false`, the "lean" settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SchemaSettings {
+    /// Keep the spec's `examples` (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub examples: Option<bool>,
+    /// Schema descriptions longer than this keep their first sentence, cut at a word to
+    /// this many characters at most (default: whole).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_description_chars: Option<usize>,
 }
 
 /// How a server offers its tools.

@@ -148,3 +148,27 @@ fn catalog_search_terms_weigh_names_over_summaries_over_arguments() {
         .expect("list_items.rs");
     assert!(tool.contains("search_terms: \"3:list 3:items 2:summary\""), "{tool}");
 }
+
+#[test]
+fn lean_schemas_give_up_examples_and_long_descriptions_only() {
+    let spec = json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Lean", "version": "1.0.0" },
+        "servers": [{ "url": "https://lean.example.com" }],
+        "paths": { "/things": { "get": {
+            "operationId": "listThings",
+            "parameters": [{ "name": "q", "in": "query", "description": "Words to match. Matching ignores case and accents, and a word may end in a star.", "schema": { "type": "string", "maxLength": 50, "examples": ["red car"] } }],
+            "responses": { "200": { "description": "ok" } }
+        } } }
+    });
+    let (full, _) = analyze(&spec, "");
+    let q = &full.tools[0].input_schema["properties"]["q"];
+    assert_eq!(q["examples"], json!(["red car"]));
+    let (lean, _) = analyze(&spec, "[schemas]\nexamples = false\nmax_description_chars = 40\n");
+    let q = &lean.tools[0].input_schema["properties"]["q"];
+    assert_eq!(
+        q,
+        &json!({ "type": "string", "maxLength": 50, "description": "Words to match." })
+    );
+    assert!(Cost::of(&lean).bytes < Cost::of(&full).bytes);
+}

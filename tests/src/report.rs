@@ -36,6 +36,8 @@ pub struct Row {
     pub instructions_bytes: usize,
     /// Names in backticks in the instructions that are not tools served.
     pub instructions_unknown_names: usize,
+    /// Bytes of `tools/list` with the lean settings ([`lean_settings`]), when measured.
+    pub lean_bytes: Option<usize>,
     /// Bytes of `tools/list` in catalog mode (`mode = "catalog"`): the three tools.
     pub catalog_bytes: usize,
     /// The same without output schemas.
@@ -115,6 +117,7 @@ pub fn row(spec: &Path, generated: &Generated) -> Row {
                 .count()
         }),
         catalog_bytes: catalog_bytes(&served),
+        lean_bytes: None,
         list_bytes_without_output,
         largest_tool,
         largest_input_schema: served
@@ -155,6 +158,21 @@ pub fn to_json(row: &Row, generate_ms: u128, peak_kib: u64) -> String {
 /// A row from [`to_json`]'s line.
 pub fn from_json(line: &str) -> Option<Row> {
     serde_json::from_str(line).ok()
+}
+
+/// The lean settings: no examples, descriptions of schemas cut to 120 characters (their
+/// first sentence), no output schemas.
+pub fn lean_settings(spec: &Path) -> Settings {
+    let mut settings = settings(spec);
+    settings.output_schemas = Some(false);
+    settings.schemas.examples = Some(false);
+    settings.schemas.max_description_chars = Some(120);
+    settings
+}
+
+/// Bytes of the `tools/list` the served tools make.
+pub fn list_bytes(generated: &Generated) -> usize {
+    cost::Cost::of(&generated.api).bytes
 }
 
 /// The settings the report generates with: a user's defaults.
@@ -300,11 +318,11 @@ pub fn missed_targets(row: &Row) -> Vec<String> {
 /// The report as Markdown.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| spec | operations | tools | generate ms | peak MiB | tools/list bytes | ~tokens | deferred ~tokens (names + instructions) | instructions bytes | catalog mode bytes (~tokens) | without output schemas | largest tool (bytes) | largest input schema | output schemas over budget | duplicated bytes | invalid schemas served | left out as invalid | hash-told names | method+path descriptions | credential arguments | credentials kept out | deprecated served (of) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| spec | operations | tools | generate ms | peak MiB | tools/list bytes | ~tokens | deferred ~tokens (names + instructions) | instructions bytes | lean bytes (~tokens) | catalog mode bytes (~tokens) | without output schemas | largest tool (bytes) | largest input schema | output schemas over budget | duplicated bytes | invalid schemas served | left out as invalid | hash-told names | method+path descriptions | credential arguments | credentials kept out | deprecated served (of) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | `{}` ({}) | {} | {} | {:.1}% | {} | {} | {} | {} | {} | {} | {} ({}) |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | `{}` ({}) | {} | {} | {:.1}% | {} | {} | {} | {} | {} | {} | {} ({}) |\n",
             r.spec,
             r.operations,
             r.tools,
@@ -314,6 +332,7 @@ pub fn markdown(rows: &[Row]) -> String {
             r.list_tokens,
             r.deferred_tokens,
             r.instructions_bytes,
+            r.lean_bytes.map_or("–".to_owned(), |b| format!("{b} ({})", cost::estimate_tokens(b))),
             r.catalog_bytes,
             cost::estimate_tokens(r.catalog_bytes),
             r.list_bytes_without_output,

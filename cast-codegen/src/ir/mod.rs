@@ -1,6 +1,7 @@
 //! The intermediate representation: what the emitter needs, free of OpenAPI types.
 //! It can be built by hand, so emitter tests need no spec.
 
+pub mod hoist;
 pub mod lower;
 pub mod naming;
 pub mod schema;

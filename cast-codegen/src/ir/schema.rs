@@ -47,6 +47,8 @@ pub struct SchemaCx<'a> {
     named: Vec<usize>,
     /// The component being converted, the target of a 2019-09 `$recursiveRef: "#"`.
     current: Option<usize>,
+    /// What `[schemas]` leaves out.
+    lean: crate::settings::SchemaSettings,
     pub(crate) diagnostics: Diagnostics,
 }
 
@@ -143,8 +145,15 @@ impl<'a> SchemaCx<'a> {
             pending: Vec::new(),
             named: Vec::new(),
             current: None,
+            lean: crate::settings::SchemaSettings::default(),
             diagnostics: Diagnostics::default(),
         }
+    }
+
+    /// A converter that leaves out what `[schemas]` says.
+    pub fn with_lean(mut self, lean: &crate::settings::SchemaSettings) -> Self {
+        self.lean = lean.clone();
+        self
     }
 
     /// The document schemas are resolved in.
@@ -253,9 +262,16 @@ impl<'a> SchemaCx<'a> {
                     None => value.clone(),
                 },
                 "description" => match value.as_str() {
-                    Some(description) => json!(super::text::markdown(description)),
+                    Some(description) => {
+                        let text = super::text::markdown(description);
+                        match self.lean.max_description_chars {
+                            Some(max) => json!(super::text::shortened(&text, max)),
+                            None => json!(text),
+                        }
+                    }
                     None => value.clone(),
                 },
+                "examples" if self.lean.examples == Some(false) => continue,
                 _ => value.clone(),
             };
             out.insert(key.clone(), converted);

@@ -296,6 +296,15 @@ pub fn instructions(
     truncate_at_char(&out, budget).to_owned()
 }
 
+/// A description within `max` bytes: its first sentence, cut at a word with `…` when even
+/// that is longer.
+pub fn shortened(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    first_sentences(text, max)
+}
+
 /// Whole sentences of `text` up to about `limit` bytes (at least the first, cut at a word).
 fn first_sentences(text: &str, limit: usize) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -66,7 +66,10 @@ fn main() -> ExitCode {
          file. Generation time and peak memory are of a release build generating in a process of its own \
          (parse, lower, emit; nothing written). Byte counts are of the JSON `tools/list` sends; \"duplicated \
          bytes\" is the share of schema bytes that repeat a subtree of 128 bytes or more sent earlier in the same \
-         list. Targets: no invalid schema, no credential argument, no name told apart by a hash alone, no \
+         list. \"lean\" is `output_schemas = false` with `[schemas] examples = false, max_description_chars = 120`; \
+         \"catalog mode\" is `[tools] mode = \"catalog\"`, three tools in front of every operation; \"deferred\" is what \
+         a client that defers schemas (Claude Code, Codex) shows the model: tool names and instructions. Tokens are \
+         estimated at 4 bytes each (measured against o200k_base: BENCHMARKS.md). Targets: no invalid schema, no credential argument, no name told apart by a hash alone, no \
          description that is only method and path, no deprecated tool served by default, no input schema over \
          64 kB, no spec over 2 s or 500 MB to generate. The last row is synthetic (`cast_e2e::stress_spec`: 2,000 \
          components in mutual reference cycles, each of its 400 tools carrying its family of 100), a worst case \
@@ -153,7 +156,13 @@ fn measure_one(spec: &Path) -> ExitCode {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
         .unwrap_or(0);
-    let row = report::row(spec, &generated);
+    let mut row = report::row(spec, &generated);
+    drop(generated);
+    // After the measured run, so neither its time nor its memory counts.
+    row.lean_bytes = Generator::new(report::lean_settings(spec))
+        .generate_source(&source)
+        .ok()
+        .map(|lean| report::list_bytes(&lean));
     println!("{}", report::to_json(&row, millis, peak_kib));
     ExitCode::SUCCESS
 }

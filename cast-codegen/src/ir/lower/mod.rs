@@ -66,7 +66,7 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
 
     let base_url = base_url(doc, source, settings, diagnostics);
     let mut security = security(doc, settings, &base_url, diagnostics);
-    let mut cx = SchemaCx::new(doc);
+    let mut cx = SchemaCx::new(doc).with_lean(&settings.schemas);
     let mut space = TypeSpace::default();
     let mut tools = Vec::new();
     let operations = operations(doc, diagnostics);
@@ -182,6 +182,7 @@ fn assemble(cx: &mut SchemaCx<'_>, mut tool: ToolIr, settings: &Settings, pointe
         .clone()
         .unwrap_or_else(|| format!("{} {}", tool.method.as_str(), tool.path));
     let mut input_schema = cx.finish(std::mem::take(&mut tool.input_schema));
+    crate::ir::hoist::hoist_repeats(&mut input_schema);
     let budget = settings
         .max_input_schema_bytes
         .unwrap_or(Settings::DEFAULT_MAX_INPUT_SCHEMA_BYTES);
@@ -199,7 +200,11 @@ fn assemble(cx: &mut SchemaCx<'_>, mut tool: ToolIr, settings: &Settings, pointe
     tool.output_schema = tool
         .output_schema
         .take()
-        .map(|converted| finish_output_schema(cx, converted))
+        .map(|converted| {
+            let mut schema = finish_output_schema(cx, converted);
+            crate::ir::hoist::hoist_repeats(&mut schema);
+            schema
+        })
         .and_then(|schema| checked_output_schema(schema, settings, pointer, &label, &mut cx.diagnostics));
     Ok(tool)
 }
@@ -495,7 +500,12 @@ fn lower_operation(
             &format!("{type_hint}{}", naming::type_ident(&wire)),
         );
         if let (Some(d), Some(map)) = (text(param.get("description")), converted.as_object_mut()) {
-            map.entry("description").or_insert_with(|| json!(text::markdown(&d)));
+            let d = text::markdown(&d);
+            let d = match settings.schemas.max_description_chars {
+                Some(max) => text::shortened(&d, max),
+                None => d.into_owned(),
+            };
+            map.entry("description").or_insert_with(|| json!(d));
         }
         let required = location == Location::Path || param.get("required").and_then(Value::as_bool).unwrap_or(false);
         args.push(ArgIr {

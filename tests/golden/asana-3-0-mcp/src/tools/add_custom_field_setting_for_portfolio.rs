@@ -8,7 +8,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/portfolios/{portfolio_gid}/addCustomFieldSetting",
     path_pieces: &["/portfolios/", "/addCustomFieldSetting"],
-    input_schema: r#"{"type":"object","properties":{"portfolio_gid":{"\u0000cast":245},"opt_pretty":{"\u0000cast":1},"data":{"\u0000cast":471}},"required":["portfolio_gid"],"additionalProperties":false,"$defs":{"\u0000cast":275}}"#,
+    input_schema: r#"{"type":"object","properties":{"portfolio_gid":{"\u0000cast":244},"opt_pretty":{"\u0000cast":1},"data":{"\u0000cast":471}},"required":["portfolio_gid"],"additionalProperties":false,"$defs":{"\u0000cast":275}}"#,
     title: Some("Add a custom field to a portfolio"),
     output_schema: Some(r#"{"\u0000cast":473}"#),
     security: &[&[0], &[1]],

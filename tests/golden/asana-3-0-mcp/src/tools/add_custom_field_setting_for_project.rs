@@ -8,7 +8,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/projects/{project_gid}/addCustomFieldSetting",
     path_pieces: &["/projects/", "/addCustomFieldSetting"],
-    input_schema: r#"{"type":"object","properties":{"project_gid":{"\u0000cast":167},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":250},"data":{"\u0000cast":471}},"required":["project_gid"],"additionalProperties":false,"$defs":{"\u0000cast":275}}"#,
+    input_schema: r#"{"type":"object","properties":{"project_gid":{"\u0000cast":167},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":249},"data":{"\u0000cast":471}},"required":["project_gid"],"additionalProperties":false,"$defs":{"\u0000cast":275}}"#,
     title: Some("Add a custom field to a project"),
     output_schema: Some(r#"{"\u0000cast":473}"#),
     security: &[&[0], &[1]],

@@ -8,7 +8,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/goals/{goal_gid}/addFollowers",
     path_pieces: &["/goals/", "/addFollowers"],
-    input_schema: r#"{"type":"object","properties":{"goal_gid":{"\u0000cast":246},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":370},"data":{"\u0000cast":463}},"required":["goal_gid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"goal_gid":{"\u0000cast":245},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":370},"data":{"\u0000cast":463}},"required":["goal_gid"],"additionalProperties":false}"#,
     title: Some("Add a collaborator to a goal"),
     output_schema: Some(r#"{"\u0000cast":449}"#),
     security: &[&[0], &[1]],

@@ -8,7 +8,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/sections/{section_gid}/addTask",
     path_pieces: &["/sections/", "/addTask"],
-    input_schema: r#"{"type":"object","properties":{"section_gid":{"\u0000cast":869},"opt_pretty":{"\u0000cast":1},"data":{"type":"object","properties":{"task":{"description":"The task to add to this section.","type":"string"},"insert_before":{"description":"An existing task within this section before which the added task should be inserted. Cannot be provided together with insert_after.","type":"string"},"insert_after":{"description":"An existing task within this section after which the added task should be inserted. Cannot be provided together with insert_before.","type":"string"}},"required":["task"]}},"required":["section_gid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"section_gid":{"\u0000cast":870},"opt_pretty":{"\u0000cast":1},"data":{"type":"object","properties":{"task":{"description":"The task to add to this section.","type":"string"},"insert_before":{"description":"An existing task within this section before which the added task should be inserted. Cannot be provided together with insert_after.","type":"string"},"insert_after":{"description":"An existing task within this section after which the added task should be inserted. Cannot be provided together with insert_before.","type":"string"}},"required":["task"]}},"required":["section_gid"],"additionalProperties":false}"#,
     title: Some("Add task to section"),
     output_schema: Some(r#"{"\u0000cast":18}"#),
     security: &[&[0], &[1]],

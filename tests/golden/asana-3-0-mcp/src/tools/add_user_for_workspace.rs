@@ -8,10 +8,10 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/workspaces/{workspace_gid}/addUser",
     path_pieces: &["/workspaces/", "/addUser"],
-    input_schema: r#"{"type":"object","properties":{"workspace_gid":{"\u0000cast":19},"opt_pretty":{"\u0000cast":1},"opt_fields":{"type":"array","items":{"type":"string","enum":["email","name","photo","photo.image_1024x1024","photo.image_128x128","photo.image_21x21","photo.image_27x27","photo.image_36x36","photo.image_60x60"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."},"data":{"\u0000cast":1190}},"required":["workspace_gid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"workspace_gid":{"\u0000cast":19},"opt_pretty":{"\u0000cast":1},"opt_fields":{"type":"array","items":{"type":"string","enum":["email","name","photo","photo.image_1024x1024","photo.image_128x128","photo.image_21x21","photo.image_27x27","photo.image_36x36","photo.image_60x60"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."},"data":{"\u0000cast":1192}},"required":["workspace_gid"],"additionalProperties":false}"#,
     title: Some("Add a user to a workspace or organization"),
     output_schema: Some(
-        r#"{"type":"object","properties":{"data":{"\u0000cast":1281}}}"#,
+        r#"{"type":"object","properties":{"data":{"\u0000cast":1283}}}"#,
     ),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::WRITE,

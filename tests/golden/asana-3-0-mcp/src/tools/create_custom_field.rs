@@ -7,7 +7,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     description: "Create a custom field\n\n**Required scope:** `custom_fields:write`\n\nCreates a new custom field in a workspace. Every custom field is required\nto be created in a specific workspace, and this workspace cannot be\nchanged once set.\n\nA custom field’s name must be unique within a workspace and not conflict\nwith names of existing task properties such as `Due Date` or `Assignee`.\nA custom field’s type must be one of `text`, `enum`, `multi_enum`, `number`,\n`date`, or `people`.\n\nReturns the full record of the newly created custom field.",
     method: cast::Method::Post,
     path_template: "/custom_fields",
-    input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":253},"data":{"\u0000cast":272}},"additionalProperties":false,"$defs":{"\u0000cast":275}}"#,
+    input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":252},"data":{"\u0000cast":272}},"additionalProperties":false,"$defs":{"\u0000cast":275}}"#,
     title: Some("Create a custom field"),
     output_schema: Some(r#"{"\u0000cast":278}"#),
     security: &[&[0], &[1]],

@@ -8,7 +8,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/goals/{goal_gid}/setMetric",
     path_pieces: &["/goals/", "/setMetric"],
-    input_schema: r#"{"type":"object","properties":{"goal_gid":{"\u0000cast":246},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":370},"data":{"description":"A generic Asana Resource, containing a globally unique identifier.","type":"object","properties":{"precision":{"\u0000cast":402},"unit":{"\u0000cast":403},"currency_code":{"\u0000cast":404},"initial_number_value":{"\u0000cast":405},"target_number_value":{"\u0000cast":406},"current_number_value":{"\u0000cast":407},"progress_source":{"\u0000cast":410},"is_custom_weight":{"\u0000cast":411}}}},"required":["goal_gid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"goal_gid":{"\u0000cast":245},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":370},"data":{"description":"A generic Asana Resource, containing a globally unique identifier.","type":"object","properties":{"precision":{"\u0000cast":402},"unit":{"\u0000cast":403},"currency_code":{"\u0000cast":404},"initial_number_value":{"\u0000cast":405},"target_number_value":{"\u0000cast":406},"current_number_value":{"\u0000cast":407},"progress_source":{"\u0000cast":410},"is_custom_weight":{"\u0000cast":411}}}},"required":["goal_gid"],"additionalProperties":false}"#,
     title: Some("Create a goal metric"),
     output_schema: Some(r#"{"\u0000cast":449}"#),
     security: &[&[0], &[1]],

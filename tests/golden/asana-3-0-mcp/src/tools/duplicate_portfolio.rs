@@ -8,7 +8,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/portfolios/{portfolio_gid}/duplicate",
     path_pieces: &["/portfolios/", "/duplicate"],
-    input_schema: r#"{"type":"object","properties":{"portfolio_gid":{"\u0000cast":245},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":476},"data":{"type":"object","required":["name"],"properties":{"name":{"description":"The name of the new portfolio.","type":"string"},"include":{"description":"A comma-separated list of elements to include when duplicating a portfolio.\n\n**Auto-included fields (non-configurable)**\n- Custom field settings\n- Views (tabs)\n\n**Optional fields (configurable)**\n- description\n- members\n- permissions\n- templates\n- rules\n- child_projects\n- child_portfolios","type":"string"}}}},"required":["portfolio_gid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"portfolio_gid":{"\u0000cast":244},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":476},"data":{"type":"object","required":["name"],"properties":{"name":{"description":"The name of the new portfolio.","type":"string"},"include":{"description":"A comma-separated list of elements to include when duplicating a portfolio.\n\n**Auto-included fields (non-configurable)**\n- Custom field settings\n- Views (tabs)\n\n**Optional fields (configurable)**\n- description\n- members\n- permissions\n- templates\n- rules\n- child_projects\n- child_portfolios","type":"string"}}}},"required":["portfolio_gid"],"additionalProperties":false}"#,
     title: Some("Duplicate a portfolio"),
     output_schema: Some(r#"{"\u0000cast":487}"#),
     security: &[&[0], &[1]],

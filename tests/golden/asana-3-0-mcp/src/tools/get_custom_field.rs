@@ -8,7 +8,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Get,
     path_template: "/custom_fields/{custom_field_gid}",
     path_pieces: &["/custom_fields/", ""],
-    input_schema: r#"{"type":"object","properties":{"custom_field_gid":{"\u0000cast":279},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":253}},"required":["custom_field_gid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"custom_field_gid":{"\u0000cast":279},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":252}},"required":["custom_field_gid"],"additionalProperties":false}"#,
     title: Some("Get a custom field"),
     output_schema: Some(r#"{"\u0000cast":278}"#),
     security: &[&[0], &[1]],

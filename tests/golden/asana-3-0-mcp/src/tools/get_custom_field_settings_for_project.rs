@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     path_pieces: &["/projects/", "/custom_field_settings"],
     input_schema: r#"{"type":"object","properties":{"project_gid":{"\u0000cast":167},"opt_pretty":{"\u0000cast":1},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"opt_fields":{"\u0000cast":170}},"required":["project_gid"],"additionalProperties":false}"#,
     title: Some("Get a project's custom fields"),
-    output_schema: Some(r#"{"\u0000cast":244}"#),
+    output_schema: Some(r#"{"\u0000cast":243}"#),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

@@ -8,10 +8,10 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Get,
     path_template: "/teams/{team_gid}/custom_field_settings",
     path_pieces: &["/teams/", "/custom_field_settings"],
-    input_schema: r#"{"type":"object","properties":{"team_gid":{"\u0000cast":247},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":250}},"required":["team_gid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"team_gid":{"\u0000cast":246},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":249}},"required":["team_gid"],"additionalProperties":false}"#,
     title: Some("Get a team's custom fields"),
     output_schema: Some(
-        r#"{"type":"object","properties":{"data":{"\u0000cast":237}},"$defs":{"\u0000cast":243}}"#,
+        r#"{"type":"object","properties":{"data":{"\u0000cast":234}},"$defs":{"\u0000cast":242}}"#,
     ),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,

@@ -11,7 +11,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     input_schema: r#"{"type":"object","properties":{"user_gid":{"\u0000cast":0},"opt_pretty":{"\u0000cast":1},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"resource_type":{"type":"string","enum":["portfolio","project","tag","task","user","project_template"],"default":"project","description":"The resource type of favorites to be returned."},"workspace":{"type":"string","description":"The workspace in which to get favorites."},"opt_fields":{"type":"array","items":{"type":"string","enum":["name","offset","path","uri"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["user_gid","resource_type","workspace"],"additionalProperties":false}"#,
     title: Some("Get a user's favorites"),
     output_schema: Some(
-        r#"{"type":"object","properties":{"data":{"\u0000cast":1254},"next_page":{"\u0000cast":30}}}"#,
+        r#"{"type":"object","properties":{"data":{"\u0000cast":1256},"next_page":{"\u0000cast":30}}}"#,
     ),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,

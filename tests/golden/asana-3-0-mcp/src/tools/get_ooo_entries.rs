@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"user":{"type":"string","description":"Globally unique identifier for the user to filter OOO entries by."},"workspace":{"\u0000cast":72},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"start_date":{"type":"string","format":"date","description":"An ISO 8601 date string. Filters to OOO entries that overlap with or end after this date."},"end_date":{"type":"string","format":"date","description":"An ISO 8601 date string. Filters to OOO entries that overlap with or start before this date."},"opt_fields":{"type":"array","items":{"type":"string","enum":["created_by","created_by.name","end_date","offset","path","start_date","uri","user","user.name"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["user","workspace"],"additionalProperties":false}"#,
     title: Some("Get OOO entries for a user"),
     output_schema: Some(
-        r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":554}},"next_page":{"\u0000cast":30}},"$defs":{"\u0000cast":62}}"#,
+        r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":555}},"next_page":{"\u0000cast":30}},"$defs":{"\u0000cast":62}}"#,
     ),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,

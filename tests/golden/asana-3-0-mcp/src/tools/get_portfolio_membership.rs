@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     path_pieces: &["/portfolio_memberships/", ""],
     input_schema: r#"{"type":"object","properties":{"portfolio_membership_gid":{"type":"string"},"opt_pretty":{"\u0000cast":1},"opt_fields":{"type":"array","items":{"type":"string","enum":["access_level","portfolio","portfolio.name","user","user.name"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["portfolio_membership_gid"],"additionalProperties":false}"#,
     title: Some("Get a portfolio membership"),
-    output_schema: Some(r#"{"type":"object","properties":{"data":{"\u0000cast":574}}}"#),
+    output_schema: Some(r#"{"type":"object","properties":{"data":{"\u0000cast":575}}}"#),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

@@ -11,7 +11,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     input_schema: r#"{"type":"object","properties":{"project_gid":{"\u0000cast":167},"user":{"\u0000cast":0},"opt_pretty":{"\u0000cast":1},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"opt_fields":{"type":"array","items":{"type":"string","enum":["access_level","member","member.name","offset","parent","parent.name","path","uri"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["project_gid"],"additionalProperties":false}"#,
     title: Some("Get memberships from a project"),
     output_schema: Some(
-        r#"{"type":"object","properties":{"data":{"type":"array","items":{"description":"This object describes a team or a user's membership to a project including their level of access (Admin, Editor, Commenter, or Viewer).","type":"object","properties":{"gid":{"\u0000cast":2},"resource_type":{"\u0000cast":3},"parent":{"\u0000cast":496},"member":{"\u0000cast":655},"access_level":{"\u0000cast":498}}}},"next_page":{"\u0000cast":30}}}"#,
+        r#"{"type":"object","properties":{"data":{"type":"array","items":{"description":"This object describes a team or a user's membership to a project including their level of access (Admin, Editor, Commenter, or Viewer).","type":"object","properties":{"gid":{"\u0000cast":2},"resource_type":{"\u0000cast":3},"parent":{"\u0000cast":496},"member":{"\u0000cast":656},"access_level":{"\u0000cast":498}}}},"next_page":{"\u0000cast":30}}}"#,
     ),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,

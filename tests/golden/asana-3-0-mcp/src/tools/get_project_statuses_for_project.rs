@@ -11,7 +11,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     input_schema: r#"{"type":"object","properties":{"project_gid":{"\u0000cast":167},"opt_pretty":{"\u0000cast":1},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"opt_fields":{"type":"array","items":{"type":"string","enum":["author","author.name","color","created_at","created_by","created_by.name","html_text","modified_at","offset","path","text","title","uri"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["project_gid"],"additionalProperties":false}"#,
     title: Some("Get statuses from a project"),
     output_schema: Some(
-        r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":685}},"next_page":{"\u0000cast":30}}}"#,
+        r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":686}},"next_page":{"\u0000cast":30}}}"#,
     ),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,

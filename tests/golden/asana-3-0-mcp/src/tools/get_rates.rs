@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"parent":{"type":"string","description":"Globally unique identifier for `project`."},"resource":{"type":"string","description":"Globally unique identifier for `user` or `placeholder`."},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"opt_fields":{"\u0000cast":488}},"additionalProperties":false}"#,
     title: Some("Get multiple rates"),
     output_schema: Some(
-        r##"{"type":"object","properties":{"data":{"type":"array","items":{"anyOf":[{"$ref":"#/$defs/RateCompact"},{"allOf":[{"$ref":"#/$defs/RateCompact"},{"type":"object","properties":{"resource":{"description":"A *placeholder* object represents a placeholder in Asana that can be used to represent a placeholder user.","type":"object","properties":{"gid":{"\u0000cast":2},"resource_type":{"\u0000cast":3},"name":{"type":"string","description":"The placeholder's name."}}}}}]}]}},"next_page":{"\u0000cast":30}},"$defs":{"RateCompact":{"\u0000cast":801},"UserCompact":{"\u0000cast":61}}}"##,
+        r##"{"type":"object","properties":{"data":{"type":"array","items":{"anyOf":[{"$ref":"#/$defs/RateCompact"},{"allOf":[{"$ref":"#/$defs/RateCompact"},{"type":"object","properties":{"resource":{"description":"A *placeholder* object represents a placeholder in Asana that can be used to represent a placeholder user.","type":"object","properties":{"gid":{"\u0000cast":2},"resource_type":{"\u0000cast":3},"name":{"type":"string","description":"The placeholder's name."}}}}}]}]}},"next_page":{"\u0000cast":30}},"$defs":{"RateCompact":{"\u0000cast":802},"UserCompact":{"\u0000cast":61}}}"##,
     ),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,

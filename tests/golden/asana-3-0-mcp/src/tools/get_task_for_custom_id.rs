@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     path_pieces: &["/workspaces/", "/tasks/custom_id/", ""],
     input_schema: r#"{"type":"object","properties":{"workspace_gid":{"\u0000cast":19},"custom_id":{"type":"string","description":"Generated custom ID for a task."}},"required":["workspace_gid","custom_id"],"additionalProperties":false}"#,
     title: Some("Get a task for a given custom ID"),
-    output_schema: Some(r#"{"\u0000cast":1122}"#),
+    output_schema: Some(r#"{"\u0000cast":1124}"#),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

@@ -7,10 +7,10 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     description: "Get multiple task templates\n\n**Required scope:** `task_templates:read`\n\nReturns the compact task template records for some filtered set of task templates. You must specify a `project`",
     method: cast::Method::Get,
     path_template: "/task_templates",
-    input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"project":{"type":"string","description":"The project to filter task templates on."},"opt_fields":{"\u0000cast":1032}},"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"project":{"type":"string","description":"The project to filter task templates on."},"opt_fields":{"\u0000cast":1033}},"additionalProperties":false}"#,
     title: Some("Get multiple task templates"),
     output_schema: Some(
-        r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":1034}}}}"#,
+        r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":1035}}}}"#,
     ),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,

@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"workspace":{"\u0000cast":72},"is_archived":{"type":"boolean","description":"Filter by archived status. If not provided, defaults to returning non-archived categories."},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"opt_fields":{"type":"array","items":{"type":"string","enum":["color","is_archived","name","offset","path","uri"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["workspace"],"additionalProperties":false}"#,
     title: Some("Get time tracking categories for a workspace"),
     output_schema: Some(
-        r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":1197}},"next_page":{"\u0000cast":30}}}"#,
+        r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":1199}},"next_page":{"\u0000cast":30}}}"#,
     ),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,

@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"workspace":{"\u0000cast":72},"user":{"type":"string","description":"Globally unique identifier for the user to filter timesheet approval statuses by."},"from_date":{"type":"string","format":"date","description":"The start date for filtering timesheet approval statuses."},"to_date":{"type":"string","format":"date","description":"The end date for filtering timesheet approval statuses."},"approval_statuses":{"type":"string","description":"Filter by approval status. Can be one or more of draft, submitted, approved, or rejected."},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"opt_fields":{"type":"array","items":{"type":"string","enum":["approval_status","created_at","end_date","offset","path","start_date","uri","user","user.name","workspace","workspace.name"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["workspace"],"additionalProperties":false}"#,
     title: Some("Get multiple timesheet approval statuses"),
     output_schema: Some(
-        r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":1248}},"next_page":{"\u0000cast":30}}}"#,
+        r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":1250}},"next_page":{"\u0000cast":30}}}"#,
     ),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,

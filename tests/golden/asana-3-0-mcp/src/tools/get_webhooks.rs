@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     input_schema: r#"{"type":"object","properties":{"opt_pretty":{"\u0000cast":1},"limit":{"\u0000cast":20},"offset":{"\u0000cast":21},"workspace":{"type":"string","description":"The workspace to query for webhooks in."},"resource":{"type":"string","description":"Only return webhooks for the given resource."},"opt_fields":{"type":"array","items":{"type":"string","enum":["active","created_at","delivery_retry_count","failure_deletion_timestamp","filters","filters.action","filters.fields","filters.resource_subtype","last_failure_at","last_failure_content","last_success_at","next_attempt_after","offset","path","resource","resource.name","target","uri"]},"description":"This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include."}},"required":["workspace"],"additionalProperties":false}"#,
     title: Some("Get multiple webhooks"),
     output_schema: Some(
-        r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":1318}},"next_page":{"\u0000cast":30}}}"#,
+        r#"{"type":"object","properties":{"data":{"type":"array","items":{"\u0000cast":1320}},"next_page":{"\u0000cast":30}}}"#,
     ),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::READ_ONLY,

@@ -8,7 +8,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/task_templates/{task_template_gid}/instantiateTask",
     path_pieces: &["/task_templates/", "/instantiateTask"],
-    input_schema: r#"{"type":"object","properties":{"task_template_gid":{"\u0000cast":1035},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":476},"data":{"type":"object","properties":{"name":{"description":"The name of the new task. If not provided, the name of the task template will be used.","type":"string"}}}},"required":["task_template_gid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"task_template_gid":{"\u0000cast":1036},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":476},"data":{"type":"object","properties":{"name":{"description":"The name of the new task. If not provided, the name of the task template will be used.","type":"string"}}}},"required":["task_template_gid"],"additionalProperties":false}"#,
     title: Some("Instantiate a task from a task template"),
     output_schema: Some(r#"{"\u0000cast":487}"#),
     security: &[&[0], &[1]],

@@ -8,7 +8,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Put,
     path_template: "/custom_fields/{custom_field_gid}",
     path_pieces: &["/custom_fields/", ""],
-    input_schema: r#"{"type":"object","properties":{"custom_field_gid":{"\u0000cast":279},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":253},"data":{"\u0000cast":267}},"required":["custom_field_gid"],"additionalProperties":false,"$defs":{"\u0000cast":275}}"#,
+    input_schema: r#"{"type":"object","properties":{"custom_field_gid":{"\u0000cast":279},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":252},"data":{"\u0000cast":267}},"required":["custom_field_gid"],"additionalProperties":false,"$defs":{"\u0000cast":275}}"#,
     title: Some("Update a custom field"),
     output_schema: Some(r#"{"\u0000cast":278}"#),
     security: &[&[0], &[1]],

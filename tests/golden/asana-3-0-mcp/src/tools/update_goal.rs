@@ -8,7 +8,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Put,
     path_template: "/goals/{goal_gid}",
     path_pieces: &["/goals/", ""],
-    input_schema: r#"{"type":"object","properties":{"goal_gid":{"\u0000cast":246},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":370},"data":{"allOf":[{"\u0000cast":457},{"type":"object","properties":{"status":{"\u0000cast":428},"custom_fields":{"\u0000cast":459}}}]}},"required":["goal_gid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"goal_gid":{"\u0000cast":245},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":370},"data":{"allOf":[{"\u0000cast":457},{"type":"object","properties":{"status":{"\u0000cast":428},"custom_fields":{"\u0000cast":459}}}]}},"required":["goal_gid"],"additionalProperties":false}"#,
     title: Some("Update a goal"),
     output_schema: Some(r#"{"\u0000cast":449}"#),
     security: &[&[0], &[1]],

@@ -8,7 +8,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/goals/{goal_gid}/setMetricCurrentValue",
     path_pieces: &["/goals/", "/setMetricCurrentValue"],
-    input_schema: r#"{"type":"object","properties":{"goal_gid":{"\u0000cast":246},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":370},"data":{"description":"A generic Asana Resource, containing a globally unique identifier.","type":"object","properties":{"current_number_value":{"description":"*Conditional*. This number is the current value of a goal metric of type number.","type":"number"}}}},"required":["goal_gid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"goal_gid":{"\u0000cast":245},"opt_pretty":{"\u0000cast":1},"opt_fields":{"\u0000cast":370},"data":{"description":"A generic Asana Resource, containing a globally unique identifier.","type":"object","properties":{"current_number_value":{"description":"*Conditional*. This number is the current value of a goal metric of type number.","type":"number"}}}},"required":["goal_gid"],"additionalProperties":false}"#,
     title: Some("Update a goal metric"),
     output_schema: Some(r#"{"\u0000cast":449}"#),
     security: &[&[0], &[1]],

@@ -8,10 +8,10 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Put,
     path_template: "/memberships/{membership_gid}",
     path_pieces: &["/memberships/", ""],
-    input_schema: r#"{"type":"object","properties":{"membership_gid":{"\u0000cast":540},"opt_pretty":{"\u0000cast":1},"data":{"\u0000cast":522}},"required":["membership_gid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"membership_gid":{"\u0000cast":541},"opt_pretty":{"\u0000cast":1},"data":{"\u0000cast":523}},"required":["membership_gid"],"additionalProperties":false}"#,
     title: Some("Update a membership"),
     output_schema: Some(
-        r#"{"type":"object","properties":{"data":{"anyOf":{"\u0000cast":533}}},"$defs":{"\u0000cast":538}}"#,
+        r#"{"type":"object","properties":{"data":{"anyOf":{"\u0000cast":534}}},"$defs":{"\u0000cast":539}}"#,
     ),
     security: &[&[0], &[1]],
     annotations: cast::Annotations::IDEMPOTENT_WRITE,

@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     path_pieces: &["/2010-04-01/Accounts/", "/Queues/", "/Members/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Member resource(s) to fetch."},"QueueSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^QU[0-9a-fA-F]{32}$","description":"The SID of the Queue in which to find the members to fetch."},"CallSid":{"type":"string","description":"The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID of the resource(s) to fetch."}},"required":["AccountSid","QueueSid","CallSid"],"additionalProperties":false}"#,
     title: Some("Fetch a specific member from the queue"),
-    output_schema: Some(r#"{"\u0000cast":343}"#),
+    output_schema: Some(r#"{"\u0000cast":342}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     path_pieces: &["/2010-04-01/Accounts/", "/Messages/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with the Message resource"},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^(SM|MM)[0-9a-fA-F]{32}$","description":"The SID of the Message resource to be fetched"}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
     title: Some("Fetch a specific Message"),
-    output_schema: Some(r#"{"\u0000cast":366}"#),
+    output_schema: Some(r#"{"\u0000cast":365}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

@@ -13,7 +13,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "Fetch a notification belonging to the account used to make the request",
     ),
     output_schema: Some(
-        r#"{"type":"object","properties":{"account_sid":{"\u0000cast":373},"api_version":{"\u0000cast":374},"call_sid":{"\u0000cast":375},"date_created":{"\u0000cast":21},"date_updated":{"\u0000cast":22},"error_code":{"\u0000cast":174},"log":{"\u0000cast":175},"message_date":{"\u0000cast":176},"message_text":{"\u0000cast":177},"more_info":{"\u0000cast":178},"request_method":{"\u0000cast":179},"request_url":{"\u0000cast":180},"request_variables":{"\u0000cast":181},"response_body":{"\u0000cast":182},"response_headers":{"\u0000cast":183},"sid":{"\u0000cast":376},"uri":{"\u0000cast":29}}}"#,
+        r#"{"type":"object","properties":{"account_sid":{"\u0000cast":371},"api_version":{"\u0000cast":372},"call_sid":{"\u0000cast":373},"date_created":{"\u0000cast":21},"date_updated":{"\u0000cast":22},"error_code":{"\u0000cast":174},"log":{"\u0000cast":175},"message_date":{"\u0000cast":176},"message_text":{"\u0000cast":177},"more_info":{"\u0000cast":178},"request_method":{"\u0000cast":179},"request_url":{"\u0000cast":180},"request_variables":{"\u0000cast":181},"response_body":{"\u0000cast":182},"response_headers":{"\u0000cast":183},"sid":{"\u0000cast":374},"uri":{"\u0000cast":29}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

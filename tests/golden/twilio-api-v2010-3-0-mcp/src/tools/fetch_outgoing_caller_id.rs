@@ -12,7 +12,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     title: Some(
         "Fetch an outgoing-caller-id belonging to the account used to make the request",
     ),
-    output_schema: Some(r#"{"\u0000cast":380}"#),
+    output_schema: Some(r#"{"\u0000cast":378}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

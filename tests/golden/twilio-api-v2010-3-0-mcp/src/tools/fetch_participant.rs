@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     path_pieces: &["/2010-04-01/Accounts/", "/Conferences/", "/Participants/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Participant resource to fetch."},"ConferenceSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CF[0-9a-fA-F]{32}$","description":"The SID of the conference with the participant to fetch."},"CallSid":{"type":"string","description":"The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID or label of the participant to fetch. Non URL safe characters in a label must be percent encoded, for example, a space character is represented as %20."}},"required":["AccountSid","ConferenceSid","CallSid"],"additionalProperties":false}"#,
     title: Some("Fetch an instance of a participant"),
-    output_schema: Some(r#"{"\u0000cast":395}"#),
+    output_schema: Some(r#"{"\u0000cast":393}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     path_pieces: &["/2010-04-01/Accounts/", "/Queues/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Queue resource to fetch."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^QU[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the Queue resource to fetch"}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
     title: Some("Fetch an instance of a queue identified by the QueueSid"),
-    output_schema: Some(r#"{"\u0000cast":416}"#),
+    output_schema: Some(r#"{"\u0000cast":414}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

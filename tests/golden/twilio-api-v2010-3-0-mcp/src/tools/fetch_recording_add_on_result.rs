@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     path_pieces: &["/2010-04-01/Accounts/", "/Recordings/", "/AddOnResults/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording AddOnResult resource to fetch."},"ReferenceSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^RE[0-9a-fA-F]{32}$","description":"The SID of the recording to which the result to fetch belongs."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^XR[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the Recording AddOnResult resource to fetch."}},"required":["AccountSid","ReferenceSid","Sid"],"additionalProperties":false}"#,
     title: Some("Fetch an instance of an AddOnResult"),
-    output_schema: Some(r#"{"\u0000cast":451}"#),
+    output_schema: Some(r#"{"\u0000cast":448}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

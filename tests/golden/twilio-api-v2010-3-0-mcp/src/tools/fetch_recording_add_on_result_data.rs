@@ -14,7 +14,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "/Payloads/",
         "/Data.json",
     ],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":452},"ReferenceSid":{"\u0000cast":453},"AddOnResultSid":{"\u0000cast":454},"PayloadSid":{"\u0000cast":455}},"required":["AccountSid","ReferenceSid","AddOnResultSid","PayloadSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":449},"ReferenceSid":{"\u0000cast":450},"AddOnResultSid":{"\u0000cast":451},"PayloadSid":{"\u0000cast":452}},"required":["AccountSid","ReferenceSid","AddOnResultSid","PayloadSid"],"additionalProperties":false}"#,
     title: Some("Fetch an instance of a result payload"),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     path_pieces: &["/2010-04-01/Accounts/", "/Usage/Triggers/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the UsageTrigger resource to fetch."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^UT[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the UsageTrigger resource to fetch."}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
     title: Some("Fetch and instance of a usage-trigger"),
-    output_schema: Some(r#"{"\u0000cast":640}"#),
+    output_schema: Some(r#"{"\u0000cast":637}"#),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,
     handle,

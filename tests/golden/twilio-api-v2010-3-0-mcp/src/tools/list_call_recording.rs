@@ -8,12 +8,12 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls/", "/Recordings.json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":207},"CallSid":{"\u0000cast":208},"DateCreated":{"\u0000cast":209},"DateCreated<":{"\u0000cast":209},"DateCreated>":{"\u0000cast":209},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","CallSid"],"additionalProperties":false}"#,
+    input_schema: r##"{"type":"object","properties":{"AccountSid":{"\u0000cast":208},"CallSid":{"\u0000cast":209},"DateCreated":{"$ref":"#/$defs/DateCreated"},"DateCreated<":{"$ref":"#/$defs/DateCreated"},"DateCreated>":{"$ref":"#/$defs/DateCreated"},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","CallSid"],"additionalProperties":false,"$defs":{"\u0000cast":211}}"##,
     title: Some(
         "Retrieve a list of recordings belonging to the call used to make the request",
     ),
     output_schema: Some(
-        r#"{"title":"ListCallRecordingResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"recordings":{"type":"array","items":{"\u0000cast":206}}}}"#,
+        r#"{"title":"ListCallRecordingResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"recordings":{"type":"array","items":{"\u0000cast":207}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -8,7 +8,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Recordings.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Conferences/", "/Recordings.json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Conference Recording resources to read."},"ConferenceSid":{"\u0000cast":227},"DateCreated":{"\u0000cast":209},"DateCreated<":{"\u0000cast":209},"DateCreated>":{"\u0000cast":209},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","ConferenceSid"],"additionalProperties":false}"#,
+    input_schema: r##"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Conference Recording resources to read."},"ConferenceSid":{"\u0000cast":227},"DateCreated":{"$ref":"#/$defs/DateCreated"},"DateCreated<":{"$ref":"#/$defs/DateCreated"},"DateCreated>":{"$ref":"#/$defs/DateCreated"},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","ConferenceSid"],"additionalProperties":false,"$defs":{"\u0000cast":211}}"##,
     title: Some(
         "Retrieve a list of recordings belonging to the call used to make the request",
     ),

@@ -13,7 +13,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "Retrieve a list of queues belonging to the account used to make the request",
     ),
     output_schema: Some(
-        r#"{"title":"ListQueueResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"queues":{"type":"array","items":{"\u0000cast":416}}}}"#,
+        r#"{"title":"ListQueueResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"queues":{"type":"array","items":{"\u0000cast":414}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -8,12 +8,12 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Recordings.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Recordings.json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":207},"DateCreated":{"\u0000cast":441},"DateCreated<":{"\u0000cast":441},"DateCreated>":{"\u0000cast":441},"CallSid":{"\u0000cast":208},"ConferenceSid":{"\u0000cast":227},"IncludeSoftDeleted":{"\u0000cast":431},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid"],"additionalProperties":false}"#,
+    input_schema: r##"{"type":"object","properties":{"AccountSid":{"\u0000cast":208},"DateCreated":{"$ref":"#/$defs/DateCreated"},"DateCreated<":{"$ref":"#/$defs/DateCreated"},"DateCreated>":{"$ref":"#/$defs/DateCreated"},"CallSid":{"\u0000cast":209},"ConferenceSid":{"\u0000cast":227},"IncludeSoftDeleted":{"\u0000cast":429},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid"],"additionalProperties":false,"$defs":{"DateCreated":{"type":"string","format":"date-time","description":"Only include recordings that were created on this date. Specify a date as `YYYY-MM-DD` in GMT, for example: `2009-07-06`, to read recordings that were created on this date. You can also specify an inequality, such as `DateCreated<=YYYY-MM-DD`, to read recordings that were created on or before midnight of this date, and `DateCreated>=YYYY-MM-DD` to read recordings that were created on or after midnight of this date."}}}"##,
     title: Some(
         "Retrieve a list of recordings belonging to the account used to make the request",
     ),
     output_schema: Some(
-        r#"{"title":"ListRecordingResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"recordings":{"type":"array","items":{"\u0000cast":440}}}}"#,
+        r#"{"title":"ListRecordingResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"recordings":{"type":"array","items":{"\u0000cast":438}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

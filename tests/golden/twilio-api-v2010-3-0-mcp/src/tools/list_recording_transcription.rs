@@ -8,9 +8,9 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}/Transcriptions.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Recordings/", "/Transcriptions.json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":477},"RecordingSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^RE[0-9a-fA-F]{32}$","description":"The SID of the [Recording](https://www.twilio.com/docs/voice/api/recording) that created the transcriptions to read."},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","RecordingSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":474},"RecordingSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^RE[0-9a-fA-F]{32}$","description":"The SID of the [Recording](https://www.twilio.com/docs/voice/api/recording) that created the transcriptions to read."},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","RecordingSid"],"additionalProperties":false}"#,
     output_schema: Some(
-        r#"{"title":"ListRecordingTranscriptionResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"transcriptions":{"type":"array","items":{"\u0000cast":476}}}}"#,
+        r#"{"title":"ListRecordingTranscriptionResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"transcriptions":{"type":"array","items":{"\u0000cast":473}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -13,7 +13,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "Retrieve a list of short-codes belonging to the account used to make the request",
     ),
     output_schema: Some(
-        r#"{"title":"ListShortCodeResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"short_codes":{"type":"array","items":{"\u0000cast":488}}}}"#,
+        r#"{"title":"ListShortCodeResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"short_codes":{"type":"array","items":{"\u0000cast":485}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -12,12 +12,12 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "/SIP/Domains/",
         "/Auth/Calls/CredentialListMappings.json",
     ],
-    input_schema: r#"{"\u0000cast":501}"#,
+    input_schema: r#"{"\u0000cast":498}"#,
     title: Some(
         "Retrieve a list of credential list mappings belonging to the domain used in the request",
     ),
     output_schema: Some(
-        r#"{"title":"ListSipAuthCallsCredentialListMappingResponse","type":"object","properties":{"\u0000cast":503}}"#,
+        r#"{"title":"ListSipAuthCallsCredentialListMappingResponse","type":"object","properties":{"\u0000cast":500}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -12,10 +12,10 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "/SIP/CredentialLists/",
         "/Credentials.json",
     ],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":513},"CredentialListSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CL[0-9a-fA-F]{32}$","description":"The unique id that identifies the credential list that contains the desired credentials."},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","CredentialListSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":510},"CredentialListSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CL[0-9a-fA-F]{32}$","description":"The unique id that identifies the credential list that contains the desired credentials."},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","CredentialListSid"],"additionalProperties":false}"#,
     title: Some("Retrieve a list of credentials."),
     output_schema: Some(
-        r#"{"title":"ListSipCredentialResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"credentials":{"type":"array","items":{"\u0000cast":521}}}}"#,
+        r#"{"title":"ListSipCredentialResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"credentials":{"type":"array","items":{"\u0000cast":518}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

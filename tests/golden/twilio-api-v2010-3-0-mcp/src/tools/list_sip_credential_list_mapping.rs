@@ -12,10 +12,10 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "/SIP/Domains/",
         "/CredentialListMappings.json",
     ],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":531},"DomainSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^SD[0-9a-fA-F]{32}$","description":"A 34 character string that uniquely identifies the SIP Domain that includes the resource to read."},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","DomainSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":528},"DomainSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^SD[0-9a-fA-F]{32}$","description":"A 34 character string that uniquely identifies the SIP Domain that includes the resource to read."},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","DomainSid"],"additionalProperties":false}"#,
     title: Some("Read multiple CredentialListMapping resources from an account."),
     output_schema: Some(
-        r#"{"title":"ListSipCredentialListMappingResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"credential_list_mappings":{"type":"array","items":{"\u0000cast":535}}}}"#,
+        r#"{"title":"ListSipCredentialListMappingResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"credential_list_mappings":{"type":"array","items":{"\u0000cast":532}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -8,12 +8,12 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists.json",
     path_pieces: &["/2010-04-01/Accounts/", "/SIP/IpAccessControlLists.json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":531},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":528},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid"],"additionalProperties":false}"#,
     title: Some(
         "Retrieve a list of IpAccessControlLists that belong to the account used to make the request",
     ),
     output_schema: Some(
-        r#"{"title":"ListSipIpAccessControlListResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"ip_access_control_lists":{"type":"array","items":{"\u0000cast":566}}}}"#,
+        r#"{"title":"ListSipIpAccessControlListResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"ip_access_control_lists":{"type":"array","items":{"\u0000cast":563}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -12,10 +12,10 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "/SIP/Domains/",
         "/IpAccessControlListMappings.json",
     ],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":513},"DomainSid":{"\u0000cast":568},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","DomainSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":510},"DomainSid":{"\u0000cast":565},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","DomainSid"],"additionalProperties":false}"#,
     title: Some("Retrieve a list of IpAccessControlListMapping resources."),
     output_schema: Some(
-        r#"{"title":"ListSipIpAccessControlListMappingResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"ip_access_control_list_mappings":{"type":"array","items":{"\u0000cast":570}}}}"#,
+        r#"{"title":"ListSipIpAccessControlListMappingResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"ip_access_control_list_mappings":{"type":"array","items":{"\u0000cast":567}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -12,10 +12,10 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "/SIP/IpAccessControlLists/",
         "/IpAddresses.json",
     ],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":531},"IpAccessControlListSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AL[0-9a-fA-F]{32}$","description":"The IpAccessControlList Sid that identifies the IpAddress resources to read."},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","IpAccessControlListSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":528},"IpAccessControlListSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AL[0-9a-fA-F]{32}$","description":"The IpAccessControlList Sid that identifies the IpAddress resources to read."},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid","IpAccessControlListSid"],"additionalProperties":false}"#,
     title: Some("Read multiple IpAddress resources."),
     output_schema: Some(
-        r#"{"title":"ListSipIpAddressResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"ip_addresses":{"type":"array","items":{"\u0000cast":577}}}}"#,
+        r#"{"title":"ListSipIpAddressResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"ip_addresses":{"type":"array","items":{"\u0000cast":574}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

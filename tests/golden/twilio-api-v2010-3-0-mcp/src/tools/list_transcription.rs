@@ -8,12 +8,12 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Transcriptions.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Transcriptions.json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":477},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":474},"PageSize":{"\u0000cast":12},"Page":{"\u0000cast":13},"PageToken":{"\u0000cast":14}},"required":["AccountSid"],"additionalProperties":false}"#,
     title: Some(
         "Retrieve a list of transcriptions belonging to the account used to make the request",
     ),
     output_schema: Some(
-        r#"{"title":"ListTranscriptionResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"transcriptions":{"type":"array","items":{"\u0000cast":601}}}}"#,
+        r#"{"title":"ListTranscriptionResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"transcriptions":{"type":"array","items":{"\u0000cast":598}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

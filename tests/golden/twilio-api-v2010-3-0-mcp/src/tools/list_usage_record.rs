@@ -8,12 +8,12 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Usage/Records.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Usage/Records.json"],
-    input_schema: r#"{"\u0000cast":608}"#,
+    input_schema: r#"{"\u0000cast":605}"#,
     title: Some(
         "Retrieve a list of usage-records belonging to the account used to make the request",
     ),
     output_schema: Some(
-        r#"{"title":"ListUsageRecordResponse","type":"object","properties":{"\u0000cast":626}}"#,
+        r#"{"title":"ListUsageRecordResponse","type":"object","properties":{"\u0000cast":623}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

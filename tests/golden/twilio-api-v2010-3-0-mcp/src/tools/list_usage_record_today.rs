@@ -8,9 +8,9 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Get,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Usage/Records/Today.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Usage/Records/Today.json"],
-    input_schema: r#"{"\u0000cast":608}"#,
+    input_schema: r#"{"\u0000cast":605}"#,
     output_schema: Some(
-        r#"{"title":"ListUsageRecordTodayResponse","type":"object","properties":{"\u0000cast":626}}"#,
+        r#"{"title":"ListUsageRecordTodayResponse","type":"object","properties":{"\u0000cast":623}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

@@ -13,7 +13,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
         "Retrieve a list of usage-triggers belonging to the account used to make the request",
     ),
     output_schema: Some(
-        r#"{"title":"ListUsageTriggerResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"usage_triggers":{"type":"array","items":{"\u0000cast":640}}}}"#,
+        r#"{"title":"ListUsageTriggerResponse","type":"object","properties":{"end":{"type":"integer"},"first_page_uri":{"format":"uri","type":"string"},"next_page_uri":{"format":"uri","type":["string","null"]},"page":{"type":"integer"},"page_size":{"type":"integer"},"previous_page_uri":{"format":"uri","type":["string","null"]},"start":{"type":"integer"},"uri":{"format":"uri","type":"string"},"usage_triggers":{"type":"array","items":{"\u0000cast":637}}}}"#,
     ),
     security: &[&[0]],
     annotations: cast::Annotations::READ_ONLY,

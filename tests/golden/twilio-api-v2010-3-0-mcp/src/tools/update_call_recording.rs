@@ -8,11 +8,11 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls/", "/Recordings/", ".json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording resource to update."},"CallSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID of the resource to update."},"Sid":{"type":"string","description":"The Twilio-provided string that uniquely identifies the Recording resource to update."},"Status":{"\u0000cast":199},"PauseBehavior":{"\u0000cast":210}},"required":["AccountSid","CallSid","Sid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording resource to update."},"CallSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^CA[0-9a-fA-F]{32}$","description":"The [Call](https://www.twilio.com/docs/voice/api/call-resource) SID of the resource to update."},"Sid":{"type":"string","description":"The Twilio-provided string that uniquely identifies the Recording resource to update."},"Status":{"\u0000cast":200},"PauseBehavior":{"\u0000cast":212}},"required":["AccountSid","CallSid","Sid"],"additionalProperties":false}"#,
     title: Some(
         "Changes the status of the recording to paused, stopped, or in-progress. Note: Pass `Twilio.CURRENT` instead of recording sid to reference current active recording.",
     ),
-    output_schema: Some(r#"{"\u0000cast":206}"#),
+    output_schema: Some(r#"{"\u0000cast":207}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,

@@ -9,7 +9,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     path_template: "/2010-04-01/Accounts/{AccountSid}/Conferences/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Conferences/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Conference resource(s) to update."},"Sid":{"type":"string","description":"The Twilio-provided string that uniquely identifies the Conference resource to update"},"Status":{"type":"string","enum":["completed"]},"AnnounceUrl":{"type":"string","format":"uri","description":"The URL we should call to announce something into the conference. The URL may return an MP3 file, a WAV file, or a TwiML document that contains `<Play>`, `<Say>`, `<Pause>`, or `<Redirect>` verbs."},"AnnounceMethod":{"type":"string","format":"http-method","enum":["GET","POST"],"description":"The HTTP method used to call `announce_url`. Can be: `GET` or `POST` and the default is `POST`"}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
-    output_schema: Some(r#"{"\u0000cast":224}"#),
+    output_schema: Some(r#"{"\u0000cast":226}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,

@@ -12,7 +12,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     title: Some(
         "Dequeue a member from a queue and have the member's call begin executing the TwiML document at that URL",
     ),
-    output_schema: Some(r#"{"\u0000cast":343}"#),
+    output_schema: Some(r#"{"\u0000cast":342}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,

@@ -12,7 +12,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     title: Some(
         "Update a Message resource (used to redact Message `body` text and to cancel not-yet-sent messages)",
     ),
-    output_schema: Some(r#"{"\u0000cast":366}"#),
+    output_schema: Some(r#"{"\u0000cast":365}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,

@@ -10,7 +10,7 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     path_pieces: &["/2010-04-01/Accounts/", "/OutgoingCallerIds/", ".json"],
     input_schema: r#"{"type":"object","properties":{"AccountSid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^AC[0-9a-fA-F]{32}$","description":"The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the OutgoingCallerId resources to update."},"Sid":{"type":"string","minLength":34,"maxLength":34,"pattern":"^PN[0-9a-fA-F]{32}$","description":"The Twilio-provided string that uniquely identifies the OutgoingCallerId resource to update."},"FriendlyName":{"\u0000cast":69}},"required":["AccountSid","Sid"],"additionalProperties":false}"#,
     title: Some("Updates the caller-id"),
-    output_schema: Some(r#"{"\u0000cast":380}"#),
+    output_schema: Some(r#"{"\u0000cast":378}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,

@@ -8,11 +8,11 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Transcriptions/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls/", "/Transcriptions/", ".json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":419},"CallSid":{"\u0000cast":420},"Sid":{"type":"string","description":"The SID of the Transcription resource, or the `name` used when creating the resource"},"Status":{"type":"string","enum":["stopped"]}},"required":["AccountSid","CallSid","Sid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":417},"CallSid":{"\u0000cast":418},"Sid":{"type":"string","description":"The SID of the Transcription resource, or the `name` used when creating the resource"},"Status":{"type":"string","enum":["stopped"]}},"required":["AccountSid","CallSid","Sid"],"additionalProperties":false}"#,
     title: Some(
         "Stop a Transcription using either the SID of the Transcription resource or the `name` used when creating the resource",
     ),
-    output_schema: Some(r#"{"\u0000cast":430}"#),
+    output_schema: Some(r#"{"\u0000cast":428}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,

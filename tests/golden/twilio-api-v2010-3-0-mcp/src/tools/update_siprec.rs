@@ -8,11 +8,11 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Siprec/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls/", "/Siprec/", ".json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":581},"CallSid":{"\u0000cast":582},"Sid":{"type":"string","description":"The SID of the Siprec resource, or the `name` used when creating the resource"},"Status":{"type":"string","enum":["stopped"]}},"required":["AccountSid","CallSid","Sid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":578},"CallSid":{"\u0000cast":579},"Sid":{"type":"string","description":"The SID of the Siprec resource, or the `name` used when creating the resource"},"Status":{"type":"string","enum":["stopped"]}},"required":["AccountSid","CallSid","Sid"],"additionalProperties":false}"#,
     title: Some(
         "Stop a Siprec using either the SID of the Siprec resource or the `name` used when creating the resource",
     ),
-    output_schema: Some(r#"{"\u0000cast":589}"#),
+    output_schema: Some(r#"{"\u0000cast":586}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,

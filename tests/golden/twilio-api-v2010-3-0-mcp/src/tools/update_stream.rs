@@ -8,11 +8,11 @@ pub static TOOL: cast::ToolDef = cast::ToolDef {
     method: cast::Method::Post,
     path_template: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Streams/{Sid}.json",
     path_pieces: &["/2010-04-01/Accounts/", "/Calls/", "/Streams/", ".json"],
-    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":590},"CallSid":{"\u0000cast":591},"Sid":{"type":"string","description":"The SID or the `name` of the Stream resource to be stopped"},"Status":{"type":"string","enum":["stopped"]}},"required":["AccountSid","CallSid","Sid"],"additionalProperties":false}"#,
+    input_schema: r#"{"type":"object","properties":{"AccountSid":{"\u0000cast":587},"CallSid":{"\u0000cast":588},"Sid":{"type":"string","description":"The SID or the `name` of the Stream resource to be stopped"},"Status":{"type":"string","enum":["stopped"]}},"required":["AccountSid","CallSid","Sid"],"additionalProperties":false}"#,
     title: Some(
         "Stop a Stream using either the SID of the Stream resource or the `name` used when creating the resource",
     ),
-    output_schema: Some(r#"{"\u0000cast":598}"#),
+    output_schema: Some(r#"{"\u0000cast":595}"#),
     security: &[&[0]],
     annotations: cast::Annotations::WRITE,
     handle,
