@@ -160,6 +160,31 @@ pub fn from_json(line: &str) -> Option<Row> {
     serde_json::from_str(line).ok()
 }
 
+/// Every spec the tests use: the real-world corpus, the hand-written specs that stand
+/// for patterns it lacks, the wire and fault specs and the test server's own.
+pub fn specs() -> Vec<std::path::PathBuf> {
+    let root = crate::workspace_root();
+    let mut specs = Vec::new();
+    for dir in [
+        "tests/corpus",
+        "tests/specs",
+        "tests/wire",
+        "tests/faults",
+        "examples/test-server",
+    ] {
+        let dir = root.join(dir);
+        let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "yaml" || x == "yml"))
+            .collect();
+        found.sort();
+        specs.extend(found);
+    }
+    specs
+}
+
 /// The lean settings: no examples, descriptions of schemas cut to 120 characters (their
 /// first sentence), no output schemas.
 pub fn lean_settings(spec: &Path) -> Settings {

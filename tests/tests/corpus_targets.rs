@@ -6,33 +6,11 @@
 use cast_codegen::{Generator, Source};
 use cast_e2e::{report, workspace_root};
 
-fn specs() -> Vec<std::path::PathBuf> {
-    let mut specs = Vec::new();
-    for dir in [
-        "tests/corpus",
-        "tests/specs",
-        "tests/wire",
-        "tests/faults",
-        "examples/test-server",
-    ] {
-        let dir = workspace_root().join(dir);
-        let mut found: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "yaml"))
-            .collect();
-        found.sort();
-        specs.extend(found);
-    }
-    specs
-}
-
 #[test]
 fn every_spec_meets_the_corpus_targets_with_default_settings() {
     let mut missed = Vec::new();
     let mut rows = Vec::new();
-    for spec in specs() {
+    for spec in report::specs() {
         let source = Source::new(&spec.display().to_string());
         match Generator::new(report::settings(&spec)).generate_source(&source) {
             Ok(generated) => {
@@ -52,7 +30,7 @@ fn every_spec_meets_the_corpus_targets_with_default_settings() {
 fn the_committed_report_covers_every_spec() {
     let path = workspace_root().join("tests/corpus/REPORT.md");
     let report = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    for spec in specs() {
+    for spec in report::specs() {
         let name = spec.file_name().expect("name").to_string_lossy().into_owned();
         assert!(
             report.contains(&format!("| {name} |")),

@@ -96,29 +96,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The real-world corpus, the hand-written specs that stand for patterns it lacks, and a
-/// generated stress spec.
+/// Every spec the tests use, and a generated stress spec.
 fn report_specs() -> Vec<PathBuf> {
     let root = workspace_root();
-    let mut specs = Vec::new();
-    for dir in [
-        "tests/corpus",
-        "tests/specs",
-        "tests/wire",
-        "tests/faults",
-        "examples/test-server",
-    ] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
-            continue;
-        };
-        let mut found: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "yaml" || x == "yml"))
-            .collect();
-        found.sort();
-        specs.extend(found);
-    }
+    let mut specs = report::specs();
     // Shaped like large payment and CRM APIs: 2,000 mutually referencing, expandable
     // components, which once took generation past the machine's memory.
     let stress = root.join(format!("target/corpus-report/{SYNTHETIC}-2000-components.json"));
