@@ -38,6 +38,10 @@ pub struct Row {
     pub instructions_unknown_names: usize,
     /// Bytes of `tools/list` with the lean settings ([`lean_settings`]), when measured.
     pub lean_bytes: Option<usize>,
+    /// With `[schemas] examples = false` alone, when measured.
+    pub no_examples_bytes: Option<usize>,
+    /// With `[schemas] max_description_chars = 120` alone, when measured.
+    pub short_descriptions_bytes: Option<usize>,
     /// Bytes of `tools/list` in catalog mode (`mode = "catalog"`): the three tools.
     pub catalog_bytes: usize,
     /// The same without output schemas.
@@ -82,13 +86,13 @@ pub fn row(spec: &Path, generated: &Generated) -> Row {
         .iter()
         .map(|t| (t.name.clone(), cost::listed(t, true).to_string().len()))
         .collect();
-    let list_bytes = sizes.iter().map(|(_, n)| n).sum::<usize>() + sizes.len().saturating_sub(1) + 11;
+    let list_bytes = cost::Cost::of(api).bytes;
     let list_bytes_without_output = served
         .iter()
         .map(|t| cost::listed(t, false).to_string().len())
         .sum::<usize>()
         + served.len().saturating_sub(1)
-        + 11;
+        + 12;
     let largest_tool = sizes.iter().max_by_key(|(_, n)| *n).cloned().unwrap_or_default();
     let schemas: Vec<&Value> = served
         .iter()
@@ -118,6 +122,8 @@ pub fn row(spec: &Path, generated: &Generated) -> Row {
         }),
         catalog_bytes: catalog_bytes(&served),
         lean_bytes: None,
+        no_examples_bytes: None,
+        short_descriptions_bytes: None,
         list_bytes_without_output,
         largest_tool,
         largest_input_schema: served
@@ -185,13 +191,29 @@ pub fn specs() -> Vec<std::path::PathBuf> {
     specs
 }
 
-/// The lean settings: no examples, descriptions of schemas cut to 120 characters (their
-/// first sentence), no output schemas.
-pub fn lean_settings(spec: &Path) -> Settings {
+/// One of the lean settings, or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lean {
+    /// `[schemas] examples = false`.
+    NoExamples,
+    /// `[schemas] max_description_chars = 120`.
+    ShortDescriptions,
+    /// Both, and `output_schemas = false`.
+    All,
+}
+
+/// The report's settings with `lean` applied.
+pub fn lean_settings(spec: &Path, lean: Lean) -> Settings {
     let mut settings = settings(spec);
-    settings.output_schemas = Some(false);
-    settings.schemas.examples = Some(false);
-    settings.schemas.max_description_chars = Some(120);
+    if matches!(lean, Lean::NoExamples | Lean::All) {
+        settings.schemas.examples = Some(false);
+    }
+    if matches!(lean, Lean::ShortDescriptions | Lean::All) {
+        settings.schemas.max_description_chars = Some(120);
+    }
+    if lean == Lean::All {
+        settings.output_schemas = Some(false);
+    }
     settings
 }
 
@@ -343,11 +365,11 @@ pub fn missed_targets(row: &Row) -> Vec<String> {
 /// The report as Markdown.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| spec | operations | tools | generate ms | peak MiB | tools/list bytes | ~tokens | deferred ~tokens (names + instructions) | instructions bytes | lean bytes (~tokens) | catalog mode bytes (~tokens) | without output schemas | largest tool (bytes) | largest input schema | output schemas over budget | duplicated bytes | invalid schemas served | left out as invalid | hash-told names | method+path descriptions | credential arguments | credentials kept out | deprecated served (of) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| spec | operations | tools | generate ms | peak MiB | tools/list bytes | ~tokens | deferred ~tokens (names + instructions) | instructions bytes | without examples | descriptions ≤ 120 | lean bytes (~tokens) | catalog mode bytes (~tokens) | without output schemas | largest tool (bytes) | largest input schema | output schemas over budget | duplicated bytes | invalid schemas served | left out as invalid | hash-told names | method+path descriptions | credential arguments | credentials kept out | deprecated served (of) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | `{}` ({}) | {} | {} | {:.1}% | {} | {} | {} | {} | {} | {} | {} ({}) |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | `{}` ({}) | {} | {} | {:.1}% | {} | {} | {} | {} | {} | {} | {} ({}) |\n",
             r.spec,
             r.operations,
             r.tools,
@@ -357,6 +379,8 @@ pub fn markdown(rows: &[Row]) -> String {
             r.list_tokens,
             r.deferred_tokens,
             r.instructions_bytes,
+            r.no_examples_bytes.map_or("–".to_owned(), |b| b.to_string()),
+            r.short_descriptions_bytes.map_or("–".to_owned(), |b| b.to_string()),
             r.lean_bytes.map_or("–".to_owned(), |b| format!("{b} ({})", cost::estimate_tokens(b))),
             r.catalog_bytes,
             cost::estimate_tokens(r.catalog_bytes),

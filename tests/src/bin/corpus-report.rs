@@ -15,7 +15,7 @@ use std::{
 
 use cast_codegen::{Generator, Source};
 use cast_e2e::{
-    report::{self, Row},
+    report::{self, Lean, Row},
     workspace_root,
 };
 
@@ -140,10 +140,15 @@ fn measure_one(spec: &Path) -> ExitCode {
     let mut row = report::row(spec, &generated);
     drop(generated);
     // After the measured run, so neither its time nor its memory counts.
-    row.lean_bytes = Generator::new(report::lean_settings(spec))
-        .generate_source(&source)
-        .ok()
-        .map(|lean| report::list_bytes(&lean));
+    let bytes_with = |lean| {
+        Generator::new(report::lean_settings(spec, lean))
+            .generate_source(&source)
+            .ok()
+            .map(|generated| report::list_bytes(&generated))
+    };
+    row.lean_bytes = bytes_with(Lean::All);
+    row.no_examples_bytes = bytes_with(Lean::NoExamples);
+    row.short_descriptions_bytes = bytes_with(Lean::ShortDescriptions);
     println!("{}", report::to_json(&row, millis, peak_kib));
     ExitCode::SUCCESS
 }
