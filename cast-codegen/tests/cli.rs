@@ -64,6 +64,18 @@ fn tools_prints_the_table_with_reasons() {
         delete.contains(" no ") && delete.contains("--enable deleteItem"),
         "{delete}"
     );
+    // What tools/list will cost an agent: each served tool, then the whole list.
+    let cost: Vec<&str> = lines.iter().copied().filter(|l| l.contains(" bytes  ~")).collect();
+    assert!(cost.iter().any(|l| l.starts_with("listItems ")), "{stdout}");
+    assert!(
+        !cost.iter().any(|l| l.starts_with("deleteItem ")),
+        "disabled tools cost nothing: {stdout}"
+    );
+    let total = lines.iter().find(|l| l.starts_with("tools/list: ")).expect("a total");
+    assert!(
+        total.contains(" tools, ") && total.contains(" bytes, ~") && total.contains(" tokens"),
+        "{total}"
+    );
     let (_, stdout, _) =
         run(cast_codegen().args(["tools", &spec(), "--enable", "deleteItem", "--disable", "listUsers"]));
     assert!(

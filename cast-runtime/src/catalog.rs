@@ -24,12 +24,16 @@ const DEFAULT_LIMIT: usize = 10;
 const MAX_LIMIT: usize = 50;
 /// Query words considered at most: a query is a few words, not a document.
 const MAX_QUERY_WORDS: usize = 16;
+/// Query characters read at most.
+const MAX_QUERY_CHARS: usize = 500;
 
 /// The search index: each catalogued tool's weighted terms, parsed once at start.
 #[derive(Debug)]
 pub(crate) struct Catalog {
     /// Tool index and its terms (stemmed, with their weight).
     entries: Vec<(usize, Vec<(String, f32)>)>,
+    /// By tool index: whether it is behind the catalog.
+    held: Vec<bool>,
 }
 
 /// One search hit.
@@ -42,7 +46,7 @@ pub(crate) struct Hit {
 impl Catalog {
     /// The index over the tools at `indices` (`"3:list 3:item 1:limit"`: weight and term).
     pub(crate) fn new(tools: &[&ToolDef], indices: impl Iterator<Item = usize>) -> Self {
-        let entries = indices
+        let entries: Vec<(usize, Vec<(String, f32)>)> = indices
             .map(|index| {
                 let terms = tools[index]
                     .search_terms
@@ -55,12 +59,16 @@ impl Catalog {
                 (index, terms)
             })
             .collect();
-        Self { entries }
+        let mut held = vec![false; tools.len()];
+        for (index, _) in &entries {
+            held[*index] = true;
+        }
+        Self { entries, held }
     }
 
     /// Whether the tool at `index` is behind the catalog.
     pub(crate) fn holds(&self, index: usize) -> bool {
-        self.entries.iter().any(|(i, _)| *i == index)
+        self.held.get(index).copied().unwrap_or(false)
     }
 
     /// How many operations are catalogued.
@@ -72,7 +80,9 @@ impl Catalog {
     /// first; ties keep spec order. A query word matches a term exactly (its weight) or as
     /// a prefix of three letters or more (half of it).
     pub(crate) fn search(&self, query: &str, limit: usize, allowed: impl Fn(usize) -> bool) -> Vec<Hit> {
-        let words: Vec<String> = words(query)
+        // A query is a few words; an agent's megabyte is not read past its start.
+        let query: String = query.chars().take(MAX_QUERY_CHARS).collect();
+        let words: Vec<String> = words(&query)
             .into_iter()
             .take(MAX_QUERY_WORDS)
             .map(|w| stem(&w))
@@ -266,6 +276,11 @@ mod tests {
         assert_eq!(names("Issue"), ["issues_list"], "plural and case");
         assert_eq!(names("repositor"), ["repos_get"], "a prefix counts half");
         assert!(names("zebra").is_empty());
+        assert_eq!(
+            names(&"list pull requests ".repeat(300_000)),
+            ["pulls_list", "issues_list"],
+            "a huge query is read as its start"
+        );
         let hidden = catalog.search("list", 10, |index| index != 0);
         assert_eq!(hidden.len(), 1, "only what the caller may call");
         assert_eq!(

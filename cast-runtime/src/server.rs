@@ -212,10 +212,14 @@ impl Server {
                 };
                 match self.0.by_name.get(wanted) {
                     Some(&(def, index)) if visible(index) => Ok((def, index)),
-                    _ => Err(format!(
-                        "there is no operation `{wanted}`: `{}` finds operations by what they do",
-                        catalog::SEARCH
-                    )),
+                    _ => {
+                        // The agent's text, echoed only as far as a name goes.
+                        let shown: String = wanted.chars().take(100).collect();
+                        Err(format!(
+                            "there is no operation `{shown}`: `{}` finds operations by what they do",
+                            catalog::SEARCH
+                        ))
+                    }
                 }
             };
         match name {
@@ -427,5 +431,102 @@ async fn run(upstream: &Upstream, mut call: Call, handler: Handler) -> CallToolR
     match call.checked().and_then(|()| handler(&mut call)) {
         Ok(prepared) => upstream.send(prepared).await,
         Err(refusal) => refusal.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{
+        api::{Annotations, Redirects},
+        upstream::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STRUCTURED_BYTES, RetryPolicy, UpstreamConfig},
+    };
+
+    static READ: ToolDef = ToolDef {
+        name: "listItems",
+        search_terms: "3:list 3:items",
+        ..ToolDef::BASE
+    };
+    static DELETE: ToolDef = ToolDef {
+        name: "deleteItem",
+        annotations: Annotations::DESTRUCTIVE,
+        search_terms: "3:delete 3:item",
+        ..ToolDef::BASE
+    };
+    static STATUS: ToolDef = ToolDef {
+        name: "getStatus",
+        search_terms: "3:get 3:status",
+        ..ToolDef::BASE
+    };
+
+    fn server(api: &'static Api) -> Server {
+        let upstream = Upstream::new(UpstreamConfig {
+            base_url: "http://127.0.0.1:9",
+            base_url_overridden: false,
+            redirects: Redirects::None,
+            schemes: &[],
+            always: &[],
+            credentials: Vec::new(),
+            static_headers: &[],
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            tool_timeouts: &[],
+            retry: RetryPolicy::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_structured_bytes: DEFAULT_MAX_STRUCTURED_BYTES,
+        })
+        .expect("upstream");
+        Server::new(api, upstream, 4).expect("server")
+    }
+
+    fn names(server: &Server) -> Vec<String> {
+        server.tools().iter().map(|t| t.name.to_string()).collect()
+    }
+
+    #[test]
+    fn each_mode_lists_what_it_says() {
+        static TOOLS: Api = Api {
+            tools: &[&READ, &DELETE, &STATUS],
+            ..Api::BASE
+        };
+        static CATALOG: Api = Api {
+            tools: &[&READ, &DELETE, &STATUS],
+            mode: Mode::Catalog,
+            ..Api::BASE
+        };
+        static BOTH: Api = Api {
+            tools: &[&READ, &DELETE, &STATUS],
+            mode: Mode::Both,
+            direct: &["getStatus"],
+            ..Api::BASE
+        };
+        assert_eq!(names(&server(&TOOLS)), ["listItems", "deleteItem", "getStatus"]);
+        let catalog = server(&CATALOG);
+        assert_eq!(
+            names(&catalog),
+            ["search_operations", "describe_operation", "call_operation"]
+        );
+        let call = &catalog.tools()[2];
+        let hints = call.annotations.as_ref().expect("annotations");
+        assert_eq!(
+            (hints.read_only_hint, hints.destructive_hint),
+            (Some(false), Some(true))
+        );
+        let both = server(&BOTH);
+        assert_eq!(
+            names(&both),
+            ["getStatus", "search_operations", "describe_operation", "call_operation"]
+        );
+        let (held, _) = both.0.catalog.as_ref().expect("a catalog");
+        assert_eq!(held.len(), 2, "the direct tool is not behind the catalog too");
+        assert!(held.search("status", 10, |_| true).is_empty());
+        assert_eq!(held.search("delete item", 10, |_| true)[0].index, 1);
+        assert!(
+            both.get_tool("listItems").is_none(),
+            "a catalogued tool is no tool of its own"
+        );
+        assert!(both.get_tool("call_operation").is_some());
     }
 }
