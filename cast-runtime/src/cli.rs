@@ -73,6 +73,9 @@ struct Cli {
     /// JSON responses up to this size also come back as `structuredContent`; larger ones as text only.
     #[arg(long, env = "CAST_MAX_STRUCTURED_BYTES", default_value_t = DEFAULT_MAX_STRUCTURED_BYTES, global = true)]
     max_structured_bytes: usize,
+    /// Serve only the tools whose operation is read-only, whatever was enabled at build time.
+    #[arg(long, env = "CAST_READ_ONLY", global = true)]
+    read_only: bool,
     /// Inbound bearer tokens: a file of token hashes (made with `token new`). Editing it
     /// (deleting a line revokes a token) takes effect without restart.
     #[arg(long, env = "CAST_INBOUND_TOKENS_FILE", global = true, value_name = "FILE")]
@@ -385,11 +388,18 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
         max_response_bytes: cli.max_response_bytes,
         max_structured_bytes: cli.max_structured_bytes,
     })?;
-    let server = Server::new(api, upstream, cli.max_concurrent_calls)?;
+    let server = Server::new(api, upstream, cli.max_concurrent_calls, cli.read_only)?;
+    if cli.read_only {
+        tracing::info!(
+            served = server.served(),
+            of = api.tools.len(),
+            "read-only: tools that write or destroy are not served (--read-only / CAST_READ_ONLY)"
+        );
+    }
     tracing::info!(
         server = api.name,
         version = api.version,
-        tools = api.tools.len(),
+        tools = server.served(),
         upstream = base_url,
         redirects = ?redirects,
         "starting"

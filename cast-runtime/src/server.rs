@@ -53,7 +53,13 @@ struct Inner {
 
 impl Server {
     /// Parses every tool's schema once, so listing tools is a clone of ready data.
-    pub fn new(api: &'static Api, upstream: Upstream, max_concurrent_calls: u32) -> Result<Self, String> {
+    /// With `read_only`, only tools whose operation is read-only are listed and callable.
+    pub fn new(
+        api: &'static Api,
+        upstream: Upstream,
+        max_concurrent_calls: u32,
+        read_only: bool,
+    ) -> Result<Self, String> {
         if max_concurrent_calls == 0 {
             return Err("--max-concurrent-calls must be at least 1".to_owned());
         }
@@ -65,19 +71,26 @@ impl Server {
             let tool = describe(def, &fragments)?;
             constraints.push(Arc::new(Constraints::new(tool.input_schema.clone())));
             tools.push(tool);
-            by_name.insert(def.name, (*def, index));
+            if !read_only || def.annotations.read_only {
+                by_name.insert(def.name, (*def, index));
+            }
         }
+        let served = |index: usize| !read_only || api.tools[index].annotations.read_only;
         let direct: Vec<bool> = api
             .tools
             .iter()
-            .map(|tool| match api.mode {
-                Mode::Tools => true,
-                Mode::Catalog => false,
-                Mode::Both => api.direct.contains(&tool.name),
+            .enumerate()
+            .map(|(index, tool)| {
+                served(index)
+                    && match api.mode {
+                        Mode::Tools => true,
+                        Mode::Catalog => false,
+                        Mode::Both => api.direct.contains(&tool.name),
+                    }
             })
             .collect();
         let catalog = (api.mode != Mode::Tools).then(|| {
-            let held: Vec<usize> = (0..api.tools.len()).filter(|&i| !direct[i]).collect();
+            let held: Vec<usize> = (0..api.tools.len()).filter(|&i| served(i) && !direct[i]).collect();
             let annotations: Vec<_> = held.iter().map(|&i| api.tools[i].annotations).collect();
             let catalog_tools = catalog::tools(&annotations);
             (Catalog::new(api.tools, held.into_iter()), catalog_tools)
@@ -106,6 +119,11 @@ impl Server {
             calls: Arc::new(tokio::sync::Semaphore::new(max_concurrent_calls as usize)),
             max_calls: max_concurrent_calls,
         })))
+    }
+
+    /// How many tools are served (listed directly or behind the catalog).
+    pub(crate) fn served(&self) -> usize {
+        self.0.by_name.len()
     }
 
     /// Tool calls running now.
@@ -478,7 +496,7 @@ mod tests {
             max_structured_bytes: DEFAULT_MAX_STRUCTURED_BYTES,
         })
         .expect("upstream");
-        Server::new(api, upstream, 4).expect("server")
+        Server::new(api, upstream, 4, false).expect("server")
     }
 
     fn names(server: &Server) -> Vec<String> {

@@ -332,6 +332,39 @@ async fn destructive_tools_only_when_enabled() {
 }
 
 #[tokio::test]
+async fn read_only_serves_only_tools_that_read() {
+    let built = built();
+    let Keyed {
+        server,
+        vault,
+        key_file,
+        ..
+    } = keyed().await;
+    let log = new_log();
+    let mut read_only = launch(&built.with_delete, &server, &vault, Some(&key_file));
+    read_only.env.push(("CAST_READ_ONLY".to_owned(), "true".to_owned()));
+    let client = read_only.stdio(&log).await.expect("connect");
+    let tools = client.list_all_tools().await.expect("tools");
+    assert!(!tools.is_empty());
+    for tool in &tools {
+        let hints = tool.annotations.as_ref().expect("annotations");
+        assert_eq!(hints.read_only_hint, Some(true), "{} is served under --read-only", tool.name);
+    }
+    assert!(tools.iter().any(|t| t.name == "listItems"));
+    let before = server.seen().len();
+    for (name, args) in [("createItem", json!({ "name": "New" })), ("deleteItem", json!({ "id": 1 }))] {
+        let refused = call(&client, name, args).await;
+        assert!(refused.is_err(), "{name} is no tool under --read-only: {refused:?}");
+    }
+    assert_eq!(server.seen().len(), before, "nothing was sent for them");
+    let listed = call(&client, "listItems", json!({})).await.expect("call");
+    assert_eq!(listed.is_error, Some(false), "{}", text(&listed));
+    client.cancel().await.expect("close");
+    let log = log.lock().expect("log").clone();
+    assert!(log.contains("read-only: tools that write or destroy are not served"), "{log}");
+}
+
+#[tokio::test]
 async fn without_the_sealed_key_the_upstream_refusal_is_a_tool_error() {
     let built = built();
     let server = upstream().await;
