@@ -39,6 +39,10 @@ enum Command {
         /// Overwrite files in the output folder that cast-codegen did not write.
         #[arg(long)]
         force: bool,
+        /// Fail, writing nothing, when the tools would differ from the folder's
+        /// `tools.lock` (added, removed, renamed, changed, newly destructive), for CI.
+        #[arg(long)]
+        locked: bool,
     },
     /// Print every operation as a tool: name, method, path, on or off, and why.
     Tools {
@@ -178,7 +182,8 @@ pub fn run(cli: Cli) -> ExitCode {
             out,
             runtime_path,
             force,
-        } => generate(spec, out, runtime_path, force),
+            locked,
+        } => generate(spec, out, runtime_path, force, locked),
         Command::Tools { spec } => tools(spec),
         Command::Check { spec } => check(spec),
         Command::Secret(command) => secret(command),
@@ -282,7 +287,13 @@ fn checkout_runtime() -> Option<PathBuf> {
     dir.join("Cargo.toml").is_file().then_some(dir)
 }
 
-fn generate(spec: SpecArgs, out: Option<PathBuf>, runtime_path: Option<PathBuf>, force: bool) -> Result<(), String> {
+fn generate(
+    spec: SpecArgs,
+    out: Option<PathBuf>,
+    runtime_path: Option<PathBuf>,
+    force: bool,
+    locked: bool,
+) -> Result<(), String> {
     let (source, bytes) = spec.read()?;
     let default_config = out.as_ref().map(|o| o.join("cast.toml"));
     let mut settings = spec.settings(default_config.as_deref())?;
@@ -303,6 +314,7 @@ fn generate(spec: SpecArgs, out: Option<PathBuf>, runtime_path: Option<PathBuf>,
         eprintln!("{}", generated.diagnostics);
     }
     deny(&generated.diagnostics, spec.deny_warnings)?;
+    check_lock(&generated.api, &out, locked)?;
     let report = generated.write_to(&out, force)?;
     let enabled = generated.api.enabled_tools().count();
     let total = generated.api.tools.len();
@@ -319,6 +331,37 @@ fn generate(spec: SpecArgs, out: Option<PathBuf>, runtime_path: Option<PathBuf>,
         }
     );
     eprint!("{}", crate::cost::Cost::of(&generated.api).summary());
+    Ok(())
+}
+
+/// Prints how the tools differ from the folder's `tools.lock`; with `locked`, a difference
+/// (or no lock to hold to) is an error and nothing is written.
+fn check_lock(api: &crate::ir::ApiIr, out: &Path, locked: bool) -> Result<(), String> {
+    use crate::lock::{FILE, Lock};
+    let path = out.join(FILE);
+    let new = Lock::of(api);
+    let old = match std::fs::read_to_string(&path) {
+        Ok(text) => Lock::parse(&text).map_err(|e| format!("{}: {e}", out.display()))?,
+        Err(_) if locked => {
+            return Err(format!(
+                "--locked: {} has no {FILE} to hold the tools to; generate once without --locked and commit it",
+                out.display()
+            ));
+        }
+        Err(_) => return Ok(()),
+    };
+    let changes = old.changes(&new);
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let listed: String = changes.iter().map(|c| format!("  {c}\n")).collect();
+    if locked {
+        return Err(format!(
+            "--locked: the tools would change from {}:\n{listed}review the change, then generate without --locked and commit the new {FILE}",
+            path.display()
+        ));
+    }
+    eprint!("the tools change from {}:\n{listed}", path.display());
     Ok(())
 }
 

@@ -23,6 +23,7 @@ pub mod diag;
 pub mod emit;
 pub mod ir;
 pub mod load;
+pub mod lock;
 mod settings;
 pub mod swagger2;
 pub mod write;

@@ -45,6 +45,9 @@ pub struct Api {
     pub mode: Mode,
     /// In [`Mode::Both`], the tools listed directly; the others are behind the catalog.
     pub direct: &'static [&'static str],
+    /// The fingerprint of the crate's `tools.lock`, reported in the server info and on
+    /// `tools/list` (`_meta` `io.cast/toolsLock`) so a client or gateway can pin it.
+    pub tools_lock: &'static str,
 }
 
 /// How a server offers its tools.
@@ -80,6 +83,7 @@ impl Api {
         fragments: &[],
         mode: Mode::Tools,
         direct: &[],
+        tools_lock: "",
     };
 }
 

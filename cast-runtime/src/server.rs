@@ -121,6 +121,16 @@ impl Server {
         })))
     }
 
+    /// `io.cast/toolsLock`, when the crate has a `tools.lock`.
+    fn lock_meta(&self) -> Option<rmcp::model::MetaObject> {
+        let lock = self.0.api.tools_lock;
+        (!lock.is_empty()).then(|| {
+            let mut meta = serde_json::Map::new();
+            meta.insert("io.cast/toolsLock".to_owned(), serde_json::json!(lock));
+            rmcp::model::MetaObject(meta)
+        })
+    }
+
     /// How many tools are served (listed directly or behind the catalog).
     pub(crate) fn served(&self) -> usize {
         self.0.by_name.len()
@@ -374,7 +384,8 @@ impl ServerHandler for Server {
         let api = self.0.api;
         let mut info = Implementation::new(api.name, api.version);
         info.title = Some(api.title.to_owned());
-        let config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(info);
+        let mut config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(info);
+        config.meta = self.lock_meta();
         match api.instructions {
             Some(text) => config.with_instructions(text),
             None => config,
@@ -390,11 +401,15 @@ impl ServerHandler for Server {
         if let Some(caller) = caller.filter(|_| self.restricts()) {
             // The list depends on who asks: no shared cache may keep it.
             let tools = self.listed(|index| self.may(Some(caller), index));
-            return Ok(ListToolsResult::with_all_items(tools)
+            let mut result = ListToolsResult::with_all_items(tools);
+            result.meta = self.lock_meta();
+            return Ok(result
                 .with_ttl_ms(TOOL_LIST_TTL_MS)
                 .with_cache_scope(CacheScope::Private));
         }
-        Ok(ListToolsResult::with_all_items(self.tools())
+        let mut result = ListToolsResult::with_all_items(self.tools());
+        result.meta = self.lock_meta();
+        Ok(result
             .with_ttl_ms(TOOL_LIST_TTL_MS)
             .with_cache_scope(CacheScope::Public))
     }

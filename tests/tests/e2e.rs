@@ -344,15 +344,31 @@ async fn read_only_serves_only_tools_that_read() {
     let mut read_only = launch(&built.with_delete, &server, &vault, Some(&key_file));
     read_only.env.push(("CAST_READ_ONLY".to_owned(), "true".to_owned()));
     let client = read_only.stdio(&log).await.expect("connect");
+    // The server names the tools.lock it was generated with, so a client can pin it.
+    let info = client.peer_info().expect("server info");
+    let lock = info
+        .meta
+        .as_ref()
+        .and_then(|m| m.0.get("io.cast/toolsLock"))
+        .and_then(|v| v.as_str());
+    assert!(lock.is_some_and(|l| l.starts_with("sha256:")), "{info:?}");
     let tools = client.list_all_tools().await.expect("tools");
     assert!(!tools.is_empty());
     for tool in &tools {
         let hints = tool.annotations.as_ref().expect("annotations");
-        assert_eq!(hints.read_only_hint, Some(true), "{} is served under --read-only", tool.name);
+        assert_eq!(
+            hints.read_only_hint,
+            Some(true),
+            "{} is served under --read-only",
+            tool.name
+        );
     }
     assert!(tools.iter().any(|t| t.name == "listItems"));
     let before = server.seen().len();
-    for (name, args) in [("createItem", json!({ "name": "New" })), ("deleteItem", json!({ "id": 1 }))] {
+    for (name, args) in [
+        ("createItem", json!({ "name": "New" })),
+        ("deleteItem", json!({ "id": 1 })),
+    ] {
         let refused = call(&client, name, args).await;
         assert!(refused.is_err(), "{name} is no tool under --read-only: {refused:?}");
     }
@@ -361,7 +377,10 @@ async fn read_only_serves_only_tools_that_read() {
     assert_eq!(listed.is_error, Some(false), "{}", text(&listed));
     client.cancel().await.expect("close");
     let log = log.lock().expect("log").clone();
-    assert!(log.contains("read-only: tools that write or destroy are not served"), "{log}");
+    assert!(
+        log.contains("read-only: tools that write or destroy are not served"),
+        "{log}"
+    );
 }
 
 #[tokio::test]

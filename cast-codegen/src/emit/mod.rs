@@ -104,6 +104,7 @@ pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<Str
     let header = header(spec);
     let shared = fragments::share(api);
     let mut files = BTreeMap::new();
+    files.insert(crate::lock::FILE.to_owned(), crate::lock::Lock::of(api).render());
     files.insert(
         "src/main.rs".to_owned(),
         format_rust("src/main.rs", rust::main_rs(api, &shared), &header)?,

@@ -72,6 +72,7 @@ fn api_static(api: &ApiIr, visibility: TokenStream, shared: &SharedSchemas) -> T
     } else {
         quote!(fragments: schemas::FRAGMENTS,)
     };
+    let tools_lock = crate::lock::Lock::of(api).hash();
     let direct = &api.direct;
     let mode = match api.mode {
         crate::settings::ToolMode::Tools => quote!(),
@@ -163,6 +164,7 @@ fn api_static(api: &ApiIr, visibility: TokenStream, shared: &SharedSchemas) -> T
             tools: tools::ALL,
             #fragments
             #mode
+            tools_lock: #tools_lock,
             ..::cast_runtime::codegen::Api::BASE
         };
     }

@@ -93,6 +93,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     tool_timeouts: &[],
     tools: tools::ALL,
     fragments: schemas::FRAGMENTS,
+    tools_lock: "sha256:16bf5e77fb230f34ac67306c2ffe27f0",
     ..::cast_runtime::codegen::Api::BASE
 };
 

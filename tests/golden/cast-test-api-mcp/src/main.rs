@@ -41,6 +41,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     tool_timeouts: &[],
     tools: tools::ALL,
     fragments: schemas::FRAGMENTS,
+    tools_lock: "sha256:3e24d86c915f0af02988e6c1c144327f",
     ..::cast_runtime::codegen::Api::BASE
 };
 

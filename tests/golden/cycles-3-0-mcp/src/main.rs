@@ -34,6 +34,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     tool_timeouts: &[],
     tools: tools::ALL,
     fragments: schemas::FRAGMENTS,
+    tools_lock: "sha256:78eb4a592eb57e2565b0862fc5bc592b",
     ..::cast_runtime::codegen::Api::BASE
 };
 

@@ -31,6 +31,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     inbound_scopes: &[],
     tool_timeouts: &[],
     tools: tools::ALL,
+    tools_lock: "sha256:72dac15a3b46c8f31cd8221b9e457b41",
     ..::cast_runtime::codegen::Api::BASE
 };
 

@@ -35,6 +35,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     inbound_scopes: &[],
     tool_timeouts: &[],
     tools: tools::ALL,
+    tools_lock: "sha256:8ae3e1c1bae02b8edae882b783ddbd0d",
     ..::cast_runtime::codegen::Api::BASE
 };
 

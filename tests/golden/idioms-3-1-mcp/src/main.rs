@@ -31,6 +31,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     inbound_scopes: &[],
     tool_timeouts: &[],
     tools: tools::ALL,
+    tools_lock: "sha256:cc9cc392fe681b7468fdd1e35d1e5023",
     ..::cast_runtime::codegen::Api::BASE
 };
 

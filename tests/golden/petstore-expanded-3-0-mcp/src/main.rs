@@ -28,6 +28,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     inbound_scopes: &[],
     tool_timeouts: &[],
     tools: tools::ALL,
+    tools_lock: "sha256:1632e9339ea8af506ba8d18417e5739d",
     ..::cast_runtime::codegen::Api::BASE
 };
 

@@ -39,6 +39,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     tool_timeouts: &[],
     tools: tools::ALL,
     fragments: schemas::FRAGMENTS,
+    tools_lock: "sha256:57bf87f4fc0bebb84e8d4f34b08e273d",
     ..::cast_runtime::codegen::Api::BASE
 };
 

@@ -28,6 +28,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     inbound_scopes: &[],
     tool_timeouts: &[],
     tools: tools::ALL,
+    tools_lock: "sha256:7eafec456d26d0c083027a9585da0b5e",
     ..::cast_runtime::codegen::Api::BASE
 };
 
