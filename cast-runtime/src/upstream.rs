@@ -875,9 +875,20 @@ fn respond(
         ]
         .contains(&essence.as_str());
     let base64 = || base64::engine::general_purpose::STANDARD.encode(&body);
+    let mut kept_items = None;
     let mut result = if is_json || is_text {
         // The body becomes the text without a copy when it is UTF-8, as it nearly always is.
-        let text = String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let mut text = String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        // A cut JSON body is cut again at the last whole item of its outermost array and
+        // closed, so the agent gets valid JSON and knows how many items it holds.
+        kept_items = match (is_json, truncated_at) {
+            (true, Some(_)) => cut_at_item(&text).map(|(end, closers, items)| {
+                text.truncate(end);
+                text.push_str(&closers);
+                items
+            }),
+            _ => None,
+        };
         // MCP structured content is an object; a truncated body is not valid JSON anyway, and
         // past `max_structured_bytes` the body is not parsed at all (the parsed tree of a
         // list costs several times its text).
@@ -902,17 +913,91 @@ fn respond(
         CallToolResult::success(vec![ContentBlock::resource(blob)])
     };
     if let Some(limit) = truncated_at {
-        result.content.push(ContentBlock::text(format!(
-            "[the response was cut at {limit} bytes; narrow the request (filters, paging) to see the rest]"
-        )));
+        let kept_bytes = result
+            .content
+            .first()
+            .and_then(|c| c.as_text())
+            .map_or(0, |t| t.text.len());
+        let said = match kept_items {
+            Some(items) => format!(
+                "[the response was over {limit} bytes: the first {items} items of its list are kept, as valid JSON; narrow the request (filters, paging) to see the rest]"
+            ),
+            None => {
+                format!("[the response was cut at {limit} bytes; narrow the request (filters, paging) to see the rest]")
+            }
+        };
+        result.content.push(ContentBlock::text(said));
+        let mut truncated = serde_json::json!({ "truncated": true, "limitBytes": limit, "keptBytes": kept_bytes });
+        if let Some(items) = kept_items {
+            truncated["keptItems"] = serde_json::json!(items);
+        }
         let mut meta = serde_json::Map::new();
-        meta.insert(
-            "io.cast/truncated".to_owned(),
-            serde_json::json!({ "limitBytes": limit }),
-        );
+        meta.insert("io.cast/truncated".to_owned(), truncated);
         result.meta = Some(rmcp::model::MetaObject(meta));
     }
     result
+}
+
+/// Where to cut a JSON text that was cut short so it stays valid: just after the last
+/// whole item of its outermost array (`[…]` or the first array inside a top-level
+/// object, as in `{"items": […]}`), with the brackets still open there closed. `None`
+/// when no item is whole, or the text holds no array.
+fn cut_at_item(text: &str) -> Option<(usize, String, usize)> {
+    let bytes = text.as_bytes();
+    let (mut in_string, mut escaped) = (false, false);
+    let mut open: Vec<u8> = Vec::new();
+    // The depth of the outermost array once it is open.
+    let mut list_depth = None;
+    let mut best: Option<(usize, String, usize)> = None;
+    let mut items = 0;
+    let closers = |open: &[u8]| -> String { open.iter().rev().map(|b| if *b == b'[' { ']' } else { '}' }).collect() };
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            if !in_string && list_depth == Some(open.len()) {
+                // A string item of the list ended.
+                items += 1;
+                best = Some((i + 1, closers(&open), items));
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                open.push(b);
+                if b == b'[' && list_depth.is_none() && open.len() <= 2 {
+                    list_depth = Some(open.len());
+                }
+            }
+            b']' | b'}' => {
+                open.pop();
+                if list_depth == Some(open.len() + 1) && b == b']' {
+                    // That list closed whole; the cut is in a later one, if any.
+                    (list_depth, items, best) = (None, 0, None);
+                    continue;
+                }
+                if list_depth == Some(open.len()) {
+                    items += 1;
+                    best = Some((i + 1, closers(&open), items));
+                }
+            }
+            b',' if list_depth == Some(open.len()) => {
+                // A number, boolean or null item ends at its comma.
+                let item = text[..i].trim_end();
+                if item.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+                    items += 1;
+                    best = Some((item.len(), closers(&open), items));
+                }
+            }
+            _ => {}
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -992,6 +1077,59 @@ mod tests {
         );
         assert_eq!(cut.structured_content, None);
         assert_eq!(cut.meta.expect("meta").0["io.cast/truncated"]["limitBytes"], 6);
+    }
+
+    #[test]
+    fn a_cut_json_list_keeps_its_whole_items_as_valid_json() {
+        let cases: [(&str, Option<(&str, usize)>); 8] = [
+            (
+                r#"[{"id":1,"s":"a]"},{"id":2},{"id":"#,
+                Some((r#"[{"id":1,"s":"a]"},{"id":2}]"#, 2)),
+            ),
+            (
+                r#"{"total":3,"items":[{"id":1},{"id":2,"tags":["x","#,
+                Some((r#"{"total":3,"items":[{"id":1}]}"#, 1)),
+            ),
+            (r#"[1, 22, 333, 44"#, Some(("[1, 22, 333]", 3))),
+            (r#"["a\"]", "b", "c"#, Some((r#"["a\"]", "b"]"#, 2))),
+            (r#"[[1,2],[3,4],[5"#, Some(("[[1,2],[3,4]]", 2))),
+            (r#"[{"id":1"#, None),
+            (
+                r#"{"tags":["a"],"items":[{"id":1},{"#,
+                Some((r#"{"tags":["a"],"items":[{"id":1}]}"#, 1)),
+            ),
+            (r#"{"a":{"b":"#, None),
+        ];
+        for (text, expected) in cases {
+            let got = cut_at_item(text).map(|(end, closers, items)| (format!("{}{closers}", &text[..end]), items));
+            assert_eq!(got, expected.map(|(t, n)| (t.to_owned(), n)), "{text}");
+            if let Some((json, _)) = &got {
+                serde_json::from_str::<serde_json::Value>(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            }
+        }
+        let body = br#"{"items":[{"id":1},{"id":2},{"id":3"#.to_vec();
+        let cut = respond(
+            &TEST_TOOL,
+            reqwest::StatusCode::OK,
+            Some("application/json"),
+            body,
+            Some(40),
+            DEFAULT_MAX_STRUCTURED_BYTES,
+        );
+        let text = &cut.content[0].as_text().expect("text").text;
+        assert_eq!(text, r#"{"items":[{"id":1},{"id":2}]}"#);
+        let meta = &cut.meta.expect("meta").0["io.cast/truncated"];
+        assert_eq!(
+            *meta,
+            serde_json::json!({ "truncated": true, "limitBytes": 40, "keptBytes": text.len(), "keptItems": 2 })
+        );
+        assert!(
+            cut.content[1]
+                .as_text()
+                .expect("note")
+                .text
+                .contains("the first 2 items")
+        );
     }
 
     static HOST_EXTENDING: ToolDef = ToolDef {

@@ -829,8 +829,24 @@ async fn every_response_kind_maps_to_its_mcp_content() {
     assert!(text(&large).contains("[the response was cut at 1048576 bytes"));
     assert_eq!(
         large.meta.expect("meta").0["io.cast/truncated"],
-        json!({ "limitBytes": 1048576 })
+        json!({ "truncated": true, "limitBytes": 1048576, "keptBytes": 1048576 })
     );
+    // A list is cut after its last whole item and closed: valid JSON, its count said.
+    let list = call(&client, "respond_large_list", json!({})).await.expect("call");
+    let kept = &list.content[0].as_text().expect("text").text;
+    let parsed: Value = serde_json::from_str(kept).expect("valid JSON");
+    let items = parsed["items"].as_array().expect("items").len();
+    assert!(items > 9_000 && items < 20_000, "{items} items kept");
+    assert_eq!(
+        parsed["items"][items - 1]["n"],
+        json!(items - 1),
+        "whole items, in order"
+    );
+    let meta = &list.meta.as_ref().expect("meta").0["io.cast/truncated"];
+    assert_eq!(meta["keptItems"], json!(items));
+    assert_eq!(meta["keptBytes"], json!(kept.len()));
+    assert!(kept.len() <= 1024 * 1024);
+    assert!(text(&list).contains(&format!("the first {items} items of its list are kept")));
     client.cancel().await.expect("close");
 }
 

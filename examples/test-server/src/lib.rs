@@ -996,6 +996,16 @@ async fn respond(Path(kind): Path<String>) -> Response {
         "empty" => StatusCode::NO_CONTENT.into_response(),
         "error" => error(StatusCode::INTERNAL_SERVER_ERROR, "BOOM", "something broke upstream"),
         "large" => typed("text/plain", vec![b'a'; 2 * 1024 * 1024]),
+        // 2 MiB of a list in an object, as paged APIs answer.
+        "large-list" => {
+            let items: Vec<String> = (0..20_000)
+                .map(|n| format!(r#"{{"n":{n},"pad":"{}"}}"#, "x".repeat(90)))
+                .collect();
+            typed(
+                "application/json",
+                format!(r#"{{"items":[{}]}}"#, items.join(",")).into_bytes(),
+            )
+        }
         _ => not_found(&kind),
     }
 }
