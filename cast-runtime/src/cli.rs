@@ -159,6 +159,13 @@ enum Command {
     },
     /// Print the tools this server offers and exit.
     Tools,
+    /// Exit 0 when the HTTP server at this address answers `/healthz`, 1 otherwise (a
+    /// container's HEALTHCHECK: the image needs no shell, curl or wget).
+    Health {
+        /// The server's address; an unspecified one (`0.0.0.0`) is reached on loopback.
+        #[arg(long, env = "CAST_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
     /// Sign in to an OAuth 2.0 authorization-code scheme (PKCE): prints the URL to open,
     /// receives the redirect on 127.0.0.1, and seals the refresh token into the scheme's
     /// credential file (`--key-file` or `--credential SCHEME=FILE`).
@@ -201,6 +208,35 @@ pub fn main(api: &'static Api) -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `GET /healthz` over plain HTTP/1.1 within 3 seconds.
+async fn health(listen: SocketAddr) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut address = listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(address).await?;
+        let request = format!("GET /healthz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut head = vec![0; 64];
+        let read = stream.read(&mut head).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&head[..read]).into_owned())
+    };
+    match tokio::time::timeout(Duration::from_secs(3), probe).await {
+        Ok(Ok(head)) if head.starts_with("HTTP/1.1 200") => Ok(()),
+        Ok(Ok(head)) => Err(format!(
+            "unhealthy: {address}/healthz answered {}",
+            head.lines().next().unwrap_or("nothing")
+        )),
+        Ok(Err(err)) => Err(format!("unhealthy: cannot reach {address}: {err}")),
+        Err(_) => Err(format!("unhealthy: {address} did not answer within 3 s")),
     }
 }
 
@@ -327,6 +363,9 @@ fn load_credentials(
 }
 
 async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
+    if let Command::Health { listen } = cli.command {
+        return health(listen).await;
+    }
     if let Command::Login { scheme, client_id } = &cli.command {
         return login(api, &cli, scheme.as_deref(), client_id.clone()).await;
     }
@@ -446,7 +485,7 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
             };
             crate::serve::serve(server, options).await
         }
-        Command::Tools | Command::Login { .. } | Command::Token { .. } => Ok(()),
+        Command::Tools | Command::Login { .. } | Command::Token { .. } | Command::Health { .. } => Ok(()),
     }
 }
 

@@ -262,6 +262,24 @@ async fn http_serves_both_protocol_eras() {
         .await
         .expect("http");
 
+    // The container HEALTHCHECK: the binary asks its own /healthz.
+    let address = url.trim_start_matches("http://").trim_end_matches("/mcp").to_owned();
+    let health = std::process::Command::new(&built.default)
+        .arg("health")
+        .env("CAST_LISTEN", &address)
+        .output()
+        .expect("health");
+    assert!(health.status.success(), "{}", String::from_utf8_lossy(&health.stderr));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let free = closed.local_addr().expect("address");
+    drop(closed);
+    let unhealthy = std::process::Command::new(&built.default)
+        .args(["health", "--listen", &free.to_string()])
+        .output()
+        .expect("health");
+    assert!(!unhealthy.status.success());
+    assert!(String::from_utf8_lossy(&unhealthy.stderr).contains("unhealthy: cannot reach"));
+
     let current = connect_discover(&url).await.expect("2026-07-28 client");
     let info = current.peer_info().expect("info");
     assert_eq!(info.protocol_version.to_string(), "2026-07-28");
