@@ -240,9 +240,14 @@ async fn health(listen: SocketAddr) -> Result<(), String> {
     }
 }
 
+/// The log filter without `CAST_LOG`: one line per tool call, start and stop.
+const DEFAULT_LOG: &str = "info,rmcp=warn";
+
 fn init_logging() {
+    // The transport library logs every request at info: at the default level a session
+    // would be mostly its lines, so they show from `CAST_LOG=debug` on (warnings always).
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
     // stdout belongs to the MCP stdio transport: logs only ever go to stderr.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -350,6 +350,40 @@ async fn destructive_tools_only_when_enabled() {
 }
 
 #[tokio::test]
+async fn the_default_log_is_a_line_per_call_without_the_transports_own() {
+    let built = built();
+    let Keyed {
+        server,
+        vault,
+        key_file,
+        ..
+    } = keyed().await;
+    let log = new_log();
+    let mut quiet = launch(&built.default, &server, &vault, Some(&key_file));
+    quiet.env.retain(|(name, _)| name != "CAST_LOG");
+    let (_child, url) = quiet.http(&log).await.expect("http");
+    for _ in 0..3 {
+        let client = connect_initialize(&url).await.expect("client");
+        let listed = call(&client, "listItems", json!({})).await.expect("call");
+        assert_eq!(listed.is_error, Some(false), "{}", text(&listed));
+        client.cancel().await.expect("close");
+    }
+    let log = log.lock().expect("log").clone();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains(" rmcp::") || l.contains("WARN") || l.contains("ERROR")),
+        "the transport's info lines show only from CAST_LOG=debug:\n{log}"
+    );
+    let calls = lines
+        .iter()
+        .filter(|l| l.contains("upstream call") && l.contains("listItems"))
+        .count();
+    assert_eq!(calls, 3, "{log}");
+}
+
+#[tokio::test]
 async fn read_only_serves_only_tools_that_read() {
     let built = built();
     let Keyed {
