@@ -156,6 +156,15 @@ impl<'a> SchemaCx<'a> {
         self
     }
 
+    /// A description as schemas carry it: Markdown, within `[schemas] max_description_chars`.
+    pub fn description(&self, text: &str) -> String {
+        let text = super::text::markdown(text);
+        match self.lean.max_description_chars {
+            Some(max) => super::text::shortened(&text, max),
+            None => text.into_owned(),
+        }
+    }
+
     /// The document schemas are resolved in.
     pub fn doc(&self) -> &'a Value {
         self.doc
@@ -262,13 +271,7 @@ impl<'a> SchemaCx<'a> {
                     None => value.clone(),
                 },
                 "description" => match value.as_str() {
-                    Some(description) => {
-                        let text = super::text::markdown(description);
-                        match self.lean.max_description_chars {
-                            Some(max) => json!(super::text::shortened(&text, max)),
-                            None => json!(text),
-                        }
-                    }
+                    Some(description) => json!(self.description(description)),
                     None => value.clone(),
                 },
                 "examples" if self.lean.examples == Some(false) => continue,

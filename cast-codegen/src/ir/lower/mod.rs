@@ -499,13 +499,11 @@ fn lower_operation(
             &schema_pointer,
             &format!("{type_hint}{}", naming::type_ident(&wire)),
         );
-        if let (Some(d), Some(map)) = (text(param.get("description")), converted.as_object_mut()) {
-            let d = text::markdown(&d);
-            let d = match settings.schemas.max_description_chars {
-                Some(max) => text::shortened(&d, max),
-                None => d.into_owned(),
-            };
-            map.entry("description").or_insert_with(|| json!(d));
+        if let Some(d) = text(param.get("description")) {
+            let d = cx.description(&d);
+            if let Some(map) = converted.as_object_mut() {
+                map.entry("description").or_insert_with(|| json!(d));
+            }
         }
         let required = location == Location::Path || param.get("required").and_then(Value::as_bool).unwrap_or(false);
         args.push(ArgIr {
