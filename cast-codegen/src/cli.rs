@@ -422,7 +422,12 @@ fn tools(spec: SpecArgs) -> Result<(), String> {
         "TOOL", "METHOD", "PATH", "AUTH", "ON"
     );
     for (tool, auth) in api.tools.iter().zip(&auth) {
-        let on = if tool.enabled { "yes" } else { "no" };
+        // `ask`: served, and each call waits for the user's yes.
+        let on = match (tool.enabled, tool.confirm) {
+            (true, true) => "ask",
+            (true, false) => "yes",
+            (false, _) => "no",
+        };
         let _ = writeln!(
             stdout,
             "{:<width$}  {:<7}  {:<path_width$}  {auth:<auth_width$}  {on:<3}  {}",

@@ -36,8 +36,8 @@ use std::{
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use load::Source;
 pub use settings::{
-    AuthScheme, AuthSettings, BudgetSettings, DeepObjectArrays, FollowRedirects, InboundSettings, KeyLocation,
-    SchemaSettings, Settings, ToolMode, ToolSettings,
+    AuthScheme, AuthSettings, BudgetSettings, ConfirmSettings, ConfirmWhen, DeepObjectArrays, FollowRedirects,
+    InboundSettings, KeyLocation, SchemaSettings, Settings, ToolMode, ToolSettings,
 };
 
 /// A generated crate, in memory: path (relative to the crate root) → contents.

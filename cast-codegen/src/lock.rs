@@ -20,7 +20,8 @@ pub struct LockedTool {
     pub name: String,
     /// `METHOD /path`, which tells a rename from a new tool.
     pub operation: String,
-    /// `read-only`, `destructive`, `idempotent`, as they apply.
+    /// `read-only`, `destructive`, `idempotent` and `confirm` (each call waits for the
+    /// user's yes), as they apply.
     pub annotations: Vec<String>,
     /// `sha256:` of the canonical JSON of its description and schemas.
     pub schema: String,
@@ -54,6 +55,8 @@ pub enum Change {
     AnnotationsChanged(String),
     /// It may now destroy data.
     NewlyDestructive(String),
+    /// Its calls no longer wait for the user's yes.
+    NoLongerConfirmed(String),
 }
 
 impl std::fmt::Display for Change {
@@ -65,6 +68,7 @@ impl std::fmt::Display for Change {
             Self::SchemaChanged(name) => write!(f, "changed schema: {name}"),
             Self::AnnotationsChanged(name) => write!(f, "changed annotations: {name}"),
             Self::NewlyDestructive(name) => write!(f, "newly destructive: {name}"),
+            Self::NoLongerConfirmed(name) => write!(f, "no longer confirmed: {name}"),
         }
     }
 }
@@ -136,9 +140,11 @@ impl Lock {
 }
 
 fn compare(before: &LockedTool, after: &LockedTool, changes: &mut Vec<Change>) {
-    let destructive = |t: &LockedTool| t.annotations.iter().any(|a| a == "destructive");
-    if destructive(after) && !destructive(before) {
+    let has = |t: &LockedTool, annotation: &str| t.annotations.iter().any(|a| a == annotation);
+    if has(after, "destructive") && !has(before, "destructive") {
         changes.push(Change::NewlyDestructive(after.name.clone()));
+    } else if has(before, "confirm") && !has(after, "confirm") {
+        changes.push(Change::NoLongerConfirmed(after.name.clone()));
     } else if before.annotations != after.annotations {
         changes.push(Change::AnnotationsChanged(after.name.clone()));
     }
@@ -153,6 +159,7 @@ fn locked(tool: &ToolIr) -> LockedTool {
         (a.read_only, "read-only"),
         (a.destructive, "destructive"),
         (a.idempotent, "idempotent"),
+        (tool.confirm, "confirm"),
     ]
     .iter()
     .filter(|(on, _)| *on)

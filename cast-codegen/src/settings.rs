@@ -161,6 +161,47 @@ pub struct ToolSettings {
     /// `application/json-patch+json` for a PATCH whose spec lists merge-patch first.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub body_media: BTreeMap<String, String>,
+    /// Which tools wait for the user's yes before each call sends anything.
+    #[serde(skip_serializing_if = "is_default")]
+    pub confirm: ConfirmSettings,
+}
+
+/// `[tools.confirm]`: the calls the server asks the user about (through the client's
+/// elicitation) before it sends them; decline, cancel, no answer, or a client that
+/// cannot ask all refuse the call.
+///
+/// ```toml
+/// [tools.confirm]
+/// when = "destructive"      # the default; or "writes", or "never"
+/// always = ["createRefund"] # by tool name or operationId
+/// never = ["deleteDraft"]
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ConfirmSettings {
+    /// Which enabled tools need confirmation unless named below (default: destructive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<ConfirmWhen>,
+    /// These need it whatever `when` says.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub always: Vec<String>,
+    /// These never do, whatever `when` says: the operator takes the agent's word for them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub never: Vec<String>,
+}
+
+/// Which tools `[tools.confirm]` covers by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfirmWhen {
+    /// Tools that may destroy data.
+    #[default]
+    Destructive,
+    /// Every tool that is not read-only.
+    Writes,
+    /// None but those in `always`.
+    Never,
 }
 
 /// Everything that shapes a generated crate besides the spec.

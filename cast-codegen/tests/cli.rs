@@ -81,7 +81,8 @@ fn tools_prints_the_table_with_reasons() {
     assert!(
         stdout
             .lines()
-            .any(|l| l.starts_with("deleteItem") && l.contains(" yes "))
+            .any(|l| l.starts_with("deleteItem") && l.contains(" ask ")),
+        "an enabled destructive tool asks the user first: {stdout}"
     );
     assert!(stdout.lines().any(|l| l.starts_with("listUsers") && l.contains(" no ")));
 }

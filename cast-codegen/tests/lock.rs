@@ -128,3 +128,57 @@ fn generate_locked_fails_when_the_tools_would_change_and_writes_nothing() {
     );
     assert_ne!(std::fs::read_to_string(out.join("tools.lock")).expect("lock"), first);
 }
+
+#[test]
+fn confirmation_follows_tools_confirm_and_dropping_it_is_a_change() {
+    let confirmed = |lock: &Lock| -> Vec<String> {
+        lock.tools
+            .iter()
+            .filter(|t| t.annotations.iter().any(|a| a == "confirm"))
+            .map(|t| t.name.clone())
+            .collect()
+    };
+    let enabled = "[tools]\nenable = [\"archiveItem\"]\n";
+    let default = lock(&spec(true, 100), enabled);
+    assert_eq!(confirmed(&default), ["archiveItem"], "destructive tools ask by default");
+    let writes = lock(
+        &spec(false, 100),
+        &format!("{enabled}[tools.confirm]\nwhen = \"writes\"\n"),
+    );
+    assert_eq!(
+        confirmed(&writes),
+        ["archiveItem"],
+        "a write that destroys nothing, under `writes`"
+    );
+    let chosen = lock(
+        &spec(true, 100),
+        &format!("{enabled}[tools.confirm]\nalways = [\"listUsers\"]\nnever = [\"archiveItem\"]\n"),
+    );
+    assert_eq!(confirmed(&chosen), ["listUsers"]);
+    assert_eq!(
+        default.changes(&chosen),
+        vec![
+            Change::NoLongerConfirmed("archiveItem".into()),
+            Change::AnnotationsChanged("listUsers".into())
+        ]
+    );
+
+    for (toml, said) in [
+        (
+            "[tools.confirm]\nnever = [\"archiveItem\"]\n",
+            "never names `archiveItem`, which is not an enabled tool",
+        ),
+        (
+            "[tools]\nenable = [\"archiveItem\"]\n[tools.confirm]\nalways = [\"archiveItem\"]\nnever = [\"archiveItem\"]\n",
+            "in both always and never",
+        ),
+    ] {
+        let settings = Settings::from_toml(toml, "cast.toml").expect("toml");
+        let (_, diagnostics) = Generator::new(settings)
+            .analyze(spec(true, 100).to_string().as_bytes(), &Source::new("spec.json"))
+            .expect("parses");
+        assert!(diagnostics.has_errors(), "{toml}");
+        let text = diagnostics.to_string();
+        assert!(text.contains("C0210") && text.contains(said), "{text}");
+    }
+}

@@ -274,6 +274,9 @@ pub struct ToolDef {
     /// What catalog search finds it by: `weight:term` pairs (`"3:list 3:pull 1:owner"`),
     /// made at generation time from its name, tags, summary and arguments.
     pub search_terms: &'static str,
+    /// Whether the user must confirm each call before anything is sent (`[tools.confirm]`;
+    /// by default every enabled destructive tool).
+    pub confirm: bool,
 }
 
 impl ToolDef {
@@ -302,6 +305,7 @@ impl ToolDef {
         annotations: Annotations::READ_ONLY,
         handle: |_| Err(Refusal::new("this tool has no handler")),
         search_terms: "",
+        confirm: false,
     };
 }
 

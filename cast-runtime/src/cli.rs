@@ -15,7 +15,7 @@ use crate::{
     inbound::{Inbound, ResourceServer, TokenFile},
     sealed::{MasterKey, PURPOSE_UPSTREAM, SealedHeader},
     secret::Secret,
-    server::Server,
+    server::{Server, ServerOptions},
     upstream::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STRUCTURED_BYTES, Upstream, UpstreamConfig},
 };
 
@@ -432,7 +432,34 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
         max_response_bytes: cli.max_response_bytes,
         max_structured_bytes: cli.max_structured_bytes,
     })?;
-    let server = Server::new(api, upstream, cli.max_concurrent_calls, cli.read_only)?;
+    // Only a server with tools to confirm needs the master key besides its credentials;
+    // without one, its confirmations are sealed under a key of this process.
+    let master_key = if api.tools.iter().any(|t| t.confirm) {
+        match MasterKey::from_env() {
+            Ok(key) => Some(key),
+            Err(crate::sealed::SealError::NoMasterKey) => None,
+            Err(other) => return Err(other.to_string()),
+        }
+    } else {
+        None
+    };
+    let options = ServerOptions {
+        max_concurrent_calls: cli.max_concurrent_calls,
+        read_only: cli.read_only,
+        master_key,
+    };
+    let server = Server::new(api, upstream, options)?;
+    if server.confirmed() > 0 {
+        tracing::info!(
+            tools = server.confirmed(),
+            resumable_by = if server.confirmations_shared() {
+                "any replica with this master key"
+            } else {
+                "this process only (no master key)"
+            },
+            "calls to these tools wait for the user's yes ([tools.confirm])"
+        );
+    }
     if cli.read_only {
         tracing::info!(
             served = server.served(),

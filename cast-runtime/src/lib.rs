@@ -17,6 +17,7 @@ mod call;
 pub mod catalog;
 mod cli;
 pub mod codegen;
+mod confirm;
 mod constraints;
 pub mod credential;
 mod error;
@@ -38,7 +39,7 @@ mod value;
 
 pub use api::{Annotations, Api, Method, Mode, Redirects, Scheme, SchemeKind, ToolDef};
 pub use secret::Secret;
-pub use server::Server;
+pub use server::{Server, ServerOptions};
 pub use upstream::{RetryPolicy, Upstream, UpstreamConfig};
 
 /// reqwest is built without a default TLS provider (ring builds faster than aws-lc);

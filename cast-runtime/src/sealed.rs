@@ -173,6 +173,18 @@ impl MasterKey {
         Err(SealError::NoMasterKey)
     }
 
+    /// A key for another purpose, derived from this one (HMAC-SHA-256 keyed by the master
+    /// key over `purpose`), so one secret serves every use and no two uses share a key.
+    pub(crate) fn derive(&self, purpose: &[u8]) -> Zeroizing<[u8; 32]> {
+        use hmac::{KeyInit as _, Mac as _};
+        let mut derived = Zeroizing::new([0u8; 32]);
+        // HMAC takes a key of any length, so this cannot fail.
+        if let Ok(mac) = hmac::Hmac::<Sha256>::new_from_slice(&*self.0) {
+            derived.copy_from_slice(&mac.chain_update(purpose).finalize().into_bytes());
+        }
+        derived
+    }
+
     /// The key as base64, for `secret new-master-key` to print once.
     pub fn to_base64(&self) -> Zeroizing<String> {
         Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(*self.0))
@@ -421,14 +433,8 @@ fn sync_dir(_dir: &Path) -> std::io::Result<()> {
 /// that a fingerprint in a log cannot be used to guess a weak secret offline.
 pub fn fingerprint(master: &MasterKey, secret: &Secret) -> String {
     use hmac::{KeyInit as _, Mac as _};
-    type HmacSha256 = hmac::Hmac<Sha256>;
-    let derived = Zeroizing::new(
-        HmacSha256::new_from_slice(&*master.0)
-            .map(|mac| mac.chain_update(b"cast-fingerprint-key-v2").finalize().into_bytes())
-            .map(|key| key.to_vec())
-            .unwrap_or_default(),
-    );
-    let digest = HmacSha256::new_from_slice(&derived)
+    let derived = master.derive(b"cast-fingerprint-key-v2");
+    let digest = hmac::Hmac::<Sha256>::new_from_slice(&*derived)
         .map(|mac| mac.chain_update(secret.expose()).finalize().into_bytes().to_vec())
         .unwrap_or_default();
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()

@@ -12,11 +12,13 @@ use rmcp::{
 };
 
 use crate::{
-    api::{Api, Call, Handler, Mode, ToolDef},
+    api::{Api, Call, Mode, ToolDef},
     catalog::{self, Catalog},
+    confirm::{Answer, Confirmer, Verdict},
     constraints::Constraints,
     fragments::Fragments,
     inbound::Caller,
+    sealed::MasterKey,
     upstream::Upstream,
 };
 
@@ -26,6 +28,29 @@ const TOOL_LIST_TTL_MS: u64 = 60 * 60 * 1000;
 pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 64;
 /// How long a call past the cap waits for a slot before it is refused as busy.
 const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How a [`Server`] runs, beyond its API and upstream.
+#[derive(Debug)]
+pub struct ServerOptions {
+    /// Tool calls in flight at most (`--max-concurrent-calls`).
+    pub max_concurrent_calls: u32,
+    /// Serve only tools whose operation is read-only (`--read-only`).
+    pub read_only: bool,
+    /// The master key, when there is one: confirmations are sealed under a key derived
+    /// from it, so every replica configured alike can resume them. Without it they can
+    /// be resumed by this process only.
+    pub master_key: Option<MasterKey>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
+            read_only: false,
+            master_key: None,
+        }
+    }
+}
 
 /// A generated server, ready to serve over any rmcp transport. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -49,17 +74,19 @@ struct Inner {
     /// One permit per call in flight; also how shutdown knows when all calls are done.
     calls: Arc<tokio::sync::Semaphore>,
     max_calls: u32,
+    /// Asks the user before tools marked `confirm` send anything.
+    confirmer: Confirmer,
 }
 
 impl Server {
     /// Parses every tool's schema once, so listing tools is a clone of ready data.
     /// With `read_only`, only tools whose operation is read-only are listed and callable.
-    pub fn new(
-        api: &'static Api,
-        upstream: Upstream,
-        max_concurrent_calls: u32,
-        read_only: bool,
-    ) -> Result<Self, String> {
+    pub fn new(api: &'static Api, upstream: Upstream, options: ServerOptions) -> Result<Self, String> {
+        let ServerOptions {
+            max_concurrent_calls,
+            read_only,
+            master_key,
+        } = options;
         if max_concurrent_calls == 0 {
             return Err("--max-concurrent-calls must be at least 1".to_owned());
         }
@@ -118,6 +145,7 @@ impl Server {
             upstream: Arc::new(upstream),
             calls: Arc::new(tokio::sync::Semaphore::new(max_concurrent_calls as usize)),
             max_calls: max_concurrent_calls,
+            confirmer: Confirmer::new(master_key.as_ref())?,
         })))
     }
 
@@ -129,6 +157,16 @@ impl Server {
             meta.insert("io.cast/toolsLock".to_owned(), serde_json::json!(lock));
             rmcp::model::MetaObject(meta)
         })
+    }
+
+    /// How many served tools wait for the user's confirmation.
+    pub(crate) fn confirmed(&self) -> usize {
+        self.0.by_name.values().filter(|(def, _)| def.confirm).count()
+    }
+
+    /// Whether other processes with the same master key can resume this one's confirmations.
+    pub(crate) fn confirmations_shared(&self) -> bool {
+        self.0.confirmer.shared()
     }
 
     /// How many tools are served (listed directly or behind the catalog).
@@ -221,6 +259,7 @@ impl Server {
         args: serde_json::Map<String, serde_json::Value>,
         caller: Option<&Caller>,
         context: &RequestContext<RoleServer>,
+        answer: Answer<'_>,
     ) -> Result<CallToolResponse, McpError> {
         let Some((catalog, _)) = &self.0.catalog else {
             return Err(McpError::invalid_params(format!("unknown tool `{name}`"), None));
@@ -287,7 +326,7 @@ impl Server {
                             .into());
                         }
                     };
-                    self.run_tool(def, index, arguments, caller, context).await
+                    self.run_tool(def, index, arguments, caller, context, answer).await
                 }
                 Err(why) => Ok(crate::error::tool_error(why).into()),
             },
@@ -302,6 +341,7 @@ impl Server {
         args: serde_json::Map<String, serde_json::Value>,
         caller: Option<&Caller>,
         context: &RequestContext<RoleServer>,
+        answer: Answer<'_>,
     ) -> Result<CallToolResponse, McpError> {
         let Ok(Ok(_permit)) = tokio::time::timeout(BUSY_WAIT, self.0.calls.clone().acquire_owned()).await else {
             tracing::warn!(target: "cast::calls", tool = def.name, limit = self.0.max_calls, "call refused: busy");
@@ -316,12 +356,38 @@ impl Server {
         // A client that cancels or goes away cancels the call: dropping its future drops the
         // upstream request (and its connection) on the spot.
         tokio::select! {
-            result = run(&self.0.upstream, call, def.handle) => Ok(result.into()),
+            response = self.run(call, context, answer) => Ok(response),
             () = context.ct.cancelled() => {
                 tracing::info!(target: "cast::calls", tool = def.name, "call cancelled: the upstream request was dropped");
                 Err(McpError::internal_error("the call was cancelled", None))
             }
         }
+    }
+}
+
+impl Server {
+    /// Checks the arguments, runs the tool's handler on them, asks the user when the tool
+    /// wants confirmation, and sends what the handler built: the one future every tool
+    /// shares. No handler can skip the check, and nothing unconfirmed is sent.
+    async fn run(&self, mut call: Call, context: &RequestContext<RoleServer>, answer: Answer<'_>) -> CallToolResponse {
+        let tool = call.tool;
+        let prepared = match call.checked().and_then(|()| (tool.handle)(&mut call)) {
+            Ok(prepared) => prepared,
+            Err(refusal) => return CallToolResult::from(refusal).into(),
+        };
+        if tool.confirm {
+            match self
+                .0
+                .confirmer
+                .confirm(self.0.api, &prepared, &call.args, context, answer)
+                .await
+            {
+                Verdict::Proceed => {}
+                Verdict::Ask(question) => return question.into(),
+                Verdict::Refuse(refusal) => return refusal.into(),
+            }
+        }
+        self.0.upstream.send(prepared).await.into()
     }
 }
 
@@ -432,12 +498,16 @@ impl ServerHandler for Server {
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller_of(&context);
         let args = request.arguments.unwrap_or_default();
+        let answer = Answer {
+            request_state: request.request_state.as_deref(),
+            responses: request.input_responses.as_ref(),
+        };
         // A tool the caller may not call is, to that caller, a tool that does not exist
         // (the HTTP layer has already answered 403; this holds for any transport). A tool
         // behind the catalog is called through `call_operation` only.
         match self.0.by_name.get(request.name.as_ref()) {
             Some(&(def, index)) if self.0.direct[index] && self.may(caller, index) => {
-                self.run_tool(def, index, args, caller, &context).await
+                self.run_tool(def, index, args, caller, &context, answer).await
             }
             Some(_) => Err(McpError::invalid_params(
                 format!("unknown tool `{}`", request.name),
@@ -448,22 +518,14 @@ impl ServerHandler for Server {
                 catalog::SEARCH | catalog::DESCRIBE | catalog::CALL
             ) =>
             {
-                self.catalog_call(request.name.as_ref(), args, caller, &context).await
+                self.catalog_call(request.name.as_ref(), args, caller, &context, answer)
+                    .await
             }
             None => Err(McpError::invalid_params(
                 format!("unknown tool `{}`", request.name),
                 None,
             )),
         }
-    }
-}
-
-/// Checks the arguments, runs `handler` on them and sends what it built: the one future
-/// every tool shares. No handler can skip the check.
-async fn run(upstream: &Upstream, mut call: Call, handler: Handler) -> CallToolResult {
-    match call.checked().and_then(|()| handler(&mut call)) {
-        Ok(prepared) => upstream.send(prepared).await,
-        Err(refusal) => refusal.into(),
     }
 }
 
@@ -511,7 +573,11 @@ mod tests {
             max_structured_bytes: DEFAULT_MAX_STRUCTURED_BYTES,
         })
         .expect("upstream");
-        Server::new(api, upstream, 4, false).expect("server")
+        let options = ServerOptions {
+            max_concurrent_calls: 4,
+            ..ServerOptions::default()
+        };
+        Server::new(api, upstream, options).expect("server")
     }
 
     fn names(server: &Server) -> Vec<String> {

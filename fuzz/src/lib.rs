@@ -4,7 +4,7 @@
 
 use std::{sync::OnceLock, time::Duration};
 
-use cast_runtime::{RetryPolicy, Server, Upstream, UpstreamConfig};
+use cast_runtime::{RetryPolicy, Server, ServerOptions, Upstream, UpstreamConfig};
 use cast_test_server::{Mode, TestServer};
 use rmcp::{RoleClient, ServiceExt as _, service::RunningService};
 
@@ -77,7 +77,7 @@ fn new_server(base_url: &str) -> Server {
         max_structured_bytes: 1 << 20,
     })
     .expect("upstream");
-    Server::new(&API, upstream, 64).expect("server")
+    Server::new(&API, upstream, ServerOptions::default()).expect("server")
 }
 
 /// Percent-decodes `text` as an upstream router would before matching segments.

@@ -18,8 +18,12 @@ use cast_runtime::{
     sealed::{self, MasterKey, PURPOSE_UPSTREAM, SealedHeader},
 };
 use rmcp::{
-    ClientLifecycleMode, ClientServiceExt, RoleClient,
-    model::{CallToolRequestParams, CallToolResult, ClientConfig, ProtocolVersion},
+    ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData, RoleClient,
+    model::{
+        CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
+        ElicitationAction, ElicitationCapability, FormElicitationCapability, Implementation, ProtocolVersion,
+    },
+    service::RequestContext,
     service::RunningService,
     transport::{
         ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess,
@@ -184,6 +188,16 @@ impl Launch {
         stdio_client(self.command(&["stdio"]), log).await
     }
 
+    /// [`Launch::stdio`] with `handler` as the client (say, one whose user answers questions).
+    pub async fn stdio_as<H: ClientHandler>(
+        &self,
+        log: &Log,
+        handler: H,
+        lifecycle: ClientLifecycleMode,
+    ) -> Result<RunningService<RoleClient, H>> {
+        stdio_client_as(self.command(&["stdio"]), log, handler, lifecycle).await
+    }
+
     /// Starts `BIN http --listen 127.0.0.1:0`; returns the child and the MCP endpoint URL.
     pub async fn http(&self, log: &Log) -> Result<(tokio::process::Child, String)> {
         self.http_with(log, &["--listen", "127.0.0.1:0"]).await
@@ -254,6 +268,16 @@ pub async fn stdio_client(
     command: tokio::process::Command,
     log: &Log,
 ) -> Result<RunningService<RoleClient, ClientConfig>> {
+    stdio_client_as(command, log, ClientConfig::default(), ClientLifecycleMode::Initialize).await
+}
+
+/// [`stdio_client`] with `handler` as the client, in either protocol era.
+pub async fn stdio_client_as<H: ClientHandler>(
+    command: tokio::process::Command,
+    log: &Log,
+    handler: H,
+    lifecycle: ClientLifecycleMode,
+) -> Result<RunningService<RoleClient, H>> {
     let (transport, stderr) = TokioChildProcess::builder(command.configure(|_| {}))
         .stderr(Stdio::piped())
         .spawn()
@@ -261,10 +285,10 @@ pub async fn stdio_client(
     if let Some(stderr) = stderr {
         collect_stderr(stderr, log.clone());
     }
-    ClientConfig::default()
-        .serve_with_lifecycle(transport, ClientLifecycleMode::Initialize)
+    handler
+        .serve_with_lifecycle(transport, lifecycle)
         .await
-        .context("MCP initialize over stdio")
+        .context("MCP over stdio")
 }
 
 /// The path of `entry` in the npm package `name@version`, installed from the npm
@@ -374,9 +398,83 @@ pub async fn connect_initialize_as(url: &str, token: Option<&str>) -> Result<Run
         .context("MCP initialize over HTTP")
 }
 
+/// Connects `handler` over HTTP in either era (`Discover` for 2026-07-28, `Initialize`).
+pub async fn connect_http_as<H: ClientHandler>(
+    url: &str,
+    handler: H,
+    lifecycle: ClientLifecycleMode,
+) -> Result<RunningService<RoleClient, H>> {
+    handler
+        .serve_with_lifecycle(http_transport(url, None), lifecycle)
+        .await
+        .context("MCP over HTTP")
+}
+
+/// The 2026-07-28 lifecycle, for [`connect_http_as`] and [`Launch::stdio_as`].
+pub fn discover() -> ClientLifecycleMode {
+    ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    }
+}
+
+/// A client whose user gives every question the same answer, and which keeps the
+/// questions it was asked. It declares form elicitation, as a client that can ask does.
+#[derive(Debug, Clone)]
+pub struct Answering {
+    /// What the user does.
+    pub action: ElicitationAction,
+    /// Whether an accepting user ticks the box (`confirm: true`).
+    pub ticks: bool,
+    /// The messages the user was shown.
+    pub asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl Answering {
+    /// A user who answers `action`, ticking the box when accepting.
+    pub fn new(action: ElicitationAction) -> Self {
+        Self {
+            action,
+            ticks: true,
+            asked: Arc::default(),
+        }
+    }
+
+    /// The questions asked so far.
+    pub fn questions(&self) -> Vec<String> {
+        self.asked.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl ClientHandler for Answering {
+    fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.elicitation =
+            Some(ElicitationCapability::default().with_form(FormElicitationCapability::default()));
+        ClientConfig::new(capabilities, Implementation::new("answering-client", "1.0.0"))
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> std::result::Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
+            self.asked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(message.clone());
+        }
+        let result = ElicitResult::new(self.action.clone());
+        Ok(match self.action {
+            ElicitationAction::Accept => result.with_content(serde_json::json!({ "confirm": self.ticks })),
+            _ => result,
+        })
+    }
+}
+
 /// Calls a tool with JSON arguments.
-pub async fn call(
-    client: &RunningService<RoleClient, ClientConfig>,
+pub async fn call<H: ClientHandler>(
+    client: &RunningService<RoleClient, H>,
     tool: &str,
     args: serde_json::Value,
 ) -> Result<CallToolResult> {

@@ -6,8 +6,9 @@
 use std::net::SocketAddr;
 
 use cast_codegen::{Settings, ToolMode, cost, ir::ToolIr};
-use cast_e2e::{Launch, build, call, generate, remove_binary, text, workspace_root};
+use cast_e2e::{Answering, Launch, build, call, generate, remove_binary, text, workspace_root};
 use cast_test_server::{Mode, generate_key, start};
+use rmcp::{ClientLifecycleMode, model::ElicitationAction};
 use serde_json::{Value, json};
 
 /// A value for a required argument of `schema`, when it is a plain scalar.
@@ -67,7 +68,12 @@ async fn githubs_operations_are_found_described_and_called_through_three_tools()
         env: vec![("CAST_BASE_URL".into(), format!("{}/echo", server.base_url()))],
     };
     let log = Default::default();
-    let client = launch.stdio(&log).await.expect("connect");
+    // Destructive operations ask the user first, behind the catalog too: this user says yes.
+    let user = Answering::new(ElicitationAction::Accept);
+    let client = launch
+        .stdio_as(&log, user.clone(), ClientLifecycleMode::Initialize)
+        .await
+        .expect("connect");
 
     let listed = client.list_all_tools().await.expect("tools/list");
     let names: Vec<&str> = listed.iter().map(|t| t.name.as_ref()).collect();
@@ -129,6 +135,13 @@ async fn githubs_operations_are_found_described_and_called_through_three_tools()
             failures.push(format!("call {} {args}: {}", tool.name, text(&result)));
         }
     }
+    let destructive = sampled.iter().filter(|(t, _)| t.annotations.destructive).count();
+    assert!(destructive > 0, "the sample has destructive operations");
+    assert_eq!(
+        user.questions().len(),
+        destructive,
+        "the user was asked about each destructive call, and only those"
+    );
     // Refusals are tool errors the agent can act on, and nothing is sent for them.
     let before = server.seen().len();
     let unknown = call(&client, "call_operation", json!({ "name": "no-such-op" }))

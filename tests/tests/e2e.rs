@@ -9,8 +9,12 @@ use std::{
 };
 
 use cast_codegen::Settings;
-use cast_e2e::{Launch, Log, Vault, build, call, connect_discover, connect_initialize, generate, text};
+use cast_e2e::{
+    Answering, Launch, Log, Vault, build, call, connect_discover, connect_initialize, discover, generate, http_client,
+    text,
+};
 use cast_test_server::{Mode, TestServer, generate_key, start};
+use rmcp::{ClientLifecycleMode, model::ElicitationAction};
 use serde_json::json;
 
 struct Built {
@@ -322,8 +326,13 @@ async fn destructive_tools_only_when_enabled() {
         ..
     } = keyed().await;
     let log = new_log();
+    // Destructive tools wait for the user's yes by default: this user gives it.
     let client = launch(&built.with_delete, &server, &vault, Some(&key_file))
-        .stdio(&log)
+        .stdio_as(
+            &log,
+            Answering::new(ElicitationAction::Accept),
+            ClientLifecycleMode::Initialize,
+        )
         .await
         .expect("connect");
     let tools = client.list_all_tools().await.expect("tools");
@@ -762,4 +771,222 @@ async fn master_key_rotation_under_a_running_server() {
     let log = log.lock().expect("log").clone();
     assert!(log.contains("master key reloaded"), "{log}");
     assert_no_secret(&log, &[&key, &vault.master_b64, &new_master.to_base64()], "stderr");
+}
+
+/// DELETE requests the upstream has received.
+fn deletes(server: &TestServer) -> usize {
+    server.seen().iter().filter(|s| s.method == "DELETE").count()
+}
+
+/// An item to delete, made directly on the upstream.
+async fn item(server: &TestServer, key: &str) -> u64 {
+    let created: serde_json::Value = http_client()
+        .post(format!("{}/api/items", server.base_url()))
+        .header("X-Api-Key", key)
+        .json(&json!({ "name": "Doomed" }))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    created["id"].as_u64().expect("id")
+}
+
+#[tokio::test]
+async fn a_destructive_call_waits_for_the_users_yes_in_both_eras() {
+    let built = built();
+    let Keyed {
+        server,
+        vault,
+        key,
+        key_file,
+    } = keyed().await;
+    for (era, lifecycle) in [
+        ("initialize", ClientLifecycleMode::Initialize),
+        ("2026-07-28", discover()),
+    ] {
+        let log = new_log();
+        let user = Answering::new(ElicitationAction::Accept);
+        let client = launch(&built.with_delete, &server, &vault, Some(&key_file))
+            .stdio_as(&log, user.clone(), lifecycle)
+            .await
+            .expect("connect");
+        let id = item(&server, &key).await;
+        let before = deletes(&server);
+        let deleted = call(&client, "deleteItem", json!({ "id": id })).await.expect("call");
+        assert_eq!(deleted.is_error, Some(false), "{era}: {}", text(&deleted));
+        assert_eq!(deletes(&server) - before, 1, "{era}: exactly one upstream request");
+        let questions = user.questions();
+        assert_eq!(questions.len(), 1, "{era}: asked once: {questions:?}");
+        let question = &questions[0];
+        for shown in [
+            "`deleteItem`",
+            &format!("DELETE /api/items/{id}"),
+            "may destroy data",
+            &format!("\"id\": {id}"),
+        ] {
+            assert!(
+                question.contains(shown),
+                "{era}: the question shows {shown}: {question}"
+            );
+        }
+        assert_no_secret(question, &[&key, &vault.master_b64], "the question");
+        // Tools that do not destroy run without asking.
+        let created = call(&client, "createItem", json!({ "name": "Kept" }))
+            .await
+            .expect("call");
+        assert_eq!(created.is_error, Some(false), "{}", text(&created));
+        assert_eq!(user.questions().len(), 1, "{era}: createItem was not asked about");
+        client.cancel().await.expect("close");
+        let log = log.lock().expect("log").clone();
+        assert!(log.contains("asking the user to confirm"), "{era}: {log}");
+    }
+}
+
+#[tokio::test]
+async fn no_yes_no_request_decline_cancel_unticked_or_a_client_that_cannot_ask() {
+    let built = built();
+    let Keyed {
+        server,
+        vault,
+        key,
+        key_file,
+    } = keyed().await;
+    let unticked = Answering {
+        ticks: false,
+        ..Answering::new(ElicitationAction::Accept)
+    };
+    let users = [
+        (Answering::new(ElicitationAction::Decline), "the user declined"),
+        (Answering::new(ElicitationAction::Cancel), "the user cancelled"),
+        (unticked, "the user answered without confirming"),
+    ];
+    let id = item(&server, &key).await;
+    let launch = launch(&built.with_delete, &server, &vault, Some(&key_file));
+    for (era, lifecycle) in [
+        ("initialize", ClientLifecycleMode::Initialize),
+        ("2026-07-28", discover()),
+    ] {
+        for (user, refusal) in &users {
+            let log = new_log();
+            let asked = user.questions().len();
+            let client = launch
+                .stdio_as(&log, user.clone(), lifecycle.clone())
+                .await
+                .expect("connect");
+            let refused = call(&client, "deleteItem", json!({ "id": id })).await.expect("call");
+            assert_eq!(refused.is_error, Some(true), "{era}: {refusal}");
+            let said = text(&refused);
+            assert!(
+                said.contains(refusal) && said.contains("nothing was sent"),
+                "{era}: {said}"
+            );
+            assert_eq!(user.questions().len(), asked + 1, "{era}: the user was asked once");
+            client.cancel().await.expect("close");
+        }
+        // A client without elicitation is never taken to consent.
+        let log = new_log();
+        let client = launch
+            .stdio_as(&log, rmcp::model::ClientConfig::default(), lifecycle)
+            .await
+            .expect("connect");
+        let refused = call(&client, "deleteItem", json!({ "id": id })).await.expect("call");
+        assert_eq!(refused.is_error, Some(true));
+        let said = text(&refused);
+        assert!(said.contains("this client cannot ask"), "{era}: {said}");
+        client.cancel().await.expect("close");
+    }
+    assert_eq!(deletes(&server), 0, "nothing unconfirmed was sent");
+    let still: serde_json::Value = http_client()
+        .get(format!("{}/api/items/{id}", server.base_url()))
+        .header("X-Api-Key", &key)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(still["name"], "Doomed");
+}
+
+/// A stateless 2026-07-28 `tools/call` with `params` besides the name, from a client that
+/// can ask its user; the JSON-RPC result.
+async fn stateless_tools_call(url: &str, params: serde_json::Value) -> serde_json::Value {
+    let mut params = params;
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": { "elicitation": { "form": {} } }
+    });
+    let body = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params });
+    let response = http_client()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", params["name"].as_str().unwrap_or_default())
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    let answer: serde_json::Value = response.json().await.expect("json");
+    answer["result"].clone()
+}
+
+#[tokio::test]
+async fn a_confirmation_resumes_on_another_replica_and_is_bound_to_its_call() {
+    let built = built();
+    let Keyed {
+        server,
+        vault,
+        key,
+        key_file,
+    } = keyed().await;
+    let log = new_log();
+    let replica = launch(&built.with_delete, &server, &vault, Some(&key_file));
+    let (_a, asked_at) = replica.http(&log).await.expect("replica a");
+    let (_b, answered_at) = replica.http(&log).await.expect("replica b");
+    let id = item(&server, &key).await;
+    let other = item(&server, &key).await;
+
+    let asked = stateless_tools_call(&asked_at, json!({ "name": "deleteItem", "arguments": { "id": id } })).await;
+    assert_eq!(asked["resultType"], "input_required", "{asked}");
+    let question = &asked["inputRequests"]["confirm"];
+    assert_eq!(question["method"], "elicitation/create", "{asked}");
+    assert_eq!(question["params"]["mode"], "form", "{asked}");
+    let state = asked["requestState"].as_str().expect("requestState").to_owned();
+    assert_eq!(deletes(&server), 0, "asking sends nothing");
+
+    let yes = json!({ "confirm": { "action": "accept", "content": { "confirm": true } } });
+    let retry = |state: &str, id: u64| json!({ "name": "deleteItem", "arguments": { "id": id }, "requestState": state, "inputResponses": yes });
+    // Altered, or moved to another call: refused, and nothing is sent.
+    let mut tampered = state.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("ascii");
+    for (what, params) in [
+        ("altered", retry(&tampered, id)),
+        ("another item", retry(&state, other)),
+    ] {
+        let refused = stateless_tools_call(&answered_at, params).await;
+        assert_eq!(refused["isError"], true, "{what}: {refused}");
+        assert!(
+            refused["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("could not be verified"),
+            "{what}: {refused}"
+        );
+    }
+    assert_eq!(deletes(&server), 0, "no unverified confirmation sent anything");
+
+    // The other replica, holding nothing of the first, checks the answer and sends.
+    let done = stateless_tools_call(&answered_at, retry(&state, id)).await;
+    assert_eq!(done["isError"], false, "{done}");
+    assert_eq!(deletes(&server), 1, "exactly one upstream request");
+    let again = stateless_tools_call(&answered_at, retry(&state, id)).await;
+    assert_eq!(again["isError"], true, "a confirmation is good for one call: {again}");
+    assert_eq!(deletes(&server), 1);
+    assert_no_secret(&log.lock().expect("log"), &[&key, &vault.master_b64], "stderr");
 }

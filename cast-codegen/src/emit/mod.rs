@@ -147,6 +147,7 @@ pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<Str
                 (a.read_only, "read-only"),
                 (a.destructive, "destructive"),
                 (a.idempotent, "idempotent"),
+                (t.confirm, "asks the user first"),
             ]
             .iter()
             .filter(|(on, _)| *on)
@@ -218,6 +219,7 @@ pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<Str
         schemes => minijinja::value::Serde(schemes),
         tools => minijinja::value::Serde(rows),
         disabled => api.tools.iter().any(|t| !t.enabled),
+        confirmed => api.tools.iter().any(|t| t.enabled && t.confirm),
     };
     let env = templates();
     for name in ["Cargo.toml", "Dockerfile", "README.md"] {
@@ -298,6 +300,7 @@ mod tests {
                 idempotent: true,
             },
             deprecated: false,
+            confirm: false,
             enabled: true,
             why: String::new(),
         };

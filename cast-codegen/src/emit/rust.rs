@@ -366,8 +366,11 @@ pub fn tool_rs(api: &ApiIr, tool: &ToolIr, (input_schema, output_schema): &(Stri
         });
         optional_fields.push(quote!(security: &[#(#security),*],));
     }
+    if tool.confirm {
+        optional_fields.push(quote!(confirm: true,));
+    }
     // `..BASE` stays even when every field is written, so fields added later have a value.
-    let needless_update = (optional_fields.len() == 5).then(|| quote!(#[allow(clippy::needless_update)]));
+    let needless_update = (optional_fields.len() == 6).then(|| quote!(#[allow(clippy::needless_update)]));
     let annotations = annotations(tool.annotations);
 
     let mut reads = Vec::new();

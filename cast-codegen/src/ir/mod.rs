@@ -248,6 +248,8 @@ pub struct ToolIr {
     pub enabled: bool,
     /// Why it is on or off, for `cast-codegen tools`.
     pub why: String,
+    /// Whether each call waits for the user's yes (`[tools.confirm]`).
+    pub confirm: bool,
 }
 
 impl ToolIr {

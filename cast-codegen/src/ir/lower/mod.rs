@@ -143,6 +143,8 @@ pub fn lower(doc: &Value, source: &Source, settings: &Settings, diagnostics: &mu
             .unwrap_or(crate::settings::BudgetSettings::DEFAULT_INSTRUCTIONS_BYTES);
         Some(text::instructions(title, description, &areas, &served, budget))
     });
+    let mut tools = tools;
+    confirmations(&mut tools, settings, diagnostics);
     let (mode, direct) = serve_mode(&tools, settings, diagnostics);
     let inbound_scopes = inbound_scopes(&tools, settings, diagnostics);
     let tool_timeouts = tool_timeouts(&tools, settings, diagnostics);
@@ -668,5 +670,6 @@ fn lower_operation(
         deprecated,
         enabled: true,
         why: String::new(),
+        confirm: false,
     })
 }

@@ -120,6 +120,48 @@ pub(super) fn serve_mode(
     (mode, direct)
 }
 
+/// `[tools.confirm]`: which enabled tools wait for the user's yes. Its lists name enabled
+/// tools (by name or operationId); a name in both, or one that matches nothing, is an error,
+/// since either would leave a call unconfirmed that the operator may have meant to guard.
+pub(super) fn confirmations(tools: &mut [ToolIr], settings: &Settings, diagnostics: &mut Diagnostics) {
+    use crate::settings::ConfirmWhen;
+    let confirm = &settings.tools.confirm;
+    let named = |tool: &ToolIr, list: &[String]| {
+        list.iter()
+            .any(|n| tool.name == *n || tool.operation_id.as_deref() == Some(n.as_str()))
+    };
+    for (list, key) in [(&confirm.always, "always"), (&confirm.never, "never")] {
+        for name in list {
+            if !tools.iter().any(|t| t.enabled && named(t, std::slice::from_ref(name))) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "C0210",
+                        "",
+                        format!("[tools.confirm] {key} names `{name}`, which is not an enabled tool"),
+                    )
+                    .hint("`cast-codegen tools SPEC` lists every tool name"),
+                );
+            }
+            if key == "always" && confirm.never.contains(name) {
+                diagnostics.push(Diagnostic::error(
+                    "C0210",
+                    "",
+                    format!("[tools.confirm] names `{name}` in both always and never"),
+                ));
+            }
+        }
+    }
+    let when = confirm.when.unwrap_or_default();
+    for tool in tools.iter_mut().filter(|t| t.enabled) {
+        let by_default = match when {
+            ConfirmWhen::Destructive => tool.annotations.destructive,
+            ConfirmWhen::Writes => !tool.annotations.read_only,
+            ConfirmWhen::Never => false,
+        };
+        tool.confirm = named(tool, &confirm.always) || (by_default && !named(tool, &confirm.never));
+    }
+}
+
 /// `[tools.timeouts]` by tool name; each must name an enabled tool and be at least a second.
 pub(super) fn tool_timeouts(
     tools: &[ToolIr],

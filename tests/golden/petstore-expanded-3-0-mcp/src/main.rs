@@ -17,7 +17,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     version: ::std::env!("CARGO_PKG_VERSION"),
     title: "Swagger Petstore",
     instructions: ::std::option::Option::Some(
-        "A sample API that uses a petstore as an example to demonstrate features in the OpenAPI 3.0 specification\n\n3 tools in 1 areas:\n- pets (3): `findPets`, `find_pet_by_id`, `addPet`",
+        "A sample API that uses a petstore as an example to demonstrate features in the OpenAPI 3.0 specification\n\n4 tools in 1 areas:\n- pets (4): `findPets`, `find_pet_by_id`, `addPet`",
     ),
     base_url: "https://petstore.swagger.io/v2",
     schemes: &[],
@@ -28,7 +28,7 @@ static API: ::cast_runtime::codegen::Api = ::cast_runtime::codegen::Api {
     inbound_scopes: &[],
     tool_timeouts: &[],
     tools: tools::ALL,
-    tools_lock: "sha256:1632e9339ea8af506ba8d18417e5739d",
+    tools_lock: "sha256:7bb650be10e8a91b5e0321b00332db84",
     ..::cast_runtime::codegen::Api::BASE
 };
 

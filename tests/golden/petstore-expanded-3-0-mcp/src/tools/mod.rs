@@ -10,9 +10,12 @@ mod add_pet;
 
 mod find_pet_by_id;
 
+mod delete_pet;
+
 /// Every enabled tool.
 pub static ALL: &[&cast::ToolDef] = &[
     &find_pets::TOOL,
     &add_pet::TOOL,
     &find_pet_by_id::TOOL,
+    &delete_pet::TOOL,
 ];
