@@ -14,7 +14,9 @@ fn binary() -> &'static std::path::PathBuf {
     BINARY.get_or_init(|| {
         let spec = workspace_root().join("tests/wire/wire-3.0.json");
         let out = workspace_root().join("target/wire/wire-mcp");
-        let settings = Settings::default().with_name("wire-mcp").with_all_enabled();
+        let mut settings = Settings::default().with_name("wire-mcp").with_all_enabled();
+        // These cases are about bytes on the wire; no user is there to confirm the deletes.
+        settings.tools.confirm.when = Some(cast_codegen::ConfirmWhen::Never);
         let generated = generate(spec.to_str().expect("UTF-8"), settings, &out).expect("generate");
         assert!(generated.diagnostics.is_empty(), "{}", generated.diagnostics);
         build(&out, "wire-mcp").expect("build")
