@@ -73,6 +73,16 @@ struct Cli {
     /// JSON responses up to this size also come back as `structuredContent`; larger ones as text only.
     #[arg(long, env = "CAST_MAX_STRUCTURED_BYTES", default_value_t = DEFAULT_MAX_STRUCTURED_BYTES, global = true)]
     max_structured_bytes: usize,
+    /// A cut response's whole body, up to this size, is held for `resources/read` and linked
+    /// from the result (`resource_link`); larger ones are only cut. 0 holds none.
+    #[arg(long, env = "CAST_SPILL_MAX_BYTES", default_value_t = crate::spill::DEFAULT_SPILL_MAX_BYTES, global = true)]
+    spill_max_bytes: usize,
+    /// All held bodies together at most; the oldest go first.
+    #[arg(long, env = "CAST_SPILL_MEMORY_BYTES", default_value_t = crate::spill::DEFAULT_SPILL_MEMORY_BYTES, global = true)]
+    spill_memory_bytes: usize,
+    /// How long a held body can be read.
+    #[arg(long, env = "CAST_SPILL_TTL_SECS", default_value_t = crate::spill::DEFAULT_SPILL_TTL.as_secs(), global = true, value_name = "SECS")]
+    spill_ttl_secs: u64,
     /// Serve only the tools whose operation is read-only, whatever was enabled at build time.
     #[arg(long, env = "CAST_READ_ONLY", global = true)]
     read_only: bool,
@@ -431,6 +441,15 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
         },
         max_response_bytes: cli.max_response_bytes,
         max_structured_bytes: cli.max_structured_bytes,
+        spill: crate::spill::SpillConfig {
+            max_bytes: if cli.spill_max_bytes > cli.max_response_bytes {
+                cli.spill_max_bytes
+            } else {
+                0
+            },
+            memory_bytes: cli.spill_memory_bytes,
+            ttl: Duration::from_secs(cli.spill_ttl_secs),
+        },
     })?;
     // Only a server with tools to confirm needs the master key besides its credentials;
     // without one, its confirmations are sealed under a key of this process.

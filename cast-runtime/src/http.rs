@@ -25,23 +25,34 @@ pub(crate) fn credential_client(timeout: Duration, connect_timeout: Duration) ->
         .map_err(|err| format!("cannot build the HTTP client: {err}"))
 }
 
-/// Reads at most `limit` bytes of a body; the flag says whether there was more.
-/// What is past the limit is never read, so a huge or endless body costs nothing.
+/// Reads at most `limit` bytes of a body; the flag says whether there was more. At most
+/// a chunk past the limit is read, so a huge or endless body costs nothing.
 pub(crate) async fn read_body(
     response: &mut reqwest::Response,
     limit: usize,
 ) -> Result<(Vec<u8>, bool), reqwest::Error> {
     let declared = response.content_length().and_then(|n| usize::try_from(n).ok());
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit).min(1024 * 1024));
-    while let Some(chunk) = response.chunk().await? {
-        let room = limit - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok((body, true));
+    let more = read_into(response, &mut body, limit).await?;
+    body.truncate(limit);
+    Ok((body, more))
+}
+
+/// Appends the body to `body` until it holds more than `limit` bytes or the body ends;
+/// true when it holds more, so the body goes on past `limit`. It may hold up to a chunk
+/// more than `limit`, which lets a second call with a larger limit go on where this stopped.
+pub(crate) async fn read_into(
+    response: &mut reqwest::Response,
+    body: &mut Vec<u8>,
+    limit: usize,
+) -> Result<bool, reqwest::Error> {
+    while body.len() <= limit {
+        match response.chunk().await? {
+            Some(chunk) => body.extend_from_slice(&chunk),
+            None => return Ok(false),
         }
-        body.extend_from_slice(&chunk);
     }
-    Ok((body, false))
+    Ok(true)
 }
 
 /// Whether two URLs share scheme, host and port.

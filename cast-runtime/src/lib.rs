@@ -32,6 +32,7 @@ pub mod secret;
 mod serve;
 mod server;
 mod sessions;
+mod spill;
 mod stdio;
 mod style;
 mod upstream;
@@ -40,6 +41,7 @@ mod value;
 pub use api::{Annotations, Api, Method, Mode, Redirects, Scheme, SchemeKind, ToolDef};
 pub use secret::Secret;
 pub use server::{Server, ServerOptions};
+pub use spill::SpillConfig;
 pub use upstream::{RetryPolicy, Upstream, UpstreamConfig};
 
 /// reqwest is built without a default TLS provider (ring builds faster than aws-lc);

@@ -5,8 +5,9 @@ use std::{collections::HashMap, sync::Arc};
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
-        CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-        PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+        CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListResourcesResult,
+        ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+        Resource, ResourceContents, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
     },
     service::RequestContext,
 };
@@ -450,7 +451,9 @@ impl ServerHandler for Server {
         let api = self.0.api;
         let mut info = Implementation::new(api.name, api.version);
         info.title = Some(api.title.to_owned());
-        let mut config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(info);
+        // Resources are the whole bodies of cut results, each linked from its result.
+        let capabilities = ServerCapabilities::builder().enable_tools().enable_resources().build();
+        let mut config = ServerConfig::new(capabilities).with_server_info(info);
         config.meta = self.lock_meta();
         match api.instructions {
             Some(text) => config.with_instructions(text),
@@ -478,6 +481,56 @@ impl ServerHandler for Server {
         Ok(result
             .with_ttl_ms(TOOL_LIST_TTL_MS)
             .with_cache_scope(CacheScope::Public))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let owner = caller_of(&context).map(|c| c.label.as_ref());
+        let resources = self
+            .0
+            .upstream
+            .spills()
+            .list(owner)
+            .into_iter()
+            .map(|held| {
+                Resource::new(held.uri, format!("{} result", held.tool))
+                    .with_mime_type(held.media)
+                    .with_size(held.body.len() as u64)
+            })
+            .collect();
+        // The list is the caller's own and changes with every cut result.
+        Ok(ListResourcesResult::with_all_items(resources)
+            .with_ttl_ms(0)
+            .with_cache_scope(CacheScope::Private))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        use base64::Engine as _;
+        let owner = caller_of(&context).map(|c| c.label.as_ref());
+        // Another caller's body and an expired one are alike: not there.
+        let Some(held) = self.0.upstream.spills().read(&request.uri, owner) else {
+            return Err(McpError::resource_not_found(
+                "no such resource: the whole bodies of cut results are held for a few minutes, for the caller that got them",
+                Some(serde_json::json!({ "uri": request.uri })),
+            ));
+        };
+        let textual = held.media.is_empty()
+            || held.media.starts_with("text/")
+            || held.media.ends_with("json")
+            || held.media.ends_with("xml");
+        let contents = match (textual, std::str::from_utf8(&held.body)) {
+            (true, Ok(text)) => ResourceContents::text(text, held.uri).with_mime_type(held.media),
+            _ => ResourceContents::blob(base64::engine::general_purpose::STANDARD.encode(&*held.body), held.uri)
+                .with_mime_type(held.media),
+        };
+        Ok(ReadResourceResult::new(vec![contents]).into())
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -571,6 +624,7 @@ mod tests {
             retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_structured_bytes: DEFAULT_MAX_STRUCTURED_BYTES,
+            spill: Default::default(),
         })
         .expect("upstream");
         let options = ServerOptions {

@@ -15,10 +15,11 @@ use crate::{
     api::{Body, Fields, Prepared, Redirects, Scheme, SchemeKind, ToolDef},
     credential::SealedCredential,
     error::tool_error,
-    http::{credential_client, read_body, same_origin},
+    http::{credential_client, read_into, same_origin},
     oauth::{AuthorizationCode, ClientCredentials, Endpoint},
     redact::Needles,
     secret::Secret,
+    spill::{Link, Room, SpillConfig, Spills},
     style,
 };
 
@@ -50,6 +51,7 @@ pub struct Upstream {
     static_headers: &'static [(&'static str, &'static str)],
     max_response_bytes: usize,
     max_structured_bytes: usize,
+    spills: Spills,
     /// Whole-request timeout, and per-tool ones from `[tools.timeouts]`.
     timeout: Duration,
     tool_timeouts: std::collections::HashMap<&'static str, Duration>,
@@ -196,6 +198,8 @@ pub struct UpstreamConfig<'a> {
     pub max_response_bytes: usize,
     /// JSON responses above this size come back as text only, without `structuredContent`.
     pub max_structured_bytes: usize,
+    /// Whole bodies of cut results, held for `resources/read`.
+    pub spill: SpillConfig,
 }
 
 /// The credentials of one request, placed where their schemes say, and the forms
@@ -312,6 +316,8 @@ struct Reply {
     content_type: Option<String>,
     body: Vec<u8>,
     truncated: bool,
+    /// The whole body, redacted, when it was read whole past the cap and there was room.
+    whole: Option<(Room, Vec<u8>)>,
     redirects: usize,
 }
 
@@ -380,7 +386,13 @@ impl Upstream {
             static_headers: config.static_headers,
             max_response_bytes: config.max_response_bytes,
             max_structured_bytes: config.max_structured_bytes,
+            spills: Spills::new(config.spill),
         })
+    }
+
+    /// The whole bodies of cut results, for `resources/read`.
+    pub(crate) fn spills(&self) -> &Spills {
+        &self.spills
     }
 
     /// The credentials for `tool`: the first requirement alternative whose schemes all
@@ -614,12 +626,19 @@ impl Upstream {
                     latency_ms,
                     "upstream call"
                 );
+                let media = media_essence(reply.content_type.as_deref());
+                let link = reply
+                    .whole
+                    .and_then(|(room, whole)| self.spills.keep(room, request.caller.clone(), tool.name, media, whole));
                 let result = respond(
                     tool,
                     reply.status,
                     reply.content_type.as_deref(),
                     reply.body,
-                    reply.truncated.then_some(self.max_response_bytes),
+                    reply.truncated.then_some(Cut {
+                        limit: self.max_response_bytes,
+                        link,
+                    }),
                     self.max_structured_bytes,
                 );
                 match reply.status.as_u16() {
@@ -741,12 +760,31 @@ impl Upstream {
                 .and_then(|v| v.to_str().ok())
                 .map(|v| needles.redact_str(v));
             let cap = self.max_response_bytes;
-            let (raw, more) = read_body(&mut response, cap.saturating_add(needles.lookahead()))
+            // Past the cap, with enough room, the rest is read too (up to the second cap)
+            // so the whole body can be held for `resources/read`.
+            let mut raw = Zeroizing::new(Vec::new());
+            let mut more = read_into(&mut response, &mut raw, cap.saturating_add(needles.lookahead()))
                 .await
                 .map_err(Failure::Transport)?;
-            let raw = Zeroizing::new(raw);
+            let mut room = None;
+            if (more || raw.len() > cap) && status.is_success() && raw.len() <= self.spills.max_bytes() {
+                room = self.spills.reserve();
+                if room.is_some() && more {
+                    let limit = self.spills.max_bytes().saturating_add(needles.lookahead());
+                    more = read_into(&mut response, &mut raw, limit)
+                        .await
+                        .map_err(Failure::Transport)?;
+                }
+                if more || raw.len() > self.spills.max_bytes() {
+                    room = None;
+                }
+            }
             let truncated = more || raw.len() > cap;
             let mut body = needles.redact(&raw);
+            let whole = match room {
+                Some(room) if truncated => Some((room, body.clone())),
+                _ => None,
+            };
             if truncated {
                 body.truncate(utf8_floor(&body, cap));
             }
@@ -756,6 +794,7 @@ impl Upstream {
                 content_type,
                 body,
                 truncated,
+                whole,
                 redirects,
             });
         }
@@ -837,9 +876,10 @@ fn respond(
     status: reqwest::StatusCode,
     content_type: Option<&str>,
     body: Vec<u8>,
-    truncated_at: Option<usize>,
+    cut: Option<Cut>,
     max_structured_bytes: usize,
 ) -> CallToolResult {
+    let truncated_at = cut.as_ref().map(|c| c.limit);
     use base64::Engine as _;
     let reason = status.canonical_reason().unwrap_or("");
     if !status.is_success() {
@@ -918,24 +958,45 @@ fn respond(
             .first()
             .and_then(|c| c.as_text())
             .map_or(0, |t| t.text.len());
+        let link = cut.and_then(|c| c.link);
+        let rest = match &link {
+            Some(link) => format!(
+                "the whole body ({} bytes) can be read for a few minutes as the resource {}",
+                link.bytes, link.uri
+            ),
+            None => "narrow the request (filters, paging) to see the rest".to_owned(),
+        };
         let said = match kept_items {
             Some(items) => format!(
-                "[the response was over {limit} bytes: the first {items} items of its list are kept, as valid JSON; narrow the request (filters, paging) to see the rest]"
+                "[the response was over {limit} bytes: the first {items} items of its list are kept, as valid JSON; {rest}]"
             ),
-            None => {
-                format!("[the response was cut at {limit} bytes; narrow the request (filters, paging) to see the rest]")
-            }
+            None => format!("[the response was cut at {limit} bytes; {rest}]"),
         };
         result.content.push(ContentBlock::text(said));
         let mut truncated = serde_json::json!({ "truncated": true, "limitBytes": limit, "keptBytes": kept_bytes });
         if let Some(items) = kept_items {
             truncated["keptItems"] = serde_json::json!(items);
         }
+        if let Some(link) = link {
+            truncated["totalBytes"] = serde_json::json!(link.bytes);
+            truncated["resource"] = serde_json::json!(link.uri);
+            let resource = rmcp::model::Resource::new(link.uri, format!("{} result", tool.name))
+                .with_description("The whole response body this result was cut from.")
+                .with_mime_type(media_essence(content_type))
+                .with_size(link.bytes as u64);
+            result.content.push(ContentBlock::resource_link(resource));
+        }
         let mut meta = serde_json::Map::new();
         meta.insert("io.cast/truncated".to_owned(), truncated);
         result.meta = Some(rmcp::model::MetaObject(meta));
     }
     result
+}
+
+/// A result cut at `limit` bytes, and where its whole body is held, if it is.
+struct Cut {
+    limit: usize,
+    link: Option<Link>,
 }
 
 /// Where to cut a JSON text that was cut short so it stays valid: just after the last
@@ -1072,7 +1133,7 @@ mod tests {
             reqwest::StatusCode::OK,
             Some("application/json"),
             b"{\"a\":".to_vec(),
-            Some(6),
+            Some(Cut { limit: 6, link: None }),
             DEFAULT_MAX_STRUCTURED_BYTES,
         );
         assert_eq!(cut.structured_content, None);
@@ -1113,7 +1174,7 @@ mod tests {
             reqwest::StatusCode::OK,
             Some("application/json"),
             body,
-            Some(40),
+            Some(Cut { limit: 40, link: None }),
             DEFAULT_MAX_STRUCTURED_BYTES,
         );
         let text = &cut.content[0].as_text().expect("text").text;
@@ -1154,6 +1215,7 @@ mod tests {
             retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_structured_bytes: DEFAULT_MAX_STRUCTURED_BYTES,
+            spill: Default::default(),
         }
     }
 

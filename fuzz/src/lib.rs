@@ -75,6 +75,7 @@ fn new_server(base_url: &str) -> Server {
         },
         max_response_bytes: 1 << 20,
         max_structured_bytes: 1 << 20,
+        spill: Default::default(),
     })
     .expect("upstream");
     Server::new(&API, upstream, ServerOptions::default()).expect("server")

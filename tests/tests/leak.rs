@@ -354,6 +354,26 @@ async fn no_form_of_any_credential_comes_back_to_the_client_or_the_log() {
                     {
                         failures.push(format!("{label}: the echo did not straddle the cut"));
                     }
+                    // The whole body a cut result links to is held redacted too.
+                    if at.is_some() {
+                        let link = result.content.iter().find_map(|c| match c {
+                            rmcp::model::ContentBlock::ResourceLink(link) => Some(link.uri.clone()),
+                            _ => None,
+                        });
+                        match link {
+                            Some(uri) => match client
+                                .read_resource(rmcp::model::ReadResourceRequestParams::new(uri))
+                                .await
+                            {
+                                Ok(whole) => results.push((
+                                    format!("{label}: the whole body"),
+                                    serde_json::to_string(&whole.contents).expect("json"),
+                                )),
+                                Err(error) => failures.push(format!("{label}: the whole body: {error}")),
+                            },
+                            None => failures.push(format!("{label}: no link to the whole body")),
+                        }
+                    }
                     results.push((label, shown(&result)));
                 }
             }

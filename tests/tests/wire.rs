@@ -5,8 +5,11 @@
 use std::{net::SocketAddr, sync::OnceLock};
 
 use cast_codegen::Settings;
-use cast_e2e::{Launch, build, call, generate, text, workspace_root};
+use cast_e2e::{
+    Launch, build, call, connect_discover_as, connect_initialize_as, generate, http_client, text, workspace_root,
+};
 use cast_test_server::{Mode, generate_key, start};
+use rmcp::model::{ReadResourceRequestParams, ResourceContents};
 use serde_json::{Value, json};
 
 fn binary() -> &'static std::path::PathBuf {
@@ -829,10 +832,20 @@ async fn every_response_kind_maps_to_its_mcp_content() {
     assert_eq!(large.is_error, Some(false));
     assert_eq!(large.content[0].as_text().expect("text").text.len(), 1024 * 1024);
     assert!(text(&large).contains("[the response was cut at 1048576 bytes"));
+    let said = &large.meta.as_ref().expect("meta").0["io.cast/truncated"];
+    let resource = said["resource"].as_str().expect("the whole body is held").to_owned();
     assert_eq!(
-        large.meta.expect("meta").0["io.cast/truncated"],
-        json!({ "truncated": true, "limitBytes": 1048576, "keptBytes": 1048576 })
+        said,
+        &json!({ "truncated": true, "limitBytes": 1048576, "keptBytes": 1048576, "totalBytes": 2097152, "resource": resource })
     );
+    let whole = client
+        .read_resource(ReadResourceRequestParams::new(resource))
+        .await
+        .expect("resources/read");
+    match &whole.contents[..] {
+        [ResourceContents::TextResourceContents { text, .. }] => assert_eq!(text.as_str(), "a".repeat(2 * 1024 * 1024)),
+        other => panic!("one text: {other:?}"),
+    }
     // A list is cut after its last whole item and closed: valid JSON, its count said.
     let list = call(&client, "respond_large_list", json!({})).await.expect("call");
     let kept = &list.content[0].as_text().expect("text").text;
@@ -869,5 +882,153 @@ async fn huge_arrays_are_sent_whole_without_crashing() {
         .expect("call");
     let echo = result.structured_content.expect("echo");
     assert_eq!(echo["query"].as_str().expect("query").matches("color=").count(), 5_000);
+    client.cancel().await.expect("close");
+}
+
+/// The text of the one resource read at `uri`, or the error.
+async fn read_whole<H: rmcp::ClientHandler>(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, H>,
+    uri: &str,
+) -> Result<String, String> {
+    match client.read_resource(ReadResourceRequestParams::new(uri)).await {
+        Ok(result) => match &result.contents[..] {
+            [ResourceContents::TextResourceContents { text, .. }] => Ok(text.clone()),
+            other => Err(format!("not one text: {other:?}")),
+        },
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// The resource a cut result links to, checked against what its `_meta` says.
+fn linked(result: &rmcp::model::CallToolResult, total: usize) -> String {
+    let links: Vec<&rmcp::model::Resource> = result
+        .content
+        .iter()
+        .filter_map(|c| match c {
+            rmcp::model::ContentBlock::ResourceLink(link) => Some(link),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(links.len(), 1, "one resource_link: {result:?}");
+    let meta = &result.meta.as_ref().expect("meta").0["io.cast/truncated"];
+    assert_eq!(meta["resource"], json!(links[0].uri));
+    assert_eq!(meta["totalBytes"], json!(total));
+    assert_eq!(links[0].size, Some(total as u64));
+    assert_eq!(links[0].mime_type.as_deref(), Some("application/json"));
+    links[0].uri.clone()
+}
+
+#[tokio::test]
+async fn a_cut_result_links_its_whole_body_for_its_own_caller_until_it_expires() {
+    let binary = binary();
+    let server = start(SocketAddr::from(([127, 0, 0, 1], 0)), Mode::None, generate_key())
+        .await
+        .expect("upstream");
+    let list = http_client()
+        .get(format!("{}/respond/large-list", server.base_url()))
+        .send()
+        .await
+        .expect("direct")
+        .text()
+        .await
+        .expect("body");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = dir.path().join("inbound-tokens");
+    let launch = |extra: &[(&str, &str)]| {
+        let mut env = vec![("CAST_BASE_URL".to_owned(), server.base_url().to_owned())];
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Launch {
+            binary: binary.clone(),
+            env,
+        }
+    };
+    let serving = launch(&[("CAST_SPILL_TTL_SECS", "2")]);
+    let mut callers = Vec::new();
+    for name in ["alice", "bob"] {
+        let args = [
+            "token",
+            "new",
+            "--inbound-tokens",
+            tokens.to_str().expect("UTF-8"),
+            "--name",
+            name,
+        ];
+        let (ok, token, stderr) = serving.output(&args).await.expect("token new");
+        assert!(ok, "{stderr}");
+        callers.push(token.trim().to_owned());
+    }
+    let (_child, url) = serving
+        .http_with(
+            &Default::default(),
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--inbound-tokens",
+                tokens.to_str().expect("UTF-8"),
+            ],
+        )
+        .await
+        .expect("serve");
+    let alice = connect_initialize_as(&url, Some(&callers[0])).await.expect("alice");
+    let bob = connect_discover_as(&url, Some(&callers[1])).await.expect("bob");
+
+    let cut = call(&alice, "respond_large_list", json!({})).await.expect("call");
+    let uri = linked(&cut, list.len());
+    assert!(text(&cut).contains(&format!("can be read for a few minutes as the resource {uri}")));
+    assert_eq!(
+        read_whole(&alice, &uri).await.expect("alice reads it"),
+        list,
+        "byte for byte"
+    );
+    let listed = alice.list_resources(None).await.expect("resources/list");
+    assert_eq!(
+        listed.resources.iter().map(|r| r.uri.as_str()).collect::<Vec<_>>(),
+        [uri.as_str()]
+    );
+    // Another caller neither reads nor sees it.
+    let refused = read_whole(&bob, &uri).await.expect_err("bob may not");
+    assert!(refused.contains("no such resource"), "{refused}");
+    assert!(bob.list_resources(None).await.expect("list").resources.is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert!(read_whole(&alice, &uri).await.is_err(), "expired");
+    alice.cancel().await.expect("close");
+    bob.cancel().await.expect("close");
+
+    // Bodies held together stay under the memory bound: the oldest go first.
+    let bounded = launch(&[
+        ("CAST_SPILL_MAX_BYTES", "2621440"),
+        ("CAST_SPILL_MEMORY_BYTES", "3145728"),
+    ]);
+    let client = bounded.stdio(&Default::default()).await.expect("connect");
+    let first = linked(
+        &call(&client, "respond_large_list", json!({})).await.expect("call"),
+        list.len(),
+    );
+    let second = linked(
+        &call(&client, "respond_large_list", json!({})).await.expect("call"),
+        list.len(),
+    );
+    assert!(
+        read_whole(&client, &first).await.is_err(),
+        "the first made room for the second"
+    );
+    assert_eq!(read_whole(&client, &second).await.expect("the second is held"), list);
+    client.cancel().await.expect("close");
+
+    // Over the second cap a body is only cut, as before.
+    let capped = launch(&[("CAST_SPILL_MAX_BYTES", "1572864")]);
+    let client = capped.stdio(&Default::default()).await.expect("connect");
+    let cut = call(&client, "respond_large_list", json!({})).await.expect("call");
+    assert!(
+        cut.content
+            .iter()
+            .all(|c| !matches!(c, rmcp::model::ContentBlock::ResourceLink(_)))
+    );
+    let meta = &cut.meta.as_ref().expect("meta").0["io.cast/truncated"];
+    assert!(
+        meta.get("resource").is_none() && meta.get("totalBytes").is_none(),
+        "{meta}"
+    );
+    assert!(text(&cut).contains("narrow the request"));
     client.cancel().await.expect("close");
 }
