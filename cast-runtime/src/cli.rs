@@ -127,7 +127,8 @@ enum Command {
         /// Defaults to loopback names only.
         #[arg(long = "allowed-host", env = "CAST_ALLOWED_HOSTS", value_delimiter = ',')]
         allowed_hosts: Vec<String>,
-        /// Browser origins accepted in the `Origin` header. Without any, requests that carry an Origin are refused.
+        /// Browser origins accepted in the `Origin` header, and answered with CORS headers so pages
+        /// there can call the server. Without any, requests that carry an Origin are refused.
         #[arg(long = "allowed-origin", env = "CAST_ALLOWED_ORIGINS", value_delimiter = ',')]
         allowed_origins: Vec<String>,
         /// Keep per-client sessions for `initialize`-era clients (needs sticky routing behind a load balancer).

@@ -76,6 +76,40 @@ pub(crate) fn check_exposure(options: &HttpOptions) -> Result<(), String> {
     ))
 }
 
+/// What browsers on the allowed origins may send and read (CORS). None without
+/// `--allowed-origin`: no page elsewhere may call this server.
+fn cors(allowed_origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>, String> {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if allowed_origins.is_empty() {
+        return Ok(None);
+    }
+    let origins = allowed_origins
+        .iter()
+        .map(|origin| {
+            HeaderValue::from_str(origin).map_err(|_| format!("--allowed-origin `{origin}` is not a header value"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let header = HeaderName::from_static;
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([
+                header("authorization"),
+                header("content-type"),
+                header("accept"),
+                header("last-event-id"),
+                header("mcp-session-id"),
+                header("mcp-protocol-version"),
+                header("mcp-method"),
+                header("mcp-name"),
+            ])
+            .expose_headers([header("mcp-session-id"), header("www-authenticate")])
+            .max_age(Duration::from_secs(60 * 60)),
+    ))
+}
+
 struct Guard {
     inbound: Inbound,
     server: Server,
@@ -101,6 +135,7 @@ pub(crate) async fn serve(server: Server, options: HttpOptions) -> Result<(), St
     } else if !allowed_hosts.is_empty() {
         config = config.with_allowed_hosts(allowed_hosts);
     }
+    let cors = cors(&allowed_origins)?;
     config = if allowed_origins.is_empty() {
         // rmcp skips Origin checks on an empty list; a browser page must never reach
         // this server unless an origin was allowed explicitly (DNS rebinding).
@@ -144,7 +179,17 @@ pub(crate) async fn serve(server: Server, options: HttpOptions) -> Result<(), St
         });
         mcp = mcp.layer(axum::middleware::from_fn_with_state(guard, authenticate));
     }
-    let router = open.merge(mcp);
+    // Discovery clients probe below the endpoint too (`/mcp/.well-known/…`): there is
+    // nothing there, which is a 404, not the endpoint's 405.
+    open = open.route(
+        "/mcp/.well-known/{*rest}",
+        axum::routing::any(|| async { axum::http::StatusCode::NOT_FOUND }),
+    );
+    let mut router = open.merge(mcp);
+    if let Some(cors) = cors {
+        // Outermost, so a preflight is answered before inbound auth asks for a token.
+        router = router.layer(cors);
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -990,3 +990,89 @@ async fn a_confirmation_resumes_on_another_replica_and_is_bound_to_its_call() {
     assert_eq!(deletes(&server), 1);
     assert_no_secret(&log.lock().expect("log"), &[&key, &vault.master_b64], "stderr");
 }
+
+#[tokio::test]
+async fn browsers_on_allowed_origins_get_cors_and_others_do_not() {
+    let built = built();
+    let Keyed {
+        server,
+        vault,
+        key_file,
+        ..
+    } = keyed().await;
+    let log = new_log();
+    let allowed = "http://app.example";
+    let (_child, url) = launch(&built.default, &server, &vault, Some(&key_file))
+        .http_with(&log, &["--listen", "127.0.0.1:0", "--allowed-origin", allowed])
+        .await
+        .expect("http");
+    let client = http_client();
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type,mcp-protocol-version,mcp-method,mcp-name,mcp-session-id",
+            )
+            .send()
+    };
+    let answered = preflight(allowed).await.expect("preflight");
+    assert!(answered.status().is_success(), "{}", answered.status());
+    let headers = answered.headers();
+    assert_eq!(headers["access-control-allow-origin"], allowed);
+    let allow = headers["access-control-allow-headers"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    for needed in [
+        "authorization",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "mcp-method",
+        "mcp-name",
+    ] {
+        assert!(allow.contains(needed), "{needed} in {allow}");
+    }
+    let other = preflight("http://evil.example").await.expect("preflight");
+    assert!(
+        other.headers().get("access-control-allow-origin").is_none(),
+        "another origin gets no CORS"
+    );
+
+    let list = |origin: &'static str| {
+        client
+            .post(&url)
+            .header("origin", origin)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/list")
+            .body(
+                json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": { "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {} } } })
+                .to_string(),
+            )
+            .send()
+    };
+    let listed = list(allowed).await.expect("tools/list");
+    assert_eq!(listed.headers()["access-control-allow-origin"], allowed);
+    let exposed = listed.headers()["access-control-expose-headers"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(exposed.contains("mcp-session-id"), "{exposed}");
+    let body: serde_json::Value = listed.json().await.expect("json");
+    assert_eq!(body["result"]["tools"].as_array().map(Vec::len), Some(6), "{body}");
+    let refused = list("http://evil.example").await.expect("tools/list");
+    assert_eq!(refused.status(), 403, "another origin is refused");
+
+    let probe = client
+        .get(url.replace("/mcp", "/mcp/.well-known/oauth-protected-resource"))
+        .send()
+        .await
+        .expect("probe");
+    assert_eq!(probe.status(), 404, "nothing below the endpoint");
+}
