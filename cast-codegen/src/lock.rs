@@ -154,17 +154,7 @@ fn compare(before: &LockedTool, after: &LockedTool, changes: &mut Vec<Change>) {
 }
 
 fn locked(tool: &ToolIr) -> LockedTool {
-    let a = tool.annotations;
-    let annotations = [
-        (a.read_only, "read-only"),
-        (a.destructive, "destructive"),
-        (a.idempotent, "idempotent"),
-        (tool.confirm, "confirm"),
-    ]
-    .iter()
-    .filter(|(on, _)| *on)
-    .map(|(_, name)| (*name).to_owned())
-    .collect();
+    let annotations = tool.traits().into_iter().map(str::to_owned).collect();
     let read = serde_json::json!({
         "title": tool.title,
         "description": tool.description,

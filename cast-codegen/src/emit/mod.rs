@@ -142,18 +142,12 @@ pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<Str
         .tools
         .iter()
         .map(|t| {
-            let a = t.annotations;
-            let hints = [
-                (a.read_only, "read-only"),
-                (a.destructive, "destructive"),
-                (a.idempotent, "idempotent"),
-                (t.confirm, "asks the user first"),
-            ]
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, name)| *name)
-            .collect::<Vec<_>>()
-            .join(", ");
+            let hints = t
+                .traits()
+                .into_iter()
+                .map(|word| if word == "confirm" { "asks the user first" } else { word })
+                .collect::<Vec<_>>()
+                .join(", ");
             ToolRow {
                 name: &t.name,
                 method: t.method.as_str(),

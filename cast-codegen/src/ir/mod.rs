@@ -253,6 +253,21 @@ pub struct ToolIr {
 }
 
 impl ToolIr {
+    /// What applies of `read-only`, `destructive`, `idempotent` and `confirm` (each call
+    /// waits for the user's yes), in that order: as `tools.lock` and the README say them.
+    pub fn traits(&self) -> Vec<&'static str> {
+        let a = self.annotations;
+        [
+            (a.read_only, "read-only"),
+            (a.destructive, "destructive"),
+            (a.idempotent, "idempotent"),
+            (self.confirm, "confirm"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+
     /// The type of each top-level argument.
     pub fn argument_types(&self) -> impl Iterator<Item = &RustType> {
         self.args.iter().map(|arg| &arg.ty)
