@@ -321,12 +321,13 @@ fn credential_paths(
     Ok(slots)
 }
 
-/// Opens one sealed credential per configured scheme (slots follow `api.schemes`).
+/// Opens one sealed credential per configured scheme (slots follow `api.schemes`), and
+/// gives back the master key when it was needed for them.
 fn load_credentials(
     api: &Api,
     key_file: Option<PathBuf>,
     named: &[String],
-) -> Result<Vec<Option<SealedCredential>>, String> {
+) -> Result<(Vec<Option<SealedCredential>>, Option<MasterKey>), String> {
     let mut slots: Vec<Option<SealedCredential>> = api.schemes.iter().map(|_| None).collect();
     let mut wanted: Vec<(usize, PathBuf)> = Vec::new();
     for (index, slot) in credential_paths(api, key_file.as_deref(), named)?
@@ -345,6 +346,7 @@ fn load_credentials(
             None => {}
         }
     }
+    let mut loaded_master = None;
     if !wanted.is_empty() {
         let master = MasterKey::from_env().map_err(|e| e.to_string())?;
         // A master key kept in a file can be rotated under a running server.
@@ -364,6 +366,7 @@ fn load_credentials(
             tracing::info!(scheme = scheme.name, file = %credential.path().display(), "upstream credential loaded");
             slots[index] = Some(credential);
         }
+        loaded_master = Some(master);
     }
     let mut warned = std::collections::HashSet::new();
     for (scheme, slot) in api.schemes.iter().zip(&slots) {
@@ -375,7 +378,7 @@ fn load_credentials(
             );
         }
     }
-    Ok(slots)
+    Ok((slots, loaded_master))
 }
 
 async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
@@ -418,7 +421,7 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
         }
         return Ok(());
     }
-    let credentials = load_credentials(api, cli.key_file, &cli.credentials)?;
+    let (credentials, loaded_master) = load_credentials(api, cli.key_file, &cli.credentials)?;
     let base_url = cli.base_url.as_deref().unwrap_or(api.base_url);
     let redirects = match cli.follow_redirects {
         Some(RedirectsArg::None) => Redirects::None,
@@ -443,25 +446,21 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
         max_response_bytes: cli.max_response_bytes,
         max_structured_bytes: cli.max_structured_bytes,
         spill: crate::spill::SpillConfig {
-            max_bytes: if cli.spill_max_bytes > cli.max_response_bytes {
-                cli.spill_max_bytes
-            } else {
-                0
-            },
+            max_bytes: cli.spill_max_bytes,
             memory_bytes: cli.spill_memory_bytes,
             ttl: Duration::from_secs(cli.spill_ttl_secs),
         },
     })?;
     // Only a server with tools to confirm needs the master key besides its credentials;
     // without one, its confirmations are sealed under a key of this process.
-    let master_key = if api.tools.iter().any(|t| t.confirm) {
-        match MasterKey::from_env() {
+    let master_key = match loaded_master {
+        Some(key) => Some(key),
+        None if api.tools.iter().any(|t| t.confirm) => match MasterKey::from_env() {
             Ok(key) => Some(key),
             Err(crate::sealed::SealError::NoMasterKey) => None,
             Err(other) => return Err(other.to_string()),
-        }
-    } else {
-        None
+        },
+        None => None,
     };
     let options = ServerOptions {
         max_concurrent_calls: cli.max_concurrent_calls,

@@ -288,25 +288,26 @@ fn binding(api: &Api, request: &Prepared, args: &serde_json::Map<String, serde_j
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part.as_bytes());
     }
-    hash.update(canonical(&serde_json::Value::Object(args.clone())).as_bytes());
+    hash.update(canonical(args).as_bytes());
     hash.finalize().to_vec()
 }
 
 /// JSON with every object's keys sorted, so a client that reorders keys on retry still
 /// presents the same call.
-fn canonical(value: &serde_json::Value) -> String {
-    fn sorted(value: &serde_json::Value) -> serde_json::Value {
+fn canonical(args: &serde_json::Map<String, serde_json::Value>) -> String {
+    fn sorted(map: &serde_json::Map<String, serde_json::Value>) -> serde_json::Value {
+        let mut keys: Vec<&String> = map.keys().collect();
+        keys.sort();
+        serde_json::Value::Object(keys.into_iter().map(|k| (k.clone(), sorted_value(&map[k]))).collect())
+    }
+    fn sorted_value(value: &serde_json::Value) -> serde_json::Value {
         match value {
-            serde_json::Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                serde_json::Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
-            }
-            serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(sorted).collect()),
+            serde_json::Value::Object(map) => sorted(map),
+            serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(sorted_value).collect()),
             other => other.clone(),
         }
     }
-    sorted(value).to_string()
+    sorted(args).to_string()
 }
 
 #[cfg(test)]

@@ -584,13 +584,8 @@ impl ServerHandler for Server {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::{
-        api::{Annotations, Redirects},
-        upstream::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STRUCTURED_BYTES, RetryPolicy, UpstreamConfig},
-    };
+    use crate::api::Annotations;
 
     static READ: ToolDef = ToolDef {
         name: "listItems",
@@ -610,23 +605,7 @@ mod tests {
     };
 
     fn server(api: &'static Api) -> Server {
-        let upstream = Upstream::new(UpstreamConfig {
-            base_url: "http://127.0.0.1:9",
-            base_url_overridden: false,
-            redirects: Redirects::None,
-            schemes: &[],
-            always: &[],
-            credentials: Vec::new(),
-            static_headers: &[],
-            timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(5),
-            tool_timeouts: &[],
-            retry: RetryPolicy::default(),
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            max_structured_bytes: DEFAULT_MAX_STRUCTURED_BYTES,
-            spill: Default::default(),
-        })
-        .expect("upstream");
+        let upstream = Upstream::new(crate::upstream::test_config("http://127.0.0.1:9")).expect("upstream");
         let options = ServerOptions {
             max_concurrent_calls: 4,
             ..ServerOptions::default()

@@ -386,7 +386,15 @@ impl Upstream {
             static_headers: config.static_headers,
             max_response_bytes: config.max_response_bytes,
             max_structured_bytes: config.max_structured_bytes,
-            spills: Spills::new(config.spill),
+            // A body is held only when it can be larger than what the result shows.
+            spills: Spills::new(SpillConfig {
+                max_bytes: if config.spill.max_bytes > config.max_response_bytes {
+                    config.spill.max_bytes
+                } else {
+                    0
+                },
+                ..config.spill
+            }),
         })
     }
 
@@ -626,10 +634,10 @@ impl Upstream {
                     latency_ms,
                     "upstream call"
                 );
-                let media = media_essence(reply.content_type.as_deref());
-                let link = reply
-                    .whole
-                    .and_then(|(room, whole)| self.spills.keep(room, request.caller.clone(), tool.name, media, whole));
+                let link = reply.whole.and_then(|(room, whole)| {
+                    let media = media_essence(reply.content_type.as_deref());
+                    self.spills.keep(room, request.caller.clone(), tool.name, media, whole)
+                });
                 let result = respond(
                     tool,
                     reply.status,
@@ -993,6 +1001,27 @@ fn respond(
     result
 }
 
+/// The defaults tests build an upstream from: no credentials, short timeouts.
+#[cfg(test)]
+pub(crate) fn test_config(base_url: &str) -> UpstreamConfig<'_> {
+    UpstreamConfig {
+        base_url,
+        base_url_overridden: false,
+        redirects: Redirects::None,
+        schemes: &[],
+        always: &[],
+        credentials: Vec::new(),
+        static_headers: &[],
+        timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(5),
+        tool_timeouts: &[],
+        retry: RetryPolicy::default(),
+        max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        max_structured_bytes: DEFAULT_MAX_STRUCTURED_BYTES,
+        spill: SpillConfig::default(),
+    }
+}
+
 /// A result cut at `limit` bytes, and where its whole body is held, if it is.
 struct Cut {
     limit: usize,
@@ -1200,27 +1229,8 @@ mod tests {
         ..TEST_TOOL
     };
 
-    fn config(base_url: &str) -> UpstreamConfig<'_> {
-        UpstreamConfig {
-            base_url,
-            base_url_overridden: false,
-            redirects: Redirects::None,
-            schemes: &[],
-            always: &[],
-            credentials: Vec::new(),
-            static_headers: &[],
-            timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(5),
-            tool_timeouts: &[],
-            retry: RetryPolicy::default(),
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            max_structured_bytes: DEFAULT_MAX_STRUCTURED_BYTES,
-            spill: Default::default(),
-        }
-    }
-
     fn upstream(base_url: &str) -> Upstream {
-        Upstream::new(config(base_url)).expect("upstream")
+        Upstream::new(test_config(base_url)).expect("upstream")
     }
 
     #[tokio::test]
@@ -1265,7 +1275,7 @@ mod tests {
         let (url, _) = upstream.target(&OWN_SERVER, "/y", "").expect("target");
         assert_eq!(url.as_str(), "http://other.example.com:8080/x/y");
         for bad in ["file:///etc", "api.example.com", "/v1"] {
-            let err = Upstream::new(config(bad)).expect_err(bad);
+            let err = Upstream::new(test_config(bad)).expect_err(bad);
             assert!(err.contains("not an absolute http(s) URL"), "{err}");
         }
     }
