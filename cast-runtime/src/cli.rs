@@ -90,6 +90,10 @@ struct Cli {
     /// (deleting a line revokes a token) takes effect without restart.
     #[arg(long, env = "CAST_INBOUND_TOKENS_FILE", global = true, value_name = "FILE")]
     inbound_tokens: Option<PathBuf>,
+    /// Log lines as JSON objects (one per line, for collectors) or as text for people.
+    /// [default: json when stderr is not a terminal, else pretty]
+    #[arg(long, env = "CAST_LOG_FORMAT", global = true, value_name = "json|pretty")]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -106,6 +110,12 @@ enum TokenCommand {
         #[arg(long = "scope")]
         scopes: Vec<String>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Json,
+    Pretty,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -172,7 +182,8 @@ enum Command {
     Tools,
     /// Exit 0 when the HTTP server at this address answers `/healthz`, 1 otherwise (a
     /// container's HEALTHCHECK: the image needs no shell, curl or wget).
-    Health {
+    #[command(alias = "health")]
+    Healthcheck {
         /// The server's address; an unspecified one (`0.0.0.0`) is reached on loopback.
         #[arg(long, env = "CAST_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -201,7 +212,7 @@ pub fn main(api: &'static Api) -> ExitCode {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
-    init_logging();
+    init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -254,17 +265,27 @@ async fn health(listen: SocketAddr) -> Result<(), String> {
 /// The log filter without `CAST_LOG`: one line per tool call, start and stop.
 const DEFAULT_LOG: &str = "info,rmcp=warn";
 
-fn init_logging() {
+fn init_logging(format: Option<LogFormat>) {
+    use std::io::IsTerminal as _;
     // The transport library logs every request at info: at the default level a session
     // would be mostly its lines, so they show from `CAST_LOG=debug` on (warnings always).
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
+    let terminal = std::io::stderr().is_terminal();
+    let format = format.unwrap_or(if terminal { LogFormat::Pretty } else { LogFormat::Json });
     // stdout belongs to the MCP stdio transport: logs only ever go to stderr.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Pretty => builder.with_ansi(terminal).try_init(),
+    };
 }
 
 /// Where each scheme's sealed credential lives (slots follow `api.schemes`), and whether
@@ -382,7 +403,7 @@ fn load_credentials(
 }
 
 async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
-    if let Command::Health { listen } = cli.command {
+    if let Command::Healthcheck { listen } = cli.command {
         return health(listen).await;
     }
     if let Command::Login { scheme, client_id } = &cli.command {
@@ -526,6 +547,7 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
                 sessions,
                 inbound: Inbound::new(tokens, jwt),
                 allow_unauthenticated,
+                metrics: crate::observe::Metrics::install(),
                 limits: crate::serve::Limits {
                     header_read_timeout: Duration::from_secs(header_read_timeout_secs),
                     max_connections,
@@ -536,7 +558,7 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
             };
             crate::serve::serve(server, options).await
         }
-        Command::Tools | Command::Login { .. } | Command::Token { .. } | Command::Health { .. } => Ok(()),
+        Command::Tools | Command::Login { .. } | Command::Token { .. } | Command::Healthcheck { .. } => Ok(()),
     }
 }
 

@@ -63,6 +63,8 @@ pub struct SealedCredential {
     loaded: RwLock<Loaded>,
     /// Whether the file was last found missing or unreadable (warned once per absence).
     missing: std::sync::atomic::AtomicBool,
+    /// Why the file's current version could not be loaded, if it could not.
+    failed: RwLock<Option<String>>,
 }
 
 impl SealedCredential {
@@ -79,6 +81,7 @@ impl SealedCredential {
             master_file: None,
             loaded: RwLock::new(Loaded { stamp, secret, master }),
             missing: std::sync::atomic::AtomicBool::new(false),
+            failed: RwLock::new(None),
         })
     }
 
@@ -109,6 +112,23 @@ impl SealedCredential {
     /// The file this credential comes from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the file is there and its current version is the one in use (`/readyz`):
+    /// a server whose credential file went missing or was replaced by one it cannot open
+    /// still calls with the previous credential, but should not take new traffic.
+    pub(crate) fn ready(&self) -> Result<(), String> {
+        let _ = self.current();
+        if self.missing.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(format!("the credential file {} is missing", self.path.display()));
+        }
+        match &*self.failed.read().unwrap_or_else(|e| e.into_inner()) {
+            Some(why) => Err(format!(
+                "the credential file {} cannot be used: {why}",
+                self.path.display()
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The current credential, reloading it first if the file changed. If the file is
@@ -164,11 +184,15 @@ impl SealedCredential {
                         fingerprint = %sealed::fingerprint(&loaded.master, &secret),
                         "credential rotated"
                     );
+                    crate::observe::credential_reloaded(true);
                     loaded.stamp = stamp;
                     loaded.secret = Arc::new(secret);
+                    *self.failed.write().unwrap_or_else(|e| e.into_inner()) = None;
                 }
                 Err(err) => {
                     tracing::warn!("keeping the previous credential: {err}");
+                    crate::observe::credential_reloaded(false);
+                    *self.failed.write().unwrap_or_else(|e| e.into_inner()) = Some(err.to_string());
                 }
             }
         }

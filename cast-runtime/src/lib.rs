@@ -25,6 +25,7 @@ mod fragments;
 mod http;
 mod inbound;
 mod oauth;
+mod observe;
 mod param;
 mod redact;
 pub mod sealed;

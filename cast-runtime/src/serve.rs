@@ -1,5 +1,5 @@
 //! The streamable HTTP transport: `/mcp` behind inbound authentication, the
-//! Protected Resource Metadata and `/healthz` open.
+//! Protected Resource Metadata, `/healthz` and `/readyz` open; `/metrics` as `/mcp` is.
 
 use std::{
     net::SocketAddr,
@@ -39,6 +39,8 @@ pub(crate) struct HttpOptions {
     pub inbound: Option<Inbound>,
     pub allow_unauthenticated: bool,
     pub limits: Limits,
+    /// Served at `/metrics` (behind inbound auth, like `/mcp`).
+    pub metrics: Option<crate::observe::Metrics>,
 }
 
 /// Bounds on what callers can hold.
@@ -124,6 +126,7 @@ pub(crate) async fn serve(server: Server, options: HttpOptions) -> Result<(), St
         sessions,
         inbound,
         limits,
+        metrics,
         ..
     } = options;
     let mut config = StreamableHttpServerConfig::default()
@@ -154,7 +157,34 @@ pub(crate) async fn serve(server: Server, options: HttpOptions) -> Result<(), St
         config,
     );
     let mut mcp = axum::Router::new().nest_service("/mcp", service);
-    let mut open = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    if let Some(metrics) = metrics {
+        let server = server.clone();
+        let render = move || {
+            let text = metrics.render(server.calls_in_flight());
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    text,
+                )
+            }
+        };
+        mcp = mcp.route("/metrics", axum::routing::get(render));
+    }
+    let ready = {
+        let server = server.clone();
+        move || {
+            let server = server.clone();
+            async move {
+                match server.readiness().await {
+                    Ok(()) => (StatusCode::OK, "ready".to_owned()),
+                    Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")),
+                }
+            }
+        }
+    };
+    let mut open = axum::Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/readyz", axum::routing::get(ready));
     if let Some(inbound) = inbound {
         if let Some(resource) = inbound.resource() {
             let document = axum::Json(resource.metadata(server.api().title));
@@ -283,6 +313,10 @@ async fn authenticate(State(guard): State<Arc<Guard>>, request: Request, next: N
                 Refusal::Missing => "no bearer token",
                 Refusal::Invalid(why) => why.as_str(),
             };
+            crate::observe::inbound_refused(match &refusal {
+                Refusal::Missing => "missing",
+                Refusal::Invalid(_) => "invalid",
+            });
             tracing::info!(target: "cast::inbound", reason, "request refused");
             return challenge(&guard.inbound, StatusCode::UNAUTHORIZED, &refusal, None);
         }
@@ -297,6 +331,7 @@ async fn authenticate(State(guard): State<Arc<Guard>>, request: Request, next: N
             && !guard.server.may_call(&caller, &tool)
         {
             tracing::info!(target: "cast::inbound", caller = &*caller.label, tool, "call refused: insufficient scope");
+            crate::observe::inbound_refused("scope");
             let needed = guard.server.scopes_granting(&tool).join(" ");
             let refusal = Refusal::Invalid(format!("the token's scopes do not include `{tool}`"));
             return challenge(&guard.inbound, StatusCode::FORBIDDEN, &refusal, Some(&needed));
@@ -385,6 +420,7 @@ mod tests {
             sessions: false,
             inbound: None,
             allow_unauthenticated: false,
+            metrics: None,
             limits: Limits {
                 header_read_timeout: Duration::from_secs(10),
                 max_connections: 8,

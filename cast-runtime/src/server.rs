@@ -1,6 +1,6 @@
 //! The MCP side: an rmcp `ServerHandler` over the static tool table.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
@@ -19,6 +19,7 @@ use crate::{
     constraints::Constraints,
     fragments::Fragments,
     inbound::Caller,
+    observe::{self, CallSite, ErrorClass, Record, Trace},
     sealed::MasterKey,
     upstream::Upstream,
 };
@@ -27,6 +28,8 @@ use crate::{
 const TOOL_LIST_TTL_MS: u64 = 60 * 60 * 1000;
 /// Concurrent tool calls at most, by default (`--max-concurrent-calls`).
 pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 64;
+/// `/readyz` trusts an upstream answer this recent; past it, it tries a connection.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long a call past the cap waits for a slot before it is refused as busy.
 const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -176,6 +179,11 @@ impl Server {
     }
 
     /// Tool calls running now.
+    /// Whether this server should take traffic (`/readyz`).
+    pub(crate) async fn readiness(&self) -> Result<(), String> {
+        self.0.upstream.readiness(READY_WITHIN).await
+    }
+
     pub(crate) fn calls_in_flight(&self) -> usize {
         self.0.max_calls as usize - self.0.calls.available_permits()
     }
@@ -334,7 +342,7 @@ impl Server {
         }
     }
 
-    /// Runs one tool under the concurrency cap, cancelled with its request.
+    /// Runs one tool under the concurrency cap, cancelled with its request; logs its one line.
     async fn run_tool(
         &self,
         def: &'static ToolDef,
@@ -344,8 +352,18 @@ impl Server {
         context: &RequestContext<RoleServer>,
         answer: Answer<'_>,
     ) -> Result<CallToolResponse, McpError> {
+        let started = Instant::now();
+        let trace = Trace::continuing(context.meta.get_traceparent());
+        let site = CallSite {
+            tool: def,
+            mcp_id: &context.id,
+            caller: caller.map(|c| &*c.label),
+            trace: &trace,
+        };
+        let mut record = Record::default();
         let Ok(Ok(_permit)) = tokio::time::timeout(BUSY_WAIT, self.0.calls.clone().acquire_owned()).await else {
-            tracing::warn!(target: "cast::calls", tool = def.name, limit = self.0.max_calls, "call refused: busy");
+            record.error = Some(ErrorClass::Busy);
+            observe::call_finished(&site, &record, started.elapsed());
             return Ok(busy(self.0.max_calls).into());
         };
         let call = Call {
@@ -356,13 +374,17 @@ impl Server {
         };
         // A client that cancels or goes away cancels the call: dropping its future drops the
         // upstream request (and its connection) on the spot.
-        tokio::select! {
-            response = self.run(call, context, answer) => Ok(response),
-            () = context.ct.cancelled() => {
-                tracing::info!(target: "cast::calls", tool = def.name, "call cancelled: the upstream request was dropped");
-                Err(McpError::internal_error("the call was cancelled", None))
-            }
+        let response = tokio::select! {
+            response = self.run(call, context, answer, &trace, &mut record) => Some(response),
+            () = context.ct.cancelled() => None,
+        };
+        if response.is_none() {
+            record.error = Some(ErrorClass::Cancelled);
         }
+        observe::call_finished(&site, &record, started.elapsed());
+        response
+            .map(Ok)
+            .unwrap_or_else(|| Err(McpError::internal_error("the call was cancelled", None)))
     }
 }
 
@@ -370,11 +392,21 @@ impl Server {
     /// Checks the arguments, runs the tool's handler on them, asks the user when the tool
     /// wants confirmation, and sends what the handler built: the one future every tool
     /// shares. No handler can skip the check, and nothing unconfirmed is sent.
-    async fn run(&self, mut call: Call, context: &RequestContext<RoleServer>, answer: Answer<'_>) -> CallToolResponse {
+    async fn run(
+        &self,
+        mut call: Call,
+        context: &RequestContext<RoleServer>,
+        answer: Answer<'_>,
+        trace: &Trace,
+        record: &mut Record,
+    ) -> CallToolResponse {
         let tool = call.tool;
         let prepared = match call.checked().and_then(|()| (tool.handle)(&mut call)) {
             Ok(prepared) => prepared,
-            Err(refusal) => return CallToolResult::from(refusal).into(),
+            Err(refusal) => {
+                record.error = Some(ErrorClass::Arguments);
+                return CallToolResult::from(refusal).into();
+            }
         };
         if tool.confirm {
             match self
@@ -384,11 +416,17 @@ impl Server {
                 .await
             {
                 Verdict::Proceed => {}
-                Verdict::Ask(question) => return question.into(),
-                Verdict::Refuse(refusal) => return refusal.into(),
+                Verdict::Ask(question) => {
+                    record.asked = true;
+                    return question.into();
+                }
+                Verdict::Refuse(refusal) => {
+                    record.error = Some(ErrorClass::NotConfirmed);
+                    return refusal.into();
+                }
             }
         }
-        self.0.upstream.send(prepared).await.into()
+        self.0.upstream.send(prepared, trace, record).await.into()
     }
 }
 

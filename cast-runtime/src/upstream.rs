@@ -17,6 +17,7 @@ use crate::{
     error::tool_error,
     http::{credential_client, read_into, same_origin},
     oauth::{AuthorizationCode, ClientCredentials, Endpoint},
+    observe::{self, ErrorClass, Record, Trace},
     redact::Needles,
     secret::Secret,
     spill::{Link, Room, SpillConfig, Spills},
@@ -57,6 +58,9 @@ pub struct Upstream {
     tool_timeouts: std::collections::HashMap<&'static str, Duration>,
     retry: RetryPolicy,
     budget: RetryBudget,
+    /// When the upstream last answered, in milliseconds after `started` (0: never).
+    reached_at: std::sync::atomic::AtomicU64,
+    started: Instant,
 }
 
 /// Where an OAuth 2.0 scheme's access tokens come from.
@@ -358,6 +362,8 @@ impl Upstream {
                 .collect(),
             retry: config.retry,
             budget: RetryBudget::new(),
+            reached_at: std::sync::atomic::AtomicU64::new(0),
+            started: Instant::now(),
             base_url: config.base_url.trim_end_matches('/').to_owned(),
             base,
             base_url_overridden: config.base_url_overridden,
@@ -447,7 +453,43 @@ impl Upstream {
         Ok(Vec::new())
     }
 
-    pub(crate) async fn send(&self, request: Prepared) -> CallToolResult {
+    /// Notes that the upstream answered just now.
+    fn reached(&self) {
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        self.reached_at.store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether calls can be served (`/readyz`): every configured credential is loaded and
+    /// its file is still there, and the upstream answered a call or accepted a connection
+    /// within `within` (a connection is tried when no call did).
+    pub(crate) async fn readiness(&self, within: Duration) -> Result<(), String> {
+        if !self.schemes.is_empty() && self.credentials.iter().all(Option::is_none) {
+            return Err("no upstream credential is configured (--key-file or --credential)".to_owned());
+        }
+        for credential in self.credentials.iter().flatten() {
+            credential.ready()?;
+        }
+        let last = self.reached_at.load(std::sync::atomic::Ordering::Relaxed);
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        if last != 0 && now.saturating_sub(last) <= within.as_millis() as u64 {
+            return Ok(());
+        }
+        let origin = self.base.origin().ascii_serialization();
+        let (Some(host), Some(port)) = (self.base.host_str(), self.base.port_or_known_default()) else {
+            return Err(format!("the upstream {origin} has no host and port"));
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        match tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect((host, port))).await {
+            Ok(Ok(_)) => {
+                self.reached();
+                Ok(())
+            }
+            Ok(Err(err)) => Err(format!("the upstream {origin} is unreachable: {err}")),
+            Err(_) => Err(format!("the upstream {origin} did not accept a connection within 2 s")),
+        }
+    }
+
+    pub(crate) async fn send(&self, request: Prepared, trace: &Trace, record: &mut Record) -> CallToolResult {
         let tool = request.tool;
         let timeout = self.tool_timeouts.get(tool.name).copied().unwrap_or(self.timeout);
         let deadline = Instant::now() + timeout;
@@ -457,7 +499,8 @@ impl Upstream {
         let mut attempts = 1u32;
         let mut renewed_token = false;
         loop {
-            let result = match self.attempt(&request, timeout).await {
+            record.attempts = attempts;
+            let result = match self.attempt(&request, timeout, trace, record).await {
                 // A refused OAuth token may have been revoked or expired early: renew once and retry.
                 Attempt::Unauthorized(_, oauth) if !oauth.is_empty() && !renewed_token => {
                     for index in oauth {
@@ -484,6 +527,7 @@ impl Upstream {
                                 wait_ms = wait.as_millis() as u64,
                                 "trying again"
                             );
+                            observe::retried(tool.name);
                             tokio::time::sleep(wait).await;
                             attempts += 1;
                             continue;
@@ -534,11 +578,14 @@ impl Upstream {
         Ok((url, base))
     }
 
-    async fn attempt(&self, request: &Prepared, timeout: Duration) -> Attempt {
+    async fn attempt(&self, request: &Prepared, timeout: Duration, trace: &Trace, record: &mut Record) -> Attempt {
         let tool = request.tool;
         let credentials = match self.credentials_for(tool).await {
             Ok(credentials) => credentials,
-            Err(message) => return Attempt::Done(tool_error(message)),
+            Err(message) => {
+                record.error = Some(ErrorClass::Credential);
+                return Attempt::Done(tool_error(message));
+            }
         };
         let oauth_used: Vec<usize> = credentials
             .iter()
@@ -566,6 +613,7 @@ impl Upstream {
                     error = %message,
                     "upstream call refused"
                 );
+                record.error = Some(ErrorClass::Refused);
                 return Attempt::Done(tool_error(message));
             }
         };
@@ -576,6 +624,13 @@ impl Upstream {
         }
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);
+        }
+        if !request
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
+        {
+            builder = builder.header("traceparent", trace.header());
         }
         let mut cookies: Vec<&str> = request.cookies.iter().map(String::as_str).collect();
         cookies.extend(applied.cookies.iter().map(|c| c.as_str()));
@@ -593,6 +648,7 @@ impl Upstream {
                     builder = builder.header(name, value);
                 }
                 Err(_) => {
+                    record.error = Some(ErrorClass::Refused);
                     return Attempt::Done(tool_error(format!(
                         "a configured credential is not a valid `{name}` header value"
                     )));
@@ -606,13 +662,17 @@ impl Upstream {
                     builder = builder.header(reqwest::header::CONTENT_TYPE, content_type).body(bytes);
                 }
                 // About the agent's fields (a file that is not base64), never the credential's.
-                Err(message) => return Attempt::Done(tool_error(message)),
+                Err(message) => {
+                    record.error = Some(ErrorClass::Arguments);
+                    return Attempt::Done(tool_error(message));
+                }
             },
             None => {}
         }
         let outgoing = match builder.build() {
             Ok(outgoing) => outgoing,
             Err(err) => {
+                record.error = Some(ErrorClass::Refused);
                 let message = applied.needles.redact_str(&describe_transport_error(&err));
                 return Attempt::Done(tool_error(format!("upstream request failed: {message}")));
             }
@@ -623,7 +683,9 @@ impl Upstream {
         let latency_ms = started.elapsed().as_millis() as u64;
         match outcome {
             Ok(reply) => {
-                tracing::info!(
+                record.response(reply.status.as_u16(), reply.body.len());
+                self.reached();
+                tracing::debug!(
                     target: "cast::upstream",
                     tool = tool.name,
                     method = tool.method.as_str(),
@@ -659,6 +721,13 @@ impl Upstream {
                 // A connection that failed or broke may work the next time; a timeout already
                 // spent the call's time, and a refusal is final.
                 let transient = matches!(&failure, Failure::Transport(err) if !err.is_timeout());
+                record.status = None;
+                record.bytes = 0;
+                record.error = Some(match &failure {
+                    Failure::Transport(err) if err.is_timeout() => ErrorClass::Timeout,
+                    Failure::Transport(_) => ErrorClass::Transport,
+                    Failure::Refused(_) => ErrorClass::Refused,
+                });
                 let message = match failure {
                     Failure::Transport(err) => format!(
                         "upstream request failed: {}",
@@ -666,7 +735,7 @@ impl Upstream {
                     ),
                     Failure::Refused(message) => message,
                 };
-                tracing::warn!(
+                tracing::debug!(
                     target: "cast::upstream",
                     tool = tool.name,
                     method = tool.method.as_str(),
@@ -1251,7 +1320,13 @@ mod tests {
                 .path("sub", &value.to_owned())
                 .prepare()
                 .expect("prepared");
-            let result = upstream.send(prepared).await;
+            let result = upstream
+                .send(
+                    prepared,
+                    &crate::observe::Trace::continuing(None),
+                    &mut Default::default(),
+                )
+                .await;
             let text = result.content[0].as_text().expect("text").text.clone();
             assert_eq!(result.is_error, Some(true), "{value}: {text}");
             assert!(

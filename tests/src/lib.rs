@@ -228,7 +228,12 @@ impl Launch {
                     .push_str(&format!("{line}\n"));
                 if let Some(at) = line.find("listening on ") {
                     let rest = &line[at + "listening on ".len()..];
-                    return Ok::<_, anyhow::Error>(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                    // A text line ends the URL at a space, a JSON line at the message's quote.
+                    let url = rest
+                        .split(|c: char| c.is_whitespace() || c == '"')
+                        .next()
+                        .unwrap_or_default();
+                    return Ok::<_, anyhow::Error>(url.to_owned());
                 }
             }
             bail!(
@@ -331,12 +336,22 @@ pub async fn stateless_call(
     tool: &str,
     args: serde_json::Value,
 ) -> std::result::Result<serde_json::Value, String> {
+    stateless_call_with_meta(client, url, tool, args, serde_json::json!({})).await
+}
+
+/// [`stateless_call`] with more `_meta` (a `traceparent`, say).
+pub async fn stateless_call_with_meta(
+    client: &reqwest::Client,
+    url: &str,
+    tool: &str,
+    args: serde_json::Value,
+    meta: serde_json::Value,
+) -> std::result::Result<serde_json::Value, String> {
+    let mut meta = meta;
+    meta["io.modelcontextprotocol/protocolVersion"] = serde_json::json!("2026-07-28");
+    meta["io.modelcontextprotocol/clientCapabilities"] = serde_json::json!({});
     let body = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": tool, "arguments": args,
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {}
-        }
+        "name": tool, "arguments": args, "_meta": meta
     } });
     let response = client
         .post(url)

@@ -240,14 +240,8 @@ async fn stdio_lists_tools_and_round_trips_items_with_the_key() {
 
     client.cancel().await.expect("close");
     let log = log.lock().expect("log").clone();
-    assert!(
-        log.contains("tool=\"createItem\"") || log.contains("tool=createItem"),
-        "one line per call:\n{log}"
-    );
-    assert!(
-        log.contains("path=\"/api/items/{id}\"") || log.contains("path=/api/items/{id}"),
-        "{log}"
-    );
+    assert!(log.contains(r#""tool":"createItem""#), "one line per call:\n{log}");
+    assert!(log.contains(r#""path":"/api/items/{id}""#), "{log}");
     assert_no_secret(&log, &[&key, &vault.master_b64], "stderr");
 }
 
@@ -358,14 +352,36 @@ async fn destructive_tools_only_when_enabled() {
     client.cancel().await.expect("close");
 }
 
+/// The log lines of `log` that are tool calls, parsed.
+fn call_lines(log: &str) -> Vec<serde_json::Value> {
+    log.lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .filter(|line| line["message"] == "tool call")
+        .collect()
+}
+
+/// The value of the Prometheus sample `name{labels…}` in `text`.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find(|line| {
+            let (series, _) = line.rsplit_once(' ').unwrap_or_default();
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            metric == name
+                && labels.iter().all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+                && rest.matches('=').count() == labels.len()
+        })
+        .and_then(|line| line.rsplit_once(' ')?.1.parse().ok())
+}
+
 #[tokio::test]
-async fn the_default_log_is_a_line_per_call_without_the_transports_own() {
+async fn every_call_is_one_json_line_counted_in_metrics_and_its_trace_reaches_the_upstream() {
     let built = built();
     let Keyed {
         server,
         vault,
+        key,
         key_file,
-        ..
     } = keyed().await;
     let log = new_log();
     let mut quiet = launch(&built.default, &server, &vault, Some(&key_file));
@@ -377,19 +393,245 @@ async fn the_default_log_is_a_line_per_call_without_the_transports_own() {
         assert_eq!(listed.is_error, Some(false), "{}", text(&listed));
         client.cancel().await.expect("close");
     }
+    let http = http_client();
+    let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let traced = cast_e2e::stateless_call_with_meta(
+        &http,
+        &url,
+        "listItems",
+        json!({ "limit": 2 }),
+        json!({ "traceparent": parent }),
+    )
+    .await
+    .expect("traced call");
+    assert_eq!(traced["result"]["isError"], json!(false), "{traced}");
+    let refused = cast_e2e::stateless_call(&http, &url, "getItem", json!({ "id": "abc" }))
+        .await
+        .expect("bad arguments");
+    assert_eq!(refused["result"]["isError"], json!(true), "{refused}");
+    let missing = cast_e2e::stateless_call(&http, &url, "getItem", json!({ "id": 999_999 }))
+        .await
+        .expect("missing item");
+    assert_eq!(missing["result"]["isError"], json!(true), "{missing}");
+
+    // The trace arrived upstream: same trace, this call's span as the parent, still sampled.
+    let seen = server.seen();
+    let upstream_trace = seen
+        .iter()
+        .filter(|s| s.uri == "/api/items?limit=2")
+        .find_map(|s| {
+            s.headers
+                .lines()
+                .find_map(|l| l.strip_prefix("traceparent: ").map(str::to_owned))
+        })
+        .expect("the traced call reached the upstream with a traceparent");
+    assert!(
+        upstream_trace.starts_with("00-0af7651916cd43dd8448eb211c80319c-"),
+        "{upstream_trace}"
+    );
+    assert!(upstream_trace.ends_with("-01"), "{upstream_trace}");
+    let upstream_span = &upstream_trace[36..52];
+    assert_ne!(upstream_span, "b7ad6b7169203331");
+    assert!(
+        seen.iter().all(|s| s.headers.contains("traceparent: 00-")),
+        "every upstream request carries a trace"
+    );
+
+    let metrics = http
+        .get(url.replace("/mcp", "/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
     let log = log.lock().expect("log").clone();
     let lines: Vec<&str> = log.lines().collect();
     assert!(
         lines
             .iter()
-            .all(|l| !l.contains(" rmcp::") || l.contains("WARN") || l.contains("ERROR")),
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "stderr is not a terminal, so every line is JSON:\n{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains(r#""target":"rmcp"#) || l.contains("WARN") || l.contains("ERROR")),
         "the transport's info lines show only from CAST_LOG=debug:\n{log}"
     );
-    let calls = lines
+    let calls = call_lines(&log);
+    assert_eq!(calls.len(), 6, "one line per call, nothing else per call:\n{log}");
+    let traced_line = calls
         .iter()
-        .filter(|l| l.contains("upstream call") && l.contains("listItems"))
-        .count();
-    assert_eq!(calls, 3, "{log}");
+        .find(|c| c["trace_id"] == "0af7651916cd43dd8448eb211c80319c")
+        .expect("the traced call's line");
+    for field in [
+        "request_id",
+        "mcp_id",
+        "tool",
+        "method",
+        "path",
+        "status",
+        "attempts",
+        "latency_ms",
+        "bytes",
+        "outcome",
+    ] {
+        assert!(!traced_line[field].is_null(), "`{field}` in {traced_line}");
+    }
+    assert_eq!(
+        traced_line["request_id"], upstream_span,
+        "the request id is the upstream's parent span"
+    );
+    assert_eq!(traced_line["tool"], "listItems");
+    assert_eq!(traced_line["method"], "GET");
+    assert_eq!(traced_line["path"], "/api/items");
+    assert_eq!(traced_line["status"], 200);
+    assert_eq!(traced_line["attempts"], 1);
+    assert_eq!(traced_line["outcome"], "ok");
+    assert!(traced_line["bytes"].as_u64().expect("bytes") > 2);
+    assert_eq!(traced_line["level"], "INFO");
+    let refused_line = calls
+        .iter()
+        .find(|c| c["tool"] == "getItem" && c["error"] == "arguments");
+    assert_eq!(refused_line.expect("refused line")["attempts"], 0, "nothing was sent");
+    let missing_line = calls
+        .iter()
+        .find(|c| c["tool"] == "getItem" && c["error"] == "http_4xx")
+        .expect("the 404's line");
+    assert_eq!(missing_line["status"], 404);
+
+    let count = |name, labels: &[(&str, &str)]| sample(&metrics, name, labels);
+    assert_eq!(
+        count("cast_tool_calls_total", &[("tool", "listItems"), ("outcome", "ok")]),
+        Some(4.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        count("cast_tool_calls_total", &[("tool", "getItem"), ("outcome", "error")]),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        count(
+            "cast_tool_call_errors_total",
+            &[("tool", "getItem"), ("class", "arguments")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        count(
+            "cast_tool_call_errors_total",
+            &[("tool", "getItem"), ("class", "http_4xx")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        count("cast_upstream_responses_total", &[("class", "2xx")]),
+        Some(4.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        count("cast_upstream_responses_total", &[("class", "4xx")]),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        count("cast_tool_call_duration_seconds_count", &[("tool", "listItems")]),
+        Some(4.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        count(
+            "cast_tool_call_duration_seconds_bucket",
+            &[("tool", "listItems"), ("le", "+Inf")]
+        ),
+        Some(4.0),
+        "{metrics}"
+    );
+    assert_eq!(count("cast_calls_in_flight", &[]), Some(0.0), "{metrics}");
+    assert!(
+        metrics.contains("# TYPE cast_tool_call_duration_seconds histogram"),
+        "{metrics}"
+    );
+    for haystack in [&log, &metrics] {
+        assert_no_secret(haystack, &[&key, &vault.master_b64], "the log or /metrics");
+    }
+}
+
+#[tokio::test]
+async fn readyz_says_whether_the_credential_and_the_upstream_are_there() {
+    let built = built();
+    let Keyed {
+        server,
+        vault,
+        key_file,
+        ..
+    } = keyed().await;
+    let log = new_log();
+    let (_child, url) = launch(&built.default, &server, &vault, Some(&key_file))
+        .http(&log)
+        .await
+        .expect("http");
+    let http = http_client();
+    let ready = |http: reqwest::Client, url: String| async move {
+        let response = http.get(url.replace("/mcp", "/readyz")).send().await.expect("readyz");
+        (response.status().as_u16(), response.text().await.expect("body"))
+    };
+    assert_eq!(ready(http.clone(), url.clone()).await, (200, "ready".to_owned()));
+    let aside = key_file.with_extension("aside");
+    std::fs::rename(&key_file, &aside).expect("move the credential away");
+    let (status, body) = ready(http.clone(), url.clone()).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.starts_with("not ready: the credential file ") && body.ends_with(" is missing"),
+        "{body}"
+    );
+    std::fs::rename(&aside, &key_file).expect("put it back");
+    assert_eq!(ready(http.clone(), url.clone()).await.0, 200);
+    let healthy = launch(&built.default, &server, &vault, Some(&key_file))
+        .run(&[
+            "healthcheck",
+            "--listen",
+            url.trim_start_matches("http://").trim_end_matches("/mcp"),
+        ])
+        .await
+        .expect("healthcheck");
+    assert!(healthy.0, "{}", healthy.1);
+
+    // An upstream that is gone: the process is up (healthz) but not ready.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    let mut unreachable = launch(&built.default, &server, &vault, Some(&key_file));
+    unreachable
+        .env
+        .push(("CAST_BASE_URL".into(), format!("http://{closed}")));
+    let (_gone, gone_url) = unreachable.http(&log).await.expect("http");
+    let (status, body) = ready(http.clone(), gone_url.clone()).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("is unreachable"), "{body}");
+    let health = http
+        .get(gone_url.replace("/mcp", "/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+
+    // No credential at all: never ready.
+    let (_keyless, keyless_url) = launch(&built.default, &server, &vault, None)
+        .http(&log)
+        .await
+        .expect("http");
+    let (status, body) = ready(http, keyless_url).await;
+    assert_eq!((status, body.contains("no upstream credential")), (503, true), "{body}");
+    let closed_port = closed.to_string();
+    let down = launch(&built.default, &server, &vault, Some(&key_file))
+        .run(&["healthcheck", "--listen", &closed_port])
+        .await
+        .expect("healthcheck");
+    assert!(!down.0, "nothing listens there");
 }
 
 #[tokio::test]
@@ -653,7 +895,12 @@ async fn an_unreachable_upstream_is_a_tool_error_not_a_crash() {
     // The server is still there for the next call.
     assert_eq!(client.list_all_tools().await.expect("tools").len(), 6);
     client.cancel().await.expect("close");
-    assert!(log.lock().expect("log").contains("upstream call failed"));
+    let log = log.lock().expect("log").clone();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(r#""message":"tool call""#) && l.contains(r#""error":"transport""#)),
+        "{log}"
+    );
 }
 
 #[tokio::test]

@@ -216,7 +216,10 @@ async fn static_tokens_admit_only_listed_callers_and_revocation_is_live() {
         assert!(!seen.headers.to_ascii_lowercase().contains("authorization"), "{seen:?}");
     }
     let log = log.lock().expect("log").clone();
-    assert!(log.contains("caller=\"reader\""), "the call's log line names the token");
+    assert!(
+        log.contains(r#""caller":"reader""#),
+        "the call's log line names the token"
+    );
     let hashes: Vec<String> = file
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -505,5 +508,5 @@ async fn mcp_remote_reaches_the_server_with_a_static_token_header() {
     let listed = call(&client, "listItems", json!({})).await.expect("call");
     assert_eq!(listed.is_error, Some(false), "{}", text(&listed));
     client.cancel().await.ok();
-    assert!(log.lock().expect("log").contains("caller=\"remote\""));
+    assert!(log.lock().expect("log").contains(r#""caller":"remote""#));
 }
