@@ -57,6 +57,33 @@ enum Command {
     /// Seal and manage upstream credentials.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Print paste-ready MCP client configuration for the server generated in DIR (its
+    /// release binary's path, your files, never a key or a token).
+    Connect {
+        /// The generated crate's folder.
+        dir: PathBuf,
+        /// Only this client's snippets: claude-desktop, claude-code, cursor, vscode,
+        /// windsurf, codex, gemini or mcp-remote.
+        #[arg(long, value_name = "NAME")]
+        client: Option<String>,
+        /// The HTTP endpoint clients reach [default: http://127.0.0.1:8080/mcp].
+        #[arg(long)]
+        url: Option<String>,
+        /// The sealed upstream credential the server reads.
+        #[arg(long, env = "CAST_KEY_FILE", value_name = "FILE")]
+        key_file: Option<PathBuf>,
+        /// How the endpoint knows callers [default: token unless the URL is loopback].
+        #[arg(long, value_name = "token|oauth|none")]
+        auth: Option<ConnectAuth>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ConnectAuth {
+    Token,
+    #[value(name = "oauth")]
+    OAuth,
+    None,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +196,50 @@ enum SecretCommand {
     },
 }
 
+/// `connect DIR`: the crate's name from its `Cargo.toml`, its release binary, and
+/// whether it takes an upstream credential from its `src/main.rs` (an empty scheme
+/// table is written as `schemes: &[],`).
+fn connect(
+    dir: &Path,
+    client: Option<&str>,
+    url: Option<&str>,
+    key_file: Option<&Path>,
+    auth: Option<ConnectAuth>,
+) -> Result<(), String> {
+    let read = |file: &str| {
+        std::fs::read_to_string(dir.join(file)).map_err(|e| {
+            format!(
+                "{}: {e} (is it a folder cast-codegen generated?)",
+                dir.join(file).display()
+            )
+        })
+    };
+    let manifest: toml::Table =
+        toml::from_str(&read("Cargo.toml")?).map_err(|e| format!("{}: {e}", dir.join("Cargo.toml").display()))?;
+    let name = manifest
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(toml::Value::as_str)
+        .ok_or_else(|| format!("{}: no [package] name", dir.join("Cargo.toml").display()))?
+        .to_owned();
+    let takes_credential = !read("src/main.rs")?.contains("schemes: &[],");
+    let binary = dir.join("target/release").join(&name);
+    let target = cast_connect::Target::local(cast_connect::Local {
+        name: &name,
+        command: Some(&binary),
+        key_file,
+        takes_credential,
+        url,
+        auth: auth.map(|auth| match auth {
+            ConnectAuth::Token => cast_connect::InboundAuth::Token,
+            ConnectAuth::OAuth => cast_connect::InboundAuth::OAuth,
+            ConnectAuth::None => cast_connect::InboundAuth::None,
+        }),
+        tokens_file_given: false,
+    });
+    target.print(client)
+}
+
 /// Parses the process arguments and runs.
 pub fn main() -> ExitCode {
     run(Cli::parse())
@@ -187,6 +258,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Tools { spec } => tools(spec),
         Command::Check { spec } => check(spec),
         Command::Secret(command) => secret(command),
+        Command::Connect {
+            dir,
+            client,
+            url,
+            key_file,
+            auth,
+        } => connect(&dir, client.as_deref(), url.as_deref(), key_file.as_deref(), auth),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -290,3 +290,59 @@ fn tools_says_which_credentials_are_sealed() {
         "{stdout}"
     );
 }
+
+#[test]
+fn connect_prints_a_generated_folders_client_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("items");
+    let (ok, _, stderr) = run(cast_codegen().args(["generate", &spec(), "--out"]).arg(&out));
+    assert!(ok, "{stderr}");
+    let connect_md = std::fs::read_to_string(out.join("CONNECT.md")).expect("CONNECT.md is generated");
+    assert!(connect_md.contains("## VS Code"), "{connect_md}");
+
+    let (ok, stdout, stderr) = run(cast_codegen()
+        .args([
+            "connect",
+            "--client",
+            "codex",
+            "--url",
+            "https://mcp.example.com/mcp",
+            "--key-file",
+            "key.sealed",
+        ])
+        .arg(&out));
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        2,
+        "where each snippet goes, on stderr: {stderr}"
+    );
+    let at = stdout
+        .find("[mcp_servers.cast-test-api-mcp]\nurl")
+        .expect("the http table");
+    let (stdio, http) = stdout.split_at(at);
+    let stdio: toml::Table = toml::from_str(stdio).expect("stdio TOML");
+    let entry = &stdio["mcp_servers"]["cast-test-api-mcp"];
+    let command = entry["command"].as_str().expect("command");
+    assert!(
+        Path::new(command).is_absolute() && command.ends_with("/items/target/release/cast-test-api-mcp"),
+        "{command}"
+    );
+    let key_file = entry["env"]["CAST_KEY_FILE"].as_str().expect("key file");
+    assert!(
+        Path::new(key_file).is_absolute() && key_file.ends_with("/key.sealed"),
+        "{key_file}"
+    );
+    let http: toml::Table = toml::from_str(http).expect("http TOML");
+    assert_eq!(
+        http["mcp_servers"]["cast-test-api-mcp"]["bearer_token_env_var"].as_str(),
+        Some("CAST_TOKEN")
+    );
+
+    let (ok, _, stderr) = run(cast_codegen().args(["connect", "--client", "emacs"]).arg(&out));
+    assert!(!ok);
+    assert!(stderr.contains("there is no client `emacs`; choose one of"), "{stderr}");
+    let (ok, _, stderr) = run(cast_codegen().args(["connect"]).arg(dir.path().join("nothing")));
+    assert!(!ok);
+    assert!(stderr.contains("is it a folder cast-codegen generated?"), "{stderr}");
+}

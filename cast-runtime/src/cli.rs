@@ -119,6 +119,24 @@ enum LogFormat {
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ConnectAuth {
+    Token,
+    #[value(name = "oauth")]
+    OAuth,
+    None,
+}
+
+impl ConnectAuth {
+    fn into_inbound(self) -> cast_connect::InboundAuth {
+        match self {
+            ConnectAuth::Token => cast_connect::InboundAuth::Token,
+            ConnectAuth::OAuth => cast_connect::InboundAuth::OAuth,
+            ConnectAuth::None => cast_connect::InboundAuth::None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum RedirectsArg {
     None,
     SameOrigin,
@@ -180,6 +198,21 @@ enum Command {
     },
     /// Print the tools this server offers and exit.
     Tools,
+    /// Print paste-ready configuration for MCP clients (Claude Desktop and Code, Cursor,
+    /// VS Code, Windsurf, Codex, Gemini, mcp-remote) with this binary's path and the
+    /// credential files given; never a key or a token.
+    Connect {
+        /// Only this client's snippets, on stdout (where each goes on stderr).
+        #[arg(long, value_name = "NAME")]
+        client: Option<String>,
+        /// The HTTP endpoint clients reach [default: http://127.0.0.1:8080/mcp].
+        #[arg(long)]
+        url: Option<String>,
+        /// How the endpoint knows callers [default: token when --inbound-tokens is given
+        /// or the URL is not loopback, else none].
+        #[arg(long, value_name = "token|oauth|none")]
+        auth: Option<ConnectAuth>,
+    },
     /// Exit 0 when the HTTP server at this address answers `/healthz`, 1 otherwise (a
     /// container's HEALTHCHECK: the image needs no shell, curl or wget).
     #[command(alias = "health")]
@@ -403,6 +436,9 @@ fn load_credentials(
 }
 
 async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
+    if let Command::Connect { client, url, auth } = &cli.command {
+        return connect(api, &cli, client.as_deref(), url.as_deref(), *auth);
+    }
     if let Command::Healthcheck { listen } = cli.command {
         return health(listen).await;
     }
@@ -558,8 +594,34 @@ async fn run(api: &'static Api, cli: Cli) -> Result<(), String> {
             };
             crate::serve::serve(server, options).await
         }
-        Command::Tools | Command::Login { .. } | Command::Token { .. } | Command::Healthcheck { .. } => Ok(()),
+        Command::Tools
+        | Command::Connect { .. }
+        | Command::Login { .. }
+        | Command::Token { .. }
+        | Command::Healthcheck { .. } => Ok(()),
     }
+}
+
+/// `connect`: the snippets for this binary, its credential file and the URL.
+fn connect(
+    api: &Api,
+    cli: &Cli,
+    client: Option<&str>,
+    url: Option<&str>,
+    auth: Option<ConnectAuth>,
+) -> Result<(), String> {
+    let command = std::env::current_exe().ok();
+    let configured = api.credential_files.first().map(|(_, path)| Path::new(*path));
+    let target = cast_connect::Target::local(cast_connect::Local {
+        name: api.name,
+        command: command.as_deref(),
+        key_file: cli.key_file.as_deref().or(configured),
+        takes_credential: !api.schemes.is_empty(),
+        url,
+        auth: auth.map(ConnectAuth::into_inbound),
+        tokens_file_given: cli.inbound_tokens.is_some(),
+    });
+    target.print(client)
 }
 
 /// The authorization-code sign-in: PKCE (S256), a random `state` checked on return,

@@ -485,18 +485,47 @@ async fn mcp_remote_reaches_the_server_with_a_static_token_header() {
         .await
         .expect("serve");
 
+    // The client config exactly as `connect` prints it, with the token pasted where it says.
+    let (ok, stdout, stderr) = launch
+        .output(&[
+            "connect",
+            "--client",
+            "mcp-remote",
+            "--url",
+            &url,
+            "--inbound-tokens",
+            tokens.to_str().expect("UTF-8"),
+        ])
+        .await
+        .expect("connect");
+    assert!(ok, "{stderr}");
+    assert!(
+        [token.as_str(), vault.master_b64.as_str(), upstream.key().as_str()]
+            .iter()
+            .all(|s| !stdout.contains(s)),
+        "no secret in a snippet"
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&stdout[stdout.find("\n{").expect("the JSON snippet")..]).expect("the snippet is JSON");
+    let entry = &config["mcpServers"]["inbound-mcp"];
+    assert_eq!(entry["command"], "npx");
+    let args: Vec<&str> = entry["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("string"))
+        .collect();
+    assert_eq!(args[..3], ["-y", "mcp-remote", url.as_str()]);
+    let placeholder = entry["env"]["AUTH_HEADER"].as_str().expect("where the token goes");
+    assert!(placeholder.starts_with("Bearer <"), "{placeholder}");
+
     let proxy = cast_e2e::npm_package("mcp-remote", "0.15.1", "dist/proxy.js").expect("mcp-remote from npm");
     let home = tempfile::tempdir().expect("home");
     let mut command = tokio::process::Command::new("node");
     command
         .arg(proxy)
-        .arg(&url)
-        .args([
-            "--transport",
-            "http-only",
-            "--header",
-            &format!("Authorization:Bearer {token}"),
-        ])
+        .args(&args[2..])
+        .env("AUTH_HEADER", format!("Bearer {token}"))
         .env("HOME", home.path())
         .env("MCP_REMOTE_CONFIG_DIR", home.path())
         .kill_on_drop(true);

@@ -225,6 +225,7 @@ pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<Str
         text.push('\n');
         files.insert(name.to_owned(), text);
     }
+    files.insert("CONNECT.md".to_owned(), connect_md(api, &header));
     files.insert(
         "cast.toml".to_owned(),
         format!(
@@ -233,6 +234,19 @@ pub fn emit(api: &ApiIr, settings: &Settings, spec: &str) -> Result<BTreeMap<Str
         ),
     );
     Ok(files)
+}
+
+/// Every client's snippets, with placeholders where the user's paths and URL go.
+fn connect_md(api: &ApiIr, header: &str) -> String {
+    let target = cast_connect::Target {
+        name: api.crate_name.clone(),
+        command: format!("/absolute/path/to/target/release/{}", api.crate_name),
+        key_file: (!api.schemes.is_empty()).then(|| "/absolute/path/to/key.sealed".to_owned()),
+        master_key_file: "/absolute/path/to/master.key".to_owned(),
+        url: "https://mcp.example.com/mcp".to_owned(),
+        auth: cast_connect::InboundAuth::Token,
+    };
+    format!("<!-- {header} -->\n{}", target.markdown())
 }
 
 /// The emitter from IR built by hand: no spec, no lowering.
