@@ -322,6 +322,35 @@ pub fn npm_package(name: &str, version: &str, entry: &str) -> Result<PathBuf> {
     Ok(package.join(entry))
 }
 
+/// The folder holding the PyPI package `name==version` (for `PYTHONPATH`), installed from
+/// PyPI into `target/pip` on first use.
+pub fn pip_package(name: &str, version: &str) -> Result<PathBuf> {
+    static INSTALL: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    let target = workspace_root().join("target/pip").join(format!("{name}-{version}"));
+    if !target.join(".installed").exists() {
+        let status = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-warn-script-location",
+                "--target",
+            ])
+            .arg(&target)
+            .arg(format!("{name}=={version}"))
+            .status()
+            .context("running pip (Python 3 and pip are needed for this test)")?;
+        if !status.success() {
+            bail!("pip install {name}=={version} failed");
+        }
+        std::fs::write(target.join(".installed"), "")?;
+    }
+    Ok(target)
+}
+
 /// A plain HTTP client for tests that look at status codes and headers.
 pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
