@@ -1323,3 +1323,159 @@ async fn browsers_on_allowed_origins_get_cors_and_others_do_not() {
         .expect("probe");
     assert_eq!(probe.status(), 404, "nothing below the endpoint");
 }
+
+/// The page a browser loads: it lists the tools of the MCP endpoint in its `?mcp=` with
+/// `fetch` (custom headers, so the browser sends a CORS preflight first) and reports what
+/// it got, or the error, to its own origin.
+const LISTING_PAGE: &str = r#"<!doctype html><title>cast</title><script>
+(async () => {
+  let report;
+  try {
+    const mcp = new URLSearchParams(location.search).get('mcp');
+    const response = await fetch(mcp, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'accept': 'application/json, text/event-stream',
+                 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientCapabilities': {} } } }),
+    });
+    const body = await response.json();
+    report = { ok: true, status: response.status, tools: body.result.tools.map(t => t.name) };
+  } catch (e) {
+    report = { ok: false, error: String(e) };
+  }
+  await fetch('/report', { method: 'POST', body: JSON.stringify(report) });
+})();
+</script>"#;
+
+/// An origin serving [`LISTING_PAGE`] at `/`; what its page POSTs to `/report` arrives on the channel.
+async fn page_origin() -> (String, tokio::sync::mpsc::Receiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let origin = format!("http://{}", listener.local_addr().expect("addr"));
+    let (reports, received) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let reports = reports.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                let (head, body_start) = loop {
+                    let Ok(read) = stream.read(&mut buffer).await else {
+                        return;
+                    };
+                    if read == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buffer[..read]);
+                    if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break (String::from_utf8_lossy(&request[..at]).into_owned(), at + 4);
+                    }
+                };
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().to_owned())
+                    })
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                while request.len() < body_start + length {
+                    let Ok(read) = stream.read(&mut buffer).await else {
+                        return;
+                    };
+                    if read == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buffer[..read]);
+                }
+                let (content_type, body) = if head.starts_with("POST /report ") {
+                    let _ = reports
+                        .send(String::from_utf8_lossy(&request[body_start..]).into_owned())
+                        .await;
+                    ("text/plain", "")
+                } else if head.starts_with("GET /?") {
+                    ("text/html", LISTING_PAGE)
+                } else {
+                    ("text/plain", "not here")
+                };
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (origin, received)
+}
+
+/// Loads `origin`'s listing page for `mcp` in headless Chromium (Debian's `chromium`
+/// package) and returns its report.
+async fn browse(origin: &str, reports: &mut tokio::sync::mpsc::Receiver<String>, mcp: &str) -> serde_json::Value {
+    let profile = tempfile::tempdir().expect("profile");
+    let chromium = std::env::var("CAST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    let page = format!(
+        "{origin}/?mcp={}",
+        percent_encoding::utf8_percent_encode(mcp, percent_encoding::NON_ALPHANUMERIC)
+    );
+    // The flags keep Chromium off the network it cannot reach here (updates, sync, QUIC).
+    let mut browser = tokio::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--remote-debugging-port=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(page)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{chromium}: {e} (install Debian's `chromium` package; .ci/run does)"));
+    let report = tokio::time::timeout(std::time::Duration::from_secs(60), reports.recv())
+        .await
+        .expect("the page reported within 60 s")
+        .expect("a report");
+    browser.kill().await.ok();
+    serde_json::from_str(&report).expect("the report is JSON")
+}
+
+#[tokio::test]
+async fn a_page_on_an_allowed_origin_lists_tools_in_a_real_browser_and_another_cannot() {
+    let built = built();
+    let Keyed {
+        server,
+        vault,
+        key_file,
+        ..
+    } = keyed().await;
+    let (allowed, mut allowed_reports) = page_origin().await;
+    let (other, mut other_reports) = page_origin().await;
+    let log = new_log();
+    let (_child, url) = launch(&built.default, &server, &vault, Some(&key_file))
+        .http_with(&log, &["--listen", "127.0.0.1:0", "--allowed-origin", &allowed])
+        .await
+        .expect("http");
+
+    let report = browse(&allowed, &mut allowed_reports, &url).await;
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["status"], 200, "{report}");
+    let tools = report["tools"].as_array().expect("tools");
+    assert!(tools.contains(&json!("listItems")), "{report}");
+
+    let refused = browse(&other, &mut other_reports, &url).await;
+    assert_eq!(refused["ok"], false, "the browser blocks another origin: {refused}");
+    assert!(
+        refused["error"].as_str().expect("error").contains("Failed to fetch"),
+        "{refused}"
+    );
+}
