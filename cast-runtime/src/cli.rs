@@ -246,7 +246,14 @@ pub fn main(api: &'static Api) -> ExitCode {
         Err(err) => err.exit(),
     };
     init_logging(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Over stdio one client sends one request at a time, mostly: a single thread serves it
+    // without waking and handing work between worker threads on every message.
+    let mut builder = if matches!(cli.command, Command::Stdio) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

@@ -58,6 +58,7 @@ pub struct Upstream {
     tool_timeouts: std::collections::HashMap<&'static str, Duration>,
     retry: RetryPolicy,
     budget: RetryBudget,
+    needles: NeedleCache,
     /// When the upstream last answered, in milliseconds after `started` (0: never).
     reached_at: std::sync::atomic::AtomicU64,
     started: Instant,
@@ -217,7 +218,7 @@ struct Applied {
     cookies: Vec<Zeroizing<String>>,
     /// Body fields, for an object body.
     fields: Vec<(&'static str, Zeroizing<String>)>,
-    needles: Needles,
+    needles: Arc<Needles>,
 }
 
 impl std::fmt::Debug for Applied {
@@ -239,7 +240,53 @@ impl std::fmt::Debug for Applied {
 /// the secret behind it when the value was bought with one (an OAuth client secret).
 type Chosen = (usize, SchemeKind, Arc<Secret>, Option<Arc<Secret>>);
 
-fn apply(credentials: &[Chosen]) -> Applied {
+/// The redaction set of the credentials last applied, with the credentials it was built
+/// from. Building the matcher is most of redaction's cost, and credentials change only when
+/// they rotate (or an OAuth token is renewed): calls reuse it until then.
+#[derive(Debug, Default)]
+struct NeedleCache(std::sync::Mutex<Option<CachedNeedles>>);
+
+/// The credentials a redaction set was built from, and the set.
+type CachedNeedles = (Vec<Arc<Secret>>, Arc<Needles>);
+
+impl NeedleCache {
+    fn of(&self, credentials: &[Chosen]) -> Arc<Needles> {
+        let secrets: Vec<Arc<Secret>> = credentials
+            .iter()
+            .flat_map(|(_, _, sent, behind)| std::iter::once(sent.clone()).chain(behind.clone()))
+            .collect();
+        let same = |cached: &[Arc<Secret>]| {
+            cached.len() == secrets.len()
+                && cached
+                    .iter()
+                    .zip(&secrets)
+                    .all(|(a, b)| Arc::ptr_eq(a, b) || a.expose() == b.expose())
+        };
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((cached, needles)) = &*cache
+            && same(cached)
+        {
+            return needles.clone();
+        }
+        let needles = Arc::new(needles_of(credentials));
+        *cache = Some((secrets, needles.clone()));
+        needles
+    }
+}
+
+/// Every secret of `credentials` in every form: the values sent, and for a value bought
+/// with a secret (`client_id:client_secret`), the pair and the secret half alone.
+fn needles_of(credentials: &[Chosen]) -> Needles {
+    let sent = credentials.iter().map(|(_, _, secret, _)| secret.expose());
+    let behind = credentials
+        .iter()
+        .filter_map(|(.., behind)| behind.as_deref())
+        .flat_map(|secret| [Some(secret.expose()), secret.expose().split_once(':').map(|(_, s)| s)])
+        .flatten();
+    Needles::of(sent.chain(behind))
+}
+
+fn apply(credentials: &[Chosen], needles: &NeedleCache) -> Applied {
     use base64::Engine as _;
     let mut applied = Applied::default();
     for (_, kind, secret, _) in credentials {
@@ -274,14 +321,7 @@ fn apply(credentials: &[Chosen]) -> Applied {
             ))),
         }
     }
-    let sent = credentials.iter().map(|(_, _, secret, _)| secret.expose());
-    // `client_id:client_secret`: the pair, and the secret half alone.
-    let behind = credentials
-        .iter()
-        .filter_map(|(.., behind)| behind.as_deref())
-        .flat_map(|secret| [Some(secret.expose()), secret.expose().split_once(':').map(|(_, s)| s)])
-        .flatten();
-    applied.needles = Needles::of(sent.chain(behind));
+    applied.needles = needles.of(credentials);
     applied
 }
 
@@ -362,6 +402,7 @@ impl Upstream {
                 .collect(),
             retry: config.retry,
             budget: RetryBudget::new(),
+            needles: NeedleCache::default(),
             reached_at: std::sync::atomic::AtomicU64::new(0),
             started: Instant::now(),
             base_url: config.base_url.trim_end_matches('/').to_owned(),
@@ -592,7 +633,7 @@ impl Upstream {
             .filter(|(i, ..)| self.oauth[*i].is_some())
             .map(|(i, ..)| *i)
             .collect();
-        let applied = apply(&credentials);
+        let applied = apply(&credentials, &self.needles);
         drop(credentials);
         let mut query = Zeroizing::new(request.query.clone());
         if !applied.query.is_empty() {
@@ -1383,7 +1424,20 @@ mod tests {
                 None,
             ),
         ];
-        let applied = apply(&chosen);
+        let cache = NeedleCache::default();
+        let applied = apply(&chosen, &cache);
+        assert!(
+            Arc::ptr_eq(&applied.needles, &apply(&chosen, &cache).needles),
+            "built once"
+        );
+        let mut rotated = chosen.clone();
+        rotated[0].2 = Arc::new(Secret::new("cast_rotated_4567"));
+        let after = apply(&rotated, &cache);
+        assert!(
+            !Arc::ptr_eq(&applied.needles, &after.needles),
+            "a new credential, a new set"
+        );
+        assert_eq!(after.needles.redact_str("cast_rotated_4567"), "[redacted]");
         let shown = format!("{applied:?}");
         assert!(
             shown.contains("X-Api-Key") && shown.contains("token") && !shown.contains("0123"),

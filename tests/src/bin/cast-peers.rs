@@ -533,7 +533,7 @@ async fn direct(upstream: &TestServer, calls: usize) -> Result<Figures> {
 }
 
 /// Generates and builds (release) the Cast server for `spec` into `target/peers`.
-fn build_cast(spec: &Path, name: &str, enable_all: bool) -> Result<PathBuf> {
+fn build_cast(spec: &Path, name: &str, enable_all: bool, symbols: bool) -> Result<PathBuf> {
     let out = peers_dir().join(name);
     let mut settings = Settings::default().with_name(name);
     if enable_all {
@@ -547,6 +547,8 @@ fn build_cast(spec: &Path, name: &str, enable_all: bool) -> Result<PathBuf> {
         .args(["build", "--release", "--quiet", "--manifest-path"])
         .arg(out.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target)
+        // A profile needs the symbols the release profile strips.
+        .env("CARGO_PROFILE_RELEASE_STRIP", if symbols { "false" } else { "true" })
         .status()?;
     if !status.success() {
         bail!("building {name} failed");
@@ -826,9 +828,15 @@ async fn main() -> Result<()> {
     .await?;
     let vault = Arc::new(Vault::new()?);
     let key_file = vault.seal("key.sealed", "X-Api-Key", &upstream.key())?;
-    let bench = tokio::task::spawn_blocking(|| build_cast(&Api::Bench.spec(), "cast-peers-bench-mcp", false)).await??;
+    let symbols = options.profile;
+    let bench =
+        tokio::task::spawn_blocking(move || build_cast(&Api::Bench.spec(), "cast-peers-bench-mcp", false, symbols))
+            .await??;
     let github = if options.github {
-        Some(tokio::task::spawn_blocking(|| build_cast(&Api::Github.spec(), "cast-peers-github-mcp", true)).await??)
+        Some(
+            tokio::task::spawn_blocking(|| build_cast(&Api::Github.spec(), "cast-peers-github-mcp", true, false))
+                .await??,
+        )
     } else {
         None
     };
