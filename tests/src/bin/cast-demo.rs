@@ -100,17 +100,16 @@ fn main() -> Result<()> {
         })
         .context("talking to the generated server")?;
 
-    let upstream_calls = log
+    // One JSON line per tool call (stderr is not a terminal here).
+    let tool_calls = log
         .lock()
-        .map(|l| l.lines().filter(|l| l.contains("upstream call")).count())
+        .map(|l| l.lines().filter(|l| l.contains(r#""message":"tool call""#)).count())
         .unwrap_or(0);
     let keyed = server
         .seen()
         .iter()
         .filter(|s| s.credential.as_deref() == Some(server.key().as_str()))
         .count();
-    println!(
-        "\ndone: {upstream_calls} upstream calls logged; the API saw its key on {keyed} requests; the client never did."
-    );
+    println!("\ndone: {tool_calls} tool calls logged; the API saw its key on {keyed} requests; the client never did.");
     Ok(())
 }
