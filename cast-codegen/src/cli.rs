@@ -73,17 +73,9 @@ enum Command {
         #[arg(long, env = "CAST_KEY_FILE", value_name = "FILE")]
         key_file: Option<PathBuf>,
         /// How the endpoint knows callers [default: token unless the URL is loopback].
-        #[arg(long, value_name = "token|oauth|none")]
-        auth: Option<ConnectAuth>,
+        #[arg(long, value_name = "token|oauth|none", value_parser = cast_connect::InboundAuth::parse)]
+        auth: Option<cast_connect::InboundAuth>,
     },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ConnectAuth {
-    Token,
-    #[value(name = "oauth")]
-    OAuth,
-    None,
 }
 
 #[derive(Debug, Args)]
@@ -204,7 +196,7 @@ fn connect(
     client: Option<&str>,
     url: Option<&str>,
     key_file: Option<&Path>,
-    auth: Option<ConnectAuth>,
+    auth: Option<cast_connect::InboundAuth>,
 ) -> Result<(), String> {
     let read = |file: &str| {
         std::fs::read_to_string(dir.join(file)).map_err(|e| {
@@ -230,11 +222,7 @@ fn connect(
         key_file,
         takes_credential,
         url,
-        auth: auth.map(|auth| match auth {
-            ConnectAuth::Token => cast_connect::InboundAuth::Token,
-            ConnectAuth::OAuth => cast_connect::InboundAuth::OAuth,
-            ConnectAuth::None => cast_connect::InboundAuth::None,
-        }),
+        auth,
         tokens_file_given: false,
     });
     target.print(client)

@@ -42,6 +42,18 @@ pub enum InboundAuth {
     None,
 }
 
+impl InboundAuth {
+    /// `token`, `oauth` or `none`, as the `connect` commands take it.
+    pub fn parse(text: &str) -> Result<InboundAuth, String> {
+        match text {
+            "token" => Ok(InboundAuth::Token),
+            "oauth" => Ok(InboundAuth::OAuth),
+            "none" => Ok(InboundAuth::None),
+            other => Err(format!("`{other}` is not token, oauth or none")),
+        }
+    }
+}
+
 /// A client that snippets are written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Client {

@@ -119,24 +119,6 @@ enum LogFormat {
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum ConnectAuth {
-    Token,
-    #[value(name = "oauth")]
-    OAuth,
-    None,
-}
-
-impl ConnectAuth {
-    fn into_inbound(self) -> cast_connect::InboundAuth {
-        match self {
-            ConnectAuth::Token => cast_connect::InboundAuth::Token,
-            ConnectAuth::OAuth => cast_connect::InboundAuth::OAuth,
-            ConnectAuth::None => cast_connect::InboundAuth::None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum RedirectsArg {
     None,
     SameOrigin,
@@ -210,8 +192,8 @@ enum Command {
         url: Option<String>,
         /// How the endpoint knows callers [default: token when --inbound-tokens is given
         /// or the URL is not loopback, else none].
-        #[arg(long, value_name = "token|oauth|none")]
-        auth: Option<ConnectAuth>,
+        #[arg(long, value_name = "token|oauth|none", value_parser = cast_connect::InboundAuth::parse)]
+        auth: Option<cast_connect::InboundAuth>,
     },
     /// Exit 0 when the HTTP server at this address answers `/healthz`, 1 otherwise (a
     /// container's HEALTHCHECK: the image needs no shell, curl or wget).
@@ -615,7 +597,7 @@ fn connect(
     cli: &Cli,
     client: Option<&str>,
     url: Option<&str>,
-    auth: Option<ConnectAuth>,
+    auth: Option<cast_connect::InboundAuth>,
 ) -> Result<(), String> {
     let command = std::env::current_exe().ok();
     let configured = api.credential_files.first().map(|(_, path)| Path::new(*path));
@@ -625,7 +607,7 @@ fn connect(
         key_file: cli.key_file.as_deref().or(configured),
         takes_credential: !api.schemes.is_empty(),
         url,
-        auth: auth.map(ConnectAuth::into_inbound),
+        auth,
         tokens_file_given: cli.inbound_tokens.is_some(),
     });
     target.print(client)
