@@ -450,34 +450,53 @@ async fn measure(
         if transport == Transport::Http {
             let params = Workload::SmallGet.call(peer, &server.tools);
             for concurrency in CONCURRENCY {
-                let total = calls * 4;
-                let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-                let started = Instant::now();
-                let mut workers = Vec::new();
-                for _ in 0..concurrency {
-                    let client = server.client.peer().clone();
+                let client = server.client.peer().clone();
+                let params = params.clone();
+                let rate = throughput(concurrency, calls * 4, move || {
+                    let client = client.clone();
                     let params = params.clone();
-                    let next = next.clone();
-                    workers.push(tokio::spawn(async move {
-                        while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
-                            let result = client.call_tool(params.clone()).await?;
-                            if result.is_error == Some(true) {
-                                bail!("an error: {:?}", result.content);
-                            }
+                    async move {
+                        let result = client.call_tool(params).await?;
+                        if result.is_error == Some(true) {
+                            bail!("an error: {:?}", result.content);
                         }
-                        Ok::<_, anyhow::Error>(())
-                    }));
-                }
-                for worker in workers {
-                    worker.await??;
-                }
-                figures.throughput.push(total as f64 / started.elapsed().as_secs_f64());
+                        Ok(())
+                    }
+                })
+                .await?;
+                figures.throughput.push(rate);
             }
         }
     }
     figures.rss_mib = peak_rss_mib(server.pid);
     server.client.cancel().await.ok();
     Ok(Some(figures))
+}
+
+/// Calls per second of `total` calls of `call`, `concurrency` of them in flight at once.
+async fn throughput<F, Fut>(concurrency: usize, total: usize, call: F) -> Result<f64>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let call = call.clone();
+            let next = next.clone();
+            tokio::spawn(async move {
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
+                    call().await?;
+                }
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await??;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
 fn free_port() -> Result<u16> {
@@ -503,31 +522,18 @@ async fn direct(upstream: &TestServer, calls: usize) -> Result<Figures> {
             .push((percentile(&mut samples, 0.5), percentile(&mut samples, 0.99), f64::NAN));
     }
     for concurrency in CONCURRENCY {
-        let total = calls * 4;
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let started = Instant::now();
-        let mut workers = Vec::new();
-        for _ in 0..concurrency {
-            let http = http.clone();
-            let next = next.clone();
-            let base = upstream.base_url().to_owned();
-            let key = upstream.key();
-            workers.push(tokio::spawn(async move {
-                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
-                    let response = http
-                        .get(format!("{base}/api/items?limit=1"))
-                        .header("X-Api-Key", &key)
-                        .send()
-                        .await?;
-                    response.bytes().await?;
-                }
-                Ok::<_, anyhow::Error>(())
-            }));
-        }
-        for worker in workers {
-            worker.await??;
-        }
-        figures.throughput.push(total as f64 / started.elapsed().as_secs_f64());
+        let http = http.clone();
+        let url = format!("{}/api/items?limit=1", upstream.base_url());
+        let key = upstream.key();
+        let rate = throughput(concurrency, calls * 4, move || {
+            let request = http.get(&url).header("X-Api-Key", &key);
+            async move {
+                request.send().await?.bytes().await?;
+                Ok(())
+            }
+        })
+        .await?;
+        figures.throughput.push(rate);
     }
     Ok(figures)
 }
