@@ -305,20 +305,19 @@ impl Target {
                 ]
             }
             Client::Cursor => {
-                let mut http = json!({ "url": self.url });
-                if let Some(headers) = env_header(&format!("${{env:{TOKEN_ENV}}}")) {
-                    http["headers"] = headers;
-                }
+                // `mcpServers` with the URL under `url` and the token as the client writes a variable.
+                let place = ".cursor/mcp.json (project) or ~/.cursor/mcp.json";
+                let http = self.url_entry("url", &format!("${{env:{TOKEN_ENV}}}"));
                 vec![
                     snippet(
                         "stdio",
-                        ".cursor/mcp.json (project) or ~/.cursor/mcp.json",
+                        place,
                         Format::Json,
                         json(json!({ "mcpServers": { name: stdio } })),
                     ),
                     snippet(
                         "http",
-                        ".cursor/mcp.json (project) or ~/.cursor/mcp.json",
+                        place,
                         Format::Json,
                         json(json!({ "mcpServers": { name: http } })),
                     ),
@@ -354,20 +353,19 @@ impl Target {
                 ]
             }
             Client::Windsurf => {
-                let mut http = json!({ "serverUrl": self.url });
-                if let Some(headers) = env_header(&format!("${{env:{TOKEN_ENV}}}")) {
-                    http["headers"] = headers;
-                }
+                // `mcpServers` with the URL under `serverUrl` and the token as the client writes a variable.
+                let place = "~/.codeium/windsurf/mcp_config.json";
+                let http = self.url_entry("serverUrl", &format!("${{env:{TOKEN_ENV}}}"));
                 vec![
                     snippet(
                         "stdio",
-                        "~/.codeium/windsurf/mcp_config.json",
+                        place,
                         Format::Json,
                         json(json!({ "mcpServers": { name: stdio } })),
                     ),
                     snippet(
                         "http",
-                        "~/.codeium/windsurf/mcp_config.json",
+                        place,
                         Format::Json,
                         json(json!({ "mcpServers": { name: http } })),
                     ),
@@ -397,20 +395,19 @@ impl Target {
                 ]
             }
             Client::Gemini => {
-                let mut http = json!({ "httpUrl": self.url });
-                if let Some(headers) = env_header(&format!("${TOKEN_ENV}")) {
-                    http["headers"] = headers;
-                }
+                // `mcpServers` with the URL under `httpUrl` and the token as the client writes a variable.
+                let place = "~/.gemini/settings.json or .gemini/settings.json";
+                let http = self.url_entry("httpUrl", &format!("${TOKEN_ENV}"));
                 vec![
                     snippet(
                         "stdio",
-                        "~/.gemini/settings.json or .gemini/settings.json",
+                        place,
                         Format::Json,
                         json(json!({ "mcpServers": { name: stdio } })),
                     ),
                     snippet(
                         "http",
-                        "~/.gemini/settings.json or .gemini/settings.json",
+                        place,
                         Format::Json,
                         json(json!({ "mcpServers": { name: http } })),
                     ),
@@ -472,6 +469,16 @@ impl Target {
             return json!({ "command": "npx", "args": args, "env": { "AUTH_HEADER": placeholder } });
         }
         json!({ "command": "npx", "args": args })
+    }
+
+    /// `{ KEY: url, "headers": … }`: an HTTP entry whose URL is under `key` (each client names
+    /// it its own way) and whose token is `reference`.
+    fn url_entry(&self, key: &str, reference: &str) -> Value {
+        let mut entry = json!({ key: self.url });
+        if let Some(headers) = self.header(reference) {
+            entry["headers"] = headers;
+        }
+        entry
     }
 
     /// The `headers` object that sends the token, written as the client refers to it.
